@@ -1,0 +1,72 @@
+# Makefile — the front door. CMake does the building; this file installs what is missing,
+# configures, and strings the test runs together (README.md, docs/testing.md).
+#
+#   make run             set up, build into build/, run examples/hello.nn (EXAMPLE=...)
+#   make test            set up, build, the whole ctest suite, then the sanitizer build's
+#                        suite (build-asan) and a bounded fuzz run (build-fuzz)
+#   make check           build and the ctest suite only (no sanitizers, no fuzzing)
+#   make asan            the suite under ASan + UBSan (build-asan, Debug)
+#   make fuzz            FUZZ_SECONDS (60) of libFuzzer on the front end (build-fuzz)
+#   make update-goldens  rewrite every golden file from the current nnc; review the diff
+#   make clean           remove the build folders
+#
+# NNC_WERROR=OFF turns -Werror off (it is on, as in CI); CMAKE_ARGS adds configure flags.
+
+SHELL        := /bin/bash
+JOBS         ?= $(shell nproc)
+BUILD        ?= build
+EXAMPLE      ?= examples/hello.nn
+FUZZ_SECONDS ?= 60
+NNC_WERROR   ?= ON
+CMAKE_ARGS   ?=
+
+# Sanitizer findings end the process with a report; UBSan prints where.
+SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+                 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# The aot tests are left out of the sanitizer run: nnc links executables with plain
+# `cc ... libnncrt.a`, which cannot link the instrumented runtime of build-asan. The run
+# tests already exercise that runtime under ASan, inside nnc's own process.
+ASAN_CTEST_ARGS ?= -LE '^aot$$'
+
+.PHONY: all setup configure build run check test asan fuzz update-goldens clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+configure: setup
+	cmake -S . -B $(BUILD) -DNNC_WERROR=$(NNC_WERROR) $(CMAKE_ARGS)
+
+build: configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	$(BUILD)/nnc run $(EXAMPLE)
+
+check: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+# One step after the other (not prerequisites), so `make -j test` keeps this order and
+# a failure stops before the slower stages.
+test: check
+	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory fuzz
+
+asan: setup
+	cmake -S . -B build-asan -DNNC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+	      -DNNC_WERROR=$(NNC_WERROR) $(CMAKE_ARGS)
+	cmake --build build-asan -j$(JOBS)
+	cd build-asan && $(SANITIZER_ENV) ctest --output-on-failure -j$(JOBS) $(ASAN_CTEST_ARGS)
+
+fuzz: setup
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# run, tokens, ast, ir and err tests write their goldens; aot and eval then compare
+# against the fresh .out files (they never write).
+update-goldens: build
+	cd $(BUILD) && UPDATE=1 ctest -L golden -LE '^(aot|eval)$$' -j$(JOBS) --output-on-failure
+	cd $(BUILD) && ctest -L '^(aot|eval)$$' -j$(JOBS) --output-on-failure
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,0 +1,204 @@
+/* rules.c — one derivative rule per primitive (the "derivative" column of ops.def).
+ * Each rule returns d(loss)/d(in[i]) given gy = d(loss)/d(n); comments quote the forward
+ * op beside its backward. */
+#include "autodiff/ad_internal.h"
+#include "util/util.h"
+
+static IrNode *mul(IrGraph *g, Span s, IrNode *a, IrNode *b) { return ir_binary(g, s, IR_OP_MUL, a, b); }
+static IrNode *scalar(IrGraph *g, Span s, double v) { return ir_scalar(g, s, v); }
+
+IrNode *ad_unbroadcast(IrGraph *g, Span s, IrNode *gy, const IrShape *shape)
+{
+    const IrShape *from = &gy->shape;
+    if (ir_shape_eq(from, shape))
+        return gy;
+    uint32_t axes = 0;
+    int lead = from->rank - shape->rank;
+    for (int i = 0; i < from->rank; i++)
+        if (i < lead || (shape->dims[i - lead] == 1 && from->dims[i] != 1))
+            axes |= 1u << i;
+    IrNode *r = axes ? ir_reduce(g, s, IR_OP_SUM, gy, axes) : gy;
+    if (!ir_shape_eq(&r->shape, shape))
+        r = ir_reshape(g, s, r, shape);
+    return r;
+}
+
+/* The adjoint of a reduction's result, reshaped with 1s at the reduced axes and stretched
+ * back over the input: every input element receives its output's adjoint. */
+static IrNode *unreduce(IrGraph *g, Span s, IrNode *gy, const IrShape *in, uint32_t axes)
+{
+    IrShape kept = *in;
+    for (int i = 0; i < in->rank; i++)
+        if (axes & (1u << i))
+            kept.dims[i] = 1;
+    IrNode *r = ir_reshape(g, s, gy, &kept);
+    return ir_broadcast(g, s, r, in);
+}
+
+static IrNode *ad_none(IrGraph *g, IrNode *n, int i, IrNode *gy) { UNREACHABLE(); }
+static IrNode *ad_zero(IrGraph *g, IrNode *n, int i, IrNode *gy) { return NULL; }
+
+/* y = -x                 dx = -gy */
+static IrNode *ad_neg(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    return ir_unary(g, n->span, IR_OP_NEG, gy);
+}
+
+/* y = exp(x)             dx = gy * y */
+static IrNode *ad_exp(IrGraph *g, IrNode *n, int i, IrNode *gy) { return mul(g, n->span, gy, n); }
+
+/* y = log(x)             dx = gy / x */
+static IrNode *ad_log(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    return ir_binary(g, n->span, IR_OP_DIV, gy, n->in[0]);
+}
+
+/* y = sqrt(x)            dx = gy * 0.5 / y */
+static IrNode *ad_sqrt(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    IrNode *half = mul(g, n->span, gy, scalar(g, n->span, 0.5));
+    return ir_binary(g, n->span, IR_OP_DIV, half, n);
+}
+
+/* y = tanh(x)            dx = gy * (1 - y*y) */
+static IrNode *ad_tanh(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    IrNode *d = ir_binary(g, n->span, IR_OP_SUB, scalar(g, n->span, 1), mul(g, n->span, n, n));
+    return mul(g, n->span, gy, d);
+}
+
+/* y = sigmoid(x)         dx = gy * y * (1 - y) */
+static IrNode *ad_sigmoid(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    IrNode *d = ir_binary(g, n->span, IR_OP_SUB, scalar(g, n->span, 1), n);
+    return mul(g, n->span, mul(g, n->span, gy, n), d);
+}
+
+/* y = relu(x)            dx = gy * (x > 0) */
+static IrNode *ad_relu(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    IrNode *pos = ir_binary(g, n->span, IR_OP_CMP_GT, n->in[0], scalar(g, n->span, 0));
+    return mul(g, n->span, gy, pos);
+}
+
+/* y = a + b              da = gy, db = gy (summed over broadcast axes) */
+static IrNode *ad_add(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    return ad_unbroadcast(g, n->span, gy, &n->in[i]->shape);
+}
+
+/* y = a - b              da = gy, db = -gy */
+static IrNode *ad_sub(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    IrNode *d = i == 0 ? gy : ir_unary(g, n->span, IR_OP_NEG, gy);
+    return ad_unbroadcast(g, n->span, d, &n->in[i]->shape);
+}
+
+/* y = a * b              da = gy * b, db = gy * a */
+static IrNode *ad_mul(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    return ad_unbroadcast(g, n->span, mul(g, n->span, gy, n->in[1 - i]), &n->in[i]->shape);
+}
+
+/* y = a / b              da = gy / b, db = -gy * y / b */
+static IrNode *ad_div(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    IrNode *d = ir_binary(g, n->span, IR_OP_DIV, gy, n->in[1]);
+    if (i == 1)
+        d = ir_unary(g, n->span, IR_OP_NEG, mul(g, n->span, d, n));
+    return ad_unbroadcast(g, n->span, d, &n->in[i]->shape);
+}
+
+/* y = a ^ b              da = gy * b * a^(b-1), db = gy * y * log(a) */
+static IrNode *ad_pow(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    IrNode *a = n->in[0], *b = n->in[1], *d;
+    if (i == 0) {
+        IrNode *bm1 = ir_binary(g, n->span, IR_OP_SUB, b, scalar(g, n->span, 1));
+        d = mul(g, n->span, gy, mul(g, n->span, b, ir_binary(g, n->span, IR_OP_POW, a, bm1)));
+    } else {
+        d = mul(g, n->span, mul(g, n->span, gy, n), ir_unary(g, n->span, IR_OP_LOG, a));
+    }
+    return ad_unbroadcast(g, n->span, d, &n->in[i]->shape);
+}
+
+/* y = max(a, b)          da = gy * (a >= b), db = gy * (a < b): ties go to a */
+static IrNode *ad_max(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    IrNode *m = ir_binary(g, n->span, i == 0 ? IR_OP_CMP_GE : IR_OP_CMP_LT, n->in[0], n->in[1]);
+    return ad_unbroadcast(g, n->span, mul(g, n->span, gy, m), &n->in[i]->shape);
+}
+
+/* y = min(a, b)          da = gy * (a <= b), db = gy * (a > b): ties go to a */
+static IrNode *ad_min(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    IrNode *m = ir_binary(g, n->span, i == 0 ? IR_OP_CMP_LE : IR_OP_CMP_GT, n->in[0], n->in[1]);
+    return ad_unbroadcast(g, n->span, mul(g, n->span, gy, m), &n->in[i]->shape);
+}
+
+/* y = select(c, a, b)    da = select(c, gy, 0), db = select(c, 0, gy); c gets none */
+static IrNode *ad_select(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    if (i == 0)
+        return NULL;
+    IrNode *zero = scalar(g, n->span, 0);
+    IrNode *d = i == 1 ? ir_select(g, n->span, n->in[0], gy, zero)
+                       : ir_select(g, n->span, n->in[0], zero, gy);
+    return ad_unbroadcast(g, n->span, d, &n->in[i]->shape);
+}
+
+/* y = sum(x, axes)       dx = broadcast(gy) */
+static IrNode *ad_sum(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    return unreduce(g, n->span, gy, &n->in[0]->shape, n->attr.reduce.axes);
+}
+
+/* y = max(x, axes)       dx = broadcast(gy) * (x == broadcast(y)): every maximal element
+ *                        receives the full adjoint */
+static IrNode *ad_reduce_max(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    const IrShape *in = &n->in[0]->shape;
+    IrNode *y = unreduce(g, n->span, n, in, n->attr.reduce.axes);
+    IrNode *hit = ir_binary(g, n->span, IR_OP_CMP_EQ, n->in[0], y);
+    return mul(g, n->span, unreduce(g, n->span, gy, in, n->attr.reduce.axes), hit);
+}
+
+/* y = broadcast(x)       dx = gy summed over the stretched axes */
+static IrNode *ad_broadcast(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    return ad_unbroadcast(g, n->span, gy, &n->in[0]->shape);
+}
+
+/* y = reshape(x)         dx = reshape(gy) */
+static IrNode *ad_reshape(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    return ir_reshape(g, n->span, gy, &n->in[0]->shape);
+}
+
+/* y = transpose(x, p)    dx = transpose(gy, inverse(p)) */
+static IrNode *ad_transpose(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    int inv[IR_MAX_RANK];
+    for (int k = 0; k < n->shape.rank; k++)
+        inv[n->attr.transpose.perm[k]] = k;
+    return ir_transpose(g, n->span, gy, inv);
+}
+
+/* y = a @ b              da = gy @ b^T, db = a^T @ gy */
+static IrNode *ad_matmul(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    static const int swap[IR_MAX_RANK] = {1, 0};
+    if (i == 0)
+        return ir_matmul(g, n->span, gy, ir_transpose(g, n->span, n->in[1], swap));
+    return ir_matmul(g, n->span, ir_transpose(g, n->span, n->in[0], swap), gy);
+}
+
+AdRule *ad_rule(IrOp op)
+{
+    static AdRule *const rules[] = {
+#define OP(id, name, arity, kind, shape, grad) [IR_OP_##id] = ad_##grad,
+#include "ir/ops.def"
+#undef OP
+    };
+    return rules[op];
+}

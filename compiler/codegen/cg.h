@@ -1,0 +1,31 @@
+/* cg.h — LLVM code generation (LLVM 19 C API) for a graph after fusion, and the two ways
+ * to run it: ORC LLJIT in this process, or an object file linked into an executable. */
+#ifndef NNC_CG_H
+#define NNC_CG_H
+
+#include "ir/ir.h"
+
+#include <stdio.h>
+
+typedef struct CgModule CgModule;
+
+/* Builds the module for g (whose top level holds CONST, RESHAPE, TRANSPOSE, MATMUL, PRINT
+ * and FUSED nodes; any other elementwise or reduce node is compiled as a one-node kernel)
+ * and optimizes it with the O3 pipeline for the host CPU. The module defines
+ * `void nnc_program(void)`; every FUSED node becomes one noinline function `fused_<id>`.
+ * Returns NULL after printing "nnc: ..." to stderr if LLVM fails. */
+CgModule *cg_compile(const IrGraph *g, const char *module_name);
+void cg_module_free(CgModule *m);
+
+/* --emit=llvm and --emit=asm (host assembly). Return 0 on success. */
+int cg_print_llvm(CgModule *m, FILE *out);
+int cg_print_asm(CgModule *m, FILE *out);
+
+/* JIT-compiles and runs: rt_init(argc, argv), nnc_program(), then returns rt_exit(). */
+int cg_jit_run(CgModule *m, int argc, char **argv);
+
+/* Emits an object file and links it with the runtime into an executable at out_path
+ * (rt_main.o, libnncrt.a, -ldnnl -lm; never LLVM). Returns 0, or 1 after printing why. */
+int cg_emit_executable(CgModule *m, const char *out_path);
+
+#endif

@@ -1,0 +1,81 @@
+/* cg_internal.h — what the codegen files share; nothing outside compiler/codegen/ includes it.
+ *
+ *   target.c   LLVM start-up, host TargetMachines, error reporting
+ *   emit.c     cg_compile: buffer plan, constants, nnc_program, the O3 pipeline, printing
+ *   kernel.c   loop-nest kernels: FUSED bodies, one-node kernels, transposes
+ *   mathfn.c   exp, log, tanh, sigmoid as straight-line IR (no libm calls)
+ *   jit.c      cg_jit_run (ORC LLJIT)
+ *   link.c     cg_emit_executable (object file + the system cc) */
+#ifndef NNC_CG_INTERNAL_H
+#define NNC_CG_INTERNAL_H
+
+#include "codegen/cg.h"
+
+#include <llvm-c/Core.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/Orc.h>
+#include <llvm-c/TargetMachine.h>
+
+struct CgModule {
+    /* The module lives in the context of this ThreadSafeContext, so the JIT can take a
+     * clone of it without a round trip through bitcode. */
+    LLVMOrcThreadSafeContextRef tsc;
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    /* Host machine, PIC: drives the O3 pipeline, --emit=asm and the object file. The JIT
+     * makes its own (its builder consumes the one it is given). */
+    LLVMTargetMachineRef tm;
+};
+
+/* Emission state for one module. `vals` maps a node id to the SSA value of that node in
+ * the loop body being emitted; it is scratch, written before every read within a kernel. */
+typedef struct Cg {
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;
+    LLVMTypeRef f32, i1, i32, i64, ptr, void_;
+    LLVMValueRef *vals;
+    int nvals;
+} Cg;
+
+/* ---- target.c ------------------------------------------------------------------------- */
+/* Initializes the native target once per process. */
+void cg_llvm_init(void);
+/* A TargetMachine for the host CPU and its features at -O3; NULL after printing why. */
+LLVMTargetMachineRef cg_host_target_machine(LLVMRelocMode reloc, LLVMCodeModel model);
+/* Prints "nnc: <what>: <LLVM's message>" and consumes err. Returns 1 (for `return`). */
+int cg_report_error(LLVMErrorRef err, const char *what);
+
+/* ---- emit.c --------------------------------------------------------------------------- */
+/* Assembly or an object file of m for its TargetMachine; NULL after printing why. */
+LLVMMemoryBufferRef cg_emit_to_memory(CgModule *m, LLVMCodeGenFileType kind);
+
+/* ---- kernel.c ------------------------------------------------------------------------- */
+/* Defines `void name(float *out, const float *in0, ...)` computing body[nbody - 1] (see
+ * ir.h for the meaning of a FUSED body) from the nin tensors `in`. The body nodes are
+ * elementwise, except possibly the last, a reduction. */
+LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, IrNode *const *in, int nin,
+                             IrNode *const *body, int nbody);
+/* Defines `void name(float *out, const float *in)` copying the transpose t of its input. */
+LLVMValueRef cg_kernel_transpose(Cg *cg, const char *name, const IrNode *t);
+
+/* ---- mathfn.c ------------------------------------------------------------------------- */
+/* Each emits, at the builder's position, IR computing the function of an f32 value: no
+ * calls, so loops around it vectorize. Accuracy (measured by
+ * tests/codegen): a few ulp over the whole float range; NaN in gives NaN out. */
+LLVMValueRef cg_math_exp(Cg *cg, LLVMValueRef x);
+LLVMValueRef cg_math_log(Cg *cg, LLVMValueRef x);
+LLVMValueRef cg_math_tanh(Cg *cg, LLVMValueRef x);
+LLVMValueRef cg_math_sigmoid(Cg *cg, LLVMValueRef x);
+/* Calls the overloaded intrinsic `name` (e.g. "llvm.sqrt") at f32. */
+LLVMValueRef cg_call_intrinsic(Cg *cg, const char *name, LLVMValueRef *args, int nargs);
+
+/* Marks a float instruction reassoc + contract: enough for the vectorizer to reorder
+ * reductions, and for FMA formation; never nnan/ninf, so NaN and inf stay meaningful.
+ * Constants folded by the builder are left alone. Returns v. */
+LLVMValueRef cg_fast(LLVMValueRef v);
+/* Marks a float instruction contract only (FMA formation): for the approximations in
+ * mathfn.c, whose range-reduction steps must not be reassociated. Returns v. */
+LLVMValueRef cg_contract(LLVMValueRef v);
+
+#endif

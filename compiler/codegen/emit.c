@@ -1,0 +1,343 @@
+/* emit.c — cg_compile: a graph after fusion becomes one LLVM module.
+ *
+ *   void nnc_program(void) {
+ *       char *arena = rt_arena_new(TOTAL);       // every intermediate, one block
+ *       fused_7(arena + 0, @const_1, arena + 64); // each top-level node in graph order
+ *       rt_print_f32(arena + 0, 2, @dims_9);
+ *       ...
+ *       rt_arena_release(arena);
+ *   }
+ *
+ * Where each node's data lives is decided by plan_buffers alone (constants are globals,
+ * reshapes alias their input); the kernels are emitted by kernel.c. The module is then
+ * optimized with LLVM's O3 pipeline for the host, and printed, JIT-run or emitted from
+ * there. */
+#include "codegen/cg_internal.h"
+#include "util/util.h"
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    CG_BUFFER_ALIGN = 64,      /* arena offsets and constant globals: a cache line, a zmm */
+    CG_CONST_AS_FLOATS = 4096, /* larger constants are emitted as raw bytes (fast to build) */
+};
+
+/* ---- memory plan ------------------------------------------------------------------------ */
+
+/* Gives every node whose result needs memory of its own a CG_BUFFER_ALIGN-aligned byte
+ * offset into the program's one arena (offset[id]; -1 for the rest: constants, which are
+ * globals, reshapes, which alias their input, and prints). Returns the arena's size.
+ * For now every node keeps its buffer for the whole program; a liveness-based planner
+ * replaces this function alone. */
+static int64_t plan_buffers(const IrGraph *g, int64_t *offset)
+{
+    for (int id = 0; id < g->next_id; id++)
+        offset[id] = -1;
+    int64_t total = 0;
+    for (int i = 0; i < g->len; i++) {
+        const IrNode *n = g->nodes[i];
+        switch (n->op) {
+        case IR_OP_CONST:
+        case IR_OP_RESHAPE:
+        case IR_OP_PRINT: continue;
+        case IR_OP_GRAD: UNREACHABLE(); /* autodiff replaces every GRAD */
+        default: break;
+        }
+        int64_t bytes = ir_shape_numel(&n->shape) * (int64_t)sizeof(float);
+        offset[n->id] = total;
+        total += (bytes + CG_BUFFER_ALIGN - 1) / CG_BUFFER_ALIGN * CG_BUFFER_ALIGN;
+    }
+    return total;
+}
+
+/* ---- globals and runtime declarations ----------------------------------------------------- */
+
+static LLVMValueRef add_private_constant(Cg *cg, const char *name, LLVMValueRef init,
+                                         unsigned align)
+{
+    LLVMValueRef gv = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), name);
+    LLVMSetInitializer(gv, init);
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetLinkage(gv, LLVMPrivateLinkage);
+    LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
+    LLVMSetAlignment(gv, align);
+    return gv;
+}
+
+/* A CONST node's values (doubles in the IR) rounded to f32, as a private constant. */
+static LLVMValueRef emit_const(Cg *cg, const IrNode *n)
+{
+    int64_t count = ir_shape_numel(&n->shape);
+    const double *values = n->attr.konst.values;
+    char name[32];
+    snprintf(name, sizeof name, "const_%d", n->id);
+    LLVMValueRef init;
+    if (count <= CG_CONST_AS_FLOATS) {
+        LLVMValueRef *elems = util_malloc(sizeof(LLVMValueRef) * (size_t)(count ? count : 1));
+        for (int64_t i = 0; i < count; i++)
+            elems[i] = LLVMConstReal(cg->f32, (double)(float)values[i]);
+        init = LLVMConstArray2(cg->f32, elems, (uint64_t)count);
+        util_free(elems);
+    } else {
+        /* The host is the target, so its float layout is the target's. */
+        float *data = util_malloc(sizeof(float) * (size_t)count);
+        for (int64_t i = 0; i < count; i++)
+            data[i] = (float)values[i];
+        init = LLVMConstStringInContext2(cg->ctx, (const char *)data,
+                                         sizeof(float) * (size_t)count, 1);
+        util_free(data);
+    }
+    return add_private_constant(cg, name, init, CG_BUFFER_ALIGN);
+}
+
+typedef struct Runtime {
+    LLVMTypeRef arena_new_ty, arena_release_ty, print_ty, matmul_ty;
+    LLVMValueRef arena_new, arena_release, print, matmul;
+} Runtime;
+
+static LLVMValueRef declare(Cg *cg, const char *name, LLVMTypeRef ret, LLVMTypeRef *params,
+                            unsigned n, LLVMTypeRef *fty)
+{
+    *fty = LLVMFunctionType(ret, params, n, 0);
+    return LLVMAddFunction(cg->mod, name, *fty);
+}
+
+/* The nnc_rt.h functions generated code calls, with their C signatures. */
+static void declare_runtime(Cg *cg, Runtime *rt)
+{
+    LLVMTypeRef p = cg->ptr, i32 = cg->i32, i64 = cg->i64;
+    rt->arena_new = declare(cg, "rt_arena_new", p, &i64, 1, &rt->arena_new_ty);
+    rt->arena_release = declare(cg, "rt_arena_release", cg->void_, &p, 1, &rt->arena_release_ty);
+    LLVMTypeRef print_params[3] = {p, i32, p};
+    rt->print = declare(cg, "rt_print_f32", cg->void_, print_params, 3, &rt->print_ty);
+    LLVMTypeRef mm_params[8] = {i64, i64, i64, i32, i32, p, p, p};
+    rt->matmul = declare(cg, "rt_matmul_f32", cg->void_, mm_params, 8, &rt->matmul_ty);
+}
+
+/* ---- nnc_program --------------------------------------------------------------------------- */
+
+static LLVMValueRef i64c(Cg *cg, int64_t v) { return LLVMConstInt(cg->i64, (uint64_t)v, 1); }
+static LLVMValueRef i32c(Cg *cg, int32_t v) { return LLVMConstInt(cg->i32, (uint64_t)v, 1); }
+
+static void call_kernel(Cg *cg, LLVMValueRef fn, LLVMValueRef out, IrNode *const *in, int nin,
+                        LLVMValueRef *buf)
+{
+    LLVMValueRef *args = util_malloc(sizeof(LLVMValueRef) * (size_t)(nin + 1));
+    args[0] = out;
+    for (int i = 0; i < nin; i++)
+        args[i + 1] = buf[in[i]->id];
+    LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)(nin + 1), "");
+    util_free(args);
+}
+
+/* Emits the code of one top-level node; buf[id] holds the data pointer of every node
+ * before it and receives n's. Kernels are defined on the way (which moves the builder,
+ * so its position in nnc_program is restored after each). */
+static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *buf)
+{
+    LLVMBasicBlockRef at = LLVMGetInsertBlock(cg->b);
+    char name[64];
+    switch (n->op) {
+    case IR_OP_CONST: buf[n->id] = emit_const(cg, n); return;
+    case IR_OP_RESHAPE: buf[n->id] = buf[n->in[0]->id]; return;
+    case IR_OP_TRANSPOSE: {
+        snprintf(name, sizeof name, "transpose_%d", n->id);
+        LLVMValueRef fn = cg_kernel_transpose(cg, name, n);
+        LLVMPositionBuilderAtEnd(cg->b, at);
+        call_kernel(cg, fn, buf[n->id], n->in, 1, buf);
+        return;
+    }
+    case IR_OP_MATMUL: {
+        /* [M, K] @ [K, N] -> [M, N], all contiguous row-major */
+        int64_t m = n->in[0]->shape.dims[0], k = n->in[0]->shape.dims[1];
+        int64_t nn = n->in[1]->shape.dims[1];
+        LLVMValueRef args[8] = {i64c(cg, m), i64c(cg, nn), i64c(cg, k), i32c(cg, 0), i32c(cg, 0),
+                                buf[n->in[0]->id], buf[n->in[1]->id], buf[n->id]};
+        LLVMBuildCall2(cg->b, rt->matmul_ty, rt->matmul, args, 8, "");
+        return;
+    }
+    case IR_OP_PRINT: {
+        const IrShape *s = &n->in[0]->shape;
+        LLVMValueRef dims = LLVMConstPointerNull(cg->ptr);
+        if (s->rank > 0) {
+            LLVMValueRef d[IR_MAX_RANK];
+            for (int i = 0; i < s->rank; i++)
+                d[i] = i64c(cg, s->dims[i]);
+            snprintf(name, sizeof name, "dims_%d", n->id);
+            dims = add_private_constant(cg, name, LLVMConstArray2(cg->i64, d, (uint64_t)s->rank), 8);
+        }
+        LLVMValueRef args[3] = {buf[n->in[0]->id], i32c(cg, s->rank), dims};
+        LLVMBuildCall2(cg->b, rt->print_ty, rt->print, args, 3, "");
+        return;
+    }
+    case IR_OP_FUSED: {
+        snprintf(name, sizeof name, "fused_%d", n->id);
+        LLVMValueRef fn = cg_kernel_fused(cg, name, n->in, n->nin, n->attr.fused.body,
+                                          n->attr.fused.nbody);
+        LLVMPositionBuilderAtEnd(cg->b, at);
+        call_kernel(cg, fn, buf[n->id], n->in, n->nin, buf);
+        return;
+    }
+    case IR_OP_GRAD: UNREACHABLE();
+    default: break;
+    }
+    /* any other elementwise or reduce node: a kernel whose body is the node itself */
+    IrOpKind kind = ir_op_kind(n->op);
+    ASSERT(ir_op_is_elementwise(n->op) || kind == IR_KIND_REDUCE);
+    snprintf(name, sizeof name, "%s_%d", ir_op_name(n->op), n->id);
+    IrNode *self = (IrNode *)n;
+    LLVMValueRef fn = cg_kernel_fused(cg, name, n->in, n->nin, &self, 1);
+    LLVMPositionBuilderAtEnd(cg->b, at);
+    call_kernel(cg, fn, buf[n->id], n->in, n->nin, buf);
+}
+
+static void emit_program(Cg *cg, const IrGraph *g)
+{
+    Runtime rt;
+    declare_runtime(cg, &rt);
+    LLVMTypeRef fty = LLVMFunctionType(cg->void_, NULL, 0, 0);
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, "nnc_program", fty);
+    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
+
+    int64_t *offset = util_malloc(sizeof(int64_t) * (size_t)(g->next_id + 1));
+    LLVMValueRef *buf = util_malloc(sizeof(LLVMValueRef) * (size_t)(g->next_id + 1));
+    int64_t total = plan_buffers(g, offset);
+    LLVMValueRef size = i64c(cg, total);
+    LLVMValueRef arena = LLVMBuildCall2(cg->b, rt.arena_new_ty, rt.arena_new, &size, 1, "arena");
+    for (int i = 0; i < g->len; i++) {
+        const IrNode *n = g->nodes[i];
+        ASSERT(n->dtype == IR_F32);
+        if (offset[n->id] >= 0) {
+            LLVMValueRef off = i64c(cg, offset[n->id]);
+            char name[32];
+            snprintf(name, sizeof name, "t%d", n->id);
+            buf[n->id] = LLVMBuildInBoundsGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), arena,
+                                               &off, 1, name);
+        }
+        emit_node(cg, &rt, n, buf);
+    }
+    LLVMBuildCall2(cg->b, rt.arena_release_ty, rt.arena_release, &arena, 1, "");
+    LLVMBuildRetVoid(cg->b);
+    util_free(buf);
+    util_free(offset);
+}
+
+/* ---- optimization and the public entry points ------------------------------------------------ */
+
+static bool optimize(CgModule *m)
+{
+    char *msg = NULL;
+    if (LLVMVerifyModule(m->mod, LLVMReturnStatusAction, &msg)) {
+        fprintf(stderr, "nnc: internal error: invalid LLVM module: %s\n", msg);
+        LLVMDisposeMessage(msg);
+        return false;
+    }
+    LLVMDisposeMessage(msg);
+    LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+    LLVMPassBuilderOptionsSetLoopVectorization(opts, 1);
+    LLVMPassBuilderOptionsSetSLPVectorization(opts, 1);
+    LLVMPassBuilderOptionsSetLoopInterleaving(opts, 1);
+    LLVMPassBuilderOptionsSetLoopUnrolling(opts, 1);
+    LLVMErrorRef err = LLVMRunPasses(m->mod, "default<O3>", m->tm, opts);
+    LLVMDisposePassBuilderOptions(opts);
+    if (err) {
+        cg_report_error(err, "LLVM optimization failed");
+        return false;
+    }
+    return true;
+}
+
+CgModule *cg_compile(const IrGraph *g, const char *module_name)
+{
+    CgModule *m = util_malloc(sizeof *m);
+    *m = (CgModule){0};
+    m->tm = cg_host_target_machine(LLVMRelocPIC, LLVMCodeModelDefault);
+    if (!m->tm) {
+        util_free(m);
+        return NULL;
+    }
+    m->tsc = LLVMOrcCreateNewThreadSafeContext();
+    m->ctx = LLVMOrcThreadSafeContextGetContext(m->tsc);
+    m->mod = LLVMModuleCreateWithNameInContext(module_name, m->ctx);
+    LLVMSetSourceFileName(m->mod, module_name, strlen(module_name));
+    char *triple = LLVMGetTargetMachineTriple(m->tm);
+    LLVMSetTarget(m->mod, triple);
+    LLVMDisposeMessage(triple);
+    LLVMTargetDataRef layout = LLVMCreateTargetDataLayout(m->tm);
+    LLVMSetModuleDataLayout(m->mod, layout);
+    LLVMDisposeTargetData(layout);
+
+    Cg cg = {.ctx = m->ctx, .mod = m->mod};
+    cg.b = LLVMCreateBuilderInContext(m->ctx);
+    cg.f32 = LLVMFloatTypeInContext(m->ctx);
+    cg.i1 = LLVMInt1TypeInContext(m->ctx);
+    cg.i32 = LLVMInt32TypeInContext(m->ctx);
+    cg.i64 = LLVMInt64TypeInContext(m->ctx);
+    cg.ptr = LLVMPointerTypeInContext(m->ctx, 0);
+    cg.void_ = LLVMVoidTypeInContext(m->ctx);
+    cg.nvals = g->next_id;
+    cg.vals = util_malloc(sizeof(LLVMValueRef) * (size_t)(g->next_id + 1));
+
+    emit_program(&cg, g);
+
+    util_free(cg.vals);
+    LLVMDisposeBuilder(cg.b);
+    if (!optimize(m)) {
+        cg_module_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void cg_module_free(CgModule *m)
+{
+    if (!m)
+        return;
+    if (m->mod)
+        LLVMDisposeModule(m->mod);
+    /* the context goes when its last user (this reference or a JIT's module) lets go */
+    if (m->tsc)
+        LLVMOrcDisposeThreadSafeContext(m->tsc);
+    if (m->tm)
+        LLVMDisposeTargetMachine(m->tm);
+    util_free(m);
+}
+
+int cg_print_llvm(CgModule *m, FILE *out)
+{
+    char *text = LLVMPrintModuleToString(m->mod);
+    int rc = fputs(text, out) < 0 ? 1 : 0;
+    LLVMDisposeMessage(text);
+    return rc;
+}
+
+/* Codegen passes rewrite the IR they run on (CodeGenPrepare), so assembly and objects are
+ * made from a clone and the module stays as optimized, for the JIT and later emissions. */
+LLVMMemoryBufferRef cg_emit_to_memory(CgModule *m, LLVMCodeGenFileType kind)
+{
+    LLVMModuleRef clone = LLVMCloneModule(m->mod);
+    char *msg = NULL;
+    LLVMMemoryBufferRef buf = NULL;
+    if (LLVMTargetMachineEmitToMemoryBuffer(m->tm, clone, kind, &msg, &buf)) {
+        fprintf(stderr, "nnc: LLVM code generation failed: %s\n", msg ? msg : "?");
+        buf = NULL;
+    }
+    LLVMDisposeMessage(msg);
+    LLVMDisposeModule(clone);
+    return buf;
+}
+
+int cg_print_asm(CgModule *m, FILE *out)
+{
+    LLVMMemoryBufferRef buf = cg_emit_to_memory(m, LLVMAssemblyFile);
+    if (!buf)
+        return 1;
+    size_t size = LLVMGetBufferSize(buf);
+    int rc = fwrite(LLVMGetBufferStart(buf), 1, size, out) == size ? 0 : 1;
+    LLVMDisposeMemoryBuffer(buf);
+    return rc;
+}

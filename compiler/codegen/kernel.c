@@ -1,0 +1,424 @@
+/* kernel.c — loop-nest kernels: FUSED bodies (and single elementwise/reduce nodes, which
+ * are one-node bodies) and transpose copies.
+ *
+ * Every kernel is one loop nest over an iteration domain with constant trip counts. Each
+ * array the kernel touches (array 0 is the output, 1.. the inputs in parameter order)
+ * has a stride per domain axis, in elements: 0 along an axis the array is broadcast over
+ * (or that a reduction removes, for the output). Before emitting, the nest is simplified
+ * (axes of length 1 dropped, neighbouring axes merged when every array walks them as one)
+ * so that e.g. a contiguous elementwise op on [64, 3, 32] is one flat loop, and a sum over
+ * the last two axes of a contiguous tensor is one inner reduction loop.
+ *
+ * Kernels are `internal noinline void name(float *out, const float *in0, ...)`. All
+ * pointers are noalias: the output never overlaps an input (each node has its own buffer;
+ * a memory planner that reuses buffers must keep a kernel's output apart from its inputs,
+ * or drop the noalias here) and every buffer is 64-byte aligned (arena offsets and
+ * constant globals both are). */
+#include "codegen/cg_internal.h"
+#include "util/util.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct Nest {
+    int rank;
+    int64_t dims[IR_MAX_RANK];
+    bool reduced[IR_MAX_RANK];        /* axis summed/maxed away (output stride 0) */
+    int narr;                         /* arrays: 0 the output, then the inputs */
+    int64_t (*stride)[IR_MAX_RANK];   /* narr rows of per-axis strides, in elements */
+} Nest;
+
+/* Drops length-1 axes and merges axis k into the axis before it when both are reduced or
+ * both kept and every array has stride[k-1] == stride[k] * dims[k]. Iteration order and
+ * every array's addresses are unchanged. */
+static void nest_simplify(Nest *n)
+{
+    int w = 0;
+    for (int k = 0; k < n->rank; k++) {
+        if (n->dims[k] == 1)
+            continue;
+        bool merge = w > 0 && n->reduced[w - 1] == n->reduced[k];
+        for (int a = 0; a < n->narr && merge; a++)
+            merge = n->stride[a][w - 1] == n->stride[a][k] * n->dims[k];
+        if (merge) {
+            n->dims[w - 1] *= n->dims[k];
+            for (int a = 0; a < n->narr; a++)
+                n->stride[a][w - 1] = n->stride[a][k];
+            continue;
+        }
+        n->dims[w] = n->dims[k];
+        n->reduced[w] = n->reduced[k];
+        for (int a = 0; a < n->narr; a++)
+            n->stride[a][w] = n->stride[a][k];
+        w++;
+    }
+    n->rank = w;
+}
+
+/* ---- function and loop scaffolding ------------------------------------------------------- */
+
+static void add_enum_attr(Cg *cg, LLVMValueRef fn, LLVMAttributeIndex idx, const char *name,
+                          uint64_t value)
+{
+    unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+    ASSERT(kind != 0);
+    LLVMAddAttributeAtIndex(fn, idx, LLVMCreateEnumAttribute(cg->ctx, kind, value));
+}
+
+/* Declares the kernel with narr pointer parameters and positions the builder in its
+ * entry block. "prefer-vector-width"="512": the x86 backend otherwise sticks to 256-bit
+ * vectors on some AVX-512 CPUs; these loops are long and regular enough to want zmm. */
+static LLVMValueRef kernel_begin(Cg *cg, const char *name, int narr)
+{
+    LLVMTypeRef *params = util_malloc(sizeof(LLVMTypeRef) * (size_t)narr);
+    for (int i = 0; i < narr; i++)
+        params[i] = cg->ptr;
+    LLVMTypeRef fty = LLVMFunctionType(cg->void_, params, (unsigned)narr, 0);
+    util_free(params);
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    add_enum_attr(cg, fn, LLVMAttributeFunctionIndex, "noinline", 0);
+    add_enum_attr(cg, fn, LLVMAttributeFunctionIndex, "nounwind", 0);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                            LLVMCreateStringAttribute(cg->ctx, "prefer-vector-width", 19,
+                                                      "512", 3));
+    for (int i = 0; i < narr; i++) {
+        LLVMAttributeIndex idx = (LLVMAttributeIndex)(i + 1);
+        add_enum_attr(cg, fn, idx, "noalias", 0);
+        add_enum_attr(cg, fn, idx, "nocapture", 0);
+        add_enum_attr(cg, fn, idx, "align", 64);
+        if (i > 0)
+            add_enum_attr(cg, fn, idx, "readonly", 0);
+    }
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
+    LLVMPositionBuilderAtEnd(cg->b, entry);
+    return fn;
+}
+
+typedef struct Loop {
+    LLVMBasicBlockRef header;
+    LLVMValueRef iv;
+} Loop;
+
+/* Opens `for (iv = 0; ; )` in a new block; the body goes where the builder is left. */
+static LLVMValueRef loop_begin(Cg *cg, Loop *l)
+{
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(cg->b);
+    LLVMValueRef fn = LLVMGetBasicBlockParent(pre);
+    l->header = LLVMAppendBasicBlockInContext(cg->ctx, fn, "loop");
+    LLVMBuildBr(cg->b, l->header);
+    LLVMPositionBuilderAtEnd(cg->b, l->header);
+    l->iv = LLVMBuildPhi(cg->b, cg->i64, "i");
+    LLVMValueRef zero = LLVMConstInt(cg->i64, 0, 0);
+    LLVMAddIncoming(l->iv, &zero, &pre, 1);
+    return l->iv;
+}
+
+/* Closes the loop: `iv++` and back while iv < n (n >= 1, tested at the bottom). */
+static void loop_end(Cg *cg, Loop *l, int64_t n)
+{
+    LLVMValueRef next = LLVMBuildAdd(cg->b, l->iv, LLVMConstInt(cg->i64, 1, 0), "");
+    LLVMSetNUW(next, 1);
+    LLVMSetNSW(next, 1);
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(cg->b);
+    LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(cg->ctx,
+                                                           LLVMGetBasicBlockParent(latch), "done");
+    LLVMValueRef more = LLVMBuildICmp(cg->b, LLVMIntULT, next,
+                                      LLVMConstInt(cg->i64, (uint64_t)n, 0), "");
+    LLVMBuildCondBr(cg->b, more, l->header, exit);
+    LLVMAddIncoming(l->iv, &next, &latch, 1);
+    LLVMPositionBuilderAtEnd(cg->b, exit);
+}
+
+/* ---- nest emission ---------------------------------------------------------------------- */
+
+typedef struct Kernel Kernel;
+typedef void PointFn(Kernel *k);
+
+struct Kernel {
+    Cg *cg;
+    Nest nest;
+    LLVMValueRef *param;             /* nest.narr pointers */
+    LLVMValueRef iv[IR_MAX_RANK];    /* induction variables of the open loops */
+    int depth;                       /* number of open loops */
+    /* FUSED bodies */
+    IrNode *const *in;
+    int nin;
+    IrNode *const *body;
+    int nvalue;                      /* body[0 .. nvalue) are evaluated at each point */
+    const IrNode *value;             /* the value stored, or reduced */
+    IrOp reduce;                     /* IR_OP_SUM, IR_OP_REDUCE_MAX, or IR_OP_CONST: none */
+    int split;                       /* register accumulation over axes [split, rank) */
+    LLVMValueRef acc;                /* the accumulator's stack slot */
+};
+
+/* Pointer to array a's element at the current loop indices (open loops only: closed axes
+ * count as index 0, which is what the output of a register reduction needs). */
+static LLVMValueRef element_ptr(Kernel *k, int a)
+{
+    Cg *cg = k->cg;
+    LLVMValueRef off = LLVMConstInt(cg->i64, 0, 0);
+    for (int d = 0; d < k->depth; d++) {
+        int64_t s = k->nest.stride[a][d];
+        if (s == 0)
+            continue;
+        LLVMValueRef term = LLVMBuildMul(cg->b, k->iv[d], LLVMConstInt(cg->i64, (uint64_t)s, 0), "");
+        LLVMSetNUW(term, 1);
+        LLVMSetNSW(term, 1);
+        off = LLVMBuildAdd(cg->b, off, term, "");
+        LLVMSetNUW(off, 1);
+        LLVMSetNSW(off, 1);
+    }
+    return LLVMBuildInBoundsGEP2(cg->b, cg->f32, k->param[a], &off, 1, "");
+}
+
+static LLVMValueRef load_f32(Cg *cg, LLVMValueRef p)
+{
+    LLVMValueRef v = LLVMBuildLoad2(cg->b, cg->f32, p, "");
+    LLVMSetAlignment(v, 4);
+    return v;
+}
+
+static void store_f32(Cg *cg, LLVMValueRef v, LLVMValueRef p)
+{
+    LLVMSetAlignment(LLVMBuildStore(cg->b, v, p), 4);
+}
+
+/* Emits loops over axes [from, to) around `point`. A zero-length axis means the points
+ * never run, so nothing below it is emitted. */
+static void emit_loops(Kernel *k, int from, int to, PointFn *point)
+{
+    if (from == to) {
+        point(k);
+        return;
+    }
+    if (k->nest.dims[from] == 0)
+        return;
+    Loop l;
+    k->iv[from] = loop_begin(k->cg, &l);
+    k->depth = from + 1;
+    emit_loops(k, from + 1, to, point);
+    k->depth = from;
+    loop_end(k->cg, &l, k->nest.dims[from]);
+}
+
+/* ---- elementwise ops ----------------------------------------------------------------------- */
+
+static LLVMValueRef bool_to_f32(Cg *cg, LLVMValueRef c)
+{
+    return LLVMBuildSelect(cg->b, c, LLVMConstReal(cg->f32, 1.0), LLVMConstReal(cg->f32, 0.0), "");
+}
+
+/* One elementwise op on f32 values. NaN policy: max/min/relu propagate NaN (like numpy's
+ * maximum and PyTorch), so a diverging computation shows up as nan instead of being
+ * silently clamped; comparisons are IEEE (a NaN operand makes lt/le/gt/ge/eq false and ne
+ * true); select tests c != 0, so a NaN condition picks a. relu(x) = maximum(x, +0). */
+static LLVMValueRef emit_elementwise(Cg *cg, IrOp op, LLVMValueRef *a)
+{
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef zero = LLVMConstReal(cg->f32, 0.0);
+    switch (op) {
+    case IR_OP_NEG: return cg_fast(LLVMBuildFNeg(b, a[0], ""));
+    case IR_OP_EXP: return cg_math_exp(cg, a[0]);
+    case IR_OP_LOG: return cg_math_log(cg, a[0]);
+    case IR_OP_SQRT: return cg_fast(cg_call_intrinsic(cg, "llvm.sqrt", a, 1));
+    case IR_OP_TANH: return cg_math_tanh(cg, a[0]);
+    case IR_OP_SIGMOID: return cg_math_sigmoid(cg, a[0]);
+    case IR_OP_RELU:
+        /* unordered-or-greater: NaN and x > 0 keep x; -0 and negatives give +0 */
+        return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUGT, a[0], zero, ""), a[0], zero, "");
+    case IR_OP_ADD: return cg_fast(LLVMBuildFAdd(b, a[0], a[1], ""));
+    case IR_OP_SUB: return cg_fast(LLVMBuildFSub(b, a[0], a[1], ""));
+    case IR_OP_MUL: return cg_fast(LLVMBuildFMul(b, a[0], a[1], ""));
+    case IR_OP_DIV: return cg_fast(LLVMBuildFDiv(b, a[0], a[1], ""));
+    case IR_OP_POW: return cg_fast(cg_call_intrinsic(cg, "llvm.pow", a, 2));
+    case IR_OP_MAX: return cg_fast(cg_call_intrinsic(cg, "llvm.maximum", a, 2));
+    case IR_OP_MIN: return cg_fast(cg_call_intrinsic(cg, "llvm.minimum", a, 2));
+    case IR_OP_CMP_LT: return bool_to_f32(cg, LLVMBuildFCmp(b, LLVMRealOLT, a[0], a[1], ""));
+    case IR_OP_CMP_LE: return bool_to_f32(cg, LLVMBuildFCmp(b, LLVMRealOLE, a[0], a[1], ""));
+    case IR_OP_CMP_GT: return bool_to_f32(cg, LLVMBuildFCmp(b, LLVMRealOGT, a[0], a[1], ""));
+    case IR_OP_CMP_GE: return bool_to_f32(cg, LLVMBuildFCmp(b, LLVMRealOGE, a[0], a[1], ""));
+    case IR_OP_CMP_EQ: return bool_to_f32(cg, LLVMBuildFCmp(b, LLVMRealOEQ, a[0], a[1], ""));
+    case IR_OP_CMP_NE: return bool_to_f32(cg, LLVMBuildFCmp(b, LLVMRealUNE, a[0], a[1], ""));
+    case IR_OP_SELECT:
+        return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNE, a[0], zero, ""), a[1], a[2], "");
+    case IR_OP_BROADCAST: return a[0]; /* its input is already read at the broadcast index */
+    default: UNREACHABLE();
+    }
+}
+
+/* acc (op) v for the reductions: SUM adds, REDUCE_MAX takes the NaN-propagating maximum.
+ * Both are reassoc so the vectorizer may split the accumulation into lanes. */
+static LLVMValueRef combine(Cg *cg, IrOp reduce, LLVMValueRef acc, LLVMValueRef v)
+{
+    if (reduce == IR_OP_SUM)
+        return cg_fast(LLVMBuildFAdd(cg->b, acc, v, ""));
+    LLVMValueRef args[2] = {acc, v};
+    return cg_fast(cg_call_intrinsic(cg, "llvm.maximum", args, 2));
+}
+
+static LLVMValueRef reduce_init(Cg *cg, IrOp reduce)
+{
+    return LLVMConstReal(cg->f32, reduce == IR_OP_SUM ? 0.0 : -INFINITY);
+}
+
+/* ---- FUSED kernels -------------------------------------------------------------------------- */
+
+/* The body's value at the current domain index: every input loaded at its broadcast
+ * index, then body[0 .. nvalue) in order (each reads earlier values from cg->vals). */
+static LLVMValueRef fused_value(Kernel *k)
+{
+    Cg *cg = k->cg;
+    for (int i = 0; i < k->nin; i++)
+        cg->vals[k->in[i]->id] = load_f32(cg, element_ptr(k, i + 1));
+    for (int j = 0; j < k->nvalue; j++) {
+        const IrNode *n = k->body[j];
+        LLVMValueRef args[3];
+        ASSERT(n->nin <= 3);
+        for (int i = 0; i < n->nin; i++)
+            args[i] = cg->vals[n->in[i]->id];
+        cg->vals[n->id] = emit_elementwise(cg, n->op, args);
+    }
+    return cg->vals[k->value->id];
+}
+
+static void point_store(Kernel *k)
+{
+    store_f32(k->cg, fused_value(k), element_ptr(k, 0));
+}
+
+static void point_accumulate_register(Kernel *k)
+{
+    Cg *cg = k->cg;
+    LLVMValueRef v = fused_value(k);
+    LLVMValueRef acc = LLVMBuildLoad2(cg->b, cg->f32, k->acc, "");
+    LLVMBuildStore(cg->b, combine(cg, k->reduce, acc, v), k->acc);
+}
+
+static void point_accumulate_memory(Kernel *k)
+{
+    Cg *cg = k->cg;
+    LLVMValueRef v = fused_value(k);
+    LLVMValueRef p = element_ptr(k, 0);
+    store_f32(cg, combine(cg, k->reduce, load_f32(cg, p), v), p);
+}
+
+/* One output element of a suffix reduction: the accumulator lives in a stack slot that
+ * SROA turns into a register (a phi the vectorizer recognizes as a reduction). */
+static void point_reduce_suffix(Kernel *k)
+{
+    Cg *cg = k->cg;
+    LLVMBuildStore(cg->b, reduce_init(cg, k->reduce), k->acc);
+    emit_loops(k, k->split, k->nest.rank, point_accumulate_register);
+    k->depth = k->split;
+    store_f32(cg, LLVMBuildLoad2(cg->b, cg->f32, k->acc, ""), element_ptr(k, 0));
+}
+
+/* out[0 .. count) = v, as its own flat loop. */
+static void emit_fill(Cg *cg, LLVMValueRef out, int64_t count, LLVMValueRef v)
+{
+    if (count == 0)
+        return;
+    Loop l;
+    LLVMValueRef i = loop_begin(cg, &l);
+    store_f32(cg, v, LLVMBuildInBoundsGEP2(cg->b, cg->f32, out, &i, 1, ""));
+    loop_end(cg, &l, count);
+}
+
+LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, IrNode *const *in, int nin,
+                             IrNode *const *body, int nbody)
+{
+    ASSERT(nbody >= 1);
+    const IrNode *root = body[nbody - 1];
+    bool reduces = ir_op_kind(root->op) == IR_KIND_REDUCE;
+    IrShape domain = reduces ? root->in[0]->shape : root->shape;
+    uint32_t axes = reduces ? root->attr.reduce.axes : 0;
+
+    Kernel k = {.cg = cg, .in = in, .nin = nin, .body = body};
+    k.reduce = reduces ? root->op : IR_OP_CONST;
+    k.nvalue = reduces ? nbody - 1 : nbody;
+    k.value = reduces ? root->in[0] : root;
+    Nest *n = &k.nest;
+    n->rank = domain.rank;
+    n->narr = nin + 1;
+    n->stride = util_malloc(sizeof *n->stride * (size_t)n->narr);
+    for (int d = 0; d < domain.rank; d++) {
+        n->dims[d] = domain.dims[d];
+        n->reduced[d] = (axes >> d) & 1;
+    }
+    /* the output's strides: its own contiguous strides on the axes it keeps */
+    int64_t out_strides[IR_MAX_RANK];
+    ir_contiguous_strides(&root->shape, out_strides);
+    for (int d = 0, o = 0; d < domain.rank; d++)
+        n->stride[0][d] = n->reduced[d] ? 0 : out_strides[o++];
+    for (int i = 0; i < nin; i++)
+        ir_broadcast_strides(&in[i]->shape, &domain, n->stride[i + 1]);
+    nest_simplify(n);
+
+    LLVMValueRef fn = kernel_begin(cg, name, n->narr);
+    k.param = util_malloc(sizeof(LLVMValueRef) * (size_t)n->narr);
+    for (int a = 0; a < n->narr; a++)
+        k.param[a] = LLVMGetParam(fn, (unsigned)a);
+
+    if (!reduces) {
+        emit_loops(&k, 0, n->rank, point_store);
+    } else {
+        /* Register accumulation when the reduced axes are the innermost ones (after
+         * simplification, usually one loop); otherwise the output is initialized and
+         * accumulated in memory, with the kept axes inside, which vectorizes over them. */
+        int split = n->rank;
+        while (split > 0 && n->reduced[split - 1])
+            split--;
+        bool suffix = true;
+        for (int d = 0; d < split; d++)
+            suffix = suffix && !n->reduced[d];
+        if (suffix) {
+            k.split = split;
+            k.acc = LLVMBuildAlloca(cg->b, cg->f32, "acc");
+            emit_loops(&k, 0, split, point_reduce_suffix);
+        } else {
+            emit_fill(cg, k.param[0], ir_shape_numel(&root->shape), reduce_init(cg, k.reduce));
+            emit_loops(&k, 0, n->rank, point_accumulate_memory);
+        }
+    }
+    LLVMBuildRetVoid(cg->b);
+    util_free(k.param);
+    util_free(n->stride);
+    return fn;
+}
+
+/* ---- transpose ------------------------------------------------------------------------------- */
+
+static void point_copy(Kernel *k)
+{
+    store_f32(k->cg, load_f32(k->cg, element_ptr(k, 1)), element_ptr(k, 0));
+}
+
+/* Loops over the result in order (contiguous stores); the input is read with its strides
+ * permuted: result axis d walks input axis perm[d]. */
+LLVMValueRef cg_kernel_transpose(Cg *cg, const char *name, const IrNode *t)
+{
+    const IrShape *src = &t->in[0]->shape;
+    Kernel k = {.cg = cg};
+    Nest *n = &k.nest;
+    n->rank = t->shape.rank;
+    n->narr = 2;
+    int64_t strides[2][IR_MAX_RANK];
+    n->stride = strides;
+    int64_t in_strides[IR_MAX_RANK];
+    ir_contiguous_strides(src, in_strides);
+    ir_contiguous_strides(&t->shape, strides[0]);
+    for (int d = 0; d < n->rank; d++) {
+        n->dims[d] = t->shape.dims[d];
+        n->reduced[d] = false;
+        strides[1][d] = in_strides[t->attr.transpose.perm[d]];
+    }
+    nest_simplify(n);
+
+    LLVMValueRef fn = kernel_begin(cg, name, 2);
+    LLVMValueRef params[2] = {LLVMGetParam(fn, 0), LLVMGetParam(fn, 1)};
+    k.param = params;
+    emit_loops(&k, 0, n->rank, point_copy);
+    LLVMBuildRetVoid(cg->b);
+    return fn;
+}

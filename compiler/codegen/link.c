@@ -1,0 +1,156 @@
+/* link.c — cg_emit_executable: an object file of the module, linked by the system C
+ * compiler with the runtime into a standalone executable:
+ *     cc -o OUT prog.o <runtime>/rt_main.o <runtime>/libnncrt.a -ldnnl -lm
+ * The executable needs no LLVM. <runtime> is, in order: $NNC_RUNTIME_DIR; runtime/ beside
+ * the running binary (the build tree puts nnc next to runtime/); the build's runtime
+ * directory compiled in as NNC_RUNTIME_DIR. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* mkstemps */
+#endif
+#include "codegen/cg_internal.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static bool runtime_files_in(const char *dir)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/libnncrt.a", dir);
+    if (access(path, R_OK) != 0)
+        return false;
+    snprintf(path, sizeof path, "%s/rt_main.o", dir);
+    return access(path, R_OK) == 0;
+}
+
+/* Writes the runtime directory into dir; false after printing why there is none. */
+static bool find_runtime(char *dir, size_t size)
+{
+    const char *env = getenv("NNC_RUNTIME_DIR");
+    if (env && *env) {
+        if (runtime_files_in(env)) {
+            snprintf(dir, size, "%s", env);
+            return true;
+        }
+        fprintf(stderr, "nnc: NNC_RUNTIME_DIR=%s does not hold libnncrt.a and rt_main.o\n", env);
+        return false;
+    }
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            int n = snprintf(dir, size, "%s/runtime", exe);
+            if (n > 0 && (size_t)n < size && runtime_files_in(dir))
+                return true;
+        }
+    }
+#ifdef NNC_RUNTIME_DIR
+    if (runtime_files_in(NNC_RUNTIME_DIR)) {
+        snprintf(dir, size, "%s", NNC_RUNTIME_DIR);
+        return true;
+    }
+#endif
+    fprintf(stderr, "nnc: cannot find the runtime (libnncrt.a and rt_main.o) to link with; "
+                    "set NNC_RUNTIME_DIR to the directory that holds them\n");
+    return false;
+}
+
+/* Writes the object file to a new temporary file, whose name goes into path. */
+static bool write_object(CgModule *m, char *path, size_t size)
+{
+    LLVMMemoryBufferRef obj = cg_emit_to_memory(m, LLVMObjectFile);
+    if (!obj)
+        return false;
+    const char *tmpdir = getenv("TMPDIR");
+    if (!tmpdir || !*tmpdir)
+        tmpdir = "/tmp";
+    snprintf(path, size, "%s/nnc-XXXXXX.o", tmpdir);
+    int fd = mkstemps(path, 2);
+    if (fd < 0) {
+        fprintf(stderr, "nnc: cannot create a temporary object file in %s: %s\n", tmpdir,
+                strerror(errno));
+        LLVMDisposeMemoryBuffer(obj);
+        return false;
+    }
+    const char *data = LLVMGetBufferStart(obj);
+    size_t left = LLVMGetBufferSize(obj);
+    bool ok = true;
+    while (left > 0 && ok) {
+        ssize_t n = write(fd, data, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        ok = n > 0;
+        if (ok) {
+            data += n;
+            left -= (size_t)n;
+        }
+    }
+    if (close(fd) != 0)
+        ok = false;
+    if (!ok) {
+        fprintf(stderr, "nnc: cannot write the object file %s: %s\n", path, strerror(errno));
+        unlink(path);
+    }
+    LLVMDisposeMemoryBuffer(obj);
+    return ok;
+}
+
+/* Runs argv (argv[0] looked up in PATH, no shell); returns its exit status, or -1 after
+ * printing why it could not run or did not exit normally. */
+static int run_command(char **argv)
+{
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
+    if (rc != 0) {
+        fprintf(stderr, "nnc: cannot run %s: %s\n", argv[0], strerror(rc));
+        return -1;
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            fprintf(stderr, "nnc: waiting for %s: %s\n", argv[0], strerror(errno));
+            return -1;
+        }
+    }
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    fprintf(stderr, "nnc: %s was killed by signal %d\n", argv[0],
+            WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    return -1;
+}
+
+int cg_emit_executable(CgModule *m, const char *out_path)
+{
+    char dir[PATH_MAX];
+    if (!find_runtime(dir, sizeof dir))
+        return 1;
+    char obj[PATH_MAX];
+    if (!write_object(m, obj, sizeof obj))
+        return 1;
+    char rt_main[PATH_MAX + 16], rt_lib[PATH_MAX + 16];
+    snprintf(rt_main, sizeof rt_main, "%s/rt_main.o", dir);
+    snprintf(rt_lib, sizeof rt_lib, "%s/libnncrt.a", dir);
+    char *argv[] = {"cc", "-o", (char *)out_path, obj, rt_main, rt_lib, "-ldnnl", "-lm", NULL};
+    int status = run_command(argv);
+    unlink(obj);
+    if (status != 0) {
+        unlink(out_path); /* never leave a partial executable behind */
+        if (status > 0)
+            fprintf(stderr, "nnc: linking %s failed (cc exited with status %d)\n", out_path,
+                    status);
+        else
+            fprintf(stderr, "nnc: linking %s failed\n", out_path);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,268 @@
+/* main.c — the nnc command line. Reads as the list of stages a program goes through:
+ * read, lex, parse, check, lower, autodiff, simplify, fuse, codegen, then run or link. */
+#include "autodiff/ad.h"
+#include "codegen/cg.h"
+#include "ir/eval.h"
+#include "ir/lower.h"
+#include "lex/lex.h"
+#include "parse/parse.h"
+#include "passes/passes.h"
+#include "sema/sema.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NNC_VERSION "0.1.0"
+
+enum { EXIT_OK = 0, EXIT_ERRORS = 1, EXIT_USAGE = 2 };
+
+typedef enum Command { CMD_BUILD, CMD_RUN, CMD_CHECK } Command;
+typedef enum Emit { EMIT_NONE, EMIT_TOKENS, EMIT_AST, EMIT_IR, EMIT_LLVM, EMIT_ASM } Emit;
+
+static const char *const pass_names[] = {"lower", "autodiff", "simplify", "fuse"};
+enum { PASS_COUNT = 4 };
+
+typedef struct Options {
+    Command command;
+    Emit emit;
+    const char *input;
+    const char *output;
+    bool dump_after[PASS_COUNT];
+    bool eval;                  /* run on the reference evaluator instead of the JIT */
+    EvalPrecision eval_precision;
+    DiagColor color;
+    int prog_argc;              /* arguments after "--", passed to the program */
+    char **prog_argv;
+} Options;
+
+static void usage(FILE *out)
+{
+    fputs("usage: nnc FILE -o OUT            compile FILE to an executable\n"
+          "       nnc run FILE [-- ARGS...]  compile FILE in memory (JIT) and run it\n"
+          "       nnc check FILE             parse and check FILE only\n"
+          "       nnc --emit=STAGE FILE      print a stage: tokens, ast, ir, llvm, asm\n"
+          "options:\n"
+          "  -o FILE                  where to write the executable\n"
+          "  --emit=STAGE             stop after STAGE and print its output\n"
+          "  --dump-after=PASS        print the IR after PASS (lower, autodiff, simplify,\n"
+          "                           fuse, or all); may be repeated\n"
+          "  --eval[=f32|f64]         with run: use the reference evaluator (default f32)\n"
+          "  --color=auto|always|never  colour diagnostics (NO_COLOR is honoured)\n"
+          "  -h, --help               show this help\n"
+          "  --version                show the version\n",
+          out);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fputs("nnc: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\n(run 'nnc --help' for usage)\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* Returns -1 when parsing succeeded, else the exit status to return. */
+static int parse_args(int argc, char **argv, Options *o)
+{
+    *o = (Options){.command = CMD_BUILD, .color = DIAG_COLOR_AUTO};
+    int i = 1;
+    if (i < argc && strcmp(argv[i], "run") == 0) {
+        o->command = CMD_RUN;
+        i++;
+    } else if (i < argc && strcmp(argv[i], "check") == 0) {
+        o->command = CMD_CHECK;
+        i++;
+    }
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            o->prog_argc = argc - i - 1;
+            o->prog_argv = argv + i + 1;
+            break;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return EXIT_OK;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("nnc %s\n", NNC_VERSION);
+            return EXIT_OK;
+        } else if (strcmp(a, "-o") == 0) {
+            if (i + 1 >= argc)
+                return usage_error("%s needs a file name", a);
+            o->output = argv[++i];
+        } else if (strncmp(a, "--emit=", 7) == 0) {
+            static const char *const stages[] = {"", "tokens", "ast", "ir", "llvm", "asm"};
+            o->emit = EMIT_NONE;
+            for (int k = 1; k < 6; k++)
+                if (strcmp(a + 7, stages[k]) == 0)
+                    o->emit = (Emit)k;
+            if (o->emit == EMIT_NONE)
+                return usage_error("unknown stage '%s' (expected tokens, ast, ir, llvm or asm)",
+                                   a + 7);
+        } else if (strncmp(a, "--dump-after=", 13) == 0) {
+            bool found = false;
+            for (int k = 0; k < PASS_COUNT; k++)
+                if (strcmp(a + 13, pass_names[k]) == 0 || strcmp(a + 13, "all") == 0)
+                    found = o->dump_after[k] = true;
+            if (!found)
+                return usage_error("unknown pass '%s' (expected lower, autodiff, simplify, fuse "
+                                   "or all)", a + 13);
+        } else if (strcmp(a, "--eval") == 0 || strcmp(a, "--eval=f32") == 0) {
+            o->eval = true;
+            o->eval_precision = EVAL_F32;
+        } else if (strcmp(a, "--eval=f64") == 0) {
+            o->eval = true;
+            o->eval_precision = EVAL_F64;
+        } else if (strncmp(a, "--color=", 8) == 0) {
+            if (strcmp(a + 8, "auto") == 0)
+                o->color = DIAG_COLOR_AUTO;
+            else if (strcmp(a + 8, "always") == 0)
+                o->color = DIAG_COLOR_ALWAYS;
+            else if (strcmp(a + 8, "never") == 0)
+                o->color = DIAG_COLOR_NEVER;
+            else
+                return usage_error("unknown --color value '%s' (expected auto, always or never)",
+                                   a + 8);
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("unknown option '%s'", a);
+        } else if (o->input) {
+            return usage_error("more than one input file ('%s')", a);
+        } else {
+            o->input = a;
+        }
+    }
+    if (!o->input) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (o->eval && o->command != CMD_RUN)
+        return usage_error("%s is only valid with 'nnc run'", "--eval");
+    if (o->command == CMD_BUILD && o->emit == EMIT_NONE && !o->output)
+        return usage_error("no output file for '%s' (use -o OUT, or 'nnc run')", o->input);
+    return -1;
+}
+
+/* Reads the program; a binary file is rejected once rather than lexed into noise. */
+static bool read_source(const char *path, SourceFile *src, DiagSink *diags)
+{
+    size_t len;
+    char *text = util_read_file(path, &len);
+    if (!text) {
+        fprintf(stderr, "nnc: cannot read '%s': %s\n", path, strerror(errno));
+        return false;
+    }
+    if (len > UINT32_MAX - 1) {
+        fprintf(stderr, "nnc: '%s' is too large (more than 4 GiB)\n", path);
+        util_free(text);
+        return false;
+    }
+    *src = (SourceFile){path, text, (uint32_t)len};
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        uint32_t at = (uint32_t)(nul - text);
+        diag_error(diags, (Span){src, at, at + 1},
+                   "this is not a text file (NUL byte); nnc reads UTF-8 source");
+        return false;
+    }
+    return true;
+}
+
+static void run_pass(const Options *o, IrGraph *g, int pass, void (*fn)(IrGraph *))
+{
+    if (fn)
+        fn(g);
+#ifdef NNC_VERIFY_IR
+    ir_verify(g, pass_names[pass]);
+#endif
+    if (o->dump_after[pass]) {
+        printf("; after %s\n", pass_names[pass]);
+        ir_print_graph(stdout, g);
+    }
+}
+
+/* Everything after checking: the middle end, then code generation and its use. */
+static int compile_checked(const Options *o, const AstNode *program)
+{
+    IrGraph *g = lower_program(program);
+    run_pass(o, g, 0, NULL);
+    run_pass(o, g, 1, ad_run);
+    run_pass(o, g, 2, pass_simplify);
+    int status = EXIT_OK;
+    if (o->eval) {
+        EvalResult r = eval_graph(g, o->eval_precision, stdout);
+        eval_result_free(&r);
+        ir_graph_free(g);
+        return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERRORS;
+    }
+    run_pass(o, g, 3, pass_fuse);
+    if (o->emit == EMIT_IR) {
+        ir_print_graph(stdout, g);
+        ir_graph_free(g);
+        return EXIT_OK;
+    }
+    CgModule *m = cg_compile(g, o->input);
+    ir_graph_free(g);
+    if (!m)
+        return EXIT_ERRORS;
+    if (o->emit == EMIT_LLVM)
+        status = cg_print_llvm(m, stdout) ? EXIT_ERRORS : EXIT_OK;
+    else if (o->emit == EMIT_ASM)
+        status = cg_print_asm(m, stdout) ? EXIT_ERRORS : EXIT_OK;
+    else if (o->command == CMD_RUN) {
+        char **argv = util_malloc(sizeof(char *) * (size_t)(o->prog_argc + 2));
+        argv[0] = (char *)o->input;
+        for (int i = 0; i < o->prog_argc; i++)
+            argv[i + 1] = o->prog_argv[i];
+        argv[o->prog_argc + 1] = NULL;
+        status = cg_jit_run(m, o->prog_argc + 1, argv);
+        util_free(argv);
+    } else
+        status = cg_emit_executable(m, o->output) ? EXIT_ERRORS : EXIT_OK;
+    cg_module_free(m);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    Options o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+
+    DiagSink diags;
+    diag_init(&diags);
+    diags.color = diag_use_color(o.color, stderr);
+    SourceFile src = {0};
+    Arena ast_arena;
+    arena_init(&ast_arena);
+    int status = EXIT_ERRORS;
+
+    if (!read_source(o.input, &src, &diags))
+        goto done;
+    if (o.emit == EMIT_TOKENS) {
+        lex_dump(stdout, &src, &diags);
+        goto done;
+    }
+    AstNode *program = parse_file(&src, &ast_arena, &diags);
+    if (o.emit == EMIT_AST) {
+        ast_print(stdout, program);
+        goto done;
+    }
+    if (diags.errors == 0)
+        sema_check(program, &ast_arena, &diags);
+    if (diags.errors == 0)
+        status = o.command == CMD_CHECK ? EXIT_OK : compile_checked(&o, program);
+
+done:
+    diag_print(&diags, stderr);
+    if (diags.errors)
+        status = EXIT_ERRORS;
+    else if (o.emit == EMIT_TOKENS || o.emit == EMIT_AST)
+        status = EXIT_OK;
+    diag_free(&diags);
+    arena_free(&ast_arena);
+    util_free((void *)src.text);
+    return status;
+}

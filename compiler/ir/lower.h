@@ -1,0 +1,13 @@
+/* lower.h — a checked AST becomes a graph: literals become CONST nodes, names resolve to
+ * the nodes they were bound to, calls to built-ins become primitives, grad(y, w) becomes a
+ * GRAD node that autodiff replaces. */
+#ifndef NNC_LOWER_H
+#define NNC_LOWER_H
+
+#include "ast/ast.h"
+#include "ir/ir.h"
+
+/* The program must have passed sema_check without errors. */
+IrGraph *lower_program(const AstNode *program);
+
+#endif

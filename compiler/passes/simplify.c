@@ -1,0 +1,178 @@
+/* simplify.c — algebraic identities, common subexpressions and dead nodes (passes.h).
+ * One forward walk: each node's inputs are first redirected to their replacements (aux),
+ * then the node is folded, merged with an identical earlier node, or kept. */
+#include "passes/passes.h"
+#include "util/util.h"
+
+#include <string.h>
+
+/* Whether n is a constant whose every element is v, possibly reshaped or broadcast. */
+static bool is_splat(const IrNode *n, double v)
+{
+    while (n->op == IR_OP_BROADCAST || n->op == IR_OP_RESHAPE)
+        n = n->in[0];
+    if (n->op != IR_OP_CONST)
+        return false;
+    int64_t numel = ir_shape_numel(&n->shape);
+    for (int64_t i = 0; i < numel; i++)
+        if (n->attr.konst.values[i] != v)
+            return false;
+    return true;
+}
+
+/* x op k, where k is a constant splat and the result has x's shape: which input is x? */
+static IrNode *identity_operand(IrNode *n, double k, bool commutes)
+{
+    IrNode *a = n->in[0], *b = n->in[1];
+    if (is_splat(b, k) && ir_shape_eq(&a->shape, &n->shape))
+        return a;
+    if (commutes && is_splat(a, k) && ir_shape_eq(&b->shape, &n->shape))
+        return b;
+    return NULL;
+}
+
+/* Returns a node equivalent to n (possibly a new one), or n itself. */
+static IrNode *fold(IrGraph *g, IrNode *n)
+{
+    IrNode *x = n->nin ? n->in[0] : NULL;
+    switch (n->op) {
+    case IR_OP_BROADCAST:
+    case IR_OP_RESHAPE:
+        if (ir_shape_eq(&x->shape, &n->shape))
+            return x;
+        if (n->op == IR_OP_RESHAPE && x->op == IR_OP_RESHAPE)
+            n->in[0] = x->in[0];
+        return n;
+    case IR_OP_TRANSPOSE: {
+        bool identity = true;
+        for (int i = 0; i < n->shape.rank; i++)
+            identity &= n->attr.transpose.perm[i] == i;
+        if (identity)
+            return x;
+        if (x->op == IR_OP_TRANSPOSE) {
+            /* transpose(transpose(y, p), q)[i] = y dim p[q[i]] */
+            int composed[IR_MAX_RANK];
+            bool back = true;
+            for (int i = 0; i < n->shape.rank; i++) {
+                composed[i] = x->attr.transpose.perm[n->attr.transpose.perm[i]];
+                back &= composed[i] == i;
+            }
+            if (back)
+                return x->in[0];
+            n->in[0] = x->in[0];
+            memcpy(n->attr.transpose.perm, composed, sizeof composed);
+        }
+        return n;
+    }
+    case IR_OP_NEG:
+        return x->op == IR_OP_NEG ? x->in[0] : n;
+    case IR_OP_MUL: {
+        IrNode *r = identity_operand(n, 1.0, true);
+        return r ? r : n;
+    }
+    case IR_OP_ADD: {
+        IrNode *r = identity_operand(n, 0.0, true);
+        return r ? r : n;
+    }
+    case IR_OP_SUB:
+    case IR_OP_DIV: {
+        IrNode *r = identity_operand(n, n->op == IR_OP_SUB ? 0.0 : 1.0, false);
+        return r ? r : n;
+    }
+    default: return n;
+    }
+}
+
+static uint64_t hash_node(const IrNode *n)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)n->op;
+    h = (h ^ (uint64_t)n->shape.rank) * 1099511628211ull;
+    for (int i = 0; i < n->shape.rank; i++)
+        h = (h ^ (uint64_t)n->shape.dims[i]) * 1099511628211ull;
+    for (int i = 0; i < n->nin; i++)
+        h = (h ^ (uint64_t)n->in[i]->id) * 1099511628211ull;
+    if (n->op == IR_OP_CONST && n->shape.rank == 0) {
+        uint64_t bits;
+        memcpy(&bits, n->attr.konst.values, sizeof bits);
+        h = (h ^ bits) * 1099511628211ull;
+    }
+    return h;
+}
+
+static bool same_node(const IrNode *a, const IrNode *b)
+{
+    if (a->op != b->op || a->nin != b->nin || !ir_shape_eq(&a->shape, &b->shape))
+        return false;
+    for (int i = 0; i < a->nin; i++)
+        if (a->in[i] != b->in[i])
+            return false;
+    switch (a->op) {
+    case IR_OP_CONST:
+        return memcmp(a->attr.konst.values, b->attr.konst.values,
+                      sizeof(double) * (size_t)ir_shape_numel(&a->shape)) == 0;
+    case IR_OP_SUM:
+    case IR_OP_REDUCE_MAX: return a->attr.reduce.axes == b->attr.reduce.axes;
+    case IR_OP_TRANSPOSE:
+        return memcmp(a->attr.transpose.perm, b->attr.transpose.perm,
+                      sizeof a->attr.transpose.perm) == 0;
+    case IR_OP_PRINT:
+    case IR_OP_GRAD:
+    case IR_OP_FUSED: return false; /* effects and meta nodes are never merged */
+    default: return true;
+    }
+}
+
+/* Keeps only nodes that a PRINT depends on. */
+static void remove_dead(IrGraph *g)
+{
+    for (int i = 0; i < g->len; i++)
+        g->nodes[i]->mark = ir_op_kind(g->nodes[i]->op) == IR_KIND_EFFECT;
+    for (int i = g->len - 1; i >= 0; i--)
+        if (g->nodes[i]->mark)
+            for (int j = 0; j < g->nodes[i]->nin; j++)
+                g->nodes[i]->in[j]->mark = 1;
+    int k = 0;
+    for (int i = 0; i < g->len; i++)
+        if (g->nodes[i]->mark)
+            g->nodes[k++] = g->nodes[i];
+    g->len = k;
+}
+
+void pass_simplify(IrGraph *g)
+{
+    int cap = 64;
+    while (cap < 2 * g->len)
+        cap *= 2;
+    IrNode **table = util_malloc(sizeof(IrNode *) * (size_t)cap);
+    memset(table, 0, sizeof(IrNode *) * (size_t)cap);
+    for (int i = 0; i < g->len; i++)
+        g->nodes[i]->aux = NULL;
+    int k = 0;
+    for (int i = 0; i < g->len; i++) {
+        IrNode *n = g->nodes[i];
+        for (int j = 0; j < n->nin; j++)
+            while (n->in[j]->aux)
+                n->in[j] = n->in[j]->aux;
+        IrNode *r = fold(g, n);
+        if (r == n) {
+            uint64_t h = hash_node(n);
+            size_t slot = (size_t)h & (size_t)(cap - 1);
+            for (; table[slot]; slot = (slot + 1) & (size_t)(cap - 1))
+                if (same_node(table[slot], n)) {
+                    r = table[slot];
+                    break;
+                }
+            if (r == n)
+                table[slot] = n;
+        }
+        if (r != n)
+            n->aux = r;
+        else
+            g->nodes[k++] = n;
+    }
+    g->len = k;
+    for (int i = 0; i < g->len; i++)
+        g->nodes[i]->aux = NULL;
+    util_free(table);
+    remove_dead(g);
+}

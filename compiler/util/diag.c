@@ -1,0 +1,160 @@
+#define _GNU_SOURCE
+#include "diag.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+Span span_join(Span a, Span b)
+{
+    if (!a.file)
+        return b;
+    if (!b.file)
+        return a;
+    return (Span){a.file, a.lo < b.lo ? a.lo : b.lo, a.hi > b.hi ? a.hi : b.hi};
+}
+
+void diag_init(DiagSink *d) { *d = (DiagSink){0}; }
+
+void diag_clear(DiagSink *d)
+{
+    for (int i = 0; i < d->len; i++)
+        free(d->items[i].msg);  /* from vasprintf */
+    d->len = 0;
+    d->errors = 0;
+}
+
+void diag_free(DiagSink *d)
+{
+    diag_clear(d);
+    util_free(d->items);
+    d->items = NULL;
+    d->cap = 0;
+}
+
+static void add(DiagSink *d, DiagLevel level, Span at, const char *fmt, va_list ap)
+{
+    int limit = d->max_errors ? d->max_errors : 100;
+    if (level == DIAG_ERROR && d->errors >= limit) {
+        d->errors++;
+        return;
+    }
+    if (level == DIAG_NOTE && d->errors > limit)
+        return;
+    char *msg;
+    if (vasprintf(&msg, fmt, ap) < 0) {
+        fputs("nnc: out of memory\n", stderr);
+        exit(3);
+    }
+    if (d->len == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 16;
+        d->items = util_realloc(d->items, sizeof(Diag) * (size_t)d->cap);
+    }
+    d->items[d->len++] = (Diag){level, at, msg};
+    if (level == DIAG_ERROR)
+        d->errors++;
+}
+
+void diag_error(DiagSink *d, Span at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add(d, DIAG_ERROR, at, fmt, ap);
+    va_end(ap);
+}
+
+void diag_note(DiagSink *d, Span at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add(d, DIAG_NOTE, at, fmt, ap);
+    va_end(ap);
+}
+
+void diag_line_col(const SourceFile *f, uint32_t off, int *line, int *col)
+{
+    int l = 1;
+    uint32_t start = 0;
+    if (off > f->len)
+        off = f->len;
+    for (uint32_t i = 0; i < off; i++)
+        if (f->text[i] == '\n') {
+            l++;
+            start = i + 1;
+        }
+    *line = l;
+    *col = (int)(off - start) + 1;
+}
+
+/* Print the source line holding span.lo and a ^~~~ mark under [lo, hi) on that line.
+ * Control and non-ASCII bytes are shown as '?' so binary input cannot garble the terminal. */
+static void print_excerpt(FILE *out, Span s, const char *mark_color, const char *reset)
+{
+    const SourceFile *f = s.file;
+    uint32_t lo = s.lo > f->len ? f->len : s.lo;
+    uint32_t start = lo, end = lo;
+    while (start > 0 && f->text[start - 1] != '\n')
+        start--;
+    while (end < f->len && f->text[end] != '\n')
+        end++;
+    if (end - start > 200)  /* keep very long (or binary) lines readable */
+        end = start + 200 > lo ? start + 200 : lo;
+    fputs(" ", out);
+    for (uint32_t i = start; i < end; i++) {
+        unsigned char c = (unsigned char)f->text[i];
+        fputc(c == '\t' ? ' ' : (c < 32 || c >= 127) ? '?' : c, out);
+    }
+    fputs("\n ", out);
+    for (uint32_t i = start; i < lo; i++)
+        fputc(' ', out);
+    fputs(mark_color, out);
+    fputc('^', out);
+    uint32_t hi = s.hi < end ? s.hi : end;
+    for (uint32_t i = lo + 1; i < hi; i++)
+        fputc('~', out);
+    fputs(reset, out);
+    fputc('\n', out);
+}
+
+void diag_print(const DiagSink *d, FILE *out)
+{
+    static const char *names[] = {"error", "warning", "note"};
+    const char *bold = d->color ? "\033[1m" : "";
+    const char *reset = d->color ? "\033[0m" : "";
+    const char *colors[] = {d->color ? "\033[1;31m" : "", d->color ? "\033[1;35m" : "",
+                            d->color ? "\033[1;36m" : ""};
+    for (int i = 0; i < d->len; i++) {
+        const Diag *g = &d->items[i];
+        if (g->span.file) {
+            int line, col;
+            diag_line_col(g->span.file, g->span.lo, &line, &col);
+            fprintf(out, "%s%s:%d:%d:%s ", bold, g->span.file->name, line, col, reset);
+        } else {
+            fprintf(out, "%snnc:%s ", bold, reset);
+        }
+        fprintf(out, "%s%s:%s %s%s%s\n", colors[g->level], names[g->level], reset, bold,
+                g->msg, reset);
+        if (g->span.file)
+            print_excerpt(out, g->span, colors[g->level], reset);
+    }
+    int limit = d->max_errors ? d->max_errors : 100;
+    if (d->errors > limit)
+        fprintf(out, "nnc: too many errors (%d); stopped after %d\n", d->errors, limit);
+}
+
+bool diag_use_color(DiagColor mode, FILE *stream)
+{
+    if (mode == DIAG_COLOR_ALWAYS)
+        return true;
+    if (mode == DIAG_COLOR_NEVER)
+        return false;
+    const char *no = getenv("NO_COLOR");
+    if (no && *no)
+        return false;
+    const char *term = getenv("TERM");
+    if (term && strcmp(term, "dumb") == 0)
+        return false;
+    return isatty(fileno(stream));
+}

@@ -1,0 +1,90 @@
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static long fail_countdown;
+
+_Noreturn void util_assert_fail(const char *what, const char *file, int line)
+{
+    fprintf(stderr, "nnc: internal compiler error: %s at %s:%d\n", what, file, line);
+    abort();
+}
+
+static void *check(void *p)
+{
+    if (!p) {
+        fputs("nnc: out of memory\n", stderr);
+        exit(3);
+    }
+    return p;
+}
+
+static bool injected_failure(void)
+{
+    return fail_countdown > 0 && --fail_countdown == 0;
+}
+
+void util_fail_alloc_after(long n) { fail_countdown = n; }
+
+void *util_malloc(size_t n)
+{
+    return check(injected_failure() ? NULL : malloc(n ? n : 1));
+}
+
+void *util_realloc(void *p, size_t n)
+{
+    return check(injected_failure() ? NULL : realloc(p, n ? n : 1));
+}
+
+void util_free(void *p) { free(p); }
+
+char *util_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(util_malloc(n), s, n);
+}
+
+char *util_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = util_malloc(cap);
+    for (;;) {
+        if (n + 1 >= cap)
+            buf = util_realloc(buf, cap *= 2);
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        util_free(buf);
+        errno = EIO;
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+void util_vec_push(PtrVec *v, void *p)
+{
+    if (v->len == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 16;
+        v->items = util_realloc(v->items, sizeof(void *) * (size_t)v->cap);
+    }
+    v->items[v->len++] = p;
+}
+
+void util_vec_free(PtrVec *v)
+{
+    util_free(v->items);
+    *v = (PtrVec){0};
+}

@@ -1,0 +1,45 @@
+/* rt_core.c — program lifecycle and fatal errors.
+ * Both the AOT main() (rt_main.c) and the JIT bracket a program with rt_init / rt_exit. */
+#include "nnc_rt.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+
+/* The command line of the running program, kept for the flag parsing that programs will
+ * get later; the JIT passes its own argc/argv. */
+static int rt_argument_count;
+static char **rt_arguments;
+
+void rt_init(int argc, char **argv)
+{
+    rt_argument_count = argc;
+    rt_arguments = argv;
+}
+
+/* Returns the process exit status: 0, or 1 when stdout could not be written (a full disk,
+ * a closed pipe), which would otherwise lose output silently. The error flag is cleared
+ * so a REPL that runs several programs reports each failure once. */
+int rt_exit(void)
+{
+    int failed = fflush(stdout) != 0 || ferror(stdout);
+    clearerr(stdout);
+    if (failed) {
+        fputs("nnc: error writing output\n", stderr);
+        return 1;
+    }
+    return 0;
+}
+
+_Noreturn void rt_fatal(const char *fmt, ...)
+{
+    /* Flush first so what the program printed before failing appears before the error
+     * when stdout and stderr go to the same terminal. */
+    fflush(stdout);
+    fputs("nnc: ", stderr);
+    va_list args;
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+    fputc('\n', stderr);
+    exit(1);
+}

@@ -1,0 +1,38 @@
+/* rt_matmul.c — dense matrix multiply, delegated to oneDNN's sgemm. */
+#include "nnc_rt.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+
+/* C is [M, N]; op(A) is [M, K]; op(B) is [K, N]; everything row-major and contiguous, so
+ * each leading dimension is the row length of the matrix as stored:
+ *   A stored [M, K] -> lda = K,  stored [K, M] (trans_a) -> lda = M
+ *   B stored [K, N] -> ldb = N,  stored [N, K] (trans_b) -> ldb = K
+ *   C stored [M, N] -> ldc = N
+ * C is overwritten (beta = 0), never accumulated into. */
+void rt_matmul_f32(int64_t M, int64_t N, int64_t K, int32_t trans_a, int32_t trans_b,
+                   const float *A, const float *B, float *C)
+{
+    if (M < 0 || N < 0 || K < 0)
+        rt_fatal("matmul with negative size (M=%" PRId64 ", N=%" PRId64 ", K=%" PRId64 ")",
+                 M, N, K);
+    if (M == 0 || N == 0)
+        return;
+    if (K == 0) {
+        /* An empty sum: oneDNN rejects a zero leading dimension, and the answer is 0. */
+        memset(C, 0, (size_t)M * (size_t)N * sizeof(float));
+        return;
+    }
+
+    dnnl_dim_t lda = trans_a ? M : K;
+    dnnl_dim_t ldb = trans_b ? K : N;
+    dnnl_status_t status = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K,
+                                      1.0f, A, lda, B, ldb, 0.0f, C, N);
+    if (status != dnnl_success)
+        rt_fatal("matmul of [%" PRId64 ", %" PRId64 "] x [%" PRId64 ", %" PRId64
+                 "] failed in oneDNN: %s",
+                 M, K, K, N, dnnl_status2str(status));
+}

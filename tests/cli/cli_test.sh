@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# cli_test.sh — the command line and bad input: exit statuses, messages, never a crash.
+#
+#   cli_test.sh NNC CASE     run one case (each case_NAME below is the ctest test cli.NAME)
+#   cli_test.sh NNC          run every case
+#
+# Exit statuses nnc promises: 0 success, 1 an error in the input (or a file that cannot be
+# read or written), 2 a bad command line. A status of 128 or more (killed by a signal) fails
+# every case. Temporary files live in one mktemp -d folder, removed on exit.
+set -uo pipefail
+
+[ $# -ge 1 ] || { echo "usage: cli_test.sh NNC [CASE]" >&2; exit 2; }
+NNC=$1
+[ -x "$NNC" ] || { echo "cli_test.sh: nnc is not built (no executable at $NNC)" >&2; exit 2; }
+T=$(mktemp -d "${TMPDIR:-/tmp}/nnc-cli.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 2
+
+# nnc ARGS...: runs nnc here with stdin closed; sets $status, $out and $err.
+nnc() {
+    last="nnc $*"
+    shown=0
+    "$NNC" "$@" >"$T/.out" 2>"$T/.err" </dev/null
+    status=$?
+    out=$(tr -d '\0' <"$T/.out")
+    err=$(tr -d '\0' <"$T/.err")
+}
+
+problems=0
+problem() {  # reports a problem with the last nnc run, showing that run once
+    echo "FAIL: $*"
+    problems=$((problems + 1))
+    if [ "$shown" = 0 ]; then
+        shown=1
+        echo "  command: $last"
+        echo "  exit status: $status"
+        [ -n "$out" ] && printf '%s\n' "$out" | cat -v | sed -n '1,20s/^/  stdout| /p'
+        [ -n "$err" ] && printf '%s\n' "$err" | cat -v | sed -n '1,20s/^/  stderr| /p'
+    fi
+    return 0
+}
+no_signal() {
+    if [ "$status" -ge 128 ]; then
+        problem "nnc was killed by signal $((status - 128))"
+        return 1
+    fi
+}
+want_status() {
+    no_signal || return 0
+    [ "$status" -eq "$1" ] || problem "exit status $status, expected $1"
+}
+want_err() {  # want_err REGEX: stderr matches the (extended) regex
+    grep -Eq -- "$1" <<<"$err" || problem "stderr does not match /$1/"
+}
+want_out() {
+    grep -Eq -- "$1" <<<"$out" || problem "stdout does not match /$1/"
+}
+want_no_out() { [ -z "$out" ] || problem "expected no stdout"; }
+want_no_err() { [ -z "$err" ] || problem "expected no stderr"; }
+# A diagnostic in the documented form: FILE:LINE:COL: error: ...
+want_diag() { want_err "^$1:[0-9]+:[0-9]+: error: "; }
+
+ESC=$'\033'
+
+case_empty_file() {
+    : >empty.nn
+    nnc run empty.nn
+    want_status 0; want_no_out; want_no_err
+    nnc check empty.nn
+    want_status 0; want_no_err
+}
+
+case_binary_file() {
+    head -c 300 /bin/ls >binary.nn
+    nnc check binary.nn
+    want_status 1; want_diag binary.nn
+    nnc run binary.nn
+    want_status 1; want_diag binary.nn
+    # Control bytes are shown escaped, never sent raw to a terminal.
+    grep -q $'\x01' <<<"$err" && problem "raw control bytes in the message"
+    return 0
+}
+
+case_nul_byte() {
+    printf 'x = 1\n\0\nprint(x)\n' >nul.nn
+    nnc check nul.nn
+    want_status 1; want_err '^nul\.nn:2:1: error: '
+}
+
+case_unterminated_comment() {
+    printf 'x = 1\n/* this comment never ends\nprint(x)\n' >comment.nn
+    nnc check comment.nn
+    want_status 1; want_err '^comment\.nn:2:1: error: .*unterminated'
+}
+
+case_unterminated_string() {
+    printf 'print("hello)\n' >string.nn
+    nnc check string.nn
+    want_status 1; want_err '^string\.nn:1:7: error: .*unterminated'
+}
+
+case_unknown_name() {
+    printf 'x = 1\nprint(y)\n' >name.nn
+    nnc check name.nn
+    want_status 1; want_err "^name\.nn:2:7: error: .*\by\b"
+    nnc run name.nn
+    want_status 1; want_no_out; want_err "^name\.nn:2:7: error: "
+}
+
+case_shape_mismatch() {
+    printf 'print([[1, 2, 3]] @ [[1, 2]])\n' >shape.nn
+    nnc check shape.nn
+    want_status 1; want_diag shape.nn
+    # Shape errors name both shapes.
+    want_err '1, 3'; want_err '1, 2'
+}
+
+case_missing_file() {
+    nnc run does-not-exist.nn
+    want_status 1; want_err 'does-not-exist\.nn'
+    nnc check does-not-exist.nn
+    want_status 1; want_err 'does-not-exist\.nn'
+}
+
+case_directory() {
+    mkdir -p adir.nn
+    nnc check adir.nn
+    want_status 1; want_err 'adir\.nn'
+}
+
+case_unknown_flag() {
+    printf 'x = 1\n' >ok.nn
+    nnc --frobnicate ok.nn
+    want_status 2; want_err '--frobnicate'
+    nnc run --frobnicate ok.nn
+    want_status 2; want_err '--frobnicate'
+}
+
+case_bad_emit() {
+    printf 'x = 1\n' >ok.nn
+    nnc --emit=bogus ok.nn
+    want_status 2; want_err 'bogus'
+}
+
+case_no_arguments() {
+    nnc
+    want_status 2; want_err '[Uu]sage'
+    nnc run
+    want_status 2
+}
+
+case_help() {
+    nnc --help
+    want_status 0; want_out '[Uu]sage'
+    want_out 'run'; want_out 'check'; want_out '--emit'
+}
+
+case_color_always() {
+    printf 'print(y)\n' >color.nn
+    nnc check --color=always color.nn
+    want_status 1
+    grep -q "$ESC\[" <<<"$err" || problem "--color=always: no ANSI escape in the message"
+}
+
+case_color_never() {
+    printf 'print(y)\n' >color.nn
+    nnc check --color=never color.nn
+    want_status 1; want_diag color.nn
+    grep -q "$ESC" <<<"$err" && problem "--color=never: ANSI escape in the message"
+    return 0
+}
+
+# With --color=auto, color goes to a terminal only, and never when NO_COLOR is set. The
+# terminal is a pseudo-terminal from script(1), when there is one.
+case_no_color() {
+    printf 'print(y)\n' >color.nn
+    NO_COLOR=1 nnc check --color=auto color.nn
+    want_status 1; want_diag color.nn
+    grep -q "$ESC" <<<"$err" && problem "NO_COLOR=1: ANSI escape in the message"
+    if command -v script >/dev/null 2>&1; then
+        TERM=xterm NO_COLOR=1 script -qec "'$NNC' check --color=auto color.nn" /dev/null \
+            >tty.txt 2>&1 </dev/null
+        grep -q "$ESC" tty.txt && problem "NO_COLOR=1 on a terminal: ANSI escape in the message"
+        grep -q 'error' tty.txt || problem "NO_COLOR=1 on a terminal: no message at all"
+        env -u NO_COLOR TERM=xterm script -qec "'$NNC' check --color=auto color.nn" /dev/null \
+            >tty.txt 2>&1 </dev/null
+        grep -q "$ESC\[" tty.txt || problem "--color=auto on a terminal: no ANSI escape"
+    fi
+    return 0
+}
+
+case_unwritable_output() {
+    printf 'print(1)\n' >ok.nn
+    nnc ok.nn -o /nonexistent/dir/x
+    want_status 1; want_err '/nonexistent/dir/x'
+    [ -e /nonexistent/dir/x ] && problem "the output exists?"
+    return 0
+}
+
+case_deep_nesting() {
+    # Far deeper than any program: an error, not a stack overflow.
+    { printf 'x = '; head -c 100000 /dev/zero | tr '\0' '('; printf '1\n'; } >deep.nn
+    nnc check deep.nn
+    want_status 1; want_diag deep.nn
+}
+
+case_many_errors() {
+    for i in $(seq 1 500); do echo "print(undefined_$i)"; done >many.nn
+    nnc check many.nn
+    want_status 1; want_diag many.nn
+    want_err 'too many errors'
+    [ "$(grep -c ': error: ' <<<"$err")" -le 100 ] || problem "more than 100 errors printed"
+}
+
+case_crlf() {
+    printf 'x = 2\r\nprint(x)\r\n' >crlf.nn
+    nnc run crlf.nn
+    want_status 0; want_no_err; want_out '2'
+}
+
+case_emit_stages() {
+    printf 'x = [1.0, 2.0]\nprint(sum(x * x))\n' >emit.nn
+    local e
+    for e in tokens ast ir llvm asm; do
+        nnc --emit=$e emit.nn
+        want_status 0
+        [ -n "$out" ] || problem "--emit=$e printed nothing"
+    done
+}
+
+cases=$(declare -F | sed -n 's/^declare -f case_//p')
+if [ $# -ge 2 ]; then
+    run=("$2")
+    declare -F "case_$2" >/dev/null || { echo "cli_test.sh: no case '$2'" >&2; exit 2; }
+else
+    read -r -a run <<<"$(echo $cases)"
+fi
+
+failed_cases=0
+for c in "${run[@]}"; do
+    before=$problems
+    status=0 out= err= last= shown=0
+    "case_$c"
+    if [ "$problems" -ne "$before" ]; then
+        echo "case $c: FAILED"
+        failed_cases=$((failed_cases + 1))
+    else
+        echo "case $c: ok"
+    fi
+done
+[ "$failed_cases" -eq 0 ]

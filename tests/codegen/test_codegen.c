@@ -1,0 +1,883 @@
+/* test_codegen.c — the LLVM code generator, checked by running what it generates.
+ *
+ * Each test builds a small graph by hand (FUSED nodes included: their body nodes come from
+ * ir_node_alloc and are not appended to the graph), runs ir_verify on it, JIT-runs it with
+ * stdout captured in a temporary file, parses the printed tensors back, and compares them
+ * with values computed here in plain C, in double precision.
+ *
+ * Tolerances. Printed elements carry 4 significant digits (%.4g), so a printed value can
+ * be off by 5e-4 relative from the exact one before the f32 arithmetic adds anything:
+ * elementwise and reduction results are compared with a relative tolerance of 1e-3 plus
+ * an absolute 1e-5 * (the scale of the data), which also absorbs f32 rounding and the
+ * reassociated sums. The accuracy sweeps of exp, tanh, log and sigmoid cannot go through
+ * 4 digits, so the graph computes the error itself: with the reference split into two
+ * floats (hi + lo = the double result to 2^-48), it computes ((f(x) - hi) - lo) / hi,
+ * each step in its own kernel so nothing is reassociated, and prints the maximum of its
+ * absolute value; f(x) - hi is exact when the two are close, so the printed number is the
+ * true relative error to a few percent. Those must stay below 4 * FLT_EPSILON (2^-21).
+ *
+ * Prints one line per failure and per measured error, then "N passed, M failed"; exits
+ * non-zero on any failure. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* open_memstream, mkstemp */
+#endif
+#include "codegen/cg.h"
+#include "ir/ir.h"
+#include "util/util.h"
+
+#include <fcntl.h>
+#include <float.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int tests_passed, tests_failed;
+static const Span NOWHERE = {0};
+
+static void record(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void record(bool ok, const char *fmt, ...)
+{
+    if (ok) {
+        tests_passed++;
+        return;
+    }
+    tests_failed++;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("FAIL ", stdout);
+    vprintf(fmt, ap);
+    fputc('\n', stdout);
+    va_end(ap);
+}
+
+/* ---- building graphs ------------------------------------------------------------------------ */
+
+static IrShape shape_of(int rank, const int64_t *dims) { return ir_shape_make(rank, dims); }
+
+static IrNode *konst(IrGraph *g, int rank, const int64_t *dims, const double *values)
+{
+    IrShape s = shape_of(rank, dims);
+    return ir_const(g, NOWHERE, &s, values);
+}
+
+/* A body node for a FUSED node: allocated in g, shaped by its op's rule, not appended. */
+static IrNode *body_node(IrGraph *g, IrOp op, IrNode *const *in, int nin, uint32_t axes,
+                         const IrShape *to)
+{
+    IrNode *n = ir_node_alloc(g, op, in, nin, NOWHERE);
+    if (ir_op_kind(op) == IR_KIND_REDUCE)
+        n->attr.reduce.axes = axes;
+    if (to)
+        n->shape = *to;
+    char err[256];
+    if (!ir_infer_shape(op, n->in, nin, n, &n->shape, err, sizeof err)) {
+        fprintf(stderr, "test: bad body node: %s\n", err);
+        abort();
+    }
+    return n;
+}
+
+static IrNode *b1(IrGraph *g, IrOp op, IrNode *x) { return body_node(g, op, &x, 1, 0, NULL); }
+static IrNode *b2(IrGraph *g, IrOp op, IrNode *x, IrNode *y)
+{
+    IrNode *in[2] = {x, y};
+    return body_node(g, op, in, 2, 0, NULL);
+}
+static IrNode *bred(IrGraph *g, IrOp op, IrNode *x, uint32_t axes)
+{
+    return body_node(g, op, &x, 1, axes, NULL);
+}
+
+static IrNode *fused(IrGraph *g, IrNode *const *in, int nin, IrNode *const *body, int nbody)
+{
+    IrNode *f = ir_node_alloc(g, IR_OP_FUSED, in, nin, NOWHERE);
+    f->attr.fused.body = ARENA_NEW_N(&g->arena, IrNode *, nbody);
+    memcpy(f->attr.fused.body, body, sizeof(IrNode *) * (size_t)nbody);
+    f->attr.fused.nbody = nbody;
+    f->shape = body[nbody - 1]->shape;
+    ir_graph_append(g, f);
+    return f;
+}
+
+/* ---- running -------------------------------------------------------------------------------- */
+
+static char *read_all(const char *path)
+{
+    size_t len;
+    char *text = util_read_file(path, &len);
+    return text ? text : util_strdup("");
+}
+
+/* Compiles g and JIT-runs it; returns what it printed (caller frees), or NULL. */
+static char *jit_output(IrGraph *g, const char *name)
+{
+    ir_verify(g, name);
+    CgModule *m = cg_compile(g, name);
+    if (!m) {
+        record(false, "%s: cg_compile failed", name);
+        return NULL;
+    }
+    char path[] = "/tmp/nnc-test-out-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        perror("mkstemp");
+        exit(2);
+    }
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    char *argv[] = {(char *)name, NULL};
+    int rc = cg_jit_run(m, 1, argv);
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    close(fd);
+    cg_module_free(m);
+    char *text = read_all(path);
+    unlink(path);
+    if (rc != 0) {
+        record(false, "%s: cg_jit_run returned %d", name, rc);
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* ---- reading printed tensors back ---------------------------------------------------------------- */
+
+enum { MAX_TENSORS = 64 };
+
+typedef struct Printed {
+    int rank;
+    int64_t dims[IR_MAX_RANK];
+    double *v;
+    int64_t n;
+} Printed;
+
+/* Splits rt_print_f32 output ("f32[2, 3]\n[[1, 2, 3],\n [4, 5, 6]]\n" per tensor) into
+ * tensors. Returns how many; the values of each are in t[i].v (caller frees). */
+static int parse_printed(const char *text, Printed *t, int max)
+{
+    int count = 0;
+    const char *p = text;
+    while ((p = strstr(p, "f32[")) && count < max) {
+        Printed *cur = &t[count++];
+        *cur = (Printed){0};
+        p += 4;
+        while (*p != ']') {
+            cur->dims[cur->rank++] = strtoll(p, (char **)&p, 10);
+            if (*p == ',')
+                p++;
+        }
+        p = strchr(p, '\n');
+        int64_t cap = 16;
+        cur->v = malloc(sizeof(double) * (size_t)cap);
+        while (p && *p && strncmp(p, "f32[", 4) != 0) {
+            if (strchr("[], \n", *p)) {
+                p++;
+                continue;
+            }
+            char *end;
+            double v = strtod(p, &end);
+            if (end == p) { /* not a number: skip the character */
+                p++;
+                continue;
+            }
+            if (cur->n == cap)
+                cur->v = realloc(cur->v, sizeof(double) * (size_t)(cap *= 2));
+            cur->v[cur->n++] = v;
+            p = end;
+        }
+        if (!p)
+            break;
+    }
+    return count;
+}
+
+static void free_printed(Printed *t, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(t[i].v);
+}
+
+static bool close_enough(double got, double want, double scale)
+{
+    if (isnan(want))
+        return isnan(got);
+    if (isinf(want))
+        return got == want;
+    return fabs(got - want) <= 1e-3 * fabs(want) + 1e-5 * scale;
+}
+
+/* Checks one printed tensor against the expected shape and values. */
+static void expect_tensor(const char *name, const Printed *t, int rank, const int64_t *dims,
+                          const double *want)
+{
+    bool ok = t->rank == rank;
+    int64_t n = 1;
+    for (int i = 0; i < rank && ok; i++) {
+        ok = t->dims[i] == dims[i];
+        n *= dims[i];
+    }
+    if (!ok || t->n != n) {
+        record(false, "%s: printed shape/count differ (rank %d, %lld values; want rank %d, %lld)",
+               name, t->rank, (long long)t->n, rank, (long long)n);
+        return;
+    }
+    double scale = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (isfinite(want[i]) && fabs(want[i]) > scale)
+            scale = fabs(want[i]);
+    for (int64_t i = 0; i < n; i++) {
+        if (!close_enough(t->v[i], want[i], scale)) {
+            record(false, "%s: element %lld is %.7g, want %.7g", name, (long long)i, t->v[i],
+                   want[i]);
+            return;
+        }
+    }
+    record(true, "%s", name);
+}
+
+/* Runs g and checks that it printed exactly `count` tensors; fills t. */
+static int run_and_parse(IrGraph *g, const char *name, Printed *t, int count)
+{
+    char *text = jit_output(g, name);
+    if (!text)
+        return -1;
+    int n = parse_printed(text, t, MAX_TENSORS);
+    free(text);
+    if (n != count) {
+        record(false, "%s: printed %d tensors, want %d", name, n, count);
+        free_printed(t, n);
+        return -1;
+    }
+    return n;
+}
+
+/* Deterministic test data: a simple LCG, values in [lo, hi). */
+static uint64_t rng_state = 12345;
+static double rnd(double lo, double hi)
+{
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return lo + (hi - lo) * (double)(rng_state >> 11) / 9007199254740992.0;
+}
+static double *rnd_array(int64_t n, double lo, double hi)
+{
+    double *a = malloc(sizeof(double) * (size_t)n);
+    for (int64_t i = 0; i < n; i++)
+        a[i] = (float)rnd(lo, hi); /* exactly representable, like the f32 the code sees */
+    return a;
+}
+
+/* ---- tests ----------------------------------------------------------------------------------- */
+
+/* [2, 3] * [3] + scalar, as one FUSED node. */
+static void test_broadcast_chain(void)
+{
+    IrGraph *g = ir_graph_new();
+    int64_t d23[] = {2, 3}, d3[] = {3};
+    double av[] = {1, 2, 3, 4, 5, 6}, bv[] = {0.5, -1, 2}, cv = 10;
+    IrNode *a = konst(g, 2, d23, av), *b = konst(g, 1, d3, bv), *c = ir_scalar(g, NOWHERE, cv);
+    IrNode *m = b2(g, IR_OP_MUL, a, b);
+    IrNode *r = b2(g, IR_OP_ADD, m, c);
+    IrNode *in[] = {a, b, c}, *body[] = {m, r};
+    ir_print(g, NOWHERE, fused(g, in, 3, body, 2));
+    Printed t[MAX_TENSORS];
+    if (run_and_parse(g, "broadcast_chain", t, 1) == 1) {
+        double want[6];
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 3; j++)
+                want[i * 3 + j] = av[i * 3 + j] * bv[j] + cv;
+        expect_tensor("broadcast_chain", &t[0], 2, d23, want);
+        free_printed(t, 1);
+    }
+    ir_graph_free(g);
+}
+
+/* Every elementwise op as a top-level node (one-node kernels), x [4, 5] against y [5]. */
+static void test_elementwise_ops(void)
+{
+    IrGraph *g = ir_graph_new();
+    int64_t dx[] = {4, 5}, dy[] = {5};
+    double *xv = rnd_array(20, -3, 3), *pv = rnd_array(20, 0.1, 4), *yv = rnd_array(5, -2, 2);
+    xv[3] = yv[3];   /* equal elements for the comparisons */
+    xv[13] = yv[3];
+    double cv[20];
+    for (int i = 0; i < 20; i++)
+        cv[i] = i % 3 == 0 ? 0.0 : (i % 3 == 1 ? 1.0 : -2.5);
+    IrNode *x = konst(g, 2, dx, xv), *p = konst(g, 2, dx, pv), *y = konst(g, 1, dy, yv);
+    IrNode *c = konst(g, 2, dx, cv);
+    static const IrOp unary[] = {IR_OP_NEG, IR_OP_EXP, IR_OP_LOG, IR_OP_SQRT, IR_OP_TANH,
+                                 IR_OP_SIGMOID, IR_OP_RELU};
+    static const IrOp binary[] = {IR_OP_ADD, IR_OP_SUB, IR_OP_MUL, IR_OP_DIV, IR_OP_POW,
+                                  IR_OP_MAX, IR_OP_MIN, IR_OP_CMP_LT, IR_OP_CMP_LE,
+                                  IR_OP_CMP_GT, IR_OP_CMP_GE, IR_OP_CMP_EQ, IR_OP_CMP_NE};
+    int nu = (int)ARRAY_LEN(unary), nb = (int)ARRAY_LEN(binary);
+    for (int i = 0; i < nu; i++) {
+        bool positive = unary[i] == IR_OP_LOG || unary[i] == IR_OP_SQRT;
+        ir_print(g, NOWHERE, ir_unary(g, NOWHERE, unary[i], positive ? p : x));
+    }
+    for (int i = 0; i < nb; i++)
+        ir_print(g, NOWHERE, ir_binary(g, NOWHERE, binary[i], binary[i] == IR_OP_POW ? p : x, y));
+    ir_print(g, NOWHERE, ir_select(g, NOWHERE, c, x, y));
+    IrShape to = shape_of(2, dx);
+    ir_print(g, NOWHERE, ir_broadcast(g, NOWHERE, y, &to));
+
+    Printed t[MAX_TENSORS];
+    int total = nu + nb + 2;
+    if (run_and_parse(g, "elementwise_ops", t, total) == total) {
+        double want[20];
+        char name[64];
+        for (int k = 0; k < total; k++) {
+            IrOp op = k < nu ? unary[k] : k < nu + nb ? binary[k - nu] : (k == total - 2 ? IR_OP_SELECT : IR_OP_BROADCAST);
+            for (int i = 0; i < 20; i++) {
+                double a = xv[i], b = yv[i % 5], pa = pv[i];
+                double w;
+                switch (op) {
+                case IR_OP_NEG: w = -a; break;
+                case IR_OP_EXP: w = exp(a); break;
+                case IR_OP_LOG: w = log(pa); break;
+                case IR_OP_SQRT: w = sqrt(pa); break;
+                case IR_OP_TANH: w = tanh(a); break;
+                case IR_OP_SIGMOID: w = 1 / (1 + exp(-a)); break;
+                case IR_OP_RELU: w = a > 0 ? a : 0; break;
+                case IR_OP_ADD: w = a + b; break;
+                case IR_OP_SUB: w = a - b; break;
+                case IR_OP_MUL: w = a * b; break;
+                case IR_OP_DIV: w = a / b; break;
+                case IR_OP_POW: w = pow(pa, b); break;
+                case IR_OP_MAX: w = a > b ? a : b; break;
+                case IR_OP_MIN: w = a < b ? a : b; break;
+                case IR_OP_CMP_LT: w = a < b; break;
+                case IR_OP_CMP_LE: w = a <= b; break;
+                case IR_OP_CMP_GT: w = a > b; break;
+                case IR_OP_CMP_GE: w = a >= b; break;
+                case IR_OP_CMP_EQ: w = a == b; break;
+                case IR_OP_CMP_NE: w = a != b; break;
+                case IR_OP_SELECT: w = cv[i] != 0 ? a : b; break;
+                case IR_OP_BROADCAST: w = b; break;
+                default: abort();
+                }
+                want[i] = w;
+            }
+            snprintf(name, sizeof name, "elementwise %s", ir_op_name(op));
+            expect_tensor(name, &t[k], 2, dx, want);
+        }
+        free_printed(t, total);
+    }
+    free(xv);
+    free(pv);
+    free(yv);
+    ir_graph_free(g);
+}
+
+/* NaN and signed zeros through max/min/relu/select/comparisons/reduce_max. */
+static void test_nan_policy(void)
+{
+    IrGraph *g = ir_graph_new();
+    int64_t d[] = {4};
+    double xv[] = {NAN, 1, -2, -0.0}, yv[] = {1, NAN, 3, 0};
+    IrNode *x = konst(g, 1, d, xv), *y = konst(g, 1, d, yv);
+    ir_print(g, NOWHERE, ir_binary(g, NOWHERE, IR_OP_MAX, x, y));
+    ir_print(g, NOWHERE, ir_binary(g, NOWHERE, IR_OP_MIN, x, y));
+    ir_print(g, NOWHERE, ir_unary(g, NOWHERE, IR_OP_RELU, x));
+    ir_print(g, NOWHERE, ir_binary(g, NOWHERE, IR_OP_CMP_NE, x, y));
+    ir_print(g, NOWHERE, ir_binary(g, NOWHERE, IR_OP_CMP_LT, x, y));
+    ir_print(g, NOWHERE, ir_select(g, NOWHERE, x, y, x));
+    ir_print(g, NOWHERE, ir_reduce(g, NOWHERE, IR_OP_REDUCE_MAX, x, 1));
+    Printed t[MAX_TENSORS];
+    if (run_and_parse(g, "nan_policy", t, 7) == 7) {
+        double want_max[] = {NAN, NAN, 3, 0}, want_min[] = {NAN, NAN, -2, -0.0};
+        double want_relu[] = {NAN, 1, 0, 0}, want_ne[] = {1, 1, 1, 0}, want_lt[] = {0, 0, 1, 0};
+        double want_sel[] = {1, NAN, 3, -0.0}, want_rmax[] = {NAN};
+        expect_tensor("nan max", &t[0], 1, d, want_max);
+        expect_tensor("nan min", &t[1], 1, d, want_min);
+        expect_tensor("nan relu", &t[2], 1, d, want_relu);
+        expect_tensor("nan ne", &t[3], 1, d, want_ne);
+        expect_tensor("nan lt", &t[4], 1, d, want_lt);
+        expect_tensor("nan select", &t[5], 1, d, want_sel);
+        expect_tensor("nan reduce_max", &t[6], 0, NULL, want_rmax);
+        free_printed(t, 7);
+    }
+    ir_graph_free(g);
+}
+
+/* Reference sum/max over the axes in `axes` of x (row-major, shape dims). */
+static void reference_reduce(IrOp op, const double *x, int rank, const int64_t *dims,
+                             uint32_t axes, double *out, int64_t out_n)
+{
+    for (int64_t j = 0; j < out_n; j++)
+        out[j] = op == IR_OP_SUM ? 0 : -INFINITY;
+    int64_t n = 1;
+    for (int d = 0; d < rank; d++)
+        n *= dims[d];
+    for (int64_t i = 0; i < n; i++) {
+        int64_t rem = i, j = 0, jstride = 1;
+        for (int d = rank - 1; d >= 0; d--) {
+            int64_t idx = rem % dims[d];
+            rem /= dims[d];
+            if (!((axes >> d) & 1)) {
+                j += idx * jstride;
+                jstride *= dims[d];
+            }
+        }
+        out[j] = op == IR_OP_SUM ? out[j] + x[i] : fmax(out[j], x[i]);
+    }
+}
+
+/* One reduction case: FUSED { e = x * x (or x); r = reduce(e, axes) }, printed. */
+static void check_reduce(const char *name, IrOp op, int rank, const int64_t *dims, uint32_t axes,
+                         bool square)
+{
+    IrGraph *g = ir_graph_new();
+    int64_t n = 1;
+    for (int d = 0; d < rank; d++)
+        n *= dims[d];
+    double *xv = rnd_array(n, -2, 2);
+    IrNode *x = konst(g, rank, dims, xv);
+    IrNode *body[2];
+    int nbody = 0;
+    IrNode *v = x;
+    if (square)
+        v = body[nbody++] = b2(g, IR_OP_MUL, x, x);
+    IrNode *r = body[nbody++] = bred(g, op, v, axes);
+    ir_print(g, NOWHERE, fused(g, &x, 1, body, nbody));
+    Printed t[MAX_TENSORS];
+    if (run_and_parse(g, name, t, 1) == 1) {
+        int64_t out_n = ir_shape_numel(&r->shape);
+        double *sq = malloc(sizeof(double) * (size_t)(n ? n : 1));
+        for (int64_t i = 0; i < n; i++)
+            sq[i] = square ? (double)((float)xv[i] * (float)xv[i]) : xv[i];
+        double *want = malloc(sizeof(double) * (size_t)(out_n ? out_n : 1));
+        reference_reduce(op, sq, rank, dims, axes, want, out_n);
+        expect_tensor(name, &t[0], r->shape.rank, r->shape.dims, want);
+        free(want);
+        free(sq);
+        free_printed(t, 1);
+    }
+    free(xv);
+    ir_graph_free(g);
+}
+
+static void test_reductions(void)
+{
+    int64_t d437[] = {4, 37}, d375[] = {37, 5}, d345[] = {3, 4, 5}, d350[] = {3, 50};
+    int64_t d67[] = {6, 7}, d30[] = {3, 0}, d2345[] = {2, 3, 4, 5};
+    check_reduce("sum last axis", IR_OP_SUM, 2, d437, 2, true);
+    check_reduce("sum first axis", IR_OP_SUM, 2, d375, 1, true);
+    check_reduce("sum middle axis", IR_OP_SUM, 3, d345, 2, false);
+    check_reduce("sum axes 0,2", IR_OP_SUM, 3, d345, 5, true);
+    check_reduce("sum axes 1,2", IR_OP_SUM, 3, d345, 6, false);
+    check_reduce("sum all axes", IR_OP_SUM, 3, d345, 7, true);
+    check_reduce("sum no axes", IR_OP_SUM, 2, d67, 0, false);
+    check_reduce("sum axes 1,3", IR_OP_SUM, 4, d2345, 10, false);
+    check_reduce("reduce_max last axis", IR_OP_REDUCE_MAX, 2, d350, 2, false);
+    check_reduce("reduce_max first axis", IR_OP_REDUCE_MAX, 2, d67, 1, false);
+    check_reduce("reduce_max all axes", IR_OP_REDUCE_MAX, 3, d345, 7, true);
+    check_reduce("sum over an empty axis", IR_OP_SUM, 2, d30, 2, false);
+    check_reduce("reduce_max over an empty axis", IR_OP_REDUCE_MAX, 2, d30, 2, false);
+}
+
+/* A body node smaller than the domain: FUSED { e = exp(b) [3]; m = a * e; s = sum(m, 1) }
+ * and the same with a broadcast node and a select in the body, reduced in memory. */
+static void test_fused_broadcast_body(void)
+{
+    IrGraph *g = ir_graph_new();
+    int64_t d23[] = {2, 3}, d3[] = {3}, d2[] = {2};
+    double av[] = {1, -2, 3, 4, 5, -6}, bv[] = {0.5, -1, 0.25};
+    IrNode *a = konst(g, 2, d23, av), *b = konst(g, 1, d3, bv);
+    IrNode *e = b1(g, IR_OP_EXP, b);
+    IrNode *m = b2(g, IR_OP_MUL, a, e);
+    IrNode *s = bred(g, IR_OP_SUM, m, 2);
+    IrNode *in[] = {a, b}, *body[] = {e, m, s};
+    ir_print(g, NOWHERE, fused(g, in, 2, body, 3));
+
+    IrShape to = shape_of(2, d23);
+    IrNode *bb = body_node(g, IR_OP_BROADCAST, &b, 1, 0, &to);
+    IrNode *gt = b2(g, IR_OP_CMP_GT, a, bb);
+    IrNode *sel_in[] = {gt, a, bb};
+    IrNode *sel = body_node(g, IR_OP_SELECT, sel_in, 3, 0, NULL);
+    IrNode *s0 = bred(g, IR_OP_SUM, sel, 1);
+    IrNode *body2[] = {bb, gt, sel, s0};
+    ir_print(g, NOWHERE, fused(g, in, 2, body2, 4));
+
+    Printed t[MAX_TENSORS];
+    if (run_and_parse(g, "fused_broadcast_body", t, 2) == 2) {
+        double want[2] = {0, 0}, want0[3] = {0, 0, 0};
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 3; j++) {
+                want[i] += av[i * 3 + j] * exp(bv[j]);
+                want0[j] += av[i * 3 + j] > bv[j] ? av[i * 3 + j] : bv[j];
+            }
+        expect_tensor("fused body broadcast (suffix sum)", &t[0], 1, d2, want);
+        expect_tensor("fused broadcast+select (sum axis 0)", &t[1], 1, d3, want0);
+        free_printed(t, 2);
+    }
+    ir_graph_free(g);
+}
+
+/* Transposes (3-D and 2-D), a matmul of transposed operands, and reshapes (views). */
+static void test_layout_and_matmul(void)
+{
+    IrGraph *g = ir_graph_new();
+    int64_t d234[] = {2, 3, 4}, d57[] = {5, 7}, d34[] = {3, 4}, d45[] = {4, 5};
+    double *xv = rnd_array(24, -5, 5), *yv = rnd_array(35, -5, 5);
+    double *av = rnd_array(12, -1, 1), *bv = rnd_array(20, -1, 1);
+    IrNode *x = konst(g, 3, d234, xv), *y = konst(g, 2, d57, yv);
+    int perm3[] = {2, 0, 1}, perm2[] = {1, 0};
+    ir_print(g, NOWHERE, ir_transpose(g, NOWHERE, x, perm3));
+    ir_print(g, NOWHERE, ir_transpose(g, NOWHERE, y, perm2));
+    /* a @ b, then (b^T @ a^T)^T computed through transposes: the same matrix */
+    IrNode *a = konst(g, 2, d34, av), *b = konst(g, 2, d45, bv);
+    IrNode *ab = ir_matmul(g, NOWHERE, a, b);
+    ir_print(g, NOWHERE, ab);
+    IrNode *bt_at = ir_matmul(g, NOWHERE, ir_transpose(g, NOWHERE, b, perm2),
+                              ir_transpose(g, NOWHERE, a, perm2));
+    ir_print(g, NOWHERE, ir_transpose(g, NOWHERE, bt_at, perm2));
+    /* reshape of a computed tensor and of a constant */
+    int64_t d15[] = {15}, d62[] = {6, 2, 2};
+    IrShape s15 = shape_of(1, d15), s62 = shape_of(3, d62);
+    ir_print(g, NOWHERE, ir_reshape(g, NOWHERE, ab, &s15));
+    ir_print(g, NOWHERE, ir_reshape(g, NOWHERE, konst(g, 3, d234, xv), &s62));
+
+    Printed t[MAX_TENSORS];
+    if (run_and_parse(g, "layout_and_matmul", t, 6) == 6) {
+        double want[35];
+        int64_t d423[] = {4, 2, 3}, d75[] = {7, 5}, d35[] = {3, 5};
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 2; j++)
+                for (int k = 0; k < 3; k++)
+                    want[(i * 2 + j) * 3 + k] = xv[(j * 3 + k) * 4 + i];
+        expect_tensor("transpose [2,3,4] perm [2,0,1]", &t[0], 3, d423, want);
+        for (int i = 0; i < 7; i++)
+            for (int j = 0; j < 5; j++)
+                want[i * 5 + j] = yv[j * 7 + i];
+        expect_tensor("transpose [5,7]", &t[1], 2, d75, want);
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 5; j++) {
+                double acc = 0;
+                for (int k = 0; k < 4; k++)
+                    acc += av[i * 4 + k] * bv[k * 5 + j];
+                want[i * 5 + j] = acc;
+            }
+        expect_tensor("matmul [3,4]@[4,5]", &t[2], 2, d35, want);
+        expect_tensor("matmul through transposes", &t[3], 2, d35, want);
+        expect_tensor("reshape of a computed tensor", &t[4], 1, d15, want);
+        expect_tensor("reshape of a constant", &t[5], 3, d62, xv);
+        free_printed(t, 6);
+    }
+    free(xv);
+    free(yv);
+    free(av);
+    free(bv);
+    ir_graph_free(g);
+}
+
+/* ---- accuracy of exp, log, tanh, sigmoid ------------------------------------------------------- */
+
+/* Appends to g the nodes that print max |((f(x) - hi) - lo) / hi| over the points. */
+static void add_error_probe(IrGraph *g, IrOp op, const double *x, const double *ref, int64_t n)
+{
+    double *hi = malloc(sizeof(double) * (size_t)n), *lo = malloc(sizeof(double) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) {
+        hi[i] = (float)ref[i];
+        lo[i] = (float)(ref[i] - hi[i]);
+    }
+    int64_t d[] = {n};
+    IrNode *xn = konst(g, 1, d, x), *hn = konst(g, 1, d, hi), *ln = konst(g, 1, d, lo);
+    IrNode *f = ir_unary(g, NOWHERE, op, xn);
+    IrNode *e = ir_binary(g, NOWHERE, IR_OP_SUB, f, hn);
+    e = ir_binary(g, NOWHERE, IR_OP_SUB, e, ln);
+    e = ir_binary(g, NOWHERE, IR_OP_DIV, e, hn);
+    e = ir_binary(g, NOWHERE, IR_OP_MAX, e, ir_unary(g, NOWHERE, IR_OP_NEG, e));
+    ir_print(g, NOWHERE, ir_reduce(g, NOWHERE, IR_OP_REDUCE_MAX, e, 1));
+    free(hi);
+    free(lo);
+}
+
+enum { SWEEP = 100000 };
+
+static double sigmoid_ref(double x) { return 1 / (1 + exp(-x)); }
+
+static void test_math_accuracy(void)
+{
+    IrGraph *g = ir_graph_new();
+    static const struct {
+        IrOp op;
+        double (*ref)(double);
+        double lo, hi;
+    } sweeps[] = {
+        {IR_OP_EXP, exp, -80, 80},
+        {IR_OP_TANH, tanh, -20, 20},
+        {IR_OP_SIGMOID, sigmoid_ref, -80, 80},
+        {IR_OP_LOG, log, 0.5, 2},    /* linear around 1 (relative error near a zero) */
+        {IR_OP_LOG, log, -44, 38.5}, /* log-spaced: x = 10^t, subnormals to near FLT_MAX */
+    };
+    int nsweeps = (int)ARRAY_LEN(sweeps);
+    double *x = malloc(sizeof(double) * SWEEP), *ref = malloc(sizeof(double) * SWEEP);
+    for (int s = 0; s < nsweeps; s++) {
+        int64_t n = 0;
+        for (int64_t i = 0; i < SWEEP; i++) {
+            /* midpoints of the grid, so 0 (tanh) and 1 (log) are not hit exactly */
+            double t = sweeps[s].lo + (sweeps[s].hi - sweeps[s].lo) * ((double)i + 0.5) / SWEEP;
+            double v = (float)(s == 4 ? pow(10, t) : t);
+            if (v == 0 || (sweeps[s].op == IR_OP_LOG && v == 1) || !isfinite(v))
+                continue;
+            x[n] = v;
+            ref[n++] = sweeps[s].ref(v);
+        }
+        add_error_probe(g, sweeps[s].op, x, ref, n);
+    }
+    free(x);
+    free(ref);
+
+    Printed t[MAX_TENSORS];
+    if (run_and_parse(g, "math_accuracy", t, nsweeps) == nsweeps) {
+        static const char *labels[] = {"exp on [-80, 80]", "tanh on [-20, 20]",
+                                       "sigmoid on [-80, 80]", "log on [0.5, 2]",
+                                       "log on [1e-44, 3e38]"};
+        for (int s = 0; s < nsweeps; s++) {
+            double err = t[s].n == 1 ? t[s].v[0] : NAN;
+            printf("  %-22s max relative error %.3g (%.2f x FLT_EPSILON)\n", labels[s], err,
+                   err / FLT_EPSILON);
+            record(err <= 4 * FLT_EPSILON, "%s: max relative error %g exceeds 4 FLT_EPSILON",
+                   labels[s], err);
+        }
+        free_printed(t, nsweeps);
+    }
+    ir_graph_free(g);
+}
+
+/* Special values: infinities, NaN, zeros, overflow/underflow edges, branch boundaries. */
+static void test_math_special(void)
+{
+    IrGraph *g = ir_graph_new();
+    static const double exp_x[] = {NAN, INFINITY, -INFINITY, 0, -0.0, 100, -110, 88.7, -87,
+                                   1e-10, 0.5};
+    static const double tanh_x[] = {NAN, INFINITY, -INFINITY, 0, -0.0, 1e-30, -1e-30, 30, -30,
+                                    0.99999, 1.0, 1.00001, -1.0, 9.5, 15};
+    static const double log_x[] = {NAN, -1, 0, -0.0, INFINITY, 1, 0x1p-149, 0x1p-130, 3e38, 2,
+                                   1.0000001, 0.9999999, -INFINITY};
+    static const double sig_x[] = {NAN, INFINITY, -INFINITY, 0, 100, -80, 20, -20};
+    static const struct {
+        IrOp op;
+        const double *x;
+        int n;
+        double (*ref)(double);
+    } cases[] = {
+        {IR_OP_EXP, exp_x, ARRAY_LEN(exp_x), exp},
+        {IR_OP_TANH, tanh_x, ARRAY_LEN(tanh_x), tanh},
+        {IR_OP_LOG, log_x, ARRAY_LEN(log_x), log},
+        {IR_OP_SIGMOID, sig_x, ARRAY_LEN(sig_x), sigmoid_ref},
+    };
+    int ncases = (int)ARRAY_LEN(cases);
+    for (int c = 0; c < ncases; c++) {
+        double xf[16];
+        for (int i = 0; i < cases[c].n; i++)
+            xf[i] = (float)cases[c].x[i];
+        int64_t d[] = {cases[c].n};
+        ir_print(g, NOWHERE, ir_unary(g, NOWHERE, cases[c].op, konst(g, 1, d, xf)));
+    }
+    Printed t[MAX_TENSORS];
+    if (run_and_parse(g, "math_special", t, ncases) == ncases) {
+        for (int c = 0; c < ncases; c++) {
+            double want[16];
+            for (int i = 0; i < cases[c].n; i++) {
+                double w = cases[c].ref((float)cases[c].x[i]);
+                want[i] = (float)w; /* overflow to inf and underflow to 0 happen in f32 */
+            }
+            char name[64];
+            snprintf(name, sizeof name, "%s special values", ir_op_name(cases[c].op));
+            int64_t d[] = {cases[c].n};
+            expect_tensor(name, &t[c], 1, d, want);
+            /* the sign of zero results: tanh(-0) = -0, exp(-inf) = +0 */
+        }
+        free_printed(t, ncases);
+    }
+    ir_graph_free(g);
+}
+
+/* ---- printing, vector width, AOT -------------------------------------------------------------- */
+
+/* The text of one function in an assembly listing: from its label to .Lfunc_end. */
+static char *asm_function(const char *text, const char *fn)
+{
+    char label[64];
+    snprintf(label, sizeof label, "\n%s:", fn);
+    const char *start = strstr(text, label);
+    if (!start)
+        return NULL;
+    const char *end = strstr(start, ".Lfunc_end");
+    size_t len = end ? (size_t)(end - start) : strlen(start);
+    char *out = malloc(len + 1);
+    memcpy(out, start, len);
+    out[len] = '\0';
+    return out;
+}
+
+/* A fused elementwise + reduction kernel (sum of x * y over the last axis) must use 16-wide
+ * zmm vectors on an AVX-512 host; --emit=llvm must show the program and the kernel. */
+static void test_emit_text(void)
+{
+    IrGraph *g = ir_graph_new();
+    int64_t d[] = {64, 1024};
+    int64_t n = 64 * 1024;
+    double *xv = rnd_array(n, -1, 1);
+    IrNode *x = konst(g, 2, d, xv), *y = konst(g, 2, d, xv);
+    IrNode *m = b2(g, IR_OP_MUL, x, y);
+    IrNode *s = bred(g, IR_OP_SUM, m, 2);
+    IrNode *in[] = {x, y}, *body[] = {m, s};
+    IrNode *f = fused(g, in, 2, body, 2);
+    IrNode *e = ir_unary(g, NOWHERE, IR_OP_EXP, ir_unary(g, NOWHERE, IR_OP_TANH, f));
+    ir_print(g, NOWHERE, e);
+    ir_verify(g, "emit_text");
+    free(xv);
+    CgModule *mod = cg_compile(g, "emit_text");
+    record(mod != NULL, "emit_text: cg_compile failed");
+    if (!mod) {
+        ir_graph_free(g);
+        return;
+    }
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    record(cg_print_llvm(mod, mem) == 0, "cg_print_llvm failed");
+    fclose(mem);
+    char fused_name[32], exp_name[32];
+    snprintf(fused_name, sizeof fused_name, "fused_%d", f->id);
+    snprintf(exp_name, sizeof exp_name, "exp_%d", e->id);
+    record(strstr(text, "define void @nnc_program()") != NULL, "llvm text lacks nnc_program");
+    record(strstr(text, fused_name) != NULL, "llvm text lacks %s", fused_name);
+    record(strstr(text, "@llvm.exp") == NULL && strstr(text, "@expf") == NULL,
+           "exp should be inlined IR, not a call");
+    free(text);
+
+    text = NULL;
+    mem = open_memstream(&text, &size);
+    record(cg_print_asm(mod, mem) == 0, "cg_print_asm failed");
+    fclose(mem);
+    const char *widths[] = {fused_name, exp_name};
+    for (int i = 0; i < 2; i++) {
+        char *body_asm = asm_function(text, widths[i]);
+        bool zmm = body_asm && strstr(body_asm, "zmm") != NULL;
+        printf("  %s: %s\n", widths[i], zmm ? "uses 16-wide zmm vectors" : "NO zmm vectors");
+        record(zmm, "%s does not use zmm registers", widths[i]);
+        free(body_asm);
+    }
+    free(text);
+    /* the module stays usable after printing: it still runs */
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO), null = open("/dev/null", O_WRONLY);
+    dup2(null, STDOUT_FILENO);
+    char *argv[] = {"emit_text", NULL};
+    int rc = cg_jit_run(mod, 1, argv);
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    close(null);
+    record(rc == 0, "jit run after printing returned %d", rc);
+    cg_module_free(mod);
+    ir_graph_free(g);
+}
+
+/* Runs path with stdout into a file; returns the output, NULL if it did not exit 0. */
+static char *run_executable(const char *path)
+{
+    char out[] = "/tmp/nnc-test-exe-out-XXXXXX";
+    int fd = mkstemp(out);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fd, STDOUT_FILENO);
+    char *argv[] = {(char *)path, NULL};
+    pid_t pid;
+    int status = -1;
+    if (posix_spawn(&pid, path, &fa, NULL, argv, environ) == 0)
+        waitpid(pid, &status, 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fd);
+    char *text = read_all(out);
+    unlink(out);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* The same graph, JIT-run and built into an executable, prints the same bytes. */
+static void test_aot(void)
+{
+    IrGraph *g = ir_graph_new();
+    int64_t d[] = {3, 40}, d2[] = {40, 2};
+    double *xv = rnd_array(120, -3, 3), *wv = rnd_array(80, -1, 1);
+    IrNode *x = konst(g, 2, d, xv), *w = konst(g, 2, d2, wv);
+    IrNode *t = b1(g, IR_OP_TANH, x);
+    IrNode *e = b1(g, IR_OP_EXP, t);
+    IrNode *s = bred(g, IR_OP_SUM, e, 2);
+    IrNode *body[] = {t, e, s};
+    ir_print(g, NOWHERE, fused(g, &x, 1, body, 3));
+    ir_print(g, NOWHERE, ir_matmul(g, NOWHERE, x, w));
+    int perm[] = {1, 0};
+    ir_print(g, NOWHERE, ir_unary(g, NOWHERE, IR_OP_SIGMOID, ir_transpose(g, NOWHERE, x, perm)));
+    free(xv);
+    free(wv);
+
+    char *jit = jit_output(g, "aot");
+    CgModule *m = cg_compile(g, "aot");
+    char exe[] = "/tmp/nnc-test-exe-XXXXXX";
+    int fd = mkstemp(exe);
+    close(fd);
+    int rc = m ? cg_emit_executable(m, exe) : 1;
+    record(rc == 0, "cg_emit_executable returned %d", rc);
+    if (rc == 0 && jit) {
+        char *aot = run_executable(exe);
+        record(aot != NULL, "the executable did not run cleanly");
+        record(aot && strcmp(aot, jit) == 0, "AOT output differs from JIT output:\n%s---\n%s",
+               aot ? aot : "", jit);
+        free(aot);
+    }
+    unlink(exe);
+
+    /* a link that cannot succeed: a clear message, 1, and no file left behind */
+    const char *bad = "/nonexistent-dir/nnc-test-exe";
+    fprintf(stderr, "(expected error follows)\n");
+    rc = m ? cg_emit_executable(m, bad) : 0;
+    record(rc == 1 && access(bad, F_OK) != 0, "failed link returned %d", rc);
+
+    cg_module_free(m);
+    free(jit);
+    ir_graph_free(g);
+}
+
+/* A program with nothing in it still allocates (0 bytes), releases and exits 0. */
+static void test_empty(void)
+{
+    IrGraph *g = ir_graph_new();
+    char *text = jit_output(g, "empty");
+    record(text && text[0] == '\0', "empty program printed something");
+    free(text);
+    ir_graph_free(g);
+}
+
+int main(void)
+{
+    test_empty();
+    test_broadcast_chain();
+    test_elementwise_ops();
+    test_nan_policy();
+    test_reductions();
+    test_fused_broadcast_body();
+    test_layout_and_matmul();
+    test_math_accuracy();
+    test_math_special();
+    test_emit_text();
+    test_aot();
+    printf("%d passed, %d failed\n", tests_passed, tests_failed);
+    return tests_failed ? 1 : 0;
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# golden.sh — run nnc on one test file and compare what it prints with a golden file.
+#
+#   golden.sh MODE NNC FILE.nn GOLDEN
+#
+#   MODE    runs                                   golden holds
+#   tokens  nnc --emit=tokens FILE                 stdout (*)
+#   ast     nnc --emit=ast FILE                    stdout (*)
+#   ir      nnc --emit=ir FILE                     stdout (*)
+#   run     nnc run FILE                           stdout (NAME.out)
+#   aot     nnc FILE -o TMP, then TMP              stdout of TMP (the same NAME.out as run)
+#   eval    nnc run --eval=f64 FILE                stdout, compared with numdiff.py (NAME.out)
+#   err     nnc check FILE, expecting exit 1       stderr (NAME.err)
+#   (*) if nnc also wrote to stderr, a line "# stderr:" and the stderr follow.
+#
+# nnc runs with --color=never in the directory of FILE, given its bare name, so goldens hold
+# no absolute paths and no escape codes. Comment lines at the top of FILE may say:
+#   # args: FLAGS      extra nnc flags, split on blanks (no quoting)
+#   # exit: N          the expected exit status (default: 1 for err, 0 for the others)
+#   # skip: MODE...    do not run FILE in these modes (the test reports "skipped")
+# An exit status of 128 or more (a signal: a crash or an abort) always fails.
+#
+# UPDATE=1 writes the golden instead of comparing, but only when the exit status is the
+# expected one, so a crash is never blessed. aot and eval never write: run owns NAME.out,
+# and they compare against it as usual.
+#
+# Exit status: 0 pass, 1 fail, 2 usage, 77 skipped (ctest's SKIP_RETURN_CODE).
+set -uo pipefail
+
+die() { echo "golden.sh: $*" >&2; exit 2; }
+
+[ $# -eq 4 ] || die "usage: golden.sh tokens|ast|ir|run|aot|eval|err NNC FILE.nn GOLDEN"
+mode=$1 nnc=$2 file=$3 golden=$4
+tools=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+case $mode in
+tokens|ast|ir|run|aot|eval|err) ;;
+*) die "unknown mode '$mode'" ;;
+esac
+[ -f "$file" ] || die "no such test file: $file"
+[ -x "$nnc" ] || die "nnc is not built (no executable at $nnc)"
+
+abspath() { (cd "$(dirname "$1")" && printf '%s/%s\n' "$(pwd)" "$(basename "$1")"); }
+nnc=$(abspath "$nnc")
+file=$(abspath "$file")
+golden_dir=$(dirname "$golden")
+[ -d "$golden_dir" ] || die "no directory for the golden: $golden_dir"
+golden=$(abspath "$golden")
+dir=$(dirname "$file")
+base=$(basename "$file")
+
+# Directives: only in the comment block that opens the file.
+args=() expect_exit= skip=
+while IFS= read -r line || [ -n "$line" ]; do
+    case $line in
+    '# args:'*) read -r -a more <<<"${line#'# args:'}"; args+=("${more[@]}") ;;
+    '# exit:'*) expect_exit=$(echo "${line#'# exit:'}" | tr -d '[:space:]') ;;
+    '# skip:'*) skip=" ${line#'# skip:'} " ;;
+    '#'*) ;;
+    *) break ;;
+    esac
+done <"$file"
+if [ -z "$expect_exit" ]; then
+    [ "$mode" = err ] && expect_exit=1 || expect_exit=0
+fi
+[[ $expect_exit =~ ^[0-9]+$ ]] || die "$base: '# exit:' wants a number, got '$expect_exit'"
+case $skip in
+*" $mode "*) echo "golden.sh: $base: '# skip: $mode' — skipped"; exit 77 ;;
+esac
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-golden.XXXXXX") || die "mktemp failed"
+trap 'rm -rf "$tmp"' EXIT
+
+# run_in_dir OUT ERR CMD...: runs CMD in the test file's directory; sets $status.
+run_in_dir() {
+    local out=$1 err=$2
+    shift 2
+    (cd "$dir" && "$@") >"$out" 2>"$err" </dev/null
+    status=$?
+}
+
+show() {  # show LABEL FILE: print a captured stream, if it holds anything
+    if [ -s "$2" ]; then
+        echo "---- $1 ----"
+        cat "$2"
+        echo "---- end of $1 ----"
+    fi
+}
+
+fail() {
+    echo "golden.sh: FAIL $mode $base: $*"
+    exit 1
+}
+
+# check_status WHAT WANT: a signal always fails; otherwise the status must be WANT.
+check_status() {
+    if [ "$status" -ge 128 ]; then
+        show stdout "$tmp/stdout"
+        show stderr "$tmp/stderr"
+        fail "$1 was killed by signal $((status - 128)) (exit status $status)"
+    fi
+    if [ "$status" -ne "$2" ]; then
+        show stdout "$tmp/stdout"
+        show stderr "$tmp/stderr"
+        fail "$1 exited with status $status, expected $2"
+    fi
+}
+
+case $mode in
+tokens|ast|ir)
+    run_in_dir "$tmp/stdout" "$tmp/stderr" "$nnc" --color=never --emit="$mode" "${args[@]}" "$base"
+    check_status "nnc --emit=$mode" "$expect_exit"
+    cp "$tmp/stdout" "$tmp/actual"
+    if [ -s "$tmp/stderr" ]; then
+        echo "# stderr:" >>"$tmp/actual"
+        cat "$tmp/stderr" >>"$tmp/actual"
+    fi
+    ;;
+run|eval)
+    extra=()
+    [ "$mode" = eval ] && extra=(--eval=f64)
+    run_in_dir "$tmp/stdout" "$tmp/stderr" "$nnc" run --color=never "${extra[@]}" "${args[@]}" "$base"
+    check_status "nnc run${extra:+ ${extra[*]}}" "$expect_exit"
+    show "stderr (not compared)" "$tmp/stderr"
+    cp "$tmp/stdout" "$tmp/actual"
+    ;;
+aot)
+    run_in_dir "$tmp/stdout" "$tmp/stderr" "$nnc" --color=never "${args[@]}" "$base" -o "$tmp/program"
+    check_status "nnc $base -o PROGRAM" 0
+    [ -x "$tmp/program" ] || fail "nnc -o exited 0 but wrote no executable"
+    run_in_dir "$tmp/stdout" "$tmp/stderr" "$tmp/program"
+    check_status "the compiled program" "$expect_exit"
+    show "stderr of the compiled program (not compared)" "$tmp/stderr"
+    cp "$tmp/stdout" "$tmp/actual"
+    ;;
+err)
+    run_in_dir "$tmp/stdout" "$tmp/stderr" "$nnc" check --color=never "${args[@]}" "$base"
+    check_status "nnc check" "$expect_exit"
+    show "stdout (not compared)" "$tmp/stdout"
+    cp "$tmp/stderr" "$tmp/actual"
+    ;;
+esac
+
+if [ "${UPDATE:-0}" = 1 ] && [ "$mode" != aot ] && [ "$mode" != eval ]; then
+    if [ -f "$golden" ] && cmp -s "$tmp/actual" "$golden"; then
+        echo "golden.sh: $base: $(basename "$golden") unchanged"
+    else
+        cp "$tmp/actual" "$golden"
+        echo "golden.sh: $base: wrote $(basename "$golden") — review the diff before committing"
+    fi
+    exit 0
+fi
+
+if [ ! -f "$golden" ]; then
+    show "actual output" "$tmp/actual"
+    fail "missing golden file $golden
+golden.sh: create it with 'make update-goldens' (UPDATE=1) and review it before committing"
+fi
+
+if [ "$mode" = eval ]; then
+    "${PYTHON:-python3}" "$tools/numdiff.py" "$golden" "$tmp/actual" ||
+        fail "the f64 evaluator's output differs from $(basename "$golden") beyond the tolerance"
+    exit 0
+fi
+
+if ! diff -u --label "$(basename "$golden") (golden)" --label "$base ($mode, actual)" \
+        "$golden" "$tmp/actual"; then
+    fail "output differs from the golden $golden (UPDATE=1 rewrites it)"
+fi
+exit 0
