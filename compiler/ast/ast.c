@@ -1,38 +1,38 @@
 #include "ast/ast.h"
 #include "util/util.h"
 
-static AstNode *node(Arena *a, AstKind k, Span s)
+AstNode *ast_new(Arena *a, AstKind kind, Span s)
 {
     AstNode *n = ARENA_NEW(a, AstNode);
-    n->kind = k;
+    n->kind = kind;
     n->span = s;
     return n;
 }
 
 AstNode *ast_int(Arena *a, Span s, int64_t v)
 {
-    AstNode *n = node(a, AST_INT, s);
+    AstNode *n = ast_new(a, AST_INT, s);
     n->ival = v;
     return n;
 }
 
 AstNode *ast_float(Arena *a, Span s, double v)
 {
-    AstNode *n = node(a, AST_FLOAT, s);
+    AstNode *n = ast_new(a, AST_FLOAT, s);
     n->fval = v;
     return n;
 }
 
 AstNode *ast_bool(Arena *a, Span s, bool v)
 {
-    AstNode *n = node(a, AST_BOOL, s);
+    AstNode *n = ast_new(a, AST_BOOL, s);
     n->bval = v;
     return n;
 }
 
 AstNode *ast_string(Arena *a, Span s, const char *text, size_t len)
 {
-    AstNode *n = node(a, AST_STRING, s);
+    AstNode *n = ast_new(a, AST_STRING, s);
     n->str.text = text;
     n->str.len = len;
     return n;
@@ -40,21 +40,21 @@ AstNode *ast_string(Arena *a, Span s, const char *text, size_t len)
 
 AstNode *ast_name(Arena *a, Span s, const char *name)
 {
-    AstNode *n = node(a, AST_NAME, s);
+    AstNode *n = ast_new(a, AST_NAME, s);
     n->name = name;
     return n;
 }
 
-AstNode *ast_list(Arena *a, Span s, AstList items)
+AstNode *ast_list(Arena *a, Span s, AstKind kind, AstList items)
 {
-    AstNode *n = node(a, AST_LIST, s);
+    AstNode *n = ast_new(a, kind, s);
     n->list = items;
     return n;
 }
 
 AstNode *ast_unary(Arena *a, Span s, AstOp op, AstNode *x)
 {
-    AstNode *n = node(a, AST_UNARY, s);
+    AstNode *n = ast_new(a, AST_UNARY, s);
     n->op.op = op;
     n->op.lhs = x;
     return n;
@@ -62,50 +62,121 @@ AstNode *ast_unary(Arena *a, Span s, AstOp op, AstNode *x)
 
 AstNode *ast_binary(Arena *a, Span s, AstOp op, AstNode *l, AstNode *r)
 {
-    AstNode *n = node(a, AST_BINARY, s);
+    AstNode *n = ast_new(a, AST_BINARY, s);
     n->op.op = op;
     n->op.lhs = l;
     n->op.rhs = r;
     return n;
 }
 
+AstNode *ast_range(Arena *a, Span s, AstKind kind, AstNode *lo, AstNode *hi)
+{
+    AstNode *n = ast_new(a, kind, s);
+    n->range.lo = lo;
+    n->range.hi = hi;
+    return n;
+}
+
 AstNode *ast_call(Arena *a, Span s, AstNode *callee, AstList args)
 {
-    AstNode *n = node(a, AST_CALL, s);
+    AstNode *n = ast_new(a, AST_CALL, s);
     n->call.callee = callee;
     n->call.args = args;
     return n;
 }
 
-AstNode *ast_arg(Arena *a, Span s, const char *name, Span name_span, AstNode *value)
+AstNode *ast_arg(Arena *a, Span s, AstIdent key, AstNode *value)
 {
-    AstNode *n = node(a, AST_ARG, s);
-    n->arg.name = name;
-    n->arg.name_span = name_span;
+    AstNode *n = ast_new(a, AST_ARG, s);
+    n->arg.key = key;
     n->arg.value = value;
     return n;
 }
 
-AstNode *ast_assign(Arena *a, Span s, const char *name, Span name_span, AstNode *value)
+AstNode *ast_member(Arena *a, Span s, AstNode *object, AstIdent field)
 {
-    AstNode *n = node(a, AST_ASSIGN, s);
-    n->assign.name = name;
-    n->assign.name_span = name_span;
+    AstNode *n = ast_new(a, AST_MEMBER, s);
+    n->member.object = object;
+    n->member.field = field;
+    return n;
+}
+
+AstNode *ast_index(Arena *a, Span s, AstNode *object, AstList indices)
+{
+    AstNode *n = ast_new(a, AST_INDEX, s);
+    n->index.object = object;
+    n->index.indices = indices;
+    return n;
+}
+
+AstNode *ast_if(Arena *a, Span s, AstKind kind, AstNode *cond, AstNode *then, AstNode *els)
+{
+    AstNode *n = ast_new(a, kind, s);
+    n->cond.cond = cond;
+    n->cond.then = then;
+    n->cond.els = els;
+    return n;
+}
+
+AstNode *ast_unit(Arena *a, Span s, AstKind kind, AstNode *expr)
+{
+    AstNode *n = ast_new(a, kind, s);
+    n->expr = expr;
+    return n;
+}
+
+AstNode *ast_assign(Arena *a, Span s, AstList targets, AstOp op, AstNode *value)
+{
+    AstNode *n = ast_new(a, AST_ASSIGN, s);
+    n->assign.targets = targets;
+    n->assign.op = op;
     n->assign.value = value;
     return n;
 }
 
-AstNode *ast_expr_stmt(Arena *a, Span s, AstNode *e)
+AstNode *ast_loop(Arena *a, Span s, AstKind kind, AstList targets, AstNode *iter, AstNode *body)
 {
-    AstNode *n = node(a, AST_EXPR_STMT, s);
-    n->expr = e;
+    AstNode *n = ast_new(a, kind, s);
+    n->loop.targets = targets;
+    n->loop.iter = iter;
+    n->loop.body = body;
     return n;
 }
 
-AstNode *ast_program(Arena *a, Span s, AstList stmts)
+AstNode *ast_decl(Arena *a, Span s, AstKind kind, AstIdent id, AstNode *type, AstNode *init)
 {
-    AstNode *n = node(a, AST_PROGRAM, s);
-    n->list = stmts;
+    AstNode *n = ast_new(a, kind, s);
+    n->decl.id = id;
+    n->decl.type = type;
+    n->decl.init = init;
+    return n;
+}
+
+AstNode *ast_import(Arena *a, Span s, const char *path, Span path_span)
+{
+    AstNode *n = ast_new(a, AST_IMPORT, s);
+    n->import.path = path;
+    n->import.path_span = path_span;
+    return n;
+}
+
+AstNode *ast_def(Arena *a, Span s, AstKind kind, AstDefKind def_kind, AstIdent id,
+                 AstList params, AstNode *ret, AstNode *body)
+{
+    AstNode *n = ast_new(a, kind, s);
+    n->def.def_kind = def_kind;
+    n->def.id = id;
+    n->def.params = params;
+    n->def.ret = ret;
+    n->def.body = body;
+    return n;
+}
+
+AstNode *ast_tensor_type(Arena *a, Span s, AstIdent dtype, AstList dims)
+{
+    AstNode *n = ast_new(a, AST_TYPE_TENSOR, s);
+    n->tensor.dtype = dtype;
+    n->tensor.dims = dims;
     return n;
 }
 
@@ -125,26 +196,40 @@ AstList ast_list_append(Arena *a, AstList l, AstNode *n)
     return l;
 }
 
+AstList ast_list_one(Arena *a, AstNode *n) { return ast_list_append(a, ast_list_empty(), n); }
+
+AstIdent ast_ident(const char *name, Span span) { return (AstIdent){name, span}; }
+AstIdent ast_no_ident(void) { return (AstIdent){0}; }
+
 const char *ast_op_name(AstOp op)
 {
     static const char *names[] = {
         [AST_OP_ADD] = "+", [AST_OP_SUB] = "-", [AST_OP_MUL] = "*", [AST_OP_DIV] = "/",
-        [AST_OP_MATMUL] = "@", [AST_OP_POW] = "^", [AST_OP_EQ] = "==", [AST_OP_NE] = "!=",
-        [AST_OP_LT] = "<", [AST_OP_LE] = "<=", [AST_OP_GT] = ">", [AST_OP_GE] = ">=",
-        [AST_OP_AND] = "and", [AST_OP_OR] = "or", [AST_OP_NEG] = "-", [AST_OP_NOT] = "not",
+        [AST_OP_MATMUL] = "@", [AST_OP_POW] = "^", [AST_OP_MOD] = "%", [AST_OP_EQ] = "==",
+        [AST_OP_NE] = "!=", [AST_OP_LT] = "<", [AST_OP_LE] = "<=", [AST_OP_GT] = ">",
+        [AST_OP_GE] = ">=", [AST_OP_AND] = "and", [AST_OP_OR] = "or", [AST_OP_NEG] = "-",
+        [AST_OP_NOT] = "not", [AST_OP_ASSIGN] = "=",
     };
     return names[op];
 }
+
+const char *ast_def_kind_name(AstDefKind k)
+{
+    static const char *names[] = {"layer", "model", "optimizer"};
+    return names[k];
+}
+
+/* ---- printer ---------------------------------------------------------------------- */
 
 static void print_span(FILE *out, Span s)
 {
     int line, col;
     if (!s.file) {
-        fputs(" @?", out);
+        fputs(" @?\n", out);
         return;
     }
     diag_line_col(s.file, s.lo, &line, &col);
-    fprintf(out, " @%d:%d", line, col);
+    fprintf(out, " @%d:%d\n", line, col);
 }
 
 static void print_string(FILE *out, const char *s, size_t len)
@@ -174,6 +259,23 @@ static void print_children(FILE *out, const AstList *l, int depth)
         print_node(out, l->items[i], depth);
 }
 
+/* A labelled group of children, printed only when non-empty: "  targets" then items. */
+static void print_group(FILE *out, const char *label, const AstList *l, int depth)
+{
+    if (!l->len)
+        return;
+    fprintf(out, "%*s%s\n", depth * 2, "", label);
+    print_children(out, l, depth + 1);
+}
+
+static void print_opt(FILE *out, const char *label, const AstNode *n, int depth)
+{
+    if (!n)
+        return;
+    fprintf(out, "%*s%s\n", depth * 2, "", label);
+    print_node(out, n, depth + 1);
+}
+
 static void print_node(FILE *out, const AstNode *n, int depth)
 {
     fprintf(out, "%*s", depth * 2, "");
@@ -187,38 +289,109 @@ static void print_node(FILE *out, const AstNode *n, int depth)
         break;
     case AST_NAME: fprintf(out, "name %s", n->name); break;
     case AST_LIST: fputs("list", out); break;
+    case AST_TUPLE: fputs("tuple", out); break;
+    case AST_COMPREHENSION: fputs("comprehension", out); break;
     case AST_UNARY: fprintf(out, "unary %s", ast_op_name(n->op.op)); break;
     case AST_BINARY: fprintf(out, "binary %s", ast_op_name(n->op.op)); break;
+    case AST_RANGE: fputs("range", out); break;
     case AST_CALL: fputs("call", out); break;
     case AST_ARG:
-        if (n->arg.name)
-            fprintf(out, "arg %s", n->arg.name);
+        if (n->arg.key.name)
+            fprintf(out, "arg %s", n->arg.key.name);
         else
             fputs("arg", out);
         break;
-    case AST_ASSIGN: fprintf(out, "assign %s", n->assign.name); break;
+    case AST_MEMBER: fprintf(out, "member %s", n->member.field.name); break;
+    case AST_INDEX: fputs("index", out); break;
+    case AST_SLICE: fputs("slice", out); break;
+    case AST_ELLIPSIS: fputs("ellipsis", out); break;
+    case AST_IF: fputs("if", out); break;
+    case AST_BLOCK: fputs("block", out); break;
     case AST_EXPR_STMT: fputs("expr", out); break;
+    case AST_ASSIGN:
+        fprintf(out, "assign %s=", n->assign.op == AST_OP_ASSIGN ? "" : ast_op_name(n->assign.op));
+        break;
+    case AST_FOR: fputs("for", out); break;
+    case AST_WHILE: fputs("while", out); break;
+    case AST_RETURN: fputs("return", out); break;
+    case AST_BREAK: fputs("break", out); break;
+    case AST_CONTINUE: fputs("continue", out); break;
+    case AST_PARAM_DECL: fprintf(out, "param %s", n->decl.id.name); break;
+    case AST_STATE_DECL: fprintf(out, "state %s", n->decl.id.name); break;
+    case AST_IMPORT: fprintf(out, "import %s", n->import.path); break;
+    case AST_FN: fprintf(out, "fn %s", n->def.id.name); break;
+    case AST_DEF: fprintf(out, "%s %s", ast_def_kind_name(n->def.def_kind), n->def.id.name); break;
+    case AST_TRAIN: fputs("train", out); break;
+    case AST_PARAM: fprintf(out, "parameter %s", n->decl.id.name); break;
+    case AST_TYPE_NAME: fprintf(out, "type %s", n->name); break;
+    case AST_TYPE_TENSOR: fprintf(out, "type %s[]", n->tensor.dtype.name); break;
+    case AST_TYPE_LIST: fputs("type list", out); break;
+    case AST_TYPE_TUPLE: fputs("type tuple", out); break;
     case AST_PROGRAM: fputs("program", out); break;
     }
     print_span(out, n->span);
-    fputc('\n', out);
+    int d = depth + 1;
     switch (n->kind) {
     case AST_LIST:
-    case AST_PROGRAM: print_children(out, &n->list, depth + 1); break;
-    case AST_UNARY: print_node(out, n->op.lhs, depth + 1); break;
+    case AST_TUPLE:
+    case AST_BLOCK:
+    case AST_PROGRAM:
+    case AST_TYPE_TUPLE: print_children(out, &n->list, d); break;
+    case AST_COMPREHENSION:
+    case AST_FOR:
+        print_group(out, "targets", &n->loop.targets, d);
+        print_opt(out, "in", n->loop.iter, d);
+        print_opt(out, n->kind == AST_FOR ? "do" : "yield", n->loop.body, d);
+        break;
+    case AST_UNARY: print_node(out, n->op.lhs, d); break;
     case AST_BINARY:
-        print_node(out, n->op.lhs, depth + 1);
-        print_node(out, n->op.rhs, depth + 1);
+        print_node(out, n->op.lhs, d);
+        print_node(out, n->op.rhs, d);
+        break;
+    case AST_RANGE:
+    case AST_SLICE:
+        print_opt(out, "from", n->range.lo, d);
+        print_opt(out, "to", n->range.hi, d);
         break;
     case AST_CALL:
-        print_node(out, n->call.callee, depth + 1);
-        print_children(out, &n->call.args, depth + 1);
+        print_node(out, n->call.callee, d);
+        print_children(out, &n->call.args, d);
         break;
-    case AST_ARG: print_node(out, n->arg.value, depth + 1); break;
-    case AST_ASSIGN: print_node(out, n->assign.value, depth + 1); break;
-    case AST_EXPR_STMT: print_node(out, n->expr, depth + 1); break;
+    case AST_ARG: print_node(out, n->arg.value, d); break;
+    case AST_MEMBER: print_node(out, n->member.object, d); break;
+    case AST_INDEX:
+        print_node(out, n->index.object, d);
+        print_children(out, &n->index.indices, d);
+        break;
+    case AST_IF:
+    case AST_WHILE:
+        print_node(out, n->cond.cond, d);
+        print_opt(out, "then", n->cond.then, d);
+        print_opt(out, "else", n->cond.els, d);
+        break;
+    case AST_EXPR_STMT:
+    case AST_TYPE_LIST: print_node(out, n->expr, d); break;
+    case AST_RETURN: print_opt(out, "value", n->expr, d); break;
+    case AST_ASSIGN:
+        print_group(out, "targets", &n->assign.targets, d);
+        print_node(out, n->assign.value, d);
+        break;
+    case AST_PARAM_DECL:
+    case AST_STATE_DECL:
+    case AST_PARAM:
+        print_opt(out, "type", n->decl.type, d);
+        print_opt(out, n->kind == AST_PARAM ? "default" : "init", n->decl.init, d);
+        break;
+    case AST_FN:
+    case AST_DEF:
+    case AST_TRAIN:
+        print_children(out, &n->def.params, d);
+        print_opt(out, "returns", n->def.ret, d);
+        print_node(out, n->def.body, d);
+        break;
+    case AST_TYPE_TENSOR: print_children(out, &n->tensor.dims, d); break;
     default: break;
     }
-    }
+}
 
 void ast_print(FILE *out, const AstNode *n) { print_node(out, n, 0); }

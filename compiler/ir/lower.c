@@ -142,7 +142,7 @@ IrGraph *lower_program(const AstNode *program)
     for (int i = 0; i < program->list.len; i++) {
         const AstNode *st = program->list.items[i];
         if (st->kind == AST_ASSIGN)
-            bind(&l, st->assign.name, lower_expr(&l, st->assign.value));
+            bind(&l, st->assign.targets.items[0]->name, lower_expr(&l, st->assign.value));
         else
             lower_expr(&l, st->expr);
     }

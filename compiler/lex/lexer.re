@@ -95,7 +95,7 @@ static const struct { const char *word; int tok; } keywords[] = {
     {"model", TOK_MODEL}, {"optimizer", TOK_OPTIMIZER}, {"param", TOK_PARAM},
     {"state", TOK_STATE}, {"train", TOK_TRAIN}, {"for", TOK_FOR}, {"in", TOK_IN},
     {"if", TOK_IF}, {"else", TOK_ELSE}, {"return", TOK_RETURN}, {"break", TOK_BREAK},
-    {"let", TOK_LET},
+    {"let", TOK_LET}, {"while", TOK_WHILE}, {"continue", TOK_CONTINUE},
 };
 
 static int lex_ident(Lexer *lx, LexValue *val)
@@ -192,6 +192,10 @@ static int scan(Lexer *lx, LexValue *val)
             "+" { return TOK_PLUS; }   "-" { return TOK_MINUS; }
             "*" { return TOK_STAR; }   "/" { return TOK_SLASH; }
             "@" { return TOK_AT; }     "^" { return TOK_CARET; }
+            "%" { return TOK_PERCENT; }
+            "+=" { return TOK_PLUS_ASSIGN; }  "-=" { return TOK_MINUS_ASSIGN; }
+            "*=" { return TOK_STAR_ASSIGN; }  "/=" { return TOK_SLASH_ASSIGN; }
+            "..." { return TOK_ELLIPSIS; }
             "==" { return TOK_EQ; }    "!=" { return TOK_NE; }
             "<" { return TOK_LT; }     "<=" { return TOK_LE; }
             ">" { return TOK_GT; }     ">=" { return TOK_GE; }
@@ -239,6 +243,23 @@ static int scan(Lexer *lx, LexValue *val)
     }
 }
 
+/* Whether the next token, past blank lines and comments, is `else`. Scans ahead on a copy
+ * of the lexer with diagnostics discarded, so nothing is reported twice. */
+static bool next_is_else(const Lexer *lx)
+{
+    Lexer ahead = *lx;
+    DiagSink quiet;
+    diag_init(&quiet);
+    ahead.diags = &quiet;
+    LexValue v;
+    int tok;
+    do
+        tok = scan(&ahead, &v);
+    while (tok == TOK_NEWLINE);
+    diag_free(&quiet);
+    return tok == TOK_ELSE;
+}
+
 int lex_next(Lexer *lx, Span *span, LexValue *val)
 {
     *val = (LexValue){0};
@@ -250,6 +271,8 @@ int lex_next(Lexer *lx, Span *span, LexValue *val)
             if (lx->depth > 0 || lx->last == TOK_NEWLINE || lx->last == 0 ||
                 lx->last == TOK_LBRACE)
                 continue;
+            if (next_is_else(lx))
+                continue; /* "}\nelse {" continues the if */
         } else if (tok == TOK_YYEOF) {
             if (lx->depth > 0) {
                 /* Report the innermost unclosed bracket once, at its opening. */

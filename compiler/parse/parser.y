@@ -19,6 +19,8 @@ typedef struct ParseCtx {
 
 static int yylex(YYSTYPE *val, Span *loc, ParseCtx *ctx);
 static void yyerror(Span *loc, ParseCtx *ctx, const char *msg);
+static AstList ast_list_prepend(Arena *a, AstList l, AstNode *n);
+static const char *arena_join_path(Arena *a, const char *dir, const char *name);
 
 #define YYLLOC_DEFAULT(Cur, Rhs, N)                                         \
     do {                                                                    \
@@ -45,6 +47,7 @@ static void yyerror(Span *loc, ParseCtx *ctx, const char *msg);
     AstNode *node;
     AstList list;
     AstOp op;
+    AstIdent ident;
 }
 
 %token NEWLINE "newline"
@@ -55,29 +58,36 @@ static void yyerror(Span *loc, ParseCtx *ctx, const char *msg);
 %token TRUE "true" FALSE "false" AND "and" OR "or" NOT "not"
 %token IMPORT "import" FN "fn" LAYER "layer" MODEL "model" OPTIMIZER "optimizer"
 %token PARAM "param" STATE "state" TRAIN "train" FOR "for" IN "in" IF "if" ELSE "else"
-%token RETURN "return" BREAK "break" LET "let"
-%token PLUS "+" MINUS "-" STAR "*" SLASH "/" AT "@" CARET "^"
+%token WHILE "while" RETURN "return" BREAK "break" CONTINUE "continue" LET "let"
+%token PLUS "+" MINUS "-" STAR "*" SLASH "/" AT "@" CARET "^" PERCENT "%"
 %token EQ "==" NE "!=" LT "<" LE "<=" GT ">" GE ">="
-%token ASSIGN "=" COMMA "," COLON ":" SEMI ";" DOT "." DOTDOT ".." ARROW "->"
+%token ASSIGN "=" PLUS_ASSIGN "+=" MINUS_ASSIGN "-=" STAR_ASSIGN "*=" SLASH_ASSIGN "/="
+%token COMMA "," COLON ":" SEMI ";" DOT "." DOTDOT ".." ELLIPSIS "..." ARROW "->"
 %token LPAREN "(" RPAREN ")" LBRACK "[" RBRACK "]" LBRACE "{" RBRACE "}"
 %token ERROR "invalid token"
 
-%type <node> stmt expr primary arg
-%type <list> stmts args arg_list elems elem_list
+%type <node> stmt expr primary arg index type opt_type opt_default param if_expr else_part
+%type <node> block opt_ret def_stmt
+%type <list> stmts block_items expr_list args arg_list elems indices params param_list
+%type <list> dims type_list
+%type <op> assign_op
+%type <ident> ident member_name
+%type <str> module_path
 
 %left OR
 %left AND
 %precedence NOT
 %nonassoc EQ NE LT LE GT GE
+%nonassoc DOTDOT
 %left PLUS MINUS
-%left STAR SLASH AT
+%left STAR SLASH AT PERCENT
 %precedence UMINUS
 %right CARET
 
 %%
 
 program
-    : stmts                         { ctx->program = ast_program(ctx->arena, @$, $1); }
+    : stmts[s]                      { ctx->program = ast_list(ctx->arena, @$, AST_PROGRAM, $s); }
     ;
 
 stmts
@@ -89,9 +99,123 @@ stmts
 
 end : NEWLINE | SEMI ;
 
+block
+    : "{" block_items[s] "}"        { $$ = ast_list(ctx->arena, @$, AST_BLOCK, $s); }
+    ;
+
+/* The last statement of a block needs no terminator: { x @ w + b } */
+block_items
+    : stmts
+    | stmts stmt                    { $$ = ast_list_append(ctx->arena, $1, $2); }
+    ;
+
 stmt
-    : IDENT[n] "=" expr[v]          { $$ = ast_assign(ctx->arena, @$, $n.text, @n, $v); }
-    | expr[e]                       { $$ = ast_expr_stmt(ctx->arena, @$, $e); }
+    : expr_list[e]                  { $$ = ast_unit(ctx->arena, @$, AST_EXPR_STMT,
+                                            $e.len == 1 ? $e.items[0]
+                                                        : ast_list(ctx->arena, @$, AST_TUPLE, $e)); }
+    | expr_list[t] assign_op[o] expr[v]
+                                    { $$ = ast_assign(ctx->arena, @$, $t, $o, $v); }
+    | FOR expr_list[t] IN expr[i] block[b]
+                                    { $$ = ast_loop(ctx->arena, @$, AST_FOR, $t, $i, $b); }
+    | WHILE expr[c] block[b]        { $$ = ast_if(ctx->arena, @$, AST_WHILE, $c, $b, NULL); }
+    | RETURN                        { $$ = ast_unit(ctx->arena, @$, AST_RETURN, NULL); }
+    | RETURN expr[v]                { $$ = ast_unit(ctx->arena, @$, AST_RETURN, $v); }
+    | BREAK                         { $$ = ast_new(ctx->arena, AST_BREAK, @$); }
+    | CONTINUE                      { $$ = ast_new(ctx->arena, AST_CONTINUE, @$); }
+    | PARAM ident[n] ":" type[t] "=" expr[v]
+                                    { $$ = ast_decl(ctx->arena, @$, AST_PARAM_DECL, $n, $t, $v); }
+    | STATE ident[n] opt_type[t] "=" expr[v]
+                                    { $$ = ast_decl(ctx->arena, @$, AST_STATE_DECL, $n, $t, $v); }
+    | IMPORT module_path[m]         { $$ = ast_import(ctx->arena, @$, $m.text, @m); }
+    | def_stmt
+    ;
+
+def_stmt
+    : FN ident[n] "(" params[p] ")" opt_ret[r] block[b]
+                                    { $$ = ast_def(ctx->arena, @$, AST_FN, 0, $n, $p, $r, $b); }
+    | LAYER ident[n] "(" params[p] ")" block[b]
+                                    { $$ = ast_def(ctx->arena, @$, AST_DEF, AST_DEF_LAYER, $n, $p, NULL, $b); }
+    | MODEL ident[n] "(" params[p] ")" block[b]
+                                    { $$ = ast_def(ctx->arena, @$, AST_DEF, AST_DEF_MODEL, $n, $p, NULL, $b); }
+    | OPTIMIZER ident[n] "(" params[p] ")" block[b]
+                                    { $$ = ast_def(ctx->arena, @$, AST_DEF, AST_DEF_OPTIMIZER, $n, $p, NULL, $b); }
+    | TRAIN block[b]                { $$ = ast_def(ctx->arena, @$, AST_TRAIN, 0, ast_ident("train", @1),
+                                                   ast_list_empty(), NULL, $b); }
+    | TRAIN "(" params[p] ")" block[b]
+                                    { $$ = ast_def(ctx->arena, @$, AST_TRAIN, 0, ast_ident("train", @1),
+                                                   $p, NULL, $b); }
+    ;
+
+assign_op
+    : "="                           { $$ = AST_OP_ASSIGN; }
+    | "+="                          { $$ = AST_OP_ADD; }
+    | "-="                          { $$ = AST_OP_SUB; }
+    | "*="                          { $$ = AST_OP_MUL; }
+    | "/="                          { $$ = AST_OP_DIV; }
+    ;
+
+module_path
+    : IDENT
+    | module_path[m] "." IDENT[n]   { $$.text = arena_join_path(ctx->arena, $m.text, $n.text);
+                                      $$.len = strlen($$.text); }
+    ;
+
+ident
+    : IDENT[n]                      { $$ = ast_ident($n.text, @n); }
+    ;
+
+params
+    : %empty                        { $$ = ast_list_empty(); }
+    | param_list
+    | param_list ","
+    ;
+
+param_list
+    : param[p]                      { $$ = ast_list_one(ctx->arena, $p); }
+    | param_list[l] "," param[p]    { $$ = ast_list_append(ctx->arena, $l, $p); }
+    ;
+
+param
+    : ident[n] opt_type[t] opt_default[d]
+                                    { $$ = ast_decl(ctx->arena, @$, AST_PARAM, $n, $t, $d); }
+    ;
+
+opt_type
+    : %empty                        { $$ = NULL; }
+    | ":" type[t]                   { $$ = $t; }
+    ;
+
+opt_default
+    : %empty                        { $$ = NULL; }
+    | "=" expr[v]                   { $$ = $v; }
+    ;
+
+opt_ret
+    : %empty                        { $$ = NULL; }
+    | "->" type[t]                  { $$ = $t; }
+    ;
+
+type
+    : IDENT[n]                      { $$ = ast_name(ctx->arena, @$, $n.text); $$->kind = AST_TYPE_NAME; }
+    | ident[d] "[" dims[l] "]"      { $$ = ast_tensor_type(ctx->arena, @$, $d, $l); }
+    | ident[d] "[" "]"              { $$ = ast_tensor_type(ctx->arena, @$, $d, ast_list_empty()); }
+    | "[" type[t] "]"               { $$ = ast_unit(ctx->arena, @$, AST_TYPE_LIST, $t); }
+    | "(" type_list[l] ")"          { $$ = ast_list(ctx->arena, @$, AST_TYPE_TUPLE, $l); }
+    ;
+
+type_list
+    : type[t]                       { $$ = ast_list_one(ctx->arena, $t); }
+    | type_list[l] "," type[t]      { $$ = ast_list_append(ctx->arena, $l, $t); }
+    ;
+
+dims
+    : index[d]                      { $$ = ast_list_one(ctx->arena, $d); }
+    | dims[l] "," index[d]          { $$ = ast_list_append(ctx->arena, $l, $d); }
+    ;
+
+expr_list
+    : expr[e]                       { $$ = ast_list_one(ctx->arena, $e); }
+    | expr_list[l] "," expr[e]      { $$ = ast_list_append(ctx->arena, $l, $e); }
     ;
 
 expr
@@ -102,6 +226,7 @@ expr
     | expr[l] "-" expr[r]           { $$ = ast_binary(ctx->arena, @$, AST_OP_SUB, $l, $r); }
     | expr[l] "*" expr[r]           { $$ = ast_binary(ctx->arena, @$, AST_OP_MUL, $l, $r); }
     | expr[l] "/" expr[r]           { $$ = ast_binary(ctx->arena, @$, AST_OP_DIV, $l, $r); }
+    | expr[l] "%" expr[r]           { $$ = ast_binary(ctx->arena, @$, AST_OP_MOD, $l, $r); }
     | expr[l] "@" expr[r]           { $$ = ast_binary(ctx->arena, @$, AST_OP_MATMUL, $l, $r); }
     | expr[l] "^" expr[r]           { $$ = ast_binary(ctx->arena, @$, AST_OP_POW, $l, $r); }
     | expr[l] "==" expr[r]          { $$ = ast_binary(ctx->arena, @$, AST_OP_EQ, $l, $r); }
@@ -112,6 +237,7 @@ expr
     | expr[l] ">=" expr[r]          { $$ = ast_binary(ctx->arena, @$, AST_OP_GE, $l, $r); }
     | expr[l] AND expr[r]           { $$ = ast_binary(ctx->arena, @$, AST_OP_AND, $l, $r); }
     | expr[l] OR expr[r]            { $$ = ast_binary(ctx->arena, @$, AST_OP_OR, $l, $r); }
+    | expr[l] ".." expr[r]          { $$ = ast_range(ctx->arena, @$, AST_RANGE, $l, $r); }
     ;
 
 primary
@@ -122,19 +248,58 @@ primary
     | FALSE                         { $$ = ast_bool(ctx->arena, @$, false); }
     | IDENT[n]                      { $$ = ast_name(ctx->arena, @$, $n.text); }
     | "(" expr[e] ")"               { $$ = $e; }
-    | "[" elems[l] "]"              { $$ = ast_list(ctx->arena, @$, $l); }
+    | "(" ")"                       { $$ = ast_list(ctx->arena, @$, AST_TUPLE, ast_list_empty()); }
+    | "(" expr[e] "," ")"           { $$ = ast_list(ctx->arena, @$, AST_TUPLE, ast_list_one(ctx->arena, $e)); }
+    | "(" expr[e] "," expr_list[l] ")"
+                                    { $$ = ast_list(ctx->arena, @$, AST_TUPLE, ast_list_prepend(ctx->arena, $l, $e)); }
+    | "(" expr[e] "," expr_list[l] "," ")"
+                                    { $$ = ast_list(ctx->arena, @$, AST_TUPLE, ast_list_prepend(ctx->arena, $l, $e)); }
+    | "[" elems[l] "]"              { $$ = ast_list(ctx->arena, @$, AST_LIST, $l); }
+    | "[" expr[e] FOR expr_list[t] IN expr[i] "]"
+                                    { $$ = ast_loop(ctx->arena, @$, AST_COMPREHENSION, $t, $i, $e); }
     | primary[f] "(" args[a] ")"    { $$ = ast_call(ctx->arena, @$, $f, $a); }
+    | primary[o] "." member_name[m] { $$ = ast_member(ctx->arena, @$, $o, $m); }
+    | primary[o] "[" indices[i] "]" { $$ = ast_index(ctx->arena, @$, $o, $i); }
+    | if_expr
+    ;
+
+member_name
+    : ident
+    | TRAIN                         { $$ = ast_ident("train", @1); }
+    | MODEL                         { $$ = ast_ident("model", @1); }
+    | STATE                         { $$ = ast_ident("state", @1); }
+    | PARAM                         { $$ = ast_ident("param", @1); }
+    ;
+
+if_expr
+    : IF expr[c] block[t] else_part[e]
+                                    { $$ = ast_if(ctx->arena, @$, AST_IF, $c, $t, $e); }
+    ;
+
+else_part
+    : %empty                        { $$ = NULL; }
+    | ELSE block[b]                 { $$ = $b; }
+    | ELSE if_expr[i]               { $$ = $i; }
     ;
 
 elems
     : %empty                        { $$ = ast_list_empty(); }
-    | elem_list
-    | elem_list ","
+    | expr_list
+    | expr_list ","
     ;
 
-elem_list
-    : expr[e]                       { $$ = ast_list_append(ctx->arena, ast_list_empty(), $e); }
-    | elem_list[l] "," expr[e]      { $$ = ast_list_append(ctx->arena, $l, $e); }
+indices
+    : index[i]                      { $$ = ast_list_one(ctx->arena, $i); }
+    | indices[l] "," index[i]       { $$ = ast_list_append(ctx->arena, $l, $i); }
+    ;
+
+index
+    : expr
+    | "..."                         { $$ = ast_new(ctx->arena, AST_ELLIPSIS, @$); }
+    | ":"                           { $$ = ast_range(ctx->arena, @$, AST_SLICE, NULL, NULL); }
+    | expr[l] ":"                   { $$ = ast_range(ctx->arena, @$, AST_SLICE, $l, NULL); }
+    | ":" expr[h]                   { $$ = ast_range(ctx->arena, @$, AST_SLICE, NULL, $h); }
+    | expr[l] ":" expr[h]           { $$ = ast_range(ctx->arena, @$, AST_SLICE, $l, $h); }
     ;
 
 args
@@ -144,16 +309,35 @@ args
     ;
 
 arg_list
-    : arg[a]                        { $$ = ast_list_append(ctx->arena, ast_list_empty(), $a); }
+    : arg[a]                        { $$ = ast_list_one(ctx->arena, $a); }
     | arg_list[l] "," arg[a]        { $$ = ast_list_append(ctx->arena, $l, $a); }
     ;
 
 arg
-    : expr[v]                       { $$ = ast_arg(ctx->arena, @$, NULL, @v, $v); }
-    | IDENT[n] "=" expr[v]          { $$ = ast_arg(ctx->arena, @$, $n.text, @n, $v); }
+    : expr[v]                       { $$ = ast_arg(ctx->arena, @$, ast_no_ident(), $v); }
+    | ident[n] "=" expr[v]          { $$ = ast_arg(ctx->arena, @$, $n, $v); }
     ;
 
 %%
+
+static AstList ast_list_prepend(Arena *a, AstList l, AstNode *n)
+{
+    AstList r = ast_list_one(a, n);
+    for (int i = 0; i < l.len; i++)
+        r = ast_list_append(a, r, l.items[i]);
+    return r;
+}
+
+/* "a" + "b" -> "a.b" (module paths) */
+static const char *arena_join_path(Arena *a, const char *dir, const char *name)
+{
+    size_t n = strlen(dir), m = strlen(name);
+    char *s = arena_alloc(a, n + m + 2);
+    memcpy(s, dir, n);
+    s[n] = '.';
+    memcpy(s + n + 1, name, m + 1);
+    return s;
+}
 
 static void yyerror(Span *loc, ParseCtx *ctx, const char *msg)
 {
@@ -243,7 +427,7 @@ AstNode *parse_file(const SourceFile *file, Arena *arena, DiagSink *diags)
         /* Only on unrecoverable errors (memory exhaustion); report and return empty. */
         if (rc == 2)
             diag_error(diags, (Span){file, 0, 0}, "parser ran out of memory");
-        ctx.program = ast_program(arena, (Span){file, 0, file->len}, ast_list_empty());
+        ctx.program = ast_list(arena, (Span){file, 0, file->len}, AST_PROGRAM, ast_list_empty());
     }
     return ctx.program;
 }

@@ -283,7 +283,7 @@ static bool bind_args(Sema *s, const AstNode *call, const Builtin *b, SemaCall *
     for (int i = 0; i < call->call.args.len; i++) {
         const AstNode *arg = call->call.args.items[i];
         int slot = -1;
-        if (!arg->arg.name) {
+        if (!arg->arg.key.name) {
             if (seen_keyword) {
                 diag_error(s->diags, arg->span, "positional argument after a keyword argument");
                 ok = false;
@@ -298,17 +298,17 @@ static bool bind_args(Sema *s, const AstNode *call, const Builtin *b, SemaCall *
         } else {
             seen_keyword = true;
             for (int p = 0; p < nparams; p++)
-                if (strcmp(b->params[p], arg->arg.name) == 0)
+                if (strcmp(b->params[p], arg->arg.key.name) == 0)
                     slot = p;
             if (slot < 0) {
-                diag_error(s->diags, arg->arg.name_span, "%s has no parameter named '%s'", b->name,
-                           arg->arg.name);
+                diag_error(s->diags, arg->arg.key.span, "%s has no parameter named '%s'", b->name,
+                           arg->arg.key.name);
                 ok = false;
                 continue;
             }
             if (out->args[slot]) {
-                diag_error(s->diags, arg->arg.name_span, "argument '%s' given more than once",
-                           arg->arg.name);
+                diag_error(s->diags, arg->arg.key.span, "argument '%s' given more than once",
+                           arg->arg.key.name);
                 ok = false;
                 continue;
             }
@@ -460,7 +460,7 @@ static const Type *check_call(Sema *s, AstNode *e)
     bool arg_error = false;
     for (int i = 0; i < e->call.args.len; i++) {
         AstNode *v = e->call.args.items[i]->arg.value;
-        const char *kw = e->call.args.items[i]->arg.name;
+        const char *kw = e->call.args.items[i]->arg.key.name;
         /* axis/perm/shape are constant attributes, not values to check as tensors */
         if (kw && (!strcmp(kw, "axis") || !strcmp(kw, "perm") || !strcmp(kw, "shape")))
             continue;
@@ -564,7 +564,7 @@ static const Type *check_expr(Sema *s, AstNode *e)
     case AST_UNARY: t = check_unary(s, e); break;
     case AST_BINARY: t = check_binary(s, e); break;
     case AST_CALL: t = check_call(s, e); break;
-    default: UNREACHABLE();
+    default: diag_error(s->diags, e->span, "this expression is not supported here"); break;
     }
     e->type = t;
     return t;
@@ -575,16 +575,22 @@ static void check_stmt(Sema *s, AstNode *st)
     switch (st->kind) {
     case AST_ASSIGN: {
         const Type *t = check_expr(s, st->assign.value);
-        if (find_builtin(st->assign.name)) {
-            diag_error(s->diags, st->assign.name_span, "cannot assign to built-in function '%s'",
-                       st->assign.name);
+        const AstNode *target = st->assign.targets.items[0];
+        if (st->assign.targets.len != 1 || target->kind != AST_NAME ||
+            st->assign.op != AST_OP_ASSIGN) {
+            diag_error(s->diags, st->span, "only 'name = value' assignments are supported here");
+            break;
+        }
+        if (find_builtin(target->name)) {
+            diag_error(s->diags, target->span, "cannot assign to built-in function '%s'",
+                       target->name);
             t = &ty_error;
         } else if (t->kind == TY_VOID) {
             diag_error(s->diags, st->assign.value->span, "this expression has no value");
             t = &ty_error;
         }
         /* Bound even on error, so later uses of the name are not reported again. */
-        bind(s, st->assign.name, t);
+        bind(s, target->name, t);
         break;
     }
     case AST_EXPR_STMT: {
@@ -594,7 +600,9 @@ static void check_stmt(Sema *s, AstNode *st)
                        "the value of this expression is unused (print it or assign it)");
         break;
     }
-    default: UNREACHABLE();
+    default:
+        diag_error(s->diags, st->span, "this statement is not supported here");
+        break;
     }
 }
 
