@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NNC_VERSION "0.1.0"
 
@@ -169,6 +170,37 @@ static bool read_source(const char *path, SourceFile *src, DiagSink *diags)
     return true;
 }
 
+/* The standard library: NNC_STDLIB if set, else stdlib/ beside the build or install
+ * directory of this nnc, else the source tree recorded at configure time. */
+static const char *stdlib_dir(char *buf, size_t n)
+{
+    const char *env = getenv("NNC_STDLIB");
+    if (env && *env)
+        return env;
+    char exe[2048];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            static const char *const rel[] = {"/../stdlib", "/../share/nnc/stdlib", "/stdlib"};
+            for (size_t i = 0; i < ARRAY_LEN(rel); i++) {
+                snprintf(buf, n, "%s%s/std.nn", exe, rel[i]);
+                if (access(buf, R_OK) == 0) {
+                    snprintf(buf, n, "%s%s", exe, rel[i]);
+                    return buf;
+                }
+            }
+        }
+    }
+#ifdef NNC_STDLIB_DIR
+    return NNC_STDLIB_DIR;
+#else
+    return NULL;
+#endif
+}
+
 static void run_pass(const Options *o, IrGraph *g, int pass, void (*fn)(IrGraph *))
 {
     if (fn)
@@ -183,9 +215,11 @@ static void run_pass(const Options *o, IrGraph *g, int pass, void (*fn)(IrGraph 
 }
 
 /* Everything after checking: the middle end, then code generation and its use. */
-static int compile_checked(const Options *o, const AstNode *program)
+static int compile_checked(const Options *o, const AstNode *program, DiagSink *diags)
 {
-    IrGraph *g = lower_program(program);
+    IrGraph *g = lower_program(program, diags);
+    if (!g)
+        return EXIT_ERRORS;
     run_pass(o, g, 0, NULL);
     run_pass(o, g, 1, ad_run);
     run_pass(o, g, 2, pass_simplify);
@@ -250,10 +284,13 @@ int main(int argc, char **argv)
         ast_print(stdout, program);
         goto done;
     }
+    if (diags.errors == 0) {
+        char stdlib[4096 + 64];
+        SemaOptions so = {stdlib_dir(stdlib, sizeof stdlib), getenv("NNC_PATH")};
+        sema_check(program, &so, &ast_arena, &diags);
+    }
     if (diags.errors == 0)
-        sema_check(program, &ast_arena, &diags);
-    if (diags.errors == 0)
-        status = o.command == CMD_CHECK ? EXIT_OK : compile_checked(&o, program);
+        status = o.command == CMD_CHECK ? EXIT_OK : compile_checked(&o, program, &diags);
 
 done:
     diag_print(&diags, stderr);

@@ -14,7 +14,17 @@ typedef struct Lower {
     IrGraph *g;
     Var *vars;
     int nvars, capvars;
+    DiagSink *diags;
+    bool failed;
 } Lower;
+
+static IrNode *unsupported(Lower *l, const AstNode *e, const char *what)
+{
+    if (!l->failed)
+        diag_error(l->diags, e->span, "code generation does not support %s yet", what);
+    l->failed = true;
+    return NULL;
+}
 
 static IrNode *lookup(const Lower *l, const char *name)
 {
@@ -60,10 +70,22 @@ static IrNode *lower_call(Lower *l, const AstNode *e)
     const SemaCall *c = e->call.resolved;
     IrGraph *g = l->g;
     Span s = e->span;
+    if (!c || c->kind == SEMA_OTHER)
+        return unsupported(l, e, "this call");
+    if (c->kind == SEMA_PRINT && c->args[0]->type->kind != TY_TENSOR &&
+        c->args[0]->type->kind != TY_INT && c->args[0]->type->kind != TY_FLOAT)
+        return unsupported(l, c->args[0], "printing this value");
+    if (c->kind == SEMA_GRAD && c->args[1]->kind != AST_NAME)
+        return unsupported(l, c->args[1], "gradients with respect to members");
     IrNode *x = c->kind == SEMA_GRAD || !c->args[0] ? NULL : lower_expr(l, c->args[0]);
+    if (l->failed)
+        return NULL;
     switch (c->kind) {
     case SEMA_PRINT: return ir_print(g, s, x);
-    case SEMA_GRAD: return ir_grad(g, s, lower_expr(l, c->args[0]), lookup(l, c->args[1]->name));
+    case SEMA_GRAD: {
+        IrNode *y = lower_expr(l, c->args[0]);
+        return l->failed ? NULL : ir_grad(g, s, y, lookup(l, c->args[1]->name));
+    }
     case SEMA_UNARY: return ir_unary(g, s, c->op, x);
     case SEMA_REDUCE: return c->axes ? ir_reduce(g, s, c->op, x, c->axes) : x;
     case SEMA_MEAN: {
@@ -76,13 +98,18 @@ static IrNode *lower_call(Lower *l, const AstNode *e)
         IrNode *sum = ir_reduce(g, s, IR_OP_SUM, x, c->axes);
         return ir_binary(g, s, IR_OP_MUL, sum, ir_scalar(g, s, 1.0 / (double)count));
     }
-    case SEMA_BINARY: return ir_binary(g, s, c->op, x, lower_expr(l, c->args[1]));
+    case SEMA_BINARY: {
+        IrNode *b = lower_expr(l, c->args[1]);
+        return l->failed ? NULL : ir_binary(g, s, c->op, x, b);
+    }
     case SEMA_WHERE: {
         IrNode *a = lower_expr(l, c->args[1]);
-        return ir_select(g, s, x, a, lower_expr(l, c->args[2]));
+        IrNode *b = l->failed ? NULL : lower_expr(l, c->args[2]);
+        return l->failed ? NULL : ir_select(g, s, x, a, b);
     }
     case SEMA_TRANSPOSE: return ir_transpose(g, s, x, c->perm);
     case SEMA_RESHAPE: return ir_reshape(g, s, x, &c->shape);
+    case SEMA_OTHER: break; /* rejected above */
     }
     UNREACHABLE();
 }
@@ -105,7 +132,19 @@ static IrOp binary_op(AstOp op)
     }
 }
 
+static IrNode *lower_expr_checked(Lower *l, const AstNode *e);
+
 static IrNode *lower_expr(Lower *l, const AstNode *e)
+{
+    if (l->failed)
+        return NULL;
+    if (e->kind != AST_CALL && (!e->type || (e->type->kind != TY_TENSOR && e->type->kind != TY_INT &&
+                                             e->type->kind != TY_FLOAT)))
+        return unsupported(l, e, "this kind of value");
+    return lower_expr_checked(l, e);
+}
+
+static IrNode *lower_expr_checked(Lower *l, const AstNode *e)
 {
     IrGraph *g = l->g;
     switch (e->kind) {
@@ -124,28 +163,50 @@ static IrNode *lower_expr(Lower *l, const AstNode *e)
     case AST_UNARY:
         if (e->type->kind != TY_TENSOR)
             return ir_scalar(g, e->span, number_value(e));
-        return ir_unary(g, e->span, IR_OP_NEG, lower_expr(l, e->op.lhs));
+        {
+            IrNode *x = lower_expr(l, e->op.lhs);
+            return l->failed ? NULL : ir_unary(g, e->span, IR_OP_NEG, x);
+        }
     case AST_BINARY: {
-        IrNode *a = lower_expr(l, e->op.lhs), *b = lower_expr(l, e->op.rhs);
+        if (e->op.op == AST_OP_MOD || e->op.op == AST_OP_AND || e->op.op == AST_OP_OR ||
+            e->type->kind != TY_TENSOR)
+            return unsupported(l, e, "this operator");
+        IrNode *a = lower_expr(l, e->op.lhs);
+        IrNode *b = l->failed ? NULL : lower_expr(l, e->op.rhs);
+        if (l->failed)
+            return NULL;
+        if (e->op.op == AST_OP_MATMUL && (a->shape.rank != 2 || b->shape.rank != 2))
+            return unsupported(l, e, "batched matrix products");
         if (e->op.op == AST_OP_MATMUL)
             return ir_matmul(g, e->span, a, b);
         return ir_binary(g, e->span, binary_op(e->op.op), a, b);
     }
     case AST_CALL: return lower_call(l, e);
-    default: UNREACHABLE();
+    default: return unsupported(l, e, "this expression");
     }
 }
 
-IrGraph *lower_program(const AstNode *program)
+IrGraph *lower_program(const AstNode *program, DiagSink *diags)
 {
-    Lower l = {.g = ir_graph_new()};
-    for (int i = 0; i < program->list.len; i++) {
+    Lower l = {.g = ir_graph_new(), .diags = diags};
+    for (int i = 0; i < program->list.len && !l.failed; i++) {
         const AstNode *st = program->list.items[i];
-        if (st->kind == AST_ASSIGN)
-            bind(&l, st->assign.targets.items[0]->name, lower_expr(&l, st->assign.value));
-        else
+        if (st->kind == AST_ASSIGN && st->assign.op == AST_OP_ASSIGN && st->assign.targets.len == 1 &&
+            st->assign.targets.items[0]->kind == AST_NAME) {
+            IrNode *v = lower_expr(&l, st->assign.value);
+            if (v)
+                bind(&l, st->assign.targets.items[0]->name, v);
+        } else if (st->kind == AST_EXPR_STMT) {
             lower_expr(&l, st->expr);
+        } else {
+            unsupported(&l, st, "layers, functions, control flow or training (only top-level "
+                                "tensor statements are compiled so far)");
+        }
     }
     util_free(l.vars);
+    if (l.failed) {
+        ir_graph_free(l.g);
+        return NULL;
+    }
     return l.g;
 }

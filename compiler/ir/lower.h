@@ -7,7 +7,9 @@
 #include "ast/ast.h"
 #include "ir/ir.h"
 
-/* The program must have passed sema_check without errors. */
-IrGraph *lower_program(const AstNode *program);
+/* The program must have passed sema_check without errors. Lowering covers top-level tensor
+ * statements (docs/language.md §3-§7 on tensors); for anything else it reports what it
+ * cannot compile yet in `diags` and returns NULL. */
+IrGraph *lower_program(const AstNode *program, DiagSink *diags);
 
 #endif

@@ -1,37 +1,36 @@
-/* sema.h — the checker: name resolution, types and shapes, before anything runs.
- * Every expression gets a Type; errors are recorded with spans and checking goes on, with
- * an error type that silences follow-on errors from the same mistake. */
+/* sema.h — the checker: names, types and symbolic shapes, before anything runs.
+ *
+ * The checker is an abstract interpreter over the AST: compile-time values (ints, lists,
+ * layer instances) are computed, tensors are tracked by dtype and shape, functions and
+ * layers are checked per instantiation like templates, and run-time control flow (the
+ * train block) is checked once per path. Errors are recorded with spans and checking goes
+ * on; a value whose checking failed is an error value that silences follow-on errors. */
 #ifndef NNC_SEMA_H
 #define NNC_SEMA_H
 
 #include "ast/ast.h"
 #include "ir/ir.h"
 
+/* ---- results the lowering of script programs reads (top-level tensor expressions) ---- */
+
 typedef enum TypeKind {
-    TY_ERROR,    /* an expression whose checking failed; never reported again */
-    TY_VOID,     /* print(...) */
-    TY_BOOL,
-    TY_INT,
-    TY_FLOAT,
-    TY_STRING,
-    TY_TENSOR,   /* f32 with a shape */
+    TY_ERROR, TY_VOID, TY_BOOL, TY_INT, TY_FLOAT, TY_STRING, TY_TENSOR, TY_OTHER,
 } TypeKind;
 
+/* Set on top-level expressions whose value has a fully known shape (node->type). */
 struct Type {
     TypeKind kind;
     IrShape shape;   /* TY_TENSOR */
 };
 
-/* How a call to a built-in is lowered. */
 typedef enum SemaBuiltinKind {
     SEMA_PRINT, SEMA_GRAD, SEMA_UNARY, SEMA_REDUCE, SEMA_MEAN, SEMA_BINARY, SEMA_WHERE,
-    SEMA_TRANSPOSE, SEMA_RESHAPE,
+    SEMA_TRANSPOSE, SEMA_RESHAPE, SEMA_OTHER,
 } SemaBuiltinKind;
 
-enum { SEMA_MAX_PARAMS = 4 };
+enum { SEMA_MAX_PARAMS = 8 };
 
-/* A checked call (AST_CALL's call.resolved): the built-in, its arguments bound to the
- * built-in's parameters (NULL where a default applies), and constant attributes. */
+/* A checked call of a built-in (AST_CALL's call.resolved), for lowering. */
 typedef struct SemaCall {
     SemaBuiltinKind kind;
     IrOp op;                              /* the primitive, for UNARY/REDUCE/BINARY */
@@ -41,11 +40,19 @@ typedef struct SemaCall {
     IrShape shape;                        /* RESHAPE: the target shape */
 } SemaCall;
 
-/* Checks a whole program; returns the number of errors recorded. Resolutions are
- * allocated in `arena` (the AST's). */
-int sema_check(AstNode *program, Arena *arena, DiagSink *diags);
+typedef struct SemaOptions {
+    const char *stdlib_dir;    /* where `import std` finds std.nn; NULL: none */
+    const char *search_path;   /* NNC_PATH: colon-separated directories, or NULL */
+} SemaOptions;
 
-/* "f32[2, 3]", "int", ... into buf. */
-const char *sema_type_str(const Type *t, char *buf, size_t n);
+typedef struct SemaResult {
+    int errors;
+    bool has_definitions;  /* the program defines or instantiates layers, fns or train */
+} SemaResult;
+
+/* Checks a program and every module it imports. Imported files are read and parsed into
+ * `arena` (they live as long as the AST). */
+SemaResult sema_check(AstNode *program, const SemaOptions *opts, Arena *arena,
+                      DiagSink *diags);
 
 #endif

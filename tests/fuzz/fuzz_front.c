@@ -60,7 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     diags.color = size > 0 && (data[0] & 1);  /* both printer paths, chosen by the input */
 
     AstNode *program = parse_file(&file, &arena, &diags);
-    sema_check(program, &arena, &diags);
+    SemaOptions opts = {0};  /* no imports are followed: the fuzzer reads no files */
+    sema_check(program, &opts, &arena, &diags);
     ast_print(out, program);
     diag_print(&diags, out);
 

@@ -42,9 +42,11 @@ static bool check_file(const char *path)
     Arena arena;
     arena_init(&arena);
     AstNode *program = parse_file(&src, &arena, &diags);
-    bool ok = diags.errors == 0 && sema_check(program, &arena, &diags) == 0;
+    SemaOptions opts = {0};
+    bool ok = diags.errors == 0 && sema_check(program, &opts, &arena, &diags).errors == 0;
+    IrGraph *g = ok ? lower_program(program, &diags) : NULL;
+    ok = g != NULL;
     if (ok) {
-        IrGraph *g = lower_program(program);
         ad_run(g);
         pass_simplify(g);
         char *before = run_eval(g);

@@ -1,0 +1,1023 @@
+/* builtins.c — the built-in functions (docs/language.md §7): their parameters and how each
+ * call's result type and shape follow from its arguments. */
+#include "sema/sema_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void sema_check_update(Checker *c, Instance *inst, Span at);
+
+static char tbuf[2][256];
+static const char *ty(Checker *c, const Value *v, int i) { return val_type_str(c, v, tbuf[i], sizeof tbuf[i]); }
+
+static Span arg_span(CallArgs *a, int i) { return a->e[i] ? a->e[i]->span : a->call->span; }
+
+static SemaCall *resolve(Checker *c, CallArgs *a, const Builtin *b)
+{
+    SemaCall *sc = ARENA_NEW(c->arena, SemaCall);
+    sc->kind = b->lower;
+    sc->op = b->op;
+    for (int i = 0; i < SEMA_MAX_PARAMS; i++)
+        sc->args[i] = a->e[i];
+    if (a->call->kind == AST_CALL)
+        a->call->call.resolved = sc;
+    return sc;
+}
+
+/* A tensor view of argument i (numbers are f32[]); reports and returns NULL otherwise. */
+static Value *tensor_arg(Checker *c, CallArgs *a, int i, const char *what)
+{
+    Value *v = a->v[i];
+    if (!v || v->kind == V_ERROR)
+        return NULL;
+    int dtype, rank;
+    Dim dims[IR_MAX_RANK];
+    if (v->kind == V_LIST) {
+        /* a numeric list literal */
+        Value *t = val_new(c, V_TENSOR);
+        bool ok = true;
+        int r = 0;
+        const Value *cur = v;
+        while (cur->kind == V_LIST && r < IR_MAX_RANK) {
+            if (cur->len < 0) {
+                ok = false;
+                break;
+            }
+            dims[r++] = dim_const(cur->len);
+            if (cur->len == 0)
+                break;
+            cur = cur->items[0];
+        }
+        if (ok && (cur->kind == V_INT || cur->kind == V_FLOAT || (cur->kind == V_LIST && cur->len == 0))) {
+            t->dtype = DT_F32;
+            t->rank = r;
+            for (int k = 0; k < r; k++)
+                t->dims[k] = dims[k];
+            return t;
+        }
+    } else if (val_as_tensor(v, &dtype, &rank, dims)) {
+        return val_tensor(c, dtype, rank, dims);
+    }
+    sema_error(c, arg_span(a, i), "%s expects a tensor, found %s", what, ty(c, v, 0));
+    return NULL;
+}
+
+static bool int_arg(Checker *c, CallArgs *a, int i, const char *what, bool need_known, int64_t *out)
+{
+    Value *v = a->v[i];
+    if (!v || v->kind == V_ERROR)
+        return false;
+    if (v->kind != V_INT) {
+        sema_error(c, arg_span(a, i), "%s expects an int here, found %s", what, ty(c, v, 0));
+        return false;
+    }
+    if (need_known && !v->known) {
+        sema_error(c, arg_span(a, i), "%s needs this int at compile time", what);
+        return false;
+    }
+    *out = v->i;
+    return true;
+}
+
+static bool number_arg(Checker *c, CallArgs *a, int i, const char *what)
+{
+    Value *v = a->v[i];
+    if (!v || v->kind == V_ERROR)
+        return true;
+    if (!val_is_numeric(v) && !(v->kind == V_TENSOR && v->rank == 0)) {
+        sema_error(c, arg_span(a, i), "%s expects a number here, found %s", what, ty(c, v, 0));
+        return false;
+    }
+    return true;
+}
+
+/* A shape: a list or tuple of ints (known or symbolic). */
+static bool shape_arg(Checker *c, CallArgs *a, int i, const char *what, int *rank, Dim *dims)
+{
+    Value *v = a->v[i];
+    if (!v || v->kind == V_ERROR)
+        return false;
+    if (v->kind == V_INT) {
+        *rank = 1;
+        dims[0] = v->dim;
+        return true;
+    }
+    if ((v->kind == V_LIST || v->kind == V_TUPLE) && v->len >= 0 && v->len <= IR_MAX_RANK) {
+        for (int k = 0; k < v->len; k++) {
+            if (v->items[k]->kind == V_ERROR)
+                return false;
+            if (v->items[k]->kind != V_INT) {
+                sema_error(c, arg_span(a, i), "%s expects a shape (a list of ints), found %s", what,
+                           ty(c, v, 0));
+                return false;
+            }
+            dims[k] = v->items[k]->dim;
+        }
+        *rank = v->len;
+        return true;
+    }
+    sema_error(c, arg_span(a, i), "%s expects a shape (a list of ints), found %s", what, ty(c, v, 0));
+    return false;
+}
+
+/* axis = A: an int or a list of ints, negative from the end; none: every axis. */
+static bool axes_arg(Checker *c, CallArgs *a, int i, int rank, uint32_t *mask, const char *what)
+{
+    Value *v = a->v[i];
+    *mask = 0;
+    if (!v) {
+        *mask = rank > 0 ? (1u << rank) - 1 : 0;
+        return true;
+    }
+    if (v->kind == V_ERROR)
+        return false;
+    Value *items[IR_MAX_RANK];
+    int n = 0;
+    if (v->kind == V_INT)
+        items[n++] = v;
+    else if ((v->kind == V_LIST || v->kind == V_TUPLE) && v->len >= 0 && v->len <= IR_MAX_RANK)
+        for (int k = 0; k < v->len; k++)
+            items[n++] = v->items[k];
+    else {
+        sema_error(c, arg_span(a, i), "axis must be an int or a list of ints");
+        return false;
+    }
+    for (int k = 0; k < n; k++) {
+        if (items[k]->kind != V_INT || !items[k]->known) {
+            sema_error(c, arg_span(a, i), "axis must be known at compile time");
+            return false;
+        }
+        if (rank < 0)
+            continue;
+        int64_t ax = items[k]->i < 0 ? items[k]->i + rank : items[k]->i;
+        if (ax < 0 || ax >= rank) {
+            sema_error(c, arg_span(a, i), "axis %lld is out of range for a tensor of rank %d",
+                       (long long)items[k]->i, rank);
+            return false;
+        }
+        if (*mask & (1u << ax)) {
+            sema_error(c, arg_span(a, i), "axis %lld is given twice", (long long)items[k]->i);
+            return false;
+        }
+        *mask |= 1u << ax;
+    }
+    return true;
+}
+
+static bool bool_arg(Checker *c, CallArgs *a, int i, const char *what)
+{
+    Value *v = a->v[i];
+    if (!v || v->kind == V_ERROR || v->kind == V_BOOL)
+        return true;
+    sema_error(c, arg_span(a, i), "%s expects a bool here, found %s", what, ty(c, v, 0));
+    return false;
+}
+
+static bool string_arg(Checker *c, CallArgs *a, int i, const char *what)
+{
+    Value *v = a->v[i];
+    if (!v || v->kind == V_ERROR || v->kind == V_STRING)
+        return true;
+    sema_error(c, arg_span(a, i), "%s expects a string here, found %s", what, ty(c, v, 0));
+    return false;
+}
+
+static Value *instance_arg(Checker *c, CallArgs *a, int i, const char *what)
+{
+    Value *v = a->v[i];
+    if (!v || v->kind == V_ERROR)
+        return NULL;
+    if (v->kind != V_INSTANCE || v->inst->def->def.def_kind == AST_DEF_OPTIMIZER) {
+        sema_error(c, arg_span(a, i), "%s expects a layer or model, found %s", what, ty(c, v, 0));
+        return NULL;
+    }
+    return v;
+}
+
+/* ---- checks --------------------------------------------------------------------------- */
+
+static Value *b_print(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *v = a->v[0];
+    if (v->kind == V_ERROR)
+        return val_void(c);
+    if (v->kind == V_STRING || val_is_numeric(v) || v->kind == V_BOOL || v->kind == V_TENSOR) {
+        resolve(c, a, b);
+        return val_void(c);
+    }
+    if (tensor_arg(c, a, 0, "print")) {
+        resolve(c, a, b);
+        return val_void(c);
+    }
+    return val_void(c);
+}
+
+static Value *b_grad(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *y = tensor_arg(c, a, 0, "grad"), *w = tensor_arg(c, a, 1, "grad");
+    if (!y || !w)
+        return val_error(c);
+    if (y->rank != 0 && y->rank >= 0) {
+        sema_error(c, arg_span(a, 0), "grad differentiates a scalar, but this is %s (use sum or "
+                                      "mean)", ty(c, y, 0));
+        return val_error(c);
+    }
+    if (w->dtype != DT_F32) {
+        sema_error(c, arg_span(a, 1), "grad is taken with respect to an f32 tensor, not %s",
+                   ty(c, w, 0));
+        return val_error(c);
+    }
+    if (a->e[1] && a->e[1]->kind != AST_NAME && a->e[1]->kind != AST_MEMBER) {
+        sema_error(c, arg_span(a, 1), "grad is taken with respect to a named tensor or a parameter");
+        return val_error(c);
+    }
+    resolve(c, a, b);
+    return w;
+}
+
+static Value *b_unary(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *x = tensor_arg(c, a, 0, b->name);
+    if (!x)
+        return val_error(c);
+    if (x->dtype != DT_F32 && strcmp(b->name, "abs") && strcmp(b->name, "sign")) {
+        sema_error(c, arg_span(a, 0), "%s expects an f32 tensor, found %s (convert with float)",
+                   b->name, ty(c, x, 0));
+        return val_error(c);
+    }
+    resolve(c, a, b);
+    return x;
+}
+
+static Value *broadcast_args(Checker *c, CallArgs *a, const Builtin *b, int n)
+{
+    Value *r = NULL;
+    for (int i = 0; i < n; i++) {
+        Value *t = tensor_arg(c, a, i, b->name);
+        if (!t)
+            return val_error(c);
+        if (!r) {
+            r = t;
+            continue;
+        }
+        if (r->rank < 0 || t->rank < 0) {
+            r = val_tensor(c, DT_F32, -1, NULL);
+            continue;
+        }
+        int rank;
+        Dim out[IR_MAX_RANK];
+        if (!sema_broadcast(r->rank, r->dims, t->rank, t->dims, &rank, out)) {
+            sema_error(c, a->call->span, "the arguments of %s do not broadcast: %s and %s", b->name,
+                       ty(c, r, 0), ty(c, t, 1));
+            sema_note(c, arg_span(a, i - 1), "'%s' is %s", b->params[i - 1], ty(c, r, 0));
+            sema_note(c, arg_span(a, i), "'%s' is %s", b->params[i], ty(c, t, 1));
+            return val_error(c);
+        }
+        r = val_tensor(c, DT_F32, rank, out);
+    }
+    resolve(c, a, b);
+    return r;
+}
+
+static Value *b_binary(Checker *c, CallArgs *a, const Builtin *b) { return broadcast_args(c, a, b, 2); }
+static Value *b_where(Checker *c, CallArgs *a, const Builtin *b) { return broadcast_args(c, a, b, 3); }
+
+static Value *b_clip(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *x = tensor_arg(c, a, 0, b->name);
+    if (!x || !number_arg(c, a, 1, b->name) || !number_arg(c, a, 2, b->name))
+        return val_error(c);
+    return x;
+}
+
+static Value *b_float(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *v = a->v[0];
+    if (v->kind == V_ERROR)
+        return v;
+    if (v->kind == V_INT)
+        return val_float(c, (double)v->i, v->known);
+    if (v->kind == V_FLOAT)
+        return v;
+    Value *t = tensor_arg(c, a, 0, b->name);
+    if (!t)
+        return val_error(c);
+    Value *r = val_copy(c, t);
+    r->dtype = DT_F32;
+    return r;
+}
+
+static Value *b_int(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *v = a->v[0];
+    if (v->kind == V_ERROR || v->kind == V_INT)
+        return v;
+    if (v->kind == V_FLOAT)
+        return v->known ? val_int(c, (int64_t)v->f) : val_int_unknown(c, (Dim){0, sema_symbol(c, "int")});
+    Value *t = tensor_arg(c, a, 0, b->name);
+    if (!t)
+        return val_error(c);
+    Value *r = val_copy(c, t);
+    r->dtype = DT_I32;
+    return r;
+}
+
+static Value *reduce_result(Checker *c, Value *x, uint32_t mask, bool keep, int dtype)
+{
+    if (x->rank < 0)
+        return val_tensor(c, dtype, -1, NULL);
+    Dim out[IR_MAX_RANK];
+    int r = 0;
+    for (int i = 0; i < x->rank; i++) {
+        if (!(mask & (1u << i)))
+            out[r++] = x->dims[i];
+        else if (keep)
+            out[r++] = dim_const(1);
+    }
+    return val_tensor(c, dtype, r, out);
+}
+
+static Value *b_reduce(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *x = tensor_arg(c, a, 0, b->name);
+    uint32_t mask;
+    if (!x || !axes_arg(c, a, 1, x->rank, &mask, b->name) || !bool_arg(c, a, 2, b->name))
+        return val_error(c);
+    bool keep = a->v[2] && a->v[2]->b;
+    SemaCall *sc = resolve(c, a, b);
+    sc->axes = mask;
+    if (keep)
+        sc->kind = SEMA_OTHER;
+    return reduce_result(c, x, mask, keep, strcmp(b->name, "argmax") ? x->dtype : DT_I32);
+}
+
+static Value *b_transpose(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *x = tensor_arg(c, a, 0, b->name);
+    if (!x)
+        return val_error(c);
+    if (x->rank < 0)
+        return x;
+    SemaCall *sc = resolve(c, a, b);
+    Dim out[IR_MAX_RANK];
+    if (!a->v[1]) {
+        for (int i = 0; i < x->rank; i++)
+            sc->perm[i] = x->rank - 1 - i;
+    } else {
+        Value *p = a->v[1];
+        bool ok = (p->kind == V_LIST || p->kind == V_TUPLE) && p->len == x->rank;
+        uint32_t seen = 0;
+        for (int i = 0; ok && i < p->len; i++) {
+            Value *k = p->items[i];
+            ok = k->kind == V_INT && k->known && k->i >= 0 && k->i < x->rank && !(seen & (1u << k->i));
+            if (ok) {
+                seen |= 1u << k->i;
+                sc->perm[i] = (int)k->i;
+            }
+        }
+        if (!ok) {
+            if (p->kind != V_ERROR)
+                sema_error(c, arg_span(a, 1), "perm must be a permutation of 0..%d", x->rank - 1);
+            return val_error(c);
+        }
+    }
+    for (int i = 0; i < x->rank; i++)
+        out[i] = x->dims[sc->perm[i]];
+    return val_tensor(c, x->dtype, x->rank, out);
+}
+
+static Value *b_reshape(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *x = tensor_arg(c, a, 0, b->name);
+    int rank;
+    Dim d[IR_MAX_RANK];
+    if (!x || !shape_arg(c, a, 1, b->name, &rank, d))
+        return val_error(c);
+    int infer = -1;
+    Dim known = dim_const(1);
+    for (int i = 0; i < rank; i++) {
+        if (dim_known(d[i]) && d[i].n == -1) {
+            if (infer >= 0) {
+                sema_error(c, arg_span(a, 1), "only one dimension of a reshape may be -1");
+                return val_error(c);
+            }
+            infer = i;
+        } else if (dim_known(d[i]) && d[i].n < 0) {
+            sema_error(c, arg_span(a, 1), "shape dimensions must be >= 0 (one may be -1)");
+            return val_error(c);
+        } else
+            known = dim_mul(c, known, d[i]);
+    }
+    if (x->rank >= 0) {
+        Dim numel = dim_const(1);
+        for (int i = 0; i < x->rank; i++)
+            numel = dim_mul(c, numel, x->dims[i]);
+        if (infer >= 0) {
+            if (dim_known(numel) && dim_known(known) && (known.n == 0 || numel.n % known.n)) {
+                sema_error(c, arg_span(a, 1), "cannot reshape %s (%lld elements) to this shape",
+                           ty(c, x, 0), (long long)numel.n);
+                return val_error(c);
+            }
+            d[infer] = dim_div(c, numel, known);
+            /* [B, 28, 28] -> [-1, 784] keeps the symbolic batch */
+            if (!dim_known(numel) && x->rank > 0 && !dim_known(x->dims[0])) {
+                Dim rest = dim_const(1);
+                for (int i = 1; i < x->rank; i++)
+                    rest = dim_mul(c, rest, x->dims[i]);
+                if (dim_known(rest) && dim_known(known) && known.n && rest.n % known.n == 0)
+                    d[infer] = rest.n / known.n == 1 ? x->dims[0] : dim_mul(c, x->dims[0], dim_const(rest.n / known.n));
+            }
+        } else if (dim_known(numel) && dim_known(known) && numel.n != known.n) {
+            sema_error(c, arg_span(a, 1), "cannot reshape %s (%lld elements) to a shape of %lld "
+                                          "elements", ty(c, x, 0), (long long)numel.n, (long long)known.n);
+            return val_error(c);
+        }
+    }
+    SemaCall *sc = resolve(c, a, b);
+    sc->shape.rank = rank;
+    for (int i = 0; i < rank; i++) {
+        sc->shape.dims[i] = d[i].n;
+        if (!dim_known(d[i]))
+            sc->kind = SEMA_OTHER;
+    }
+    return val_tensor(c, x->dtype, rank, d);
+}
+
+static Value *b_flatten(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *x = tensor_arg(c, a, 0, b->name);
+    int64_t start = 1;
+    if (!x || (a->v[1] && !int_arg(c, a, 1, b->name, true, &start)))
+        return val_error(c);
+    if (x->rank < 0)
+        return x;
+    if (start < 0)
+        start += x->rank;
+    if (start < 0 || start >= x->rank) {
+        sema_error(c, arg_span(a, 1), "start %lld is out of range for %s", (long long)start, ty(c, x, 0));
+        return val_error(c);
+    }
+    Dim out[IR_MAX_RANK], prod = dim_const(1);
+    for (int i = 0; i < start; i++)
+        out[i] = x->dims[i];
+    for (int i = (int)start; i < x->rank; i++)
+        prod = dim_mul(c, prod, x->dims[i]);
+    out[start] = prod;
+    return val_tensor(c, x->dtype, (int)start + 1, out);
+}
+
+/* concat and stack take a list of tensors that agree except (concat) along the axis. */
+static Value *b_join(Checker *c, CallArgs *a, const Builtin *b)
+{
+    bool stack = !strcmp(b->name, "stack");
+    Value *l = a->v[0];
+    int64_t axis = 0;
+    if (l->kind == V_ERROR || (a->v[1] && !int_arg(c, a, 1, b->name, true, &axis)))
+        return val_error(c);
+    if ((l->kind != V_LIST && l->kind != V_TUPLE)) {
+        sema_error(c, arg_span(a, 0), "%s expects a list of tensors, found %s", b->name, ty(c, l, 0));
+        return val_error(c);
+    }
+    if (l->len == 0) {
+        sema_error(c, arg_span(a, 0), "%s of an empty list", b->name);
+        return val_error(c);
+    }
+    Value *first = l->len > 0 ? l->items[0] : l->elem;
+    if (!first || first->kind == V_ERROR)
+        return val_error(c);
+    if (first->kind != V_TENSOR) {
+        sema_error(c, arg_span(a, 0), "%s expects a list of tensors, found %s", b->name, ty(c, l, 0));
+        return val_error(c);
+    }
+    if (first->rank < 0)
+        return val_tensor(c, first->dtype, -1, NULL);
+    int rank = first->rank + (stack ? 1 : 0);
+    if (axis < 0)
+        axis += rank;
+    if (axis < 0 || axis >= rank) {
+        sema_error(c, arg_span(a, 1), "axis is out of range for %s", ty(c, first, 0));
+        return val_error(c);
+    }
+    Dim out[IR_MAX_RANK];
+    Dim along = dim_const(0);
+    for (int i = 0; i < (l->len < 0 ? 1 : l->len); i++) {
+        Value *t = l->len < 0 ? l->elem : l->items[i];
+        if (t->kind == V_ERROR)
+            return t;
+        bool ok = t->kind == V_TENSOR && t->rank == first->rank && t->dtype == first->dtype;
+        for (int k = 0; ok && k < first->rank; k++)
+            ok = (!stack && k == axis) || dim_eq(t->dims[k], first->dims[k]);
+        if (!ok) {
+            sema_error(c, arg_span(a, 0), "%s needs tensors of one shape%s: item %d is %s, item 0 "
+                                          "is %s", b->name, stack ? "" : " except along the axis",
+                       i, ty(c, t, 0), ty(c, first, 1));
+            return val_error(c);
+        }
+        if (!stack)
+            along = dim_add(c, along, t->dims[axis]);
+    }
+    for (int k = 0, j = 0; k < rank; k++) {
+        if (k == axis) {
+            out[k] = stack ? (l->len < 0 ? (Dim){0, sema_symbol(c, "len")} : dim_const(l->len))
+                           : (l->len < 0 ? DIM_ANY : along);
+            if (!stack)
+                j++;
+        } else
+            out[k] = first->dims[j++];
+    }
+    return val_tensor(c, first->dtype, rank, out);
+}
+
+static Value *b_pad(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *x = tensor_arg(c, a, 0, b->name);
+    int n;
+    Dim w[IR_MAX_RANK];
+    if (!x || !shape_arg(c, a, 1, b->name, &n, w))
+        return val_error(c);
+    if (x->rank < 0)
+        return x;
+    if (n % 2 || n / 2 > x->rank) {
+        sema_error(c, arg_span(a, 1), "pad takes [before, after] pairs for up to %d trailing axes",
+                   x->rank);
+        return val_error(c);
+    }
+    Value *r = val_copy(c, x);
+    for (int k = 0; k < n / 2; k++) {
+        int axis = x->rank - n / 2 + k;
+        r->dims[axis] = dim_add(c, dim_add(c, x->dims[axis], w[2 * k]), w[2 * k + 1]);
+    }
+    return r;
+}
+
+static Value *b_one_hot(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *x = tensor_arg(c, a, 0, b->name);
+    int64_t n;
+    if (!x || !int_arg(c, a, 1, b->name, false, &n))
+        return val_error(c);
+    if (x->dtype != DT_I32) {
+        sema_error(c, arg_span(a, 0), "one_hot expects i32 labels, found %s", ty(c, x, 0));
+        return val_error(c);
+    }
+    if (x->rank < 0)
+        return val_tensor(c, DT_F32, -1, NULL);
+    Value *r = val_tensor(c, DT_F32, x->rank + 1, x->dims);
+    r->dims[x->rank] = a->v[1]->dim;
+    return r;
+}
+
+static Value *b_len(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *v = a->v[0];
+    switch (v->kind) {
+    case V_ERROR: return v;
+    case V_LIST:
+    case V_TUPLE:
+        return v->len >= 0 ? val_int(c, v->len) : val_int_unknown(c, (Dim){0, sema_symbol(c, "len")});
+    case V_SPLIT: return val_int_unknown(c, (Dim){0, sema_symbol(c, "samples")});
+    case V_TENSOR:
+        if (v->rank > 0)
+            return val_int_unknown(c, v->dims[0]);
+        break;
+    default: break;
+    }
+    sema_error(c, arg_span(a, 0), "len expects a list, a tuple, a split or a tensor, found %s",
+               ty(c, v, 0));
+    return val_error(c);
+}
+
+static Value *b_append(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *l = a->v[0];
+    if (l->kind == V_ERROR)
+        return l;
+    if (l->kind != V_LIST) {
+        sema_error(c, arg_span(a, 0), "append expects a list, found %s", ty(c, l, 0));
+        return val_error(c);
+    }
+    Value *r = val_new(c, V_LIST);
+    if (l->len < 0) {
+        r->len = -1;
+        r->elem = l->elem;
+        return r;
+    }
+    r->len = l->len + 1;
+    r->items = ARENA_NEW_N(c->arena, Value *, r->len);
+    for (int i = 0; i < l->len; i++)
+        r->items[i] = l->items[i];
+    r->items[l->len] = a->v[1];
+    return r;
+}
+
+static Value *b_create(Checker *c, CallArgs *a, const Builtin *b)
+{
+    int rank;
+    Dim d[IR_MAX_RANK];
+    if (!shape_arg(c, a, 0, b->name, &rank, d))
+        return val_error(c);
+    for (int i = 1; i < SEMA_MAX_PARAMS && b->params[i]; i++)
+        if (a->v[i] && !number_arg(c, a, i, b->name))
+            return val_error(c);
+    return val_tensor(c, DT_F32, rank, d);
+}
+
+static Value *b_like(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *x = tensor_arg(c, a, 0, b->name);
+    return x ? x : val_error(c);
+}
+
+static Value *b_arange(Checker *c, CallArgs *a, const Builtin *b)
+{
+    int64_t n;
+    if (!int_arg(c, a, 0, b->name, false, &n))
+        return val_error(c);
+    Dim d = a->v[0]->dim;
+    return val_tensor(c, DT_I32, 1, &d);
+}
+
+/* Convolution-style output size: (h + 2p - d(k-1) - 1) / s + 1 */
+static Dim window_out(Checker *c, Dim h, int64_t k, int64_t s, int64_t p, int64_t d)
+{
+    Dim num = dim_sub(c, dim_add(c, h, dim_const(2 * p)), dim_const(d * (k - 1) + 1));
+    return dim_add(c, dim_div(c, num, dim_const(s)), dim_const(1));
+}
+
+static bool conv_int(Checker *c, CallArgs *a, int i, const char *what, int64_t dflt, int64_t min,
+                     int64_t *out)
+{
+    *out = dflt;
+    if (!a->v[i])
+        return true;
+    if (!int_arg(c, a, i, what, true, out))
+        return false;
+    if (*out < min) {
+        sema_error(c, arg_span(a, i), "%s: %s must be at least %lld", what, a->e[i] ? "this" : "it",
+                   (long long)min);
+        return false;
+    }
+    return true;
+}
+
+static Value *b_conv2d(Checker *c, CallArgs *a, const Builtin *b)
+{
+    bool transposed = !strcmp(b->name, "conv_transpose2d");
+    Value *x = tensor_arg(c, a, 0, b->name), *w = tensor_arg(c, a, 1, b->name);
+    int64_t stride, padding, dilation = 1, groups = 1;
+    if (!x || !w || !conv_int(c, a, 2, b->name, 1, 1, &stride) ||
+        !conv_int(c, a, 3, b->name, 0, 0, &padding) ||
+        (!transposed && (!conv_int(c, a, 4, b->name, 1, 1, &dilation) ||
+                         !conv_int(c, a, 5, b->name, 1, 1, &groups))))
+        return val_error(c);
+    if (x->rank < 0 || w->rank < 0)
+        return val_tensor(c, DT_F32, -1, NULL);
+    if (x->rank != 4 || w->rank != 4) {
+        sema_error(c, a->call->span, "%s expects x: f32[N, C, H, W] and w: f32[O, C, KH, KW], "
+                                     "found %s and %s", b->name, ty(c, x, 0), ty(c, w, 1));
+        return val_error(c);
+    }
+    Dim cin = x->dims[1], wc = transposed ? w->dims[0] : w->dims[1];
+    Dim expect = dim_known(cin) ? dim_const(cin.n / groups) : cin;
+    if ((dim_known(cin) && cin.n % groups) || !dim_eq(expect, wc)) {
+        char d1[64], d2[64];
+        sema_error(c, a->call->span, "%s: the input has %s channels but the weight expects %s%s",
+                   b->name, dim_str(c, cin, d1, sizeof d1), dim_str(c, wc, d2, sizeof d2),
+                   groups > 1 ? " per group" : "");
+        sema_note(c, arg_span(a, 0), "the input is %s", ty(c, x, 0));
+        sema_note(c, arg_span(a, 1), "the weight is %s", ty(c, w, 1));
+        return val_error(c);
+    }
+    if (!dim_known(w->dims[2]) || !dim_known(w->dims[3])) {
+        Dim out[4] = {x->dims[0], transposed ? w->dims[1] : w->dims[0], DIM_ANY, DIM_ANY};
+        return val_tensor(c, DT_F32, 4, out);
+    }
+    Dim out[4] = {x->dims[0], transposed ? w->dims[1] : w->dims[0]};
+    for (int k = 0; k < 2; k++) {
+        int64_t ks = w->dims[2 + k].n;
+        Dim h = x->dims[2 + k];
+        if (transposed)
+            out[2 + k] = dim_add(c, dim_sub(c, dim_mul(c, dim_sub(c, h, dim_const(1)), dim_const(stride)),
+                                            dim_const(2 * padding)),
+                                 dim_const(ks));
+        else
+            out[2 + k] = window_out(c, h, ks, stride, padding, dilation);
+        if (dim_known(out[2 + k]) && out[2 + k].n <= 0) {
+            sema_error(c, a->call->span, "%s: the %s of the input (%lld) is too small for a kernel "
+                                         "of %lld", b->name, k ? "width" : "height", (long long)h.n,
+                       (long long)ks);
+            return val_error(c);
+        }
+    }
+    return val_tensor(c, DT_F32, 4, out);
+}
+
+static Value *b_pool(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *x = tensor_arg(c, a, 0, b->name);
+    int64_t size, stride;
+    if (!x || !conv_int(c, a, 1, b->name, 2, 1, &size) || !conv_int(c, a, 2, b->name, size, 1, &stride))
+        return val_error(c);
+    if (x->rank < 0)
+        return x;
+    if (x->rank != 4) {
+        sema_error(c, arg_span(a, 0), "%s expects f32[N, C, H, W], found %s", b->name, ty(c, x, 0));
+        return val_error(c);
+    }
+    Value *r = val_copy(c, x);
+    for (int k = 2; k < 4; k++) {
+        r->dims[k] = window_out(c, x->dims[k], size, stride, 0, 1);
+        if (dim_known(r->dims[k]) && r->dims[k].n <= 0) {
+            sema_error(c, a->call->span, "%s: the input (%s) is smaller than the window (%lld)",
+                       b->name, ty(c, x, 0), (long long)size);
+            return val_error(c);
+        }
+    }
+    return r;
+}
+
+static Value *b_upsample(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *x = tensor_arg(c, a, 0, b->name);
+    int64_t f;
+    if (!x || !conv_int(c, a, 1, b->name, 2, 1, &f))
+        return val_error(c);
+    if (x->rank < 0)
+        return x;
+    if (x->rank != 4) {
+        sema_error(c, arg_span(a, 0), "%s expects f32[N, C, H, W], found %s", b->name, ty(c, x, 0));
+        return val_error(c);
+    }
+    Value *r = val_copy(c, x);
+    r->dims[2] = dim_mul(c, x->dims[2], dim_const(f));
+    r->dims[3] = dim_mul(c, x->dims[3], dim_const(f));
+    return r;
+}
+
+/* ---- data -------------------------------------------------------------------------------- */
+
+static Value *sample(Checker *c, int rank, const Dim *dims, int dtype)
+{
+    return val_tensor(c, dtype, rank, dims);
+}
+
+static Value *b_image_dataset(Checker *c, CallArgs *a, const Builtin *b)
+{
+    if (!string_arg(c, a, 0, b->name))
+        return val_error(c);
+    Value *v = val_new(c, V_DATASET);
+    Dim d[2] = {dim_const(28), dim_const(28)};
+    v->x = sample(c, 2, d, DT_F32);
+    v->y = sample(c, 0, NULL, DT_I32);
+    return v;
+}
+
+static Value *b_file_split(Checker *c, CallArgs *a, const Builtin *b, int shape_param)
+{
+    for (int i = 0; i < shape_param; i++)
+        if (!string_arg(c, a, i, b->name))
+            return val_error(c);
+    Value *v = val_new(c, V_SPLIT);
+    int rank;
+    Dim d[IR_MAX_RANK];
+    if (a->v[shape_param]) {
+        if (!shape_arg(c, a, shape_param, b->name, &rank, d))
+            return val_error(c);
+        v->x = sample(c, rank, d, DT_F32);
+    } else {
+        v->x = val_tensor(c, DT_F32, -1, NULL);
+    }
+    v->y = sample(c, 0, NULL, DT_I32);
+    return v;
+}
+
+static Value *b_idx(Checker *c, CallArgs *a, const Builtin *b) { return b_file_split(c, a, b, 2); }
+static Value *b_npy(Checker *c, CallArgs *a, const Builtin *b) { return b_file_split(c, a, b, 2); }
+
+static Value *b_csv(Checker *c, CallArgs *a, const Builtin *b)
+{
+    int64_t n;
+    if (!string_arg(c, a, 0, b->name) || !int_arg(c, a, 1, b->name, false, &n) ||
+        !bool_arg(c, a, 2, b->name))
+        return val_error(c);
+    Value *v = val_new(c, V_SPLIT);
+    Dim d = a->v[1]->dim;
+    v->x = sample(c, 1, &d, DT_F32);
+    v->y = sample(c, 0, NULL, DT_I32);
+    return v;
+}
+
+static Value *b_text(Checker *c, CallArgs *a, const Builtin *b)
+{
+    int64_t t;
+    if (!string_arg(c, a, 0, b->name) || !int_arg(c, a, 1, b->name, false, &t))
+        return val_error(c);
+    Value *v = val_new(c, V_SPLIT);
+    Dim d = a->v[1]->dim;
+    v->x = sample(c, 1, &d, DT_I32);
+    v->y = sample(c, 1, &d, DT_I32);
+    return v;
+}
+
+static Value *split_arg(Checker *c, CallArgs *a, int i, const char *what)
+{
+    Value *v = a->v[i];
+    if (!v || v->kind == V_ERROR)
+        return NULL;
+    if (v->kind != V_SPLIT) {
+        sema_error(c, arg_span(a, i), "%s expects a split of a dataset (such as data.train), "
+                                      "found %s", what, ty(c, v, 0));
+        return NULL;
+    }
+    return v;
+}
+
+static Value *b_vocab(Checker *c, CallArgs *a, const Builtin *b)
+{
+    if (!split_arg(c, a, 0, b->name))
+        return val_error(c);
+    return val_int_unknown(c, (Dim){0, sema_symbol(c, "vocab")});
+}
+
+static Value *b_split(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *s = split_arg(c, a, 0, b->name);
+    int64_t seed;
+    if (!s || !number_arg(c, a, 1, b->name) || (a->v[2] && !int_arg(c, a, 2, b->name, false, &seed)))
+        return val_error(c);
+    Value *f = a->v[1];
+    if (f->kind == V_FLOAT && f->known && (f->f <= 0 || f->f >= 1)) {
+        sema_error(c, arg_span(a, 1), "the fraction must be between 0 and 1");
+        return val_error(c);
+    }
+    Value *parts[2] = {val_copy(c, s), val_copy(c, s)};
+    return val_tuple(c, 2, parts);
+}
+
+static Value *b_map(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *s = split_arg(c, a, 0, b->name);
+    if (!s || a->v[1]->kind == V_ERROR)
+        return val_error(c);
+    Value *f = a->v[1];
+    if (f->kind != V_FN) {
+        sema_error(c, arg_span(a, 1), "map expects a function f(x, y), found %s", ty(c, f, 0));
+        return val_error(c);
+    }
+    Value *pos[2] = {s->x, s->y};
+    Value *r = sema_call_fn(c, f->node, NULL, a->call, pos, 2, NULL, NULL, 0);
+    if (r->kind == V_ERROR)
+        return r;
+    if (r->kind != V_TUPLE || r->len != 2 || r->items[0]->kind != V_TENSOR ||
+        r->items[1]->kind != V_TENSOR) {
+        sema_error(c, arg_span(a, 1), "a function given to map must return a pair of tensors "
+                                      "(x, y), not %s", ty(c, r, 0));
+        return val_error(c);
+    }
+    Value *v = val_new(c, V_SPLIT);
+    v->x = r->items[0];
+    v->y = r->items[1];
+    return v;
+}
+
+static Value *batched(Checker *c, Value *t, Dim batch)
+{
+    if (t->rank < 0)
+        return t;
+    Value *r = val_tensor(c, t->dtype, t->rank + 1, NULL);
+    r->dims[0] = batch;
+    for (int i = 0; i < t->rank && i + 1 < IR_MAX_RANK; i++)
+        r->dims[i + 1] = t->dims[i];
+    return r;
+}
+
+static Value *b_batches(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *s = split_arg(c, a, 0, b->name);
+    int64_t n, seed;
+    if (!s || !int_arg(c, a, 1, b->name, false, &n) || !bool_arg(c, a, 2, b->name) ||
+        !bool_arg(c, a, 3, b->name) || (a->v[4] && !int_arg(c, a, 4, b->name, false, &seed)))
+        return val_error(c);
+    if (a->v[1]->known && a->v[1]->i <= 0) {
+        sema_error(c, arg_span(a, 1), "the batch size must be positive");
+        return val_error(c);
+    }
+    bool drop_last = a->v[3] && a->v[3]->known && a->v[3]->b;
+    Dim batch = drop_last ? a->v[1]->dim : (Dim){0, sema_symbol(c, "batch")};
+    Value *v = val_new(c, V_BATCHES);
+    v->x = batched(c, s->x, batch);
+    v->y = batched(c, s->y, batch);
+    return v;
+}
+
+/* ---- program ----------------------------------------------------------------------------- */
+
+static Value *b_save_load(Checker *c, CallArgs *a, const Builtin *b)
+{
+    if (!instance_arg(c, a, 0, b->name) || !string_arg(c, a, 1, b->name))
+        return val_error(c);
+    return val_void(c);
+}
+
+static Value *b_params(Checker *c, CallArgs *a, const Builtin *b)
+{
+    if (!instance_arg(c, a, 0, b->name))
+        return val_error(c);
+    Value *l = val_new(c, V_LIST);
+    l->len = -1;
+    l->elem = val_tensor(c, DT_F32, -1, NULL);
+    return l;
+}
+
+static Value *b_mode(Checker *c, CallArgs *a, const Builtin *b) { return val_void(c); }
+
+static Value *b_step(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *self = a->v[SEMA_MAX_PARAMS - 1];
+    Value *loss = tensor_arg(c, a, 0, "step");
+    if (a->v[1] && !number_arg(c, a, 1, "step"))
+        return val_void(c);
+    if (!loss)
+        return val_void(c);
+    if (loss->rank != 0 && loss->rank >= 0) {
+        sema_error(c, arg_span(a, 0), "step needs a scalar loss (f32[]), found %s (use sum or mean)",
+                   ty(c, loss, 0));
+        return val_void(c);
+    }
+    sema_check_update(c, self->inst, a->call->span);
+    return val_void(c);
+}
+
+#define P(...) {__VA_ARGS__}
+static const Builtin builtins[] = {
+    {"print", 1, P("x"), b_print, SEMA_PRINT, 0},
+    {"grad", 2, P("y", "wrt"), b_grad, SEMA_GRAD, IR_OP_GRAD},
+    {"exp", 1, P("x"), b_unary, SEMA_UNARY, IR_OP_EXP},
+    {"log", 1, P("x"), b_unary, SEMA_UNARY, IR_OP_LOG},
+    {"sqrt", 1, P("x"), b_unary, SEMA_UNARY, IR_OP_SQRT},
+    {"tanh", 1, P("x"), b_unary, SEMA_UNARY, IR_OP_TANH},
+    {"sigmoid", 1, P("x"), b_unary, SEMA_UNARY, IR_OP_SIGMOID},
+    {"relu", 1, P("x"), b_unary, SEMA_UNARY, IR_OP_RELU},
+    {"abs", 1, P("x"), b_unary, SEMA_OTHER, 0},
+    {"sign", 1, P("x"), b_unary, SEMA_OTHER, 0},
+    {"floor", 1, P("x"), b_unary, SEMA_OTHER, 0},
+    {"maximum", 2, P("a", "b"), b_binary, SEMA_BINARY, IR_OP_MAX},
+    {"minimum", 2, P("a", "b"), b_binary, SEMA_BINARY, IR_OP_MIN},
+    {"where", 3, P("cond", "a", "b"), b_where, SEMA_WHERE, IR_OP_SELECT},
+    {"clip", 3, P("x", "lo", "hi"), b_clip, SEMA_OTHER, 0},
+    {"float", 1, P("x"), b_float, SEMA_OTHER, 0},
+    {"int", 1, P("x"), b_int, SEMA_OTHER, 0},
+    {"sum", 1, P("x", "axis", "keepdims"), b_reduce, SEMA_REDUCE, IR_OP_SUM},
+    {"mean", 1, P("x", "axis", "keepdims"), b_reduce, SEMA_MEAN, IR_OP_SUM},
+    {"max", 1, P("x", "axis", "keepdims"), b_reduce, SEMA_REDUCE, IR_OP_REDUCE_MAX},
+    {"min", 1, P("x", "axis", "keepdims"), b_reduce, SEMA_OTHER, 0},
+    {"argmax", 1, P("x", "axis", "keepdims"), b_reduce, SEMA_OTHER, 0},
+    {"reshape", 2, P("x", "shape"), b_reshape, SEMA_RESHAPE, IR_OP_RESHAPE},
+    {"transpose", 1, P("x", "perm"), b_transpose, SEMA_TRANSPOSE, IR_OP_TRANSPOSE},
+    {"flatten", 1, P("x", "start"), b_flatten, SEMA_OTHER, 0},
+    {"concat", 1, P("xs", "axis"), b_join, SEMA_OTHER, 0},
+    {"stack", 1, P("xs", "axis"), b_join, SEMA_OTHER, 0},
+    {"pad", 2, P("x", "widths"), b_pad, SEMA_OTHER, 0},
+    {"one_hot", 2, P("labels", "n"), b_one_hot, SEMA_OTHER, 0},
+    {"len", 1, P("x"), b_len, SEMA_OTHER, 0},
+    {"append", 2, P("list", "item"), b_append, SEMA_OTHER, 0},
+    {"zeros", 1, P("shape"), b_create, SEMA_OTHER, 0},
+    {"ones", 1, P("shape"), b_create, SEMA_OTHER, 0},
+    {"full", 2, P("shape", "value"), b_create, SEMA_OTHER, 0},
+    {"uniform", 1, P("shape", "lo", "hi"), b_create, SEMA_OTHER, 0},
+    {"normal", 1, P("shape", "mean", "std"), b_create, SEMA_OTHER, 0},
+    {"bernoulli", 2, P("shape", "p"), b_create, SEMA_OTHER, 0},
+    {"zeros_like", 1, P("x"), b_like, SEMA_OTHER, 0},
+    {"ones_like", 1, P("x"), b_like, SEMA_OTHER, 0},
+    {"arange", 1, P("n"), b_arange, SEMA_OTHER, 0},
+    {"conv2d", 2, P("x", "w", "stride", "padding", "dilation", "groups"), b_conv2d, SEMA_OTHER, 0},
+    {"conv_transpose2d", 2, P("x", "w", "stride", "padding"), b_conv2d, SEMA_OTHER, 0},
+    {"max_pool2d", 2, P("x", "size", "stride"), b_pool, SEMA_OTHER, 0},
+    {"avg_pool2d", 2, P("x", "size", "stride"), b_pool, SEMA_OTHER, 0},
+    {"upsample2d", 2, P("x", "factor"), b_upsample, SEMA_OTHER, 0},
+    {"fashion_mnist", 1, P("dir"), b_image_dataset, SEMA_OTHER, 0},
+    {"mnist", 1, P("dir"), b_image_dataset, SEMA_OTHER, 0},
+    {"idx", 2, P("images", "labels", "shape"), b_idx, SEMA_OTHER, 0},
+    {"csv", 2, P("path", "features", "label"), b_csv, SEMA_OTHER, 0},
+    {"npy", 2, P("x_path", "y_path", "shape"), b_npy, SEMA_OTHER, 0},
+    {"text", 2, P("path", "seq"), b_text, SEMA_OTHER, 0},
+    {"vocab", 1, P("data"), b_vocab, SEMA_OTHER, 0},
+    {"split", 2, P("data", "fraction", "seed"), b_split, SEMA_OTHER, 0},
+    {"map", 2, P("data", "f"), b_map, SEMA_OTHER, 0},
+    {"batches", 2, P("data", "size", "shuffle", "drop_last", "seed"), b_batches, SEMA_OTHER, 0},
+    {"save", 2, P("model", "path"), b_save_load, SEMA_OTHER, 0},
+    {"load", 2, P("model", "path"), b_save_load, SEMA_OTHER, 0},
+    {"params", 1, P("model"), b_params, SEMA_OTHER, 0},
+    /* methods (reached through a member, never by name) */
+    {".train", 0, P(NULL), b_mode, SEMA_OTHER, 0},
+    {".eval", 0, P(NULL), b_mode, SEMA_OTHER, 0},
+    {".step", 1, P("loss", "clip_norm"), b_step, SEMA_OTHER, 0},
+};
+
+const Builtin *sema_builtin(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_LEN(builtins); i++)
+        if (!strcmp(builtins[i].name, name))
+            return &builtins[i];
+    return NULL;
+}

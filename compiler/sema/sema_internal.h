@@ -1,0 +1,216 @@
+/* sema_internal.h — the checker's values, scopes and shared helpers. */
+#ifndef NNC_SEMA_INTERNAL_H
+#define NNC_SEMA_INTERNAL_H
+
+#include "sema/sema.h"
+#include "util/util.h"
+
+#include <stdint.h>
+
+/* ---- dimensions ---------------------------------------------------------------------- */
+
+/* A tensor dimension: a known size (sym == 0), a symbolic size known only at run time
+ * (sym > 0, an index into the checker's symbol names), or "any" (sym < 0, from `_` or an
+ * unknown shape). Symbols are equal only to themselves. */
+typedef struct Dim {
+    int64_t n;
+    int sym;
+} Dim;
+
+#define DIM_ANY ((Dim){0, -1})
+static inline Dim dim_const(int64_t n) { return (Dim){n, 0}; }
+static inline bool dim_known(Dim d) { return d.sym == 0; }
+
+/* ---- values ---------------------------------------------------------------------------- */
+
+typedef enum VKind {
+    V_ERROR,     /* checking failed; accepted silently everywhere */
+    V_VOID,      /* no value (print(...)) */
+    V_BOOL, V_INT, V_FLOAT, V_STRING,
+    V_TENSOR,
+    V_TUPLE,     /* items[len] */
+    V_LIST,      /* items[len] when len >= 0; else elem describes every item */
+    V_RANGE,     /* ints lo..hi; bounds known or not */
+    V_FN,        /* a function definition (node) */
+    V_DEF,       /* a layer/model/optimizer definition: calling it makes an instance */
+    V_INSTANCE,  /* inst */
+    V_METHOD,    /* a fn of an instance: node + inst */
+    V_BUILTIN,   /* builtin */
+    V_DATASET,   /* a dataset with .train and .test splits: x, y sample types */
+    V_SPLIT,     /* samples x, y */
+    V_BATCHES,   /* iterating gives (x with a leading batch dim, y likewise) */
+} VKind;
+
+enum { DT_F32, DT_I32 };
+
+typedef struct Value Value;
+typedef struct Instance Instance;
+typedef struct Builtin Builtin;
+typedef struct Scope Scope;
+
+struct Value {
+    VKind kind;
+    bool known;         /* BOOL/INT/FLOAT/STRING: the constant below is known */
+    bool b;
+    int64_t i;
+    double f;
+    const char *s;
+    Dim dim;            /* V_INT: the int as a dimension (symbolic when not known) */
+    int dtype;          /* V_TENSOR */
+    int rank;           /* V_TENSOR: -1 when unknown */
+    Dim dims[IR_MAX_RANK];
+    Value **items;      /* V_TUPLE, V_LIST (len >= 0) */
+    int len;
+    Value *elem;        /* V_LIST with len < 0 */
+    Value *lo, *hi;     /* V_RANGE */
+    Value *x, *y;       /* V_SPLIT, V_BATCHES, V_DATASET: sample types */
+    const AstNode *node;      /* V_FN, V_DEF, V_METHOD */
+    Instance *inst;           /* V_INSTANCE, V_METHOD */
+    const Builtin *builtin;   /* V_BUILTIN */
+    Span origin;        /* where the value was declared, for notes (params, arguments) */
+};
+
+/* A layer/model/optimizer instance: its members live in `scope`. */
+struct Instance {
+    const AstNode *def;
+    Scope *scope;
+    Span created;
+    bool optimizer_checked;
+};
+
+/* ---- scopes ------------------------------------------------------------------------------ */
+
+typedef enum BindKind { BIND_VAR, BIND_PARAM, BIND_STATE, BIND_DEF, BIND_HYPER } BindKind;
+
+typedef struct Binding {
+    const char *name;
+    Value *value;
+    BindKind kind;
+    Span span;          /* where it was bound */
+} Binding;
+
+typedef enum ScopeKind {
+    SCOPE_GLOBAL, SCOPE_SCRIPT, SCOPE_TRAIN, SCOPE_FN, SCOPE_BODY, SCOPE_BLOCK,
+} ScopeKind;
+
+struct Scope {
+    Scope *parent;
+    ScopeKind kind;
+    Binding *items;
+    int len, cap;
+    Instance *inst;     /* SCOPE_BODY: the instance being built */
+};
+
+/* ---- the checker ---------------------------------------------------------------------------- */
+
+typedef struct Frame {
+    Span call;          /* where the function or layer was called */
+    const char *what;   /* "dense.forward", "softplus" */
+} Frame;
+
+enum { SEMA_MAX_FRAMES = 64 };
+
+typedef struct CacheEntry CacheEntry;
+
+typedef struct Checker {
+    Arena *arena;
+    DiagSink *diags;
+    const SemaOptions *opts;
+    Scope *globals;
+    Frame frames[SEMA_MAX_FRAMES];
+    int nframes;
+    int loop_depth;       /* loops enclosing the statement being checked (this function) */
+    bool runtime;         /* checking run-time code (train block, run-time loops) */
+    bool in_update;       /* checking an optimizer's update */
+    const char **symbols; /* names of symbolic dimensions, by sym id */
+    int nsymbols, capsymbols;
+    uint64_t *reported;   /* hashes of reported errors, to report each once */
+    int nreported, capreported;
+    CacheEntry *cache;    /* function instantiations already checked */
+    int ncache, capcache;
+    bool suppress;        /* inside a failed frame: errors are not reported again */
+    bool has_definitions;
+    const AstNode *train; /* the train block, once seen */
+    PtrVec modules;       /* AST_PROGRAMs of imported modules, in load order */
+    PtrVec loaded_paths;  /* their resolved paths (heap strings) */
+} Checker;
+
+/* Errors: reported once per place and message, with a note for each call frame. */
+void sema_error(Checker *c, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void sema_note(Checker *c, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* value.c */
+Value *val_new(Checker *c, VKind k);
+Value *val_error(Checker *c);
+Value *val_void(Checker *c);
+Value *val_int(Checker *c, int64_t i);
+Value *val_int_unknown(Checker *c, Dim d);
+Value *val_float(Checker *c, double f, bool known);
+Value *val_bool(Checker *c, bool b, bool known);
+Value *val_string(Checker *c, const char *s, bool known);
+Value *val_tensor(Checker *c, int dtype, int rank, const Dim *dims);
+Value *val_tuple(Checker *c, int n, Value **items);
+Value *val_copy(Checker *c, const Value *v);
+int sema_symbol(Checker *c, const char *name);          /* interned symbolic dimension */
+Dim dim_add(Checker *c, Dim a, Dim b);
+Dim dim_sub(Checker *c, Dim a, Dim b);
+Dim dim_mul(Checker *c, Dim a, Dim b);
+Dim dim_div(Checker *c, Dim a, Dim b);
+bool dim_eq(Dim a, Dim b);                  /* equal, or either is "any" */
+const char *dim_str(Checker *c, Dim d, char *buf, size_t n);
+/* "f32[batch, 10]", "int", "(int, f32[3])", "dense", ... */
+const char *val_type_str(Checker *c, const Value *v, char *buf, size_t n);
+const char *vkind_name(VKind k);
+/* Same kind of value (tensors: same dtype and a compatible shape). */
+bool val_same_type(const Value *a, const Value *b);
+/* The join of two values reaching one point: constants that differ become unknown. */
+Value *val_join(Checker *c, Value *a, Value *b);
+/* Numbers and tensors as a tensor view: sets dtype/rank/dims; false if not tensor-like. */
+bool val_as_tensor(const Value *v, int *dtype, int *rank, Dim *dims);
+bool val_is_numeric(const Value *v);
+
+/* scope.c */
+Scope *scope_new(Checker *c, Scope *parent, ScopeKind kind);
+Binding *scope_find_local(Scope *s, const char *name);
+Binding *scope_lookup(Scope *s, const char *name);
+Binding *scope_bind(Checker *c, Scope *s, const char *name, Value *v, BindKind kind, Span at);
+
+/* check.c */
+Value *sema_eval(Checker *c, Scope *s, AstNode *e);
+Value *sema_call_value(Checker *c, Scope *s, Value *callee, AstNode *call, Value **pos,
+                       int npos, const AstIdent *kw_names, Value **kw, int nkw);
+Value *sema_call_fn(Checker *c, const AstNode *fn, Instance *self, AstNode *call, Value **pos,
+                    int npos, const AstIdent *kw_names, Value **kw, int nkw);
+
+/* builtins.c */
+typedef struct CallArgs {
+    AstNode *call;               /* the call expression (for spans) */
+    Value *v[SEMA_MAX_PARAMS];   /* bound argument values, NULL where omitted */
+    AstNode *e[SEMA_MAX_PARAMS]; /* their expressions (NULL when not from source) */
+    Scope *scope;
+} CallArgs;
+
+struct Builtin {
+    const char *name;
+    int required;
+    const char *params[SEMA_MAX_PARAMS];
+    Value *(*check)(Checker *c, CallArgs *a, const Builtin *b);
+    SemaBuiltinKind lower;   /* how lowering handles it (SEMA_OTHER: not in scripts) */
+    IrOp op;
+};
+const Builtin *sema_builtin(const char *name);
+/* Binds positional and keyword arguments to parameter names; reports problems at the call
+ * with a note at `def` (a span of the definition, or none for built-ins). */
+bool sema_bind_args(Checker *c, AstNode *call, const char *what, const char *const *params,
+                    int nparams, int required, Span def, Value **pos, int npos,
+                    const AstIdent *kw_names, Value **kw, int nkw, Value **out, int *from);
+/* Tensor broadcast of two shapes; false on mismatch. */
+bool sema_broadcast(int ra, const Dim *a, int rb, const Dim *b, int *r, Dim *out);
+
+/* modules.c: loads every module `program` imports (transitively) into c->modules. */
+void sema_load_imports(Checker *c, AstNode *program);
+void sema_free_modules(Checker *c);
+/* check.c */
+void sema_check_update(Checker *c, Instance *inst, Span at);
+
+#endif
