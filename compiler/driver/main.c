@@ -2,6 +2,7 @@
  * read, lex, parse, check, lower, autodiff, simplify, fuse, codegen, then run or link. */
 #include "autodiff/ad.h"
 #include "codegen/cg.h"
+#include "fmt/fmt.h"
 #include "ir/eval.h"
 #include "ir/lower.h"
 #include "lex/lex.h"
@@ -20,7 +21,7 @@
 
 enum { EXIT_OK = 0, EXIT_ERRORS = 1, EXIT_USAGE = 2 };
 
-typedef enum Command { CMD_BUILD, CMD_RUN, CMD_CHECK } Command;
+typedef enum Command { CMD_BUILD, CMD_RUN, CMD_CHECK, CMD_FMT } Command;
 typedef enum Emit { EMIT_NONE, EMIT_TOKENS, EMIT_AST, EMIT_IR, EMIT_LLVM, EMIT_ASM } Emit;
 
 static const char *const pass_names[] = {"lower", "autodiff", "simplify", "fuse"};
@@ -37,6 +38,7 @@ typedef struct Options {
     DiagColor color;
     int prog_argc;              /* arguments after "--", passed to the program */
     char **prog_argv;
+    bool fmt_check;             /* fmt --check: only report whether FILE is formatted */
 } Options;
 
 static void usage(FILE *out)
@@ -44,6 +46,8 @@ static void usage(FILE *out)
     fputs("usage: nnc FILE -o OUT            compile FILE to an executable\n"
           "       nnc run FILE [-- ARGS...]  compile FILE in memory (JIT) and run it\n"
           "       nnc check FILE             parse and check FILE only\n"
+          "       nnc fmt [--check] FILE     print FILE formatted (--check: exit 1 if it\n"
+          "                                  differs from that); see docs/fmt.md\n"
           "       nnc --emit=STAGE FILE      print a stage: tokens, ast, ir, llvm, asm\n"
           "options:\n"
           "  -o FILE                  where to write the executable\n"
@@ -75,6 +79,9 @@ static int parse_args(int argc, char **argv, Options *o)
         i++;
     } else if (i < argc && strcmp(argv[i], "check") == 0) {
         o->command = CMD_CHECK;
+        i++;
+    } else if (i < argc && strcmp(argv[i], "fmt") == 0) {
+        o->command = CMD_FMT;
         i++;
     }
     for (; i < argc; i++) {
@@ -126,6 +133,8 @@ static int parse_args(int argc, char **argv, Options *o)
             else
                 return usage_error("unknown --color value '%s' (expected auto, always or never)",
                                    a + 8);
+        } else if (strcmp(a, "--check") == 0 && o->command == CMD_FMT) {
+            o->fmt_check = true;
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage_error("unknown option '%s'", a);
         } else if (o->input) {
@@ -282,6 +291,16 @@ int main(int argc, char **argv)
     AstNode *program = parse_file(&src, &ast_arena, &diags);
     if (o.emit == EMIT_AST) {
         ast_print(stdout, program);
+        goto done;
+    }
+    if (o.command == CMD_FMT) {   /* nothing on stdout unless the parse succeeded */
+        if (diags.errors == 0 && o.fmt_check) {
+            status = fmt_is_formatted(program, &src) ? EXIT_OK : EXIT_ERRORS;
+            if (status != EXIT_OK)
+                fprintf(stderr, "%s: not formatted\n", o.input);
+        } else if (diags.errors == 0) {
+            status = fmt_program(stdout, program, &src) ? EXIT_ERRORS : EXIT_OK;
+        }
         goto done;
     }
     if (diags.errors == 0) {

@@ -63,13 +63,23 @@ void sema_error(Checker *c, Span at, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    sema_flush_frames(c);
     last_error_kept = !c->suppress && !seen_before(c, hash_error(at, msg));
     if (!last_error_kept)
         return;
     diag_error(c->diags, at, "%s", msg);
-    /* Where the failing code was instantiated from, innermost first (at most 4). */
-    for (int i = c->nframes - 1, shown = 0; i >= 0 && shown < 4; i--, shown++)
-        diag_note(c->diags, c->frames[i].call, "in %s, called here", c->frames[i].what);
+    /* Where the failing code was instantiated from, innermost first (at most 4); printed
+     * after the error's own notes. */
+    for (int i = c->nframes - 1; i >= 0 && c->npending < 4; i--)
+        if (i < SEMA_MAX_FRAMES)
+            c->pending[c->npending++] = c->frames[i];
+}
+
+void sema_flush_frames(Checker *c)
+{
+    for (int i = 0; i < c->npending; i++)
+        diag_note(c->diags, c->pending[i].call, "in %s, called here", c->pending[i].what);
+    c->npending = 0;
 }
 
 void sema_note(Checker *c, Span at, const char *fmt, ...)
@@ -91,7 +101,11 @@ static void push_frame(Checker *c, Span call, const char *what)
     c->nframes++;
 }
 
-static void pop_frame(Checker *c) { c->nframes--; }
+static void pop_frame(Checker *c)
+{
+    sema_flush_frames(c);
+    c->nframes--;
+}
 
 static bool tensor_view(const Value *v, int *dtype, int *rank, Dim *dims);
 
@@ -821,6 +835,18 @@ static Scope *home_scope(Scope *s)
     return s;
 }
 
+/* Whether a variable of type `old` can take `v`: the same type, or a number where a scalar
+ * tensor lives (and the reverse: a scalar tensor's value read into a number). */
+static bool assign_compatible(const Value *old, const Value *v)
+{
+    if (val_same_type(old, v))
+        return true;
+    bool scalar_tensor = v->kind == V_TENSOR && v->dtype == DT_F32 && v->rank <= 0;
+    if (val_is_numeric(old) && scalar_tensor)
+        return true;
+    return old->kind == V_TENSOR && val_is_numeric(v);
+}
+
 static void assign_name(Checker *c, Scope *s, AstNode *target, Value *v)
 {
     const char *name = target->name;
@@ -848,15 +874,14 @@ static void assign_name(Checker *c, Scope *s, AstNode *target, Value *v)
     }
     if (b && (b->kind == BIND_STATE || (c->runtime && b->kind == BIND_VAR))) {
         /* State and run-time variables keep their type: they live in fixed storage. */
-        if (v->kind != V_ERROR && b->value->kind != V_ERROR && !val_same_type(b->value, v) &&
-            !(b->value->kind == V_TENSOR && v->kind != V_TENSOR && val_is_numeric(v))) {
+        if (v->kind != V_ERROR && b->value->kind != V_ERROR && !assign_compatible(b->value, v)) {
             sema_error(c, target->span, "'%s' has type %s, but this assigns %s", name,
                        val_type_str(c, b->value, x, sizeof x), val_type_str(c, v, y, sizeof y));
             sema_note(c, b->span, "'%s' is first assigned here", name);
             return;
         }
-        if (b->kind == BIND_STATE || (b->value->kind == V_TENSOR && v->kind != V_TENSOR))
-            return; /* keeps its declared type */
+        if (b->kind == BIND_STATE || b->value->kind != v->kind)
+            return; /* keeps its declared (first) type */
         b->value = val_join(c, b->value, v);
         return;
     }
@@ -1192,6 +1217,28 @@ static const char *type_text(const AstNode *t, char *buf, size_t n)
     return buf;
 }
 
+/* The annotation with what its names stand for at this call: f32[B, n_in] with n_in bound to
+ * 784 and B unbound reads "f32[B, 784]". */
+static const char *expected_str(Checker *c, Scope *s, const AstNode *t, char *buf, size_t n)
+{
+    if (t->kind != AST_TYPE_TENSOR)
+        return type_text(t, buf, n);
+    size_t at = (size_t)snprintf(buf, n, "%s[", t->tensor.dtype.name);
+    for (int i = 0; i < t->tensor.dims.len && at < n; i++) {
+        const AstNode *d = t->tensor.dims.items[i];
+        char part[128];
+        Binding *b = d->kind == AST_NAME ? scope_lookup(s, d->name) : NULL;
+        if (b && b->value->kind == V_INT)
+            dim_str(c, b->value->dim, part, sizeof part);
+        else
+            type_text(d, part, sizeof part);
+        at += (size_t)snprintf(buf + at, n - at, "%s%s", i ? ", " : "", part);
+    }
+    if (at < n)
+        snprintf(buf + at, n - at, "]");
+    return buf;
+}
+
 /* Checks that a type annotation names real types (reported once, on the definition). */
 static void check_type_names(Checker *c, Scope *s, AstNode *t)
 {
@@ -1288,8 +1335,7 @@ bool sema_bind_args(Checker *c, AstNode *call, const char *what, const char *con
 static char *signature_key(Checker *c, Value **args, int n)
 {
     char buf[2048];
-    size_t at = 0;
-    buf[0] = '\0';
+    size_t at = (size_t)snprintf(buf, sizeof buf, "%s", sema_lenient ? "generic;" : "");
     for (int i = 0; i < n && at < sizeof buf - 300; i++) {
         char t[256];
         if (!args[i])
@@ -1367,7 +1413,7 @@ static bool bind_params(Checker *c, Scope *s, Scope *defaults, const AstNode *de
             /* Bound dims make the expected type concrete in the message. */
             sema_error(c, at, "argument '%s' of %s has type %s, but %s expects %s",
                        p->decl.id.name, what, val_type_str(c, v, got, sizeof got), what,
-                       type_text(p->decl.type, want, sizeof want));
+                       expected_str(c, s, p->decl.type, want, sizeof want));
             sema_note(c, p->decl.type->span, "parameter '%s' is declared here", p->decl.id.name);
             ok = false;
             v = val_error(c);
@@ -1420,7 +1466,7 @@ Value *sema_call_fn(Checker *c, const AstNode *fn, Instance *self, AstNode *call
             char got[200], want[200];
             sema_error(c, fn->def.body->span, "%s returns %s, but its declared type is %s", what,
                        val_type_str(c, result, got, sizeof got),
-                       type_text(fn->def.ret, want, sizeof want));
+                       expected_str(c, s, fn->def.ret, want, sizeof want));
             sema_note(c, fn->def.ret->span, "the return type is declared here");
             result = val_error(c);
         }
@@ -2035,6 +2081,7 @@ static void declare_global(Checker *c, AstNode *d)
 static void check_definition(Checker *c, AstNode *d)
 {
     bool sup = c->suppress;
+    sema_lenient = true;
     for (int i = 0; i < d->def.params.len; i++)
         check_type_names(c, c->globals, d->def.params.items[i]->decl.type);
     check_type_names(c, c->globals, d->def.ret);
@@ -2097,6 +2144,7 @@ static void check_definition(Checker *c, AstNode *d)
         }
     }
     c->suppress = sup;
+    sema_lenient = false;
 }
 
 static void check_train(Checker *c, AstNode *t)
@@ -2195,6 +2243,7 @@ SemaResult sema_check(AstNode *program, const SemaOptions *opts, Arena *arena, D
     }
     if (c.train)
         check_train(&c, (AstNode *)c.train);
+    sema_flush_frames(&c);
     SemaResult r = {diags->errors - before, c.has_definitions || c.modules.len > 0};
     sema_free_modules(&c);
     util_free(c.symbols);

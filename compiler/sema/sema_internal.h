@@ -131,6 +131,8 @@ typedef struct Checker {
     bool suppress;        /* inside a failed frame: errors are not reported again */
     bool has_definitions;
     const AstNode *train; /* the train block, once seen */
+    Frame pending[4];     /* call frames of the last error, printed after its own notes */
+    int npending;
     PtrVec modules;       /* AST_PROGRAMs of imported modules, in load order */
     PtrVec loaded_paths;  /* their resolved paths (heap strings) */
 } Checker;
@@ -138,6 +140,9 @@ typedef struct Checker {
 /* Errors: reported once per place and message, with a note for each call frame. */
 void sema_error(Checker *c, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void sema_note(Checker *c, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Prints the pending "in X, called here" notes of the last error (done automatically before
+ * the next error and when a frame is popped). */
+void sema_flush_frames(Checker *c);
 
 /* value.c */
 Value *val_new(Checker *c, VKind k);
@@ -156,7 +161,11 @@ Dim dim_add(Checker *c, Dim a, Dim b);
 Dim dim_sub(Checker *c, Dim a, Dim b);
 Dim dim_mul(Checker *c, Dim a, Dim b);
 Dim dim_div(Checker *c, Dim a, Dim b);
-bool dim_eq(Dim a, Dim b);                  /* equal, or either is "any" */
+/* Equal, or either is "any". While a definition is checked on its own (sema_lenient), a
+ * symbolic dimension matches anything: hyper-parameters that differ as symbols may still be
+ * equal at every use, and each use is checked exactly. */
+bool dim_eq(Dim a, Dim b);
+extern bool sema_lenient;
 const char *dim_str(Checker *c, Dim d, char *buf, size_t n);
 /* "f32[batch, 10]", "int", "(int, f32[3])", "dense", ... */
 const char *val_type_str(Checker *c, const Value *v, char *buf, size_t n);

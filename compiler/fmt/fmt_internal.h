@@ -1,0 +1,87 @@
+/* fmt_internal.h — what the formatter's two files share: fmt.c (output, comments,
+ * statements, blocks) and expr.c (expressions, types, bracketed lists, line breaking). */
+#ifndef NNC_FMT_INTERNAL_H
+#define NNC_FMT_INTERNAL_H
+
+#include "fmt/fmt.h"
+
+#include <stdint.h>
+
+enum {
+    FMT_WIDTH = 100,   /* lines are kept to this many columns where a break can help */
+    FMT_INDENT = 4,    /* spaces per nesting level */
+};
+
+/* One comment as found in the source: [lo, hi) includes its '#' or its delimiters. */
+typedef struct FmtComment {
+    uint32_t lo, hi;
+    bool line;         /* a '#' comment: it runs to the end of its line */
+} FmtComment;
+
+/* The formatter's state. A second Fmt with `measure` set renders a piece flat into its
+ * own buffer to learn its width: it breaks nothing and prints no comments. */
+typedef struct Fmt {
+    const SourceFile *src;
+    const FmtComment *comments;    /* in source order */
+    int ncomments;
+    int next_comment;              /* comments before this one have been printed */
+    char *buf;                     /* the output so far */
+    size_t len, cap;
+    int col;                       /* columns (code points) on the current output line */
+    int lines;                     /* newlines written */
+    int indent;                    /* nesting depth of the current line */
+    bool line_start;               /* nothing on this line yet; the indent is pending */
+    bool hash_on_line;             /* a '#' comment ends this line: nothing may follow */
+    bool no_blank;                 /* no blank line may come next (block start, or one
+                                      was just written) */
+    uint32_t last_end;             /* source end of the last statement or comment printed
+                                      at line level: blank lines are looked for after it */
+    bool measure;                  /* a measuring Fmt (see above) */
+    int head;                      /* measuring: the column just after the first bracket
+                                      that could break, or -1 */
+} Fmt;
+
+/* The size of a flat rendering: width of its first line, the columns up to and including
+ * its first breakable bracket (the whole width if none), and whether it spans lines (a
+ * block that cannot be written on one line). */
+typedef struct FmtSize {
+    int width, head;
+    bool multiline;
+} FmtSize;
+
+/* How a block is written: "{}", "{ value }" when allowed and it fits, or one statement a
+ * line. */
+typedef enum FmtBlockShape { FMT_BLOCK_EMPTY, FMT_BLOCK_ONE_LINE, FMT_BLOCK_LINES } FmtBlockShape;
+
+/* fmt.c */
+void fmt_put(Fmt *F, const char *s, size_t n);
+void fmt_puts(Fmt *F, const char *s);
+void fmt_newline(Fmt *F);
+Fmt fmt_measurer(const Fmt *F);
+FmtSize fmt_measured(Fmt *M);          /* frees M's buffer */
+bool fmt_has_comment(const Fmt *F, uint32_t lo, uint32_t hi);
+/* The offset of the next `ch` at or after pos, skipping comments (pos if none). */
+uint32_t fmt_find(const Fmt *F, uint32_t pos, char ch);
+/* Comments before `before`, each on its own line (with the blank line before it kept when
+ * blank_ok). Called at the start of a line. */
+void fmt_leading(Fmt *F, uint32_t before, bool blank_ok);
+/* Comments that end the current line: those before `at` not yet printed (they were inside
+ * what was just written), then those after `at` on the same source line and before
+ * `limit`. Called just before a newline. */
+void fmt_trailing(Fmt *F, uint32_t at, uint32_t limit);
+/* The shape a block may take, if it fits (one-line only if it was one line in the source). */
+FmtBlockShape fmt_block_shape(const Fmt *F, const AstNode *block);
+void fmt_block_one_line(Fmt *F, const AstNode *block, int suffix);
+void fmt_block_lines(Fmt *F, const AstNode *block);
+/* An expression statement's value: a tuple of two or more is written without parentheses. */
+void fmt_stmt_value(Fmt *F, const AstNode *e, int suffix);
+
+/* expr.c. `suffix` is how many columns must follow on the same line (a closing bracket,
+ * " {"): a bracketed list breaks if its flat form would end past FMT_WIDTH - suffix. */
+void fmt_expr(Fmt *F, const AstNode *n, int suffix);
+void fmt_type(Fmt *F, const AstNode *t);
+/* "(params)" of a definition; suffix as above. */
+void fmt_params(Fmt *F, const AstNode *def, int suffix);
+int fmt_type_width(const Fmt *F, const AstNode *t);
+
+#endif
