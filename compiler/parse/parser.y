@@ -107,6 +107,7 @@ block
 block_items
     : stmts
     | stmts stmt                    { $$ = ast_list_append(ctx->arena, $1, $2); }
+    | stmts error                   { $$ = $1; }
     ;
 
 stmt

@@ -12,23 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef enum Flow { FLOW_NORMAL, FLOW_BREAK, FLOW_CONTINUE, FLOW_RETURN } Flow;
 
-typedef struct Exec {
-    Flow flow;
-    Value *ret;         /* FLOW_RETURN: the value */
-    Value *last;        /* the last expression statement's value (a block's value) */
-} Exec;
 
-struct CacheEntry {
-    const AstNode *fn;
-    Instance *inst;
-    char *key;
-    Value *result;
-};
-
-static Flow exec_stmt(Checker *c, Scope *s, AstNode *st, Exec *x, bool is_last);
-static Value *exec_block(Checker *c, Scope *s, AstNode *block, Exec *x);
 
 /* ---- diagnostics -------------------------------------------------------------------- */
 
@@ -94,20 +79,19 @@ void sema_note(Checker *c, Span at, const char *fmt, ...)
     diag_note(c->diags, at, "%s", msg);
 }
 
-static void push_frame(Checker *c, Span call, const char *what)
+void sema_push_frame(Checker *c, Span call, const char *what)
 {
     if (c->nframes < SEMA_MAX_FRAMES)
         c->frames[c->nframes] = (Frame){call, what};
     c->nframes++;
 }
 
-static void pop_frame(Checker *c)
+void sema_pop_frame(Checker *c)
 {
     sema_flush_frames(c);
     c->nframes--;
 }
 
-static bool tensor_view(const Value *v, int *dtype, int *rank, Dim *dims);
 
 static void set_type(Checker *c, AstNode *e, const Value *v)
 {
@@ -116,7 +100,7 @@ static void set_type(Checker *c, AstNode *e, const Value *v)
     if (v->kind == V_LIST) {
         /* A nest of numbers is a tensor literal wherever a tensor is expected. */
         lit = (Value){.kind = V_TENSOR};
-        if (tensor_view(v, &lit.dtype, &lit.rank, lit.dims))
+        if (sema_tensor_view(v, &lit.dtype, &lit.rank, lit.dims))
             v = &lit;
     }
     switch (v->kind) {
@@ -179,7 +163,7 @@ static bool numeric_shape(const Value *v, int depth, int *rank, Dim *dims, bool 
 }
 
 /* Numbers, numeric lists and tensors, seen as a tensor (lists become literals). */
-static bool tensor_view(const Value *v, int *dtype, int *rank, Dim *dims)
+bool sema_tensor_view(const Value *v, int *dtype, int *rank, Dim *dims)
 {
     if (v->kind == V_LIST) {
         bool first = true;
@@ -189,23 +173,23 @@ static bool tensor_view(const Value *v, int *dtype, int *rank, Dim *dims)
     return val_as_tensor(v, dtype, rank, dims);
 }
 
-static Value *as_tensor_value(Checker *c, Value *v)
+Value *sema_as_tensor(Checker *c, Value *v)
 {
     int dtype, rank;
     Dim dims[IR_MAX_RANK];
     if (v->kind == V_TENSOR)
         return v;
-    if (!tensor_view(v, &dtype, &rank, dims))
+    if (!sema_tensor_view(v, &dtype, &rank, dims))
         return NULL;
     return val_tensor(c, dtype, rank, dims);
 }
 
 /* A value usable as a tensor operand, or an error reported at `at`. */
-static Value *need_tensor(Checker *c, Value *v, Span at)
+Value *sema_need_tensor(Checker *c, Value *v, Span at)
 {
     if (v->kind == V_ERROR)
         return v;
-    Value *t = as_tensor_value(c, v);
+    Value *t = sema_as_tensor(c, v);
     if (t)
         return t;
     char buf[200];
@@ -276,7 +260,7 @@ static Value *eval_list(Checker *c, Scope *s, AstNode *e)
         has_list |= v->items[i]->kind == V_LIST;
     int dtype, rank;
     Dim dims[IR_MAX_RANK];
-    if (nested_numbers && has_list && !tensor_view(v, &dtype, &rank, dims)) {
+    if (nested_numbers && has_list && !sema_tensor_view(v, &dtype, &rank, dims)) {
         report_ragged(c, e, v);
         return val_error(c);
     }
@@ -389,7 +373,7 @@ static void shape_mismatch(Checker *c, Span at, const char *what, AstNode *a, co
 
 static Value *tensor_binary(Checker *c, AstNode *e, AstOp op, Value *a, Value *b)
 {
-    Value *ta = need_tensor(c, a, e->op.lhs->span), *tb = need_tensor(c, b, e->op.rhs->span);
+    Value *ta = sema_need_tensor(c, a, e->op.lhs->span), *tb = sema_need_tensor(c, b, e->op.rhs->span);
     if (ta->kind == V_ERROR || tb->kind == V_ERROR)
         return val_error(c);
     if (op == AST_OP_MATMUL) {
@@ -443,7 +427,7 @@ static Value *tensor_binary(Checker *c, AstNode *e, AstOp op, Value *a, Value *b
     return val_tensor(c, dtype, r, out);
 }
 
-static Value *eval_binary(Checker *c, Scope *s, AstNode *e)
+Value *sema_eval_binary(Checker *c, Scope *s, AstNode *e)
 {
     Value *a = sema_eval(c, s, e->op.lhs), *b = sema_eval(c, s, e->op.rhs);
     if (a->kind == V_ERROR || b->kind == V_ERROR)
@@ -464,7 +448,7 @@ static Value *eval_binary(Checker *c, Scope *s, AstNode *e)
     int d1, r1;
     Dim s1[IR_MAX_RANK];
     bool numeric_lists = a->kind == V_LIST && b->kind == V_LIST && a->len > 0 && b->len > 0 &&
-                         tensor_view(a, &d1, &r1, s1) && tensor_view(b, &d1, &r1, s1);
+                         sema_tensor_view(a, &d1, &r1, s1) && sema_tensor_view(b, &d1, &r1, s1);
     if (a->kind == V_LIST && b->kind == V_LIST && op == AST_OP_ADD && !numeric_lists) {
         if (a->len < 0 || b->len < 0) {
             Value *r = val_new(c, V_LIST);
@@ -542,7 +526,7 @@ static Value *eval_unary(Checker *c, Scope *s, AstNode *e)
         return v->known ? val_int(c, -v->i) : val_int_unknown(c, dim_sub(c, dim_const(0), v->dim));
     if (v->kind == V_FLOAT)
         return val_float(c, -v->f, v->known);
-    return need_tensor(c, v, e->op.lhs->span);
+    return sema_need_tensor(c, v, e->op.lhs->span);
 }
 
 /* ---- members and indexing -------------------------------------------------------------- */
@@ -735,7 +719,7 @@ static Value *eval_index(Checker *c, Scope *s, AstNode *e)
     if (o->kind == V_LIST || o->kind == V_TUPLE) {
         if (e->index.indices.len != 1 || e->index.indices.items[0]->kind == AST_SLICE ||
             e->index.indices.items[0]->kind == AST_ELLIPSIS) {
-            Value *t = o->kind == V_LIST ? as_tensor_value(c, o) : NULL;
+            Value *t = o->kind == V_LIST ? sema_as_tensor(c, o) : NULL;
             if (t)
                 return index_tensor(c, s, e, t);
             sema_error(c, e->span, "a %s takes one int index", vkind_name(o->kind));
@@ -939,7 +923,7 @@ static void assign_target(Checker *c, Scope *s, AstNode *target, Value *v)
     }
 }
 
-static void assign_targets(Checker *c, Scope *s, AstList *targets, Value *v, Span at)
+void sema_assign_targets(Checker *c, Scope *s, AstList *targets, Value *v, Span at)
 {
     if (targets->len == 1) {
         assign_target(c, s, targets->items[0], v);
@@ -1000,7 +984,7 @@ static void widen_assigned(Checker *c, Scope *s, AstNode *n)
 
 static void bind_loop_targets(Checker *c, Scope *s, AstNode *loop, Value *item)
 {
-    assign_targets(c, s, &loop->loop.targets, item, loop->loop.targets.items[0]->span);
+    sema_assign_targets(c, s, &loop->loop.targets, item, loop->loop.targets.items[0]->span);
 }
 
 static Flow exec_for(Checker *c, Scope *s, AstNode *st)
@@ -1013,7 +997,7 @@ static Flow exec_for(Checker *c, Scope *s, AstNode *st)
         c->suppress = true; /* the body is still checked for names, silently */
         Exec x = {0};
         c->loop_depth++;
-        exec_block(c, s, st->loop.body, &x);
+        sema_exec_block(c, s, st->loop.body, &x);
         c->loop_depth--;
         c->suppress = sup;
         return FLOW_NORMAL;
@@ -1024,7 +1008,7 @@ static Flow exec_for(Checker *c, Scope *s, AstNode *st)
         for (int64_t i = 0; i < it.count; i++) {
             bind_loop_targets(c, s, st, iter_item(c, &it, i));
             Exec x = {0};
-            exec_block(c, s, st->loop.body, &x);
+            sema_exec_block(c, s, st->loop.body, &x);
             if (x.flow == FLOW_BREAK)
                 break;
             if (x.flow == FLOW_RETURN) {
@@ -1038,596 +1022,11 @@ static Flow exec_for(Checker *c, Scope *s, AstNode *st)
         widen_assigned(c, s, st->loop.body);
         bind_loop_targets(c, s, st, iter_item(c, &it, -1));
         Exec x = {0};
-        exec_block(c, s, st->loop.body, &x);
+        sema_exec_block(c, s, st->loop.body, &x);
         c->runtime = was_runtime;
     }
     c->loop_depth--;
     return FLOW_NORMAL;
-}
-
-/* ---- types in annotations ---------------------------------------------------------------- */
-
-static bool dtype_of(const char *name, int *dtype)
-{
-    if (!strcmp(name, "f32")) {
-        *dtype = DT_F32;
-        return true;
-    }
-    if (!strcmp(name, "i32")) {
-        *dtype = DT_I32;
-        return true;
-    }
-    return false;
-}
-
-/* The dimension a type's dim expression denotes in scope s. A bare name that is unbound is
- * a dimension variable: with `actual` it binds to it; without, it becomes a symbol. */
-static bool eval_dim(Checker *c, Scope *s, AstNode *d, const Dim *actual, Dim *out)
-{
-    if (d->kind == AST_NAME && !strcmp(d->name, "_")) {
-        *out = DIM_ANY;
-        return true;
-    }
-    if (d->kind == AST_NAME && !scope_lookup(s, d->name)) {
-        *out = actual ? *actual : (Dim){0, sema_symbol(c, d->name)};
-        scope_bind(c, s, d->name, val_int_unknown(c, *out), BIND_VAR, d->span);
-        return true;
-    }
-    Value *v = sema_eval(c, s, d);
-    if (v->kind == V_ERROR)
-        return false;
-    if (v->kind != V_INT) {
-        char buf[200];
-        sema_error(c, d->span, "a dimension must be an int, found %s",
-                   val_type_str(c, v, buf, sizeof buf));
-        return false;
-    }
-    *out = v->dim;
-    return true;
-}
-
-/* A value of the annotated type, for checking a definition on its own: names that are not
- * bound become symbols. */
-static Value *value_of_type(Checker *c, Scope *s, AstNode *t, const char *param_name)
-{
-    if (!t)
-        return val_error(c); /* untyped: accepted anywhere while checking generically */
-    switch (t->kind) {
-    case AST_TYPE_NAME:
-        if (!strcmp(t->name, "int"))
-            return val_int_unknown(c, (Dim){0, sema_symbol(c, param_name)});
-        if (!strcmp(t->name, "float"))
-            return val_float(c, 0, false);
-        if (!strcmp(t->name, "bool"))
-            return val_bool(c, false, false);
-        if (!strcmp(t->name, "string"))
-            return val_string(c, "", false);
-        return val_error(c);
-    case AST_TYPE_TENSOR: {
-        int dtype;
-        if (!dtype_of(t->tensor.dtype.name, &dtype))
-            return val_error(c);
-        Dim dims[IR_MAX_RANK];
-        int rank = 0;
-        for (int i = 0; i < t->tensor.dims.len && rank < IR_MAX_RANK; i++) {
-            AstNode *d = t->tensor.dims.items[i];
-            if (d->kind == AST_ELLIPSIS)
-                return val_tensor(c, dtype, -1, NULL);
-            if (!eval_dim(c, s, d, NULL, &dims[rank]))
-                dims[rank] = DIM_ANY;
-            rank++;
-        }
-        return val_tensor(c, dtype, rank, dims);
-    }
-    case AST_TYPE_LIST: {
-        Value *v = val_new(c, V_LIST);
-        v->len = -1;
-        v->elem = value_of_type(c, s, t->expr, param_name);
-        return v;
-    }
-    case AST_TYPE_TUPLE: {
-        Value *items[16];
-        int n = t->list.len < 16 ? t->list.len : 16;
-        for (int i = 0; i < n; i++)
-            items[i] = value_of_type(c, s, t->list.items[i], param_name);
-        return val_tuple(c, n, items);
-    }
-    default: return val_error(c);
-    }
-}
-
-/* Whether v has the annotated type t; binds dimension variables in s. */
-static bool match_type(Checker *c, Scope *s, AstNode *t, Value *v)
-{
-    if (!t || v->kind == V_ERROR)
-        return true;
-    switch (t->kind) {
-    case AST_TYPE_NAME:
-        if (!strcmp(t->name, "int"))
-            return v->kind == V_INT;
-        if (!strcmp(t->name, "float"))
-            return val_is_numeric(v);
-        if (!strcmp(t->name, "bool"))
-            return v->kind == V_BOOL;
-        if (!strcmp(t->name, "string"))
-            return v->kind == V_STRING;
-        if (!strcmp(t->name, "dataset"))
-            return v->kind == V_DATASET;
-        if (!strcmp(t->name, "split"))
-            return v->kind == V_SPLIT;
-        {
-            int dtype;
-            if (dtype_of(t->name, &dtype)) {
-                Value *tv = as_tensor_value(c, v);
-                return tv && tv->dtype == dtype && (tv->rank == 0 || tv->rank < 0);
-            }
-            Binding *b = scope_lookup(s, t->name);
-            if (b && b->value->kind == V_DEF)
-                return v->kind == V_INSTANCE && v->inst->def == b->value->node;
-        }
-        return false;
-    case AST_TYPE_TENSOR: {
-        int dtype;
-        if (!dtype_of(t->tensor.dtype.name, &dtype))
-            return false;
-        Value *tv = as_tensor_value(c, v);
-        if (!tv || (tv->dtype != dtype && !(dtype == DT_F32 && v->kind != V_TENSOR)))
-            return false;
-        bool any_rank = t->tensor.dims.len == 1 && t->tensor.dims.items[0]->kind == AST_ELLIPSIS;
-        if (any_rank || tv->rank < 0)
-            return true;
-        if (tv->rank != t->tensor.dims.len)
-            return false;
-        for (int i = 0; i < tv->rank; i++) {
-            Dim want;
-            if (!eval_dim(c, s, t->tensor.dims.items[i], &tv->dims[i], &want))
-                return true; /* the dimension's own error was reported */
-            if (!dim_eq(want, tv->dims[i]))
-                return false;
-        }
-        return true;
-    }
-    case AST_TYPE_LIST:
-        if (v->kind != V_LIST)
-            return false;
-        for (int i = 0; i < v->len; i++)
-            if (!match_type(c, s, t->expr, v->items[i]))
-                return false;
-        return true;
-    case AST_TYPE_TUPLE:
-        if (v->kind != V_TUPLE || v->len != t->list.len)
-            return false;
-        for (int i = 0; i < v->len; i++)
-            if (!match_type(c, s, t->list.items[i], v->items[i]))
-                return false;
-        return true;
-    default: return false;
-    }
-}
-
-/* The annotation as written, for messages: "f32[B, n_in]" (from the source text). */
-static const char *type_text(const AstNode *t, char *buf, size_t n)
-{
-    const SourceFile *f = t->span.file;
-    size_t len = t->span.hi - t->span.lo;
-    if (len >= n)
-        len = n - 1;
-    memcpy(buf, f->text + t->span.lo, len);
-    buf[len] = '\0';
-    return buf;
-}
-
-/* The annotation with what its names stand for at this call: f32[B, n_in] with n_in bound to
- * 784 and B unbound reads "f32[B, 784]". */
-static const char *expected_str(Checker *c, Scope *s, const AstNode *t, char *buf, size_t n)
-{
-    if (t->kind != AST_TYPE_TENSOR)
-        return type_text(t, buf, n);
-    size_t at = (size_t)snprintf(buf, n, "%s[", t->tensor.dtype.name);
-    for (int i = 0; i < t->tensor.dims.len && at < n; i++) {
-        const AstNode *d = t->tensor.dims.items[i];
-        char part[128];
-        Binding *b = d->kind == AST_NAME ? scope_lookup(s, d->name) : NULL;
-        if (b && b->value->kind == V_INT)
-            dim_str(c, b->value->dim, part, sizeof part);
-        else
-            type_text(d, part, sizeof part);
-        at += (size_t)snprintf(buf + at, n - at, "%s%s", i ? ", " : "", part);
-    }
-    if (at < n)
-        snprintf(buf + at, n - at, "]");
-    return buf;
-}
-
-/* Checks that a type annotation names real types (reported once, on the definition). */
-static void check_type_names(Checker *c, Scope *s, AstNode *t)
-{
-    if (!t)
-        return;
-    switch (t->kind) {
-    case AST_TYPE_NAME: {
-        static const char *const known[] = {"int", "float", "bool", "string", "dataset", "split",
-                                            "f32", "i32"};
-        for (size_t i = 0; i < ARRAY_LEN(known); i++)
-            if (!strcmp(t->name, known[i]))
-                return;
-        Binding *b = scope_lookup(s, t->name);
-        if (b && b->value->kind == V_DEF)
-            return;
-        sema_error(c, t->span, "unknown type '%s'", t->name);
-        return;
-    }
-    case AST_TYPE_TENSOR: {
-        int dtype;
-        if (!dtype_of(t->tensor.dtype.name, &dtype))
-            sema_error(c, t->tensor.dtype.span, "unknown element type '%s' (expected f32 or i32)",
-                       t->tensor.dtype.name);
-        for (int i = 0; i < t->tensor.dims.len; i++)
-            if (t->tensor.dims.items[i]->kind == AST_ELLIPSIS && t->tensor.dims.len != 1)
-                sema_error(c, t->tensor.dims.items[i]->span, "'...' must be the only dimension");
-        return;
-    }
-    case AST_TYPE_LIST: check_type_names(c, s, t->expr); return;
-    case AST_TYPE_TUPLE:
-        for (int i = 0; i < t->list.len; i++)
-            check_type_names(c, s, t->list.items[i]);
-        return;
-    default: return;
-    }
-}
-
-/* ---- calls ---------------------------------------------------------------------------------- */
-
-bool sema_bind_args(Checker *c, AstNode *call, const char *what, const char *const *params,
-                    int nparams, int required, Span def, Value **pos, int npos,
-                    const AstIdent *kw_names, Value **kw, int nkw, Value **out, int *from)
-{
-    bool ok = true;
-    for (int p = 0; p < nparams; p++) {
-        out[p] = NULL;
-        if (from)
-            from[p] = -1;
-    }
-    if (npos > nparams) {
-        sema_error(c, call->span, "%s takes %s%d argument%s, but %d were given", what,
-                   required < nparams ? "at most " : "", nparams, nparams == 1 ? "" : "s", npos);
-        if (def.file)
-            sema_note(c, def, "%s is defined here", what);
-        return false;
-    }
-    for (int i = 0; i < npos; i++) {
-        out[i] = pos[i];
-        if (from)
-            from[i] = i;
-    }
-    for (int k = 0; k < nkw; k++) {
-        int slot = -1;
-        for (int p = 0; p < nparams; p++)
-            if (!strcmp(params[p], kw_names[k].name))
-                slot = p;
-        if (slot < 0) {
-            sema_error(c, kw_names[k].span, "%s has no parameter named '%s'", what, kw_names[k].name);
-            if (def.file)
-                sema_note(c, def, "%s is defined here", what);
-            ok = false;
-            continue;
-        }
-        if (out[slot]) {
-            sema_error(c, kw_names[k].span, "argument '%s' is given more than once",
-                       kw_names[k].name);
-            ok = false;
-            continue;
-        }
-        out[slot] = kw[k];
-        if (from)
-            from[slot] = npos + k;
-    }
-    for (int p = 0; ok && p < required; p++)
-        if (!out[p]) {
-            sema_error(c, call->span, "%s is missing the argument '%s'", what, params[p]);
-            if (def.file)
-                sema_note(c, def, "%s is defined here", what);
-            ok = false;
-        }
-    return ok;
-}
-
-static char *signature_key(Checker *c, Value **args, int n)
-{
-    char buf[2048];
-    size_t at = (size_t)snprintf(buf, sizeof buf, "%s", sema_lenient ? "generic;" : "");
-    for (int i = 0; i < n && at < sizeof buf - 300; i++) {
-        char t[256];
-        if (!args[i])
-            snprintf(t, sizeof t, "-");
-        else if (args[i]->kind == V_INT && args[i]->known)
-            snprintf(t, sizeof t, "%lld", (long long)args[i]->i);
-        else if (args[i]->kind == V_FLOAT && args[i]->known)
-            snprintf(t, sizeof t, "%.17g", args[i]->f);
-        else if (args[i]->kind == V_INSTANCE)
-            snprintf(t, sizeof t, "@%p", (void *)args[i]->inst);
-        else
-            val_type_str(c, args[i], t, sizeof t);
-        at += (size_t)snprintf(buf + at, sizeof buf - at, "%s;", t);
-    }
-    return arena_strndup(c->arena, buf, strlen(buf));
-}
-
-static Value *cache_find(Checker *c, const AstNode *fn, Instance *inst, const char *key)
-{
-    for (int i = 0; i < c->ncache; i++)
-        if (c->cache[i].fn == fn && c->cache[i].inst == inst && !strcmp(c->cache[i].key, key))
-            return c->cache[i].result;
-    return NULL;
-}
-
-static void cache_add(Checker *c, const AstNode *fn, Instance *inst, char *key, Value *result)
-{
-    if (c->ncache == c->capcache) {
-        c->capcache = c->capcache ? c->capcache * 2 : 64;
-        c->cache = util_realloc(c->cache, sizeof(CacheEntry) * (size_t)c->capcache);
-    }
-    c->cache[c->ncache++] = (CacheEntry){fn, inst, key, result};
-}
-
-static const char **param_names(Checker *c, const AstNode *def, int *n, int *required)
-{
-    const AstList *ps = &def->def.params;
-    const char **names = ARENA_NEW_N(c->arena, const char *, ps->len ? ps->len : 1);
-    *required = 0;
-    for (int i = 0; i < ps->len; i++) {
-        names[i] = ps->items[i]->decl.id.name;
-        if (!ps->items[i]->decl.init && *required == i)
-            *required = i + 1;
-    }
-    *n = ps->len;
-    return names;
-}
-
-static const char *qualified(Checker *c, const AstNode *fn, Instance *self)
-{
-    if (!self)
-        return fn->def.id.name;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s.%s", self->def->def.id.name, fn->def.id.name);
-    return arena_strndup(c->arena, buf, strlen(buf));
-}
-
-/* Binds a definition's parameters in `s` from the bound arguments; defaults are evaluated
- * in `defaults` (the definition's own scope). Checks annotations. */
-static bool bind_params(Checker *c, Scope *s, Scope *defaults, const AstNode *def, Value **args,
-                        int *from, AstNode *call, const char *what, BindKind kind)
-{
-    bool ok = true;
-    const AstList *ps = &def->def.params;
-    for (int i = 0; i < ps->len; i++) {
-        AstNode *p = ps->items[i];
-        Value *v = args[i];
-        if (!v)
-            v = p->decl.init ? sema_eval(c, defaults, p->decl.init) : val_error(c);
-        if (p->decl.type && !match_type(c, s, p->decl.type, v)) {
-            char got[200], want[200];
-            Span at = call->span;
-            if (from && from[i] >= 0 && call->kind == AST_CALL && from[i] < call->call.args.len)
-                at = call->call.args.items[from[i]]->span;
-            /* Bound dims make the expected type concrete in the message. */
-            sema_error(c, at, "argument '%s' of %s has type %s, but %s expects %s",
-                       p->decl.id.name, what, val_type_str(c, v, got, sizeof got), what,
-                       expected_str(c, s, p->decl.type, want, sizeof want));
-            sema_note(c, p->decl.type->span, "parameter '%s' is declared here", p->decl.id.name);
-            ok = false;
-            v = val_error(c);
-        }
-        scope_bind(c, s, p->decl.id.name, v, kind, p->decl.id.span);
-    }
-    return ok;
-}
-
-Value *sema_call_fn(Checker *c, const AstNode *fn, Instance *self, AstNode *call, Value **pos,
-                    int npos, const AstIdent *kw_names, Value **kw, int nkw)
-{
-    int nparams, required;
-    const char **names = param_names(c, fn, &nparams, &required);
-    const char *what = qualified(c, fn, self);
-    Value *args[64];
-    int from[64];
-    if (nparams > 64) {
-        sema_error(c, fn->def.id.span, "too many parameters");
-        return val_error(c);
-    }
-    if (!sema_bind_args(c, call, what, names, nparams, required, fn->def.id.span, pos, npos,
-                        kw_names, kw, nkw, args, from))
-        return val_error(c);
-    char *key = signature_key(c, args, nparams);
-    Value *cached = cache_find(c, fn, self, key);
-    if (cached)
-        return cached;
-    if (c->nframes >= 48) {
-        sema_error(c, call->span, "calls nest too deeply (is %s recursive?)", what);
-        return val_error(c);
-    }
-    Scope *defining = self ? self->scope : c->globals;
-    Scope *s = scope_new(c, defining, SCOPE_FN);
-    push_frame(c, call->span, what);
-    Value *result;
-    if (!bind_params(c, s, defining, fn, args, from, call, what, BIND_VAR)) {
-        result = val_error(c);
-    } else {
-        bool was_runtime = c->runtime;
-        int loops = c->loop_depth;
-        c->runtime = false;
-        c->loop_depth = 0;
-        Exec x = {0};
-        Value *last = exec_block(c, s, fn->def.body, &x);
-        result = x.flow == FLOW_RETURN ? (x.ret ? x.ret : val_void(c)) : last;
-        c->runtime = was_runtime;
-        c->loop_depth = loops;
-        if (fn->def.ret && !match_type(c, s, fn->def.ret, result)) {
-            char got[200], want[200];
-            sema_error(c, fn->def.body->span, "%s returns %s, but its declared type is %s", what,
-                       val_type_str(c, result, got, sizeof got),
-                       expected_str(c, s, fn->def.ret, want, sizeof want));
-            sema_note(c, fn->def.ret->span, "the return type is declared here");
-            result = val_error(c);
-        }
-    }
-    pop_frame(c);
-    cache_add(c, fn, self, key, result);
-    return result;
-}
-
-static void exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst);
-
-/* Instantiates a layer, model or optimizer: runs its body at compile time. */
-static Value *instantiate(Checker *c, const AstNode *def, AstNode *call, Value **pos, int npos,
-                          const AstIdent *kw_names, Value **kw, int nkw)
-{
-    int nparams, required;
-    const char **names = param_names(c, def, &nparams, &required);
-    Value *args[64];
-    int from[64];
-    if (nparams > 64)
-        return val_error(c);
-    if (!sema_bind_args(c, call, def->def.id.name, names, nparams, required, def->def.id.span, pos,
-                        npos, kw_names, kw, nkw, args, from))
-        return val_error(c);
-    Instance *inst = ARENA_NEW(c->arena, Instance);
-    inst->def = def;
-    inst->created = call->span;
-    inst->scope = scope_new(c, c->globals, SCOPE_BODY);
-    inst->scope->inst = inst;
-    if (c->nframes >= 48) {
-        sema_error(c, call->span, "layers nest too deeply (does %s contain itself?)",
-                   def->def.id.name);
-        return val_error(c);
-    }
-    push_frame(c, call->span, def->def.id.name);
-    bool ok = bind_params(c, inst->scope, c->globals, def, args, from, call, def->def.id.name,
-                          BIND_HYPER);
-    bool was_runtime = c->runtime;
-    c->runtime = false;
-    int loops = c->loop_depth;
-    c->loop_depth = 0;
-    if (ok)
-        for (int i = 0; i < def->def.body->list.len; i++)
-            exec_body_stmt(c, inst->scope, def->def.body->list.items[i], inst);
-    c->runtime = was_runtime;
-    c->loop_depth = loops;
-    pop_frame(c);
-    if (!ok)
-        return val_error(c);
-    Value *v = val_new(c, V_INSTANCE);
-    v->inst = inst;
-    v->origin = call->span;
-    return v;
-}
-
-Value *sema_call_value(Checker *c, Scope *s, Value *callee, AstNode *call, Value **pos,
-                       int npos, const AstIdent *kw_names, Value **kw, int nkw)
-{
-    char buf[200];
-    switch (callee->kind) {
-    case V_ERROR: return callee;
-    case V_BUILTIN: {
-        const Builtin *b = callee->builtin;
-        if (!strcmp(b->name, "log") && npos == 0 && nkw > 0) {
-            /* log(name = value, ...): a progress line and a metrics row */
-            for (int i = 0; i < nkw; i++) {
-                Value *v = kw[i];
-                bool ok = v->kind == V_ERROR || val_is_numeric(v) || v->kind == V_STRING ||
-                          v->kind == V_BOOL || (v->kind == V_TENSOR && (v->rank == 0 || v->rank < 0));
-                if (!ok)
-                    sema_error(c, kw_names[i].span, "log records numbers, scalar tensors and strings; "
-                                                    "'%s' is %s", kw_names[i].name,
-                               val_type_str(c, v, buf, sizeof buf));
-            }
-            return val_void(c);
-        }
-        int n = 0;
-        while (n < SEMA_MAX_PARAMS && b->params[n])
-            n++;
-        CallArgs a = {.call = call, .scope = s};
-        int from[SEMA_MAX_PARAMS];
-        if (!sema_bind_args(c, call, b->name[0] == '.' ? b->name + 1 : b->name, b->params, n,
-                            b->required, (Span){0}, pos, npos, kw_names, kw, nkw, a.v, from))
-            return val_error(c);
-        for (int i = 0; i < n; i++)
-            a.e[i] = from[i] >= 0 && call->kind == AST_CALL && from[i] < call->call.args.len
-                         ? call->call.args.items[from[i]]->arg.value
-                         : NULL;
-        if (callee->inst) { /* a built-in method: the instance is the hidden first argument */
-            Value *self = val_new(c, V_INSTANCE);
-            self->inst = callee->inst;
-            a.v[SEMA_MAX_PARAMS - 1] = self;
-        }
-        return b->check(c, &a, b);
-    }
-    case V_FN: return sema_call_fn(c, callee->node, NULL, call, pos, npos, kw_names, kw, nkw);
-    case V_METHOD:
-        return sema_call_fn(c, callee->node, callee->inst, call, pos, npos, kw_names, kw, nkw);
-    case V_DEF: return instantiate(c, callee->node, call, pos, npos, kw_names, kw, nkw);
-    case V_INSTANCE: {
-        Binding *f = scope_find_local(callee->inst->scope, "forward");
-        if (!f || f->value->kind != V_FN) {
-            sema_error(c, call->span, "%s '%s' has no forward method, so it cannot be called",
-                       ast_def_kind_name(callee->inst->def->def.def_kind),
-                       callee->inst->def->def.id.name);
-            sema_note(c, callee->inst->def->def.id.span, "'%s' is defined here",
-                      callee->inst->def->def.id.name);
-            return val_error(c);
-        }
-        return sema_call_fn(c, f->value->node, callee->inst, call, pos, npos, kw_names, kw, nkw);
-    }
-    default:
-        sema_error(c, call->call.callee->span, "%s is not callable",
-                   val_type_str(c, callee, buf, sizeof buf));
-        return val_error(c);
-    }
-}
-
-static Value *eval_call(Checker *c, Scope *s, AstNode *e)
-{
-    AstNode *fe = e->call.callee;
-    Value *callee;
-    if (fe->kind == AST_NAME && !scope_lookup(s, fe->name) && !sema_builtin(fe->name)) {
-        sema_error(c, fe->span, "unknown function '%s'", fe->name);
-        callee = val_error(c);
-    } else {
-        callee = sema_eval(c, s, fe);
-    }
-    if (fe->kind == AST_NAME && callee->kind != V_ERROR && callee->kind != V_FN &&
-        callee->kind != V_DEF && callee->kind != V_BUILTIN && callee->kind != V_INSTANCE &&
-        callee->kind != V_METHOD) {
-        char buf[200];
-        sema_error(c, fe->span, "'%s' is %s, not a function", fe->name,
-                   val_type_str(c, callee, buf, sizeof buf));
-        callee = val_error(c);
-    }
-    int n = e->call.args.len;
-    Value **pos = ARENA_NEW_N(c->arena, Value *, n ? n : 1);
-    Value **kw = ARENA_NEW_N(c->arena, Value *, n ? n : 1);
-    AstIdent *names = ARENA_NEW_N(c->arena, AstIdent, n ? n : 1);
-    int npos = 0, nkw = 0;
-    bool arg_error = false;
-    for (int i = 0; i < n; i++) {
-        AstNode *a = e->call.args.items[i];
-        Value *v = sema_eval(c, s, a->arg.value);
-        arg_error |= v->kind == V_ERROR;
-        if (!a->arg.key.name) {
-            if (nkw) {
-                sema_error(c, a->span, "a positional argument cannot follow keyword arguments");
-                return val_error(c);
-            }
-            pos[npos++] = v;
-        } else {
-            names[nkw] = a->arg.key;
-            kw[nkw++] = v;
-        }
-    }
-    if (callee->kind == V_ERROR)
-        return callee;
-    (void)arg_error; /* error arguments flow on silently as error values */
-    return sema_call_value(c, s, callee, e, pos, npos, names, kw, nkw);
 }
 
 /* ---- expressions ----------------------------------------------------------------------------- */
@@ -1666,13 +1065,13 @@ static Value *eval_if(Checker *c, Scope *s, AstNode *e)
         if (!branch)
             return val_void(c);
         Exec x = {0};
-        return branch->kind == AST_BLOCK ? exec_block(c, s, branch, &x) : sema_eval(c, s, branch);
+        return branch->kind == AST_BLOCK ? sema_exec_block(c, s, branch, &x) : sema_eval(c, s, branch);
     }
     Exec x = {0}, y = {0};
-    Value *a = exec_block(c, s, e->cond.then, &x);
+    Value *a = sema_exec_block(c, s, e->cond.then, &x);
     if (!e->cond.els)
         return val_void(c);
-    Value *b = e->cond.els->kind == AST_BLOCK ? exec_block(c, s, e->cond.els, &y)
+    Value *b = e->cond.els->kind == AST_BLOCK ? sema_exec_block(c, s, e->cond.els, &y)
                                               : sema_eval(c, s, e->cond.els);
     if (a->kind != V_VOID && b->kind != V_VOID && !val_same_type(a, b) && !val_same_type(b, a)) {
         char x1[200], y1[200];
@@ -1693,7 +1092,7 @@ static Value *eval_comprehension(Checker *c, Scope *s, AstNode *e)
     inner->inst = s->inst;
     Value *list = val_new(c, V_LIST);
     if (it.count < 0 || it.count > 4096) {
-        assign_targets(c, inner, &e->loop.targets, iter_item(c, &it, -1), e->span);
+        sema_assign_targets(c, inner, &e->loop.targets, iter_item(c, &it, -1), e->span);
         list->len = -1;
         list->elem = sema_eval(c, inner, e->loop.body);
         return list;
@@ -1701,7 +1100,7 @@ static Value *eval_comprehension(Checker *c, Scope *s, AstNode *e)
     list->len = (int)it.count;
     list->items = ARENA_NEW_N(c->arena, Value *, it.count ? it.count : 1);
     for (int64_t i = 0; i < it.count; i++) {
-        assign_targets(c, inner, &e->loop.targets, iter_item(c, &it, i), e->span);
+        sema_assign_targets(c, inner, &e->loop.targets, iter_item(c, &it, i), e->span);
         list->items[i] = sema_eval(c, inner, e->loop.body);
     }
     return list;
@@ -1726,7 +1125,7 @@ Value *sema_eval(Checker *c, Scope *s, AstNode *e)
     }
     case AST_COMPREHENSION: v = eval_comprehension(c, s, e); break;
     case AST_UNARY: v = eval_unary(c, s, e); break;
-    case AST_BINARY: v = eval_binary(c, s, e); break;
+    case AST_BINARY: v = sema_eval_binary(c, s, e); break;
     case AST_RANGE: {
         Value *lo = sema_eval(c, s, e->range.lo), *hi = sema_eval(c, s, e->range.hi);
         if (lo->kind == V_ERROR || hi->kind == V_ERROR)
@@ -1740,13 +1139,13 @@ Value *sema_eval(Checker *c, Scope *s, AstNode *e)
         v->hi = hi;
         break;
     }
-    case AST_CALL: v = eval_call(c, s, e); break;
+    case AST_CALL: v = sema_eval_call(c, s, e); break;
     case AST_MEMBER: v = eval_member(c, s, e); break;
     case AST_INDEX: v = eval_index(c, s, e); break;
     case AST_IF: v = eval_if(c, s, e); break;
     case AST_BLOCK: {
         Exec x = {0};
-        v = exec_block(c, s, e, &x);
+        v = sema_exec_block(c, s, e, &x);
         break;
     }
     case AST_SLICE:
@@ -1787,12 +1186,12 @@ static const char *placement_name(const AstNode *st)
     }
 }
 
-static void misplaced(Checker *c, AstNode *st, const char *where)
+void sema_misplaced(Checker *c, AstNode *st, const char *where)
 {
     sema_error(c, st->span, "%s is not allowed %s", placement_name(st), where);
 }
 
-static Flow exec_stmt(Checker *c, Scope *s, AstNode *st, Exec *x, bool is_last)
+Flow sema_exec_stmt(Checker *c, Scope *s, AstNode *st, Exec *x, bool is_last)
 {
     char buf[200];
     switch (st->kind) {
@@ -1822,9 +1221,9 @@ static Flow exec_stmt(Checker *c, Scope *s, AstNode *st, Exec *x, bool is_last)
             tmp.op.op = st->assign.op;
             tmp.op.lhs = st->assign.targets.items[0];
             tmp.op.rhs = st->assign.value;
-            v = eval_binary(c, s, &tmp);
+            v = sema_eval_binary(c, s, &tmp);
         }
-        assign_targets(c, s, &st->assign.targets, v, st->span);
+        sema_assign_targets(c, s, &st->assign.targets, v, st->span);
         x->last = val_void(c);
         return FLOW_NORMAL;
     }
@@ -1839,7 +1238,7 @@ static Flow exec_stmt(Checker *c, Scope *s, AstNode *st, Exec *x, bool is_last)
         widen_assigned(c, s, st->cond.then);
         c->loop_depth++;
         Exec y = {0};
-        exec_block(c, s, st->cond.then, &y);
+        sema_exec_block(c, s, st->cond.then, &y);
         c->loop_depth--;
         c->runtime = was_runtime;
         return FLOW_NORMAL;
@@ -1859,19 +1258,19 @@ static Flow exec_stmt(Checker *c, Scope *s, AstNode *st, Exec *x, bool is_last)
             return FLOW_NORMAL;
         }
         return x->flow = st->kind == AST_BREAK ? FLOW_BREAK : FLOW_CONTINUE;
-    case AST_PARAM_DECL: misplaced(c, st, "here; parameters belong directly in a layer or model"); return FLOW_NORMAL;
-    case AST_STATE_DECL: misplaced(c, st, "here; state belongs directly in a layer, model or optimizer"); return FLOW_NORMAL;
-    case AST_IMPORT: misplaced(c, st, "here; imports belong at the top of a file"); return FLOW_NORMAL;
-    case AST_FN: misplaced(c, st, "here; functions are defined at the top level or in a layer, model or optimizer"); return FLOW_NORMAL;
+    case AST_PARAM_DECL: sema_misplaced(c, st, "here; parameters belong directly in a layer or model"); return FLOW_NORMAL;
+    case AST_STATE_DECL: sema_misplaced(c, st, "here; state belongs directly in a layer, model or optimizer"); return FLOW_NORMAL;
+    case AST_IMPORT: sema_misplaced(c, st, "here; imports belong at the top of a file"); return FLOW_NORMAL;
+    case AST_FN: sema_misplaced(c, st, "here; functions are defined at the top level or in a layer, model or optimizer"); return FLOW_NORMAL;
     case AST_DEF:
-    case AST_TRAIN: misplaced(c, st, "here; it must be at the top level"); return FLOW_NORMAL;
+    case AST_TRAIN: sema_misplaced(c, st, "here; it must be at the top level"); return FLOW_NORMAL;
     default:
         sema_error(c, st->span, "this is not a statement");
         return FLOW_NORMAL;
     }
 }
 
-static Value *exec_block(Checker *c, Scope *s, AstNode *block, Exec *x)
+Value *sema_exec_block(Checker *c, Scope *s, AstNode *block, Exec *x)
 {
     x->last = val_void(c);
     if (block->kind != AST_BLOCK)
@@ -1879,7 +1278,7 @@ static Value *exec_block(Checker *c, Scope *s, AstNode *block, Exec *x)
     for (int i = 0; i < block->list.len; i++) {
         AstNode *st = block->list.items[i];
         x->last = val_void(c);
-        Flow f = exec_stmt(c, s, st, x, i == block->list.len - 1);
+        Flow f = sema_exec_stmt(c, s, st, x, i == block->list.len - 1);
         if (f != FLOW_NORMAL) {
             x->flow = f;
             /* Code after break/continue/return in the same block never runs. */
@@ -1892,362 +1291,3 @@ static Value *exec_block(Checker *c, Scope *s, AstNode *block, Exec *x)
 }
 
 /* A statement directly in a layer, model or optimizer body. */
-static void exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst)
-{
-    bool optimizer = inst->def->def.def_kind == AST_DEF_OPTIMIZER;
-    switch (st->kind) {
-    case AST_PARAM_DECL:
-    case AST_STATE_DECL: {
-        if (optimizer && st->kind == AST_PARAM_DECL) {
-            misplaced(c, st, "in an optimizer; use 'state' for per-parameter values");
-            return;
-        }
-        if (scope_find_local(s, st->decl.id.name)) {
-            Binding *old = scope_find_local(s, st->decl.id.name);
-            sema_error(c, st->decl.id.span, "'%s' is already defined in this %s", st->decl.id.name,
-                       ast_def_kind_name(inst->def->def.def_kind));
-            sema_note(c, old->span, "the first definition is here");
-            return;
-        }
-        if (optimizer) { /* per-parameter state: checked when the update is checked */
-            scope_bind(c, s, st->decl.id.name, val_tensor(c, DT_F32, -1, NULL), BIND_STATE,
-                       st->decl.id.span);
-            return;
-        }
-        if (st->kind == AST_PARAM_DECL && st->decl.type->kind != AST_TYPE_TENSOR) {
-            sema_error(c, st->decl.type->span, "a parameter must have a tensor type such as "
-                                               "f32[n_out, n_in]");
-            return;
-        }
-        check_type_names(c, s, st->decl.type);
-        Value *declared = st->decl.type ? value_of_type(c, s, st->decl.type, st->decl.id.name) : NULL;
-        Value *init = NULL;
-        AstNode *ie = st->decl.init;
-        /* An initializer call gets the declared shape as its first argument. */
-        if (ie->kind == AST_CALL && ie->call.callee->kind == AST_NAME && declared &&
-            declared->kind == V_TENSOR) {
-            Binding *fb = scope_lookup(s, ie->call.callee->name);
-            const Builtin *bb = fb ? NULL : sema_builtin(ie->call.callee->name);
-            const char *first = fb && fb->value->kind == V_FN && fb->value->node->def.params.len
-                                    ? fb->value->node->def.params.items[0]->decl.id.name
-                                : bb ? bb->params[0]
-                                     : NULL;
-            if (first && !strcmp(first, "shape")) {
-                int n = ie->call.args.len;
-                Value **pos = ARENA_NEW_N(c->arena, Value *, n + 1);
-                Value **kw = ARENA_NEW_N(c->arena, Value *, n + 1);
-                AstIdent *names = ARENA_NEW_N(c->arena, AstIdent, n + 1);
-                Value *dims[IR_MAX_RANK];
-                for (int i = 0; i < declared->rank; i++)
-                    dims[i] = val_int_unknown(c, declared->dims[i]);
-                Value *shape = val_new(c, V_LIST);
-                shape->len = declared->rank;
-                shape->items = ARENA_NEW_N(c->arena, Value *, declared->rank + 1);
-                for (int i = 0; i < declared->rank; i++)
-                    shape->items[i] = dims[i];
-                int npos = 0, nkw = 0;
-                pos[npos++] = shape;
-                for (int i = 0; i < n; i++) {
-                    AstNode *a = ie->call.args.items[i];
-                    Value *v = sema_eval(c, s, a->arg.value);
-                    if (a->arg.key.name) {
-                        names[nkw] = a->arg.key;
-                        kw[nkw++] = v;
-                    } else
-                        pos[npos++] = v;
-                }
-                Value *callee = sema_eval(c, s, ie->call.callee);
-                init = sema_call_value(c, s, callee, ie, pos, npos, names, kw, nkw);
-            }
-        }
-        if (!init)
-            init = sema_eval(c, s, ie);
-        Value *v = declared ? declared : need_tensor(c, init, ie->span);
-        if (declared && init->kind != V_ERROR) {
-            Value *t = as_tensor_value(c, init);
-            int r;
-            Dim out[IR_MAX_RANK];
-            bool ok = t && (t->rank < 0 || declared->rank < 0 ||
-                            (sema_broadcast(t->rank, t->dims, declared->rank, declared->dims, &r, out) &&
-                             r == declared->rank));
-            if (ok && t->rank >= 0 && declared->rank >= 0)
-                for (int i = 0; i < r; i++)
-                    ok &= dim_eq(out[i], declared->dims[i]);
-            if (!ok) {
-                char a[200], b[200];
-                sema_error(c, ie->span, "the initial value has type %s, but '%s' is declared %s",
-                           val_type_str(c, init, a, sizeof a), st->decl.id.name,
-                           val_type_str(c, declared, b, sizeof b));
-            }
-        }
-        v = val_copy(c, v);
-        v->origin = st->span;
-        scope_bind(c, s, st->decl.id.name, v, st->kind == AST_PARAM_DECL ? BIND_PARAM : BIND_STATE,
-                   st->decl.id.span);
-        return;
-    }
-    case AST_FN: {
-        Binding *old = scope_find_local(s, st->def.id.name);
-        if (old) {
-            sema_error(c, st->def.id.span, "'%s' is already defined in this %s", st->def.id.name,
-                       ast_def_kind_name(inst->def->def.def_kind));
-            sema_note(c, old->span, "the first definition is here");
-            return;
-        }
-        Value *f = val_new(c, V_FN);
-        f->node = st;
-        scope_bind(c, s, st->def.id.name, f, BIND_HYPER, st->def.id.span);
-        return;
-    }
-    case AST_ASSIGN:
-        if (optimizer) {
-            Exec x = {0};
-            exec_stmt(c, s, st, &x, false);
-            return;
-        }
-        /* fallthrough */
-    default: {
-        Exec x = {0};
-        exec_stmt(c, s, st, &x, false);
-        return;
-    }
-    }
-}
-
-/* ---- optimizers --------------------------------------------------------------------------- */
-
-/* opt.step(loss): checks the optimizer's state initializers and update once per instance,
- * with a parameter of unknown shape. */
-void sema_check_update(Checker *c, Instance *inst, Span at)
-{
-    if (inst->optimizer_checked)
-        return;
-    inst->optimizer_checked = true;
-    const AstNode *def = inst->def;
-    Binding *upd = scope_find_local(inst->scope, "update");
-    if (!upd || upd->value->kind != V_FN) {
-        sema_error(c, at, "optimizer '%s' has no update function", def->def.id.name);
-        sema_note(c, def->def.id.span, "'%s' is defined here", def->def.id.name);
-        return;
-    }
-    push_frame(c, at, def->def.id.name);
-    bool was = c->in_update;
-    c->in_update = true;
-    Scope *s = scope_new(c, inst->scope, SCOPE_FN);
-    Value *p = val_tensor(c, DT_F32, -1, NULL);
-    scope_bind(c, s, "p", p, BIND_VAR, def->def.id.span);
-    for (int i = 0; i < def->def.body->list.len; i++) {
-        AstNode *st = def->def.body->list.items[i];
-        if (st->kind != AST_STATE_DECL)
-            continue;
-        Value *init = sema_eval(c, s, st->decl.init);
-        if (init->kind != V_ERROR && !as_tensor_value(c, init)) {
-            char buf[200];
-            sema_error(c, st->decl.init->span, "optimizer state must be a tensor, found %s",
-                       val_type_str(c, init, buf, sizeof buf));
-        }
-    }
-    const AstNode *fn = upd->value->node;
-    if (fn->def.params.len != 2)
-        sema_error(c, fn->def.id.span, "an optimizer's update takes two parameters, (p, g)");
-    Value *pos[2] = {p, val_tensor(c, DT_F32, -1, NULL)};
-    sema_call_fn(c, fn, inst, (AstNode *)fn, pos, fn->def.params.len < 2 ? fn->def.params.len : 2,
-                 NULL, NULL, 0);
-    c->in_update = was;
-    pop_frame(c);
-}
-
-/* ---- top level --------------------------------------------------------------------------- */
-
-static void declare_global(Checker *c, AstNode *d)
-{
-    const char *name = d->def.id.name;
-    Binding *old = scope_find_local(c->globals, name);
-    if (old) {
-        sema_error(c, d->def.id.span, "'%s' is defined more than once", name);
-        sema_note(c, old->span, "the first definition is here");
-        return;
-    }
-    if (sema_builtin(name)) {
-        sema_error(c, d->def.id.span, "'%s' is a built-in function and cannot be redefined", name);
-        return;
-    }
-    Value *v = val_new(c, d->kind == AST_FN ? V_FN : V_DEF);
-    v->node = d;
-    scope_bind(c, c->globals, name, v, BIND_DEF, d->def.id.span);
-}
-
-/* Checks a definition on its own, with its parameters as symbols. */
-static void check_definition(Checker *c, AstNode *d)
-{
-    bool sup = c->suppress;
-    sema_lenient = true;
-    for (int i = 0; i < d->def.params.len; i++)
-        check_type_names(c, c->globals, d->def.params.items[i]->decl.type);
-    check_type_names(c, c->globals, d->def.ret);
-    if (d->kind == AST_FN) {
-        Scope *s = scope_new(c, c->globals, SCOPE_FN);
-        for (int i = 0; i < d->def.params.len; i++) {
-            AstNode *p = d->def.params.items[i];
-            Value *v = p->decl.type ? value_of_type(c, s, p->decl.type, p->decl.id.name)
-                       : p->decl.init ? sema_eval(c, c->globals, p->decl.init)
-                                      : val_error(c);
-            scope_bind(c, s, p->decl.id.name, v, BIND_VAR, p->decl.id.span);
-        }
-        Exec x = {0};
-        c->runtime = false;
-        Value *r = exec_block(c, s, d->def.body, &x);
-        if (x.flow == FLOW_RETURN)
-            r = x.ret;
-        if (d->def.ret && r && r->kind != V_ERROR && r->kind != V_VOID) {
-            /* Shapes built from symbols may still agree at every call; only kinds are
-             * compared here. */
-            Value *want = value_of_type(c, s, d->def.ret, "result");
-            if (want->kind != V_ERROR && want->kind != r->kind &&
-                !(want->kind == V_TENSOR && val_is_numeric(r)) &&
-                !(want->kind == V_FLOAT && r->kind == V_INT)) {
-                char a[200], b[200];
-                sema_error(c, d->def.body->span, "%s returns %s, but its declared type is %s",
-                           d->def.id.name, val_type_str(c, r, a, sizeof a),
-                           type_text(d->def.ret, b, sizeof b));
-            }
-        }
-    } else {
-        /* A layer with symbolic hyper-parameters: defaults stand in where given. */
-        int n = d->def.params.len;
-        Value **pos = ARENA_NEW_N(c->arena, Value *, n ? n : 1);
-        Scope *tmp = scope_new(c, c->globals, SCOPE_FN);
-        for (int i = 0; i < n; i++) {
-            AstNode *p = d->def.params.items[i];
-            pos[i] = p->decl.type ? value_of_type(c, tmp, p->decl.type, p->decl.id.name)
-                     : p->decl.init ? sema_eval(c, c->globals, p->decl.init)
-                                    : val_error(c);
-        }
-        Value *inst = instantiate(c, d, d, pos, n, NULL, NULL, 0);
-        if (inst->kind == V_INSTANCE && d->def.def_kind == AST_DEF_OPTIMIZER)
-            sema_check_update(c, inst->inst, d->def.id.span);
-        if (inst->kind == V_INSTANCE) {
-            /* forward with its annotated argument types */
-            Binding *f = scope_find_local(inst->inst->scope, "forward");
-            if (f && f->value->kind == V_FN) {
-                const AstNode *fn = f->value->node;
-                int m = fn->def.params.len;
-                Value **args = ARENA_NEW_N(c->arena, Value *, m ? m : 1);
-                Scope *ts = scope_new(c, inst->inst->scope, SCOPE_FN);
-                for (int i = 0; i < m; i++) {
-                    AstNode *p = fn->def.params.items[i];
-                    args[i] = p->decl.type ? value_of_type(c, ts, p->decl.type, p->decl.id.name)
-                                           : val_error(c);
-                }
-                sema_call_fn(c, fn, inst->inst, (AstNode *)fn, args, m, NULL, NULL, 0);
-            }
-        }
-    }
-    c->suppress = sup;
-    sema_lenient = false;
-}
-
-static void check_train(Checker *c, AstNode *t)
-{
-    Scope *s = scope_new(c, c->globals, SCOPE_TRAIN);
-    for (int i = 0; i < t->def.params.len; i++) {
-        AstNode *p = t->def.params.items[i];
-        if (!p->decl.init) {
-            sema_error(c, p->span, "train settings need a default value: %s = ...",
-                       p->decl.id.name);
-            continue;
-        }
-        Value *v = sema_eval(c, c->globals, p->decl.init);
-        /* Settings can be overridden on the command line: their values are not known. */
-        if (v->kind == V_INT)
-            v = val_int_unknown(c, (Dim){0, sema_symbol(c, p->decl.id.name)});
-        else if (v->kind == V_FLOAT || v->kind == V_BOOL || v->kind == V_STRING) {
-            v = val_copy(c, v);
-            v->known = false;
-        } else if (v->kind != V_ERROR) {
-            char buf[200];
-            sema_error(c, p->decl.init->span, "a train setting must be an int, float, bool or "
-                                              "string, found %s", val_type_str(c, v, buf, sizeof buf));
-            v = val_error(c);
-        }
-        scope_bind(c, s, p->decl.id.name, v, BIND_VAR, p->decl.id.span);
-    }
-    c->runtime = true;
-    Exec x = {0};
-    exec_block(c, s, t->def.body, &x);
-    c->runtime = false;
-}
-
-static void check_module_items(Checker *c, AstNode *program, bool imported)
-{
-    for (int i = 0; i < program->list.len; i++) {
-        AstNode *st = program->list.items[i];
-        if (st->kind == AST_FN || st->kind == AST_DEF) {
-            c->has_definitions = true;
-            check_definition(c, st);
-        } else if (imported && st->kind != AST_IMPORT) {
-            sema_error(c, st->span, "only definitions and imports may appear at the top level of "
-                                    "an imported module");
-        }
-    }
-}
-
-static void declare_items(Checker *c, AstNode *program)
-{
-    for (int i = 0; i < program->list.len; i++) {
-        AstNode *st = program->list.items[i];
-        if (st->kind == AST_FN || st->kind == AST_DEF)
-            declare_global(c, st);
-    }
-}
-
-SemaResult sema_check(AstNode *program, const SemaOptions *opts, Arena *arena, DiagSink *diags)
-{
-    Checker c = {.arena = arena, .diags = diags, .opts = opts};
-    int before = diags->errors;
-    c.globals = scope_new(&c, NULL, SCOPE_GLOBAL);
-    /* Imported modules share one namespace with the program: declare everything, then
-     * check every definition on its own. */
-    sema_load_imports(&c, program);
-    for (int m = 0; m < c.modules.len; m++)
-        declare_items(&c, c.modules.items[m]);
-    declare_items(&c, program);
-    for (int m = 0; m < c.modules.len; m++)
-        check_module_items(&c, c.modules.items[m], true);
-    check_module_items(&c, program, false);
-    /* The script, then the train block. */
-    Scope *script = scope_new(&c, c.globals, SCOPE_SCRIPT);
-    for (int i = 0; i < program->list.len; i++) {
-        AstNode *st = program->list.items[i];
-        switch (st->kind) {
-        case AST_FN:
-        case AST_DEF:
-        case AST_IMPORT: break;
-        case AST_TRAIN:
-            c.has_definitions = true;
-            if (c.train) {
-                sema_error(&c, st->span, "a program has at most one train block");
-                sema_note(&c, c.train->span, "the first one is here");
-                break;
-            }
-            c.train = st;
-            break;
-        case AST_PARAM_DECL:
-        case AST_STATE_DECL: misplaced(&c, st, "at the top level; it belongs in a layer or model"); break;
-        default: {
-            Exec x = {0};
-            exec_stmt(&c, script, st, &x, false);
-            break;
-        }
-        }
-    }
-    if (c.train)
-        check_train(&c, (AstNode *)c.train);
-    sema_flush_frames(&c);
-    SemaResult r = {diags->errors - before, c.has_definitions || c.modules.len > 0};
-    sema_free_modules(&c);
-    util_free(c.symbols);
-    util_free(c.reported);
-    util_free(c.cache);
-    return r;
-}

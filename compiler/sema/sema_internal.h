@@ -222,4 +222,41 @@ void sema_free_modules(Checker *c);
 /* check.c */
 void sema_check_update(Checker *c, Instance *inst, Span at);
 
+/* ---- shared between the checker's files ----------------------------------------------- */
+
+typedef enum Flow { FLOW_NORMAL, FLOW_BREAK, FLOW_CONTINUE, FLOW_RETURN } Flow;
+
+typedef struct Exec {
+    Flow flow;
+    Value *ret;         /* FLOW_RETURN: the value */
+    Value *last;        /* the last expression statement's value (a block's value) */
+} Exec;
+
+/* check.c: statements and expressions */
+Flow sema_exec_stmt(Checker *c, Scope *s, AstNode *st, Exec *x, bool is_last);
+Value *sema_exec_block(Checker *c, Scope *s, AstNode *block, Exec *x);
+Value *sema_eval_call(Checker *c, Scope *s, AstNode *e);
+Value *sema_eval_binary(Checker *c, Scope *s, AstNode *e);
+void sema_assign_targets(Checker *c, Scope *s, AstList *targets, Value *v, Span at);
+void sema_push_frame(Checker *c, Span call, const char *what);
+void sema_pop_frame(Checker *c);
+void sema_misplaced(Checker *c, AstNode *st, const char *where);
+/* Numbers, numeric lists and tensors seen as a tensor. */
+bool sema_tensor_view(const Value *v, int *dtype, int *rank, Dim *dims);
+Value *sema_as_tensor(Checker *c, Value *v);                 /* NULL if not tensor-like */
+Value *sema_need_tensor(Checker *c, Value *v, Span at);      /* reports; error value */
+
+/* types.c: annotations */
+Value *sema_value_of_type(Checker *c, Scope *s, AstNode *t, const char *param_name);
+bool sema_match_type(Checker *c, Scope *s, AstNode *t, Value *v);
+bool sema_eval_dim(Checker *c, Scope *s, AstNode *d, const Dim *actual, Dim *out);
+const char *sema_type_text(const AstNode *t, char *buf, size_t n);
+const char *sema_expected_str(Checker *c, Scope *s, const AstNode *t, char *buf, size_t n);
+void sema_check_type_names(Checker *c, Scope *s, AstNode *t);
+
+/* calls.c: instantiation */
+Value *sema_instantiate(Checker *c, const AstNode *def, AstNode *call, Value **pos, int npos,
+                        const AstIdent *kw_names, Value **kw, int nkw);
+void sema_exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst);
+
 #endif

@@ -1,0 +1,200 @@
+/* sema.c — the checker's entry point: modules, definitions, the script and the train block. */
+#include "sema/sema_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* ---- top level --------------------------------------------------------------------------- */
+
+static void declare_global(Checker *c, AstNode *d)
+{
+    const char *name = d->def.id.name;
+    Binding *old = scope_find_local(c->globals, name);
+    if (old) {
+        sema_error(c, d->def.id.span, "'%s' is defined more than once", name);
+        sema_note(c, old->span, "the first definition is here");
+        return;
+    }
+    if (sema_builtin(name)) {
+        sema_error(c, d->def.id.span, "'%s' is a built-in function and cannot be redefined", name);
+        return;
+    }
+    Value *v = val_new(c, d->kind == AST_FN ? V_FN : V_DEF);
+    v->node = d;
+    scope_bind(c, c->globals, name, v, BIND_DEF, d->def.id.span);
+}
+
+/* Checks a definition on its own, with its parameters as symbols. */
+static void check_definition(Checker *c, AstNode *d)
+{
+    bool sup = c->suppress;
+    sema_lenient = true;
+    for (int i = 0; i < d->def.params.len; i++)
+        sema_check_type_names(c, c->globals, d->def.params.items[i]->decl.type);
+    sema_check_type_names(c, c->globals, d->def.ret);
+    if (d->kind == AST_FN) {
+        Scope *s = scope_new(c, c->globals, SCOPE_FN);
+        for (int i = 0; i < d->def.params.len; i++) {
+            AstNode *p = d->def.params.items[i];
+            Value *v = p->decl.type ? sema_value_of_type(c, s, p->decl.type, p->decl.id.name)
+                       : p->decl.init ? sema_eval(c, c->globals, p->decl.init)
+                                      : val_error(c);
+            scope_bind(c, s, p->decl.id.name, v, BIND_VAR, p->decl.id.span);
+        }
+        Exec x = {0};
+        c->runtime = false;
+        Value *r = sema_exec_block(c, s, d->def.body, &x);
+        if (x.flow == FLOW_RETURN)
+            r = x.ret;
+        if (d->def.ret && r && r->kind != V_ERROR && r->kind != V_VOID) {
+            /* Shapes built from symbols may still agree at every call; only kinds are
+             * compared here. */
+            Value *want = sema_value_of_type(c, s, d->def.ret, "result");
+            if (want->kind != V_ERROR && want->kind != r->kind &&
+                !(want->kind == V_TENSOR && val_is_numeric(r)) &&
+                !(want->kind == V_FLOAT && r->kind == V_INT)) {
+                char a[200], b[200];
+                sema_error(c, d->def.body->span, "%s returns %s, but its declared type is %s",
+                           d->def.id.name, val_type_str(c, r, a, sizeof a),
+                           sema_type_text(d->def.ret, b, sizeof b));
+            }
+        }
+    } else {
+        /* A layer with symbolic hyper-parameters: defaults stand in where given. */
+        int n = d->def.params.len;
+        Value **pos = ARENA_NEW_N(c->arena, Value *, n ? n : 1);
+        Scope *tmp = scope_new(c, c->globals, SCOPE_FN);
+        for (int i = 0; i < n; i++) {
+            AstNode *p = d->def.params.items[i];
+            pos[i] = p->decl.type ? sema_value_of_type(c, tmp, p->decl.type, p->decl.id.name)
+                     : p->decl.init ? sema_eval(c, c->globals, p->decl.init)
+                                    : val_error(c);
+        }
+        Value *inst = sema_instantiate(c, d, d, pos, n, NULL, NULL, 0);
+        if (inst->kind == V_INSTANCE && d->def.def_kind == AST_DEF_OPTIMIZER)
+            sema_check_update(c, inst->inst, d->def.id.span);
+        if (inst->kind == V_INSTANCE) {
+            /* forward with its annotated argument types */
+            Binding *f = scope_find_local(inst->inst->scope, "forward");
+            if (f && f->value->kind == V_FN) {
+                const AstNode *fn = f->value->node;
+                int m = fn->def.params.len;
+                Value **args = ARENA_NEW_N(c->arena, Value *, m ? m : 1);
+                Scope *ts = scope_new(c, inst->inst->scope, SCOPE_FN);
+                for (int i = 0; i < m; i++) {
+                    AstNode *p = fn->def.params.items[i];
+                    args[i] = p->decl.type ? sema_value_of_type(c, ts, p->decl.type, p->decl.id.name)
+                                           : val_error(c);
+                }
+                sema_call_fn(c, fn, inst->inst, (AstNode *)fn, args, m, NULL, NULL, 0);
+            }
+        }
+    }
+    c->suppress = sup;
+    sema_lenient = false;
+}
+
+static void check_train(Checker *c, AstNode *t)
+{
+    Scope *s = scope_new(c, c->globals, SCOPE_TRAIN);
+    for (int i = 0; i < t->def.params.len; i++) {
+        AstNode *p = t->def.params.items[i];
+        if (!p->decl.init) {
+            sema_error(c, p->span, "train settings need a default value: %s = ...",
+                       p->decl.id.name);
+            continue;
+        }
+        Value *v = sema_eval(c, c->globals, p->decl.init);
+        /* Settings can be overridden on the command line: their values are not known. */
+        if (v->kind == V_INT)
+            v = val_int_unknown(c, (Dim){0, sema_symbol(c, p->decl.id.name)});
+        else if (v->kind == V_FLOAT || v->kind == V_BOOL || v->kind == V_STRING) {
+            v = val_copy(c, v);
+            v->known = false;
+        } else if (v->kind != V_ERROR) {
+            char buf[200];
+            sema_error(c, p->decl.init->span, "a train setting must be an int, float, bool or "
+                                              "string, found %s", val_type_str(c, v, buf, sizeof buf));
+            v = val_error(c);
+        }
+        scope_bind(c, s, p->decl.id.name, v, BIND_VAR, p->decl.id.span);
+    }
+    c->runtime = true;
+    Exec x = {0};
+    sema_exec_block(c, s, t->def.body, &x);
+    c->runtime = false;
+}
+
+static void check_module_items(Checker *c, AstNode *program, bool imported)
+{
+    for (int i = 0; i < program->list.len; i++) {
+        AstNode *st = program->list.items[i];
+        if (st->kind == AST_FN || st->kind == AST_DEF) {
+            c->has_definitions = true;
+            check_definition(c, st);
+        } else if (imported && st->kind != AST_IMPORT) {
+            sema_error(c, st->span, "only definitions and imports may appear at the top level of "
+                                    "an imported module");
+        }
+    }
+}
+
+static void declare_items(Checker *c, AstNode *program)
+{
+    for (int i = 0; i < program->list.len; i++) {
+        AstNode *st = program->list.items[i];
+        if (st->kind == AST_FN || st->kind == AST_DEF)
+            declare_global(c, st);
+    }
+}
+
+SemaResult sema_check(AstNode *program, const SemaOptions *opts, Arena *arena, DiagSink *diags)
+{
+    Checker c = {.arena = arena, .diags = diags, .opts = opts};
+    int before = diags->errors;
+    c.globals = scope_new(&c, NULL, SCOPE_GLOBAL);
+    /* Imported modules share one namespace with the program: declare everything, then
+     * check every definition on its own. */
+    sema_load_imports(&c, program);
+    for (int m = 0; m < c.modules.len; m++)
+        declare_items(&c, c.modules.items[m]);
+    declare_items(&c, program);
+    for (int m = 0; m < c.modules.len; m++)
+        check_module_items(&c, c.modules.items[m], true);
+    check_module_items(&c, program, false);
+    /* The script, then the train block. */
+    Scope *script = scope_new(&c, c.globals, SCOPE_SCRIPT);
+    for (int i = 0; i < program->list.len; i++) {
+        AstNode *st = program->list.items[i];
+        switch (st->kind) {
+        case AST_FN:
+        case AST_DEF:
+        case AST_IMPORT: break;
+        case AST_TRAIN:
+            c.has_definitions = true;
+            if (c.train) {
+                sema_error(&c, st->span, "a program has at most one train block");
+                sema_note(&c, c.train->span, "the first one is here");
+                break;
+            }
+            c.train = st;
+            break;
+        case AST_PARAM_DECL:
+        case AST_STATE_DECL: sema_misplaced(&c, st, "at the top level; it belongs in a layer or model"); break;
+        default: {
+            Exec x = {0};
+            sema_exec_stmt(&c, script, st, &x, false);
+            break;
+        }
+        }
+    }
+    if (c.train)
+        check_train(&c, (AstNode *)c.train);
+    sema_flush_frames(&c);
+    SemaResult r = {diags->errors - before, c.has_definitions || c.modules.len > 0};
+    sema_free_modules(&c);
+    util_free(c.symbols);
+    util_free(c.reported);
+    util_free(c.cache);
+    return r;
+}
