@@ -9,8 +9,17 @@ struct CacheEntry {
     const AstNode *fn;
     Instance *inst;
     char *key;
+    uint64_t hash;     /* of key, compared first */
     Value *result;
 };
+
+static uint64_t key_hash(const char *key)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return h;
+}
 
 /* ---- calls ---------------------------------------------------------------------------------- */
 
@@ -91,8 +100,10 @@ static char *signature_key(Checker *c, Value **args, int n)
 
 static Value *cache_find(Checker *c, const AstNode *fn, Instance *inst, const char *key)
 {
-    for (int i = 0; i < c->ncache; i++)
-        if (c->cache[i].fn == fn && c->cache[i].inst == inst && !strcmp(c->cache[i].key, key))
+    uint64_t h = key_hash(key);
+    for (int i = c->ncache - 1; i >= 0; i--)
+        if (c->cache[i].fn == fn && c->cache[i].inst == inst && c->cache[i].hash == h &&
+            !strcmp(c->cache[i].key, key))
             return c->cache[i].result;
     return NULL;
 }
@@ -103,7 +114,7 @@ static void cache_add(Checker *c, const AstNode *fn, Instance *inst, char *key, 
         c->capcache = c->capcache ? c->capcache * 2 : 64;
         c->cache = util_realloc(c->cache, sizeof(CacheEntry) * (size_t)c->capcache);
     }
-    c->cache[c->ncache++] = (CacheEntry){fn, inst, key, result};
+    c->cache[c->ncache++] = (CacheEntry){fn, inst, key, key_hash(key), result};
 }
 
 static const char **param_names(Checker *c, const AstNode *def, int *n, int *required)

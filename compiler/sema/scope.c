@@ -12,8 +12,45 @@ Scope *scope_new(Checker *c, Scope *parent, ScopeKind kind)
     return s;
 }
 
+enum { INDEX_AFTER = 16 };  /* scopes larger than this get a hash index */
+
+static uint64_t name_hash(const char *name)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return h;
+}
+
+static void index_insert(Scope *s, int pos)
+{
+    size_t mask = (size_t)s->index_cap - 1;
+    for (size_t i = name_hash(s->items[pos].name) & mask;; i = (i + 1) & mask)
+        if (!s->index[i]) {
+            s->index[i] = pos + 1;
+            return;
+        }
+}
+
+static void index_rebuild(Checker *c, Scope *s)
+{
+    s->index_cap = 64;
+    while (s->index_cap < 2 * s->cap)
+        s->index_cap *= 2;
+    s->index = ARENA_NEW_N(c->arena, int, s->index_cap);
+    for (int i = 0; i < s->len; i++)
+        index_insert(s, i);
+}
+
 Binding *scope_find_local(Scope *s, const char *name)
 {
+    if (s->index) {
+        size_t mask = (size_t)s->index_cap - 1;
+        for (size_t i = name_hash(name) & mask; s->index[i]; i = (i + 1) & mask)
+            if (strcmp(s->items[s->index[i] - 1].name, name) == 0)
+                return &s->items[s->index[i] - 1];
+        return NULL;
+    }
     for (int i = s->len - 1; i >= 0; i--)
         if (strcmp(s->items[i].name, name) == 0)
             return &s->items[i];
@@ -43,6 +80,12 @@ Binding *scope_bind(Checker *c, Scope *s, const char *name, Value *v, BindKind k
             s->cap = cap;
         }
         b = &s->items[s->len++];
+        *b = (Binding){name, v, kind, at};
+        if (s->len > INDEX_AFTER && (!s->index || 2 * s->len > s->index_cap))
+            index_rebuild(c, s);
+        else if (s->index)
+            index_insert(s, s->len - 1);
+        return b;
     }
     *b = (Binding){name, v, kind, at};
     return b;

@@ -99,6 +99,9 @@ struct Scope {
     Binding *items;
     int len, cap;
     Instance *inst;     /* SCOPE_BODY: the instance being built */
+    int *index;         /* large scopes (the globals): open-addressing table of item
+                           positions + 1, by name hash; NULL while small */
+    int index_cap;
 };
 
 /* ---- the checker ---------------------------------------------------------------------------- */
@@ -123,6 +126,7 @@ typedef struct Checker {
     bool runtime;         /* checking run-time code (train block, run-time loops) */
     bool in_update;       /* checking an optimizer's update */
     const char **symbols; /* names of symbolic dimensions, by sym id */
+    uint64_t *symbol_hash;
     int nsymbols, capsymbols;
     uint64_t *reported;   /* hashes of reported errors, to report each once */
     int nreported, capreported;

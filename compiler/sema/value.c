@@ -85,16 +85,21 @@ Value *val_copy(Checker *c, const Value *v)
 
 int sema_symbol(Checker *c, const char *name)
 {
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
     for (int i = 1; i < c->nsymbols; i++)
-        if (strcmp(c->symbols[i], name) == 0)
+        if (c->symbol_hash[i] == h && strcmp(c->symbols[i], name) == 0)
             return i;
     if (c->nsymbols == 0)
         c->nsymbols = 1; /* id 0 means "not symbolic" */
     if (c->nsymbols >= c->capsymbols) {
         c->capsymbols = c->capsymbols ? c->capsymbols * 2 : 16;
         c->symbols = util_realloc(c->symbols, sizeof(char *) * (size_t)c->capsymbols);
+        c->symbol_hash = util_realloc(c->symbol_hash, sizeof(uint64_t) * (size_t)c->capsymbols);
     }
     c->symbols[c->nsymbols] = arena_strndup(c->arena, name, strlen(name));
+    c->symbol_hash[c->nsymbols] = h;
     return c->nsymbols++;
 }
 
