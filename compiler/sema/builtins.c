@@ -201,7 +201,8 @@ static Value *b_print(Checker *c, CallArgs *a, const Builtin *b)
     Value *v = a->v[0];
     if (v->kind == V_ERROR)
         return val_void(c);
-    if (v->kind == V_STRING || val_is_numeric(v) || v->kind == V_BOOL || v->kind == V_TENSOR) {
+    if (v->kind == V_STRING || val_is_numeric(v) || v->kind == V_BOOL || v->kind == V_TENSOR ||
+        v->kind == V_TUPLE || v->kind == V_LIST) {
         resolve(c, a, b);
         return val_void(c);
     }

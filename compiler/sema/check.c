@@ -63,7 +63,8 @@ void sema_error(Checker *c, Span at, const char *fmt, ...)
 void sema_flush_frames(Checker *c)
 {
     for (int i = 0; i < c->npending; i++)
-        diag_note(c->diags, c->pending[i].call, "in %s, called here", c->pending[i].what);
+        if (c->pending[i].call.file)
+            diag_note(c->diags, c->pending[i].call, "in %s, called here", c->pending[i].what);
     c->npending = 0;
 }
 
@@ -81,6 +82,9 @@ void sema_note(Checker *c, Span at, const char *fmt, ...)
 
 void sema_push_frame(Checker *c, Span call, const char *what)
 {
+    /* A definition checked on its own is "called" from itself: no frame to show. */
+    if (sema_lenient)
+        call = (Span){0};
     if (c->nframes < SEMA_MAX_FRAMES)
         c->frames[c->nframes] = (Frame){call, what};
     c->nframes++;
@@ -1033,9 +1037,19 @@ static Flow exec_for(Checker *c, Scope *s, AstNode *st)
 
 static Value *eval_name(Checker *c, Scope *s, AstNode *e)
 {
-    Binding *b = scope_lookup(s, e->name);
-    if (b)
+    for (Scope *in = s; in; in = in->parent) {
+        Binding *b = scope_find_local(in, e->name);
+        if (!b)
+            continue;
+        /* A sibling method named inside a layer's code is a method of that instance. */
+        if (b->value->kind == V_FN && in->kind == SCOPE_BODY && in->inst) {
+            Value *m = val_new(c, V_METHOD);
+            m->node = b->value->node;
+            m->inst = in->inst;
+            return m;
+        }
         return b->value;
+    }
     const Builtin *bi = sema_builtin(e->name);
     if (bi) {
         Value *v = val_new(c, V_BUILTIN);

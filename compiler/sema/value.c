@@ -329,6 +329,22 @@ Value *val_join(Checker *c, Value *a, Value *b)
         return a->known && b->known && a->b == b->b ? a : val_bool(c, false, false);
     case V_STRING:
         return a->known && b->known && strcmp(a->s, b->s) == 0 ? a : val_string(c, "", false);
+    case V_LIST:
+        if (a->len == b->len && a->len >= 0) {
+            Value *r = val_copy(c, a);
+            r->items = ARENA_NEW_N(c->arena, Value *, a->len ? a->len : 1);
+            for (int i = 0; i < a->len; i++)
+                r->items[i] = val_join(c, a->items[i], b->items[i]);
+            return r;
+        } else {
+            /* lists of different lengths: a list of unknown length */
+            Value *r = val_new(c, V_LIST);
+            r->len = -1;
+            Value *ea = a->len < 0 ? a->elem : a->len ? a->items[0] : NULL;
+            Value *eb = b->len < 0 ? b->elem : b->len ? b->items[0] : NULL;
+            r->elem = ea && eb ? val_join(c, ea, eb) : ea ? ea : eb;
+            return r;
+        }
     case V_TENSOR: {
         if (a->rank != b->rank || a->dtype != b->dtype)
             return val_tensor(c, a->dtype, -1, NULL);
