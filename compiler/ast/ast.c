@@ -1,6 +1,8 @@
 #include "ast/ast.h"
 #include "util/util.h"
 
+#include <stdlib.h>
+
 AstNode *ast_new(Arena *a, AstKind kind, Span s)
 {
     AstNode *n = ARENA_NEW(a, AstNode);
@@ -201,6 +203,20 @@ AstList ast_list_one(Arena *a, AstNode *n) { return ast_list_append(a, ast_list_
 AstIdent ast_ident(const char *name, Span span) { return (AstIdent){name, span}; }
 AstIdent ast_no_ident(void) { return (AstIdent){0}; }
 
+const char *ast_format_double(double v, char *buf, size_t n)
+{
+    if (v == (double)(int64_t)v && v > -1e16 && v < 1e16) {
+        snprintf(buf, n, "%.0f", v);
+        return buf;
+    }
+    for (int precision = 1; precision <= 17; precision++) {
+        snprintf(buf, n, "%.*g", precision, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
+
 const char *ast_op_name(AstOp op)
 {
     static const char *names[] = {
@@ -281,7 +297,11 @@ static void print_node(FILE *out, const AstNode *n, int depth)
     fprintf(out, "%*s", depth * 2, "");
     switch (n->kind) {
     case AST_INT: fprintf(out, "int %lld", (long long)n->ival); break;
-    case AST_FLOAT: fprintf(out, "float %.17g", n->fval); break;
+    case AST_FLOAT: {
+        char num[40];
+        fprintf(out, "float %s", ast_format_double(n->fval, num, sizeof num));
+        break;
+    }
     case AST_BOOL: fprintf(out, "bool %s", n->bval ? "true" : "false"); break;
     case AST_STRING:
         fputs("string ", out);

@@ -150,6 +150,8 @@ AstIdent ast_ident(const char *name, Span span);
 AstIdent ast_no_ident(void);
 
 const char *ast_op_name(AstOp op);   /* "+", "@", "neg", ... */
+/* The shortest decimal form that reads back as v ("0.1", "1.5e-05"). */
+const char *ast_format_double(double v, char *buf, size_t n);
 const char *ast_def_kind_name(AstDefKind k); /* "layer", "model", "optimizer" */
 /* Prints the tree one node a line, children indented, with line:col spans (--emit=ast). */
 void ast_print(FILE *out, const AstNode *n);

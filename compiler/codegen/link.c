@@ -129,6 +129,31 @@ static int run_command(char **argv)
     return -1;
 }
 
+/* The runtime directory's link-flags.txt (written by the build): one flag a line. Falls back
+ * to the libraries every runtime needs. Returns the number of flags stored in flags[]. */
+static int read_link_flags(const char *dir, char flags[][64], int max)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/link-flags.txt", dir);
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    if (f) {
+        char line[256];
+        while (n < max && fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\r\n")] = '\0';
+            if (line[0] && strlen(line) < 64)
+                snprintf(flags[n++], 64, "%s", line);
+        }
+        fclose(f);
+    }
+    if (n == 0) {
+        static const char *const defaults[] = {"-ldnnl", "-lz", "-lpthread", "-lm"};
+        for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
+            snprintf(flags[n++], 64, "%s", defaults[i]);
+    }
+    return n;
+}
+
 int cg_emit_executable(CgModule *m, const char *out_path)
 {
     char dir[PATH_MAX];
@@ -137,14 +162,33 @@ int cg_emit_executable(CgModule *m, const char *out_path)
     char obj[PATH_MAX];
     if (!write_object(m, obj, sizeof obj))
         return 1;
-    char rt_main[PATH_MAX + 16], rt_lib[PATH_MAX + 16];
+    char rt_main[PATH_MAX + 16], rt_lib[PATH_MAX + 16], tmp_out[PATH_MAX + 32];
     snprintf(rt_main, sizeof rt_main, "%s/rt_main.o", dir);
     snprintf(rt_lib, sizeof rt_lib, "%s/libnncrt.a", dir);
-    char *argv[] = {"cc", "-o", (char *)out_path, obj, rt_main, rt_lib, "-ldnnl", "-lm", NULL};
+    /* Link beside the target, then rename: an existing executable is replaced only by a
+     * complete one. */
+    snprintf(tmp_out, sizeof tmp_out, "%s.tmp%ld", out_path, (long)getpid());
+    char flags[16][64];
+    int nflags = read_link_flags(dir, flags, 16);
+    char *argv[8 + 16];
+    int argc = 0;
+    argv[argc++] = "cc";
+    argv[argc++] = "-o";
+    argv[argc++] = tmp_out;
+    argv[argc++] = obj;
+    argv[argc++] = rt_main;
+    argv[argc++] = rt_lib;
+    for (int i = 0; i < nflags; i++)
+        argv[argc++] = flags[i];
+    argv[argc] = NULL;
     int status = run_command(argv);
     unlink(obj);
+    if (status == 0 && rename(tmp_out, out_path) != 0) {
+        fprintf(stderr, "nnc: cannot write %s: %s\n", out_path, strerror(errno));
+        status = 1;
+    }
     if (status != 0) {
-        unlink(out_path); /* never leave a partial executable behind */
+        unlink(tmp_out); /* never leave a partial executable behind */
         if (status > 0)
             fprintf(stderr, "nnc: linking %s failed (cc exited with status %d)\n", out_path,
                     status);

@@ -1,4 +1,5 @@
 /* lexer.re — re2c lexer for nnc. Generated into lexer.c by the build. */
+#include "ast/ast.h"
 #include "lex/lex.h"
 #include "parser.h"
 #include "util/util.h"
@@ -119,6 +120,7 @@ static int lex_open(Lexer *lx, int tok)
         return lex_error(lx, lx->tok, lx->cur, "brackets nested too deeply");
     lx->open_char[lx->depth] = *lx->tok;
     lx->open_at[lx->depth] = (uint32_t)(lx->tok - lx->file->text);
+    lx->open_errors[lx->depth] = lx->diags->errors;
     lx->depth++;
     return tok;
 }
@@ -223,10 +225,19 @@ static int scan(Lexer *lx, LexValue *val)
             lx->cur++;
         }
         continue;
-    unterminated_string:
+    unterminated_string: {
+        /* Brackets opened earlier on this line were most likely meant to close after the
+         * string: forget them, so the newline ends the statement and the lines below are
+         * parsed normally. */
+        const char *line = lx->tok;
+        while (line > lx->file->text && line[-1] != '\n')
+            line--;
+        while (lx->depth > 0 && lx->open_at[lx->depth - 1] >= (uint32_t)(line - lx->file->text))
+            lx->depth--;
         while (lx->cur < lx->lim && *lx->cur != '\n')
             lx->cur++;
         return lex_error(lx, lx->tok, lx->tok + 1, "unterminated string");
+    }
     invalid: {
         /* One error for a run of invalid bytes, so binary input gives one message. */
         unsigned char c = (unsigned char)*lx->tok;
@@ -275,11 +286,14 @@ int lex_next(Lexer *lx, Span *span, LexValue *val)
                 continue; /* "}\nelse {" continues the if */
         } else if (tok == TOK_YYEOF) {
             if (lx->depth > 0) {
-                /* Report the innermost unclosed bracket once, at its opening. */
+                /* Report the innermost unclosed bracket once, at its opening, unless an
+                 * error inside it was reported already (which named where it opened). */
                 uint32_t at = lx->open_at[lx->depth - 1];
                 char c = lx->open_char[lx->depth - 1];
+                bool reported = lx->diags->errors > lx->open_errors[lx->depth - 1];
                 lx->depth = 0;
-                diag_error(lx->diags, (Span){lx->file, at, at + 1}, "unclosed '%c'", c);
+                if (!reported)
+                    diag_error(lx->diags, (Span){lx->file, at, at + 1}, "unclosed '%c'", c);
                 lx->last = TOK_ERROR;
                 return TOK_ERROR;
             }
@@ -313,8 +327,10 @@ int lex_dump(FILE *out, const SourceFile *file, DiagSink *diags)
             fprintf(out, " %s", v.text);
         else if (tok == TOK_INT)
             fprintf(out, " %lld", (long long)v.ival);
-        else if (tok == TOK_FLOAT)
-            fprintf(out, " %.17g", v.fval);
+        else if (tok == TOK_FLOAT) {
+            char num[40];
+            fprintf(out, " %s", ast_format_double(v.fval, num, sizeof num));
+        }
         else if (tok == TOK_STRING)
             fprintf(out, " %zu bytes", v.len);
         fputc('\n', out);

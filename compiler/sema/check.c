@@ -273,36 +273,48 @@ static Value *eval_list(Checker *c, Scope *s, AstNode *e)
 
 /* ---- operators ------------------------------------------------------------------------- */
 
+/* Compile-time integer arithmetic; overflow is an error, as is dividing by zero. */
 static Value *int_arith(Checker *c, AstOp op, Value *a, Value *b, Span at)
 {
     if (a->known && b->known) {
-        int64_t x = a->i, y = b->i;
+        int64_t x = a->i, y = b->i, r = 0;
+        bool overflow = false;
         switch (op) {
-        case AST_OP_ADD: return val_int(c, x + y);
-        case AST_OP_SUB: return val_int(c, x - y);
-        case AST_OP_MUL: return val_int(c, x * y);
+        case AST_OP_ADD: overflow = __builtin_add_overflow(x, y, &r); break;
+        case AST_OP_SUB: overflow = __builtin_sub_overflow(x, y, &r); break;
+        case AST_OP_MUL: overflow = __builtin_mul_overflow(x, y, &r); break;
         case AST_OP_DIV:
-        case AST_OP_MOD:
+        case AST_OP_MOD: {
             if (y == 0) {
                 sema_error(c, at, "integer division by zero");
                 return val_error(c);
             }
-            {
-                int64_t q = x / y, r = x % y;
-                if (r != 0 && ((r < 0) != (y < 0))) {
-                    q--;
-                    r += y;
-                }
-                return val_int(c, op == AST_OP_DIV ? q : r);
+            if (x == INT64_MIN && y == -1) {
+                overflow = op == AST_OP_DIV;
+                break; /* the remainder is 0 */
             }
-        case AST_OP_POW: {
-            int64_t r = 1;
-            for (int64_t i = 0; i < y && i < 64; i++)
-                r *= x;
-            return y < 0 ? val_float(c, 0, false) : val_int(c, r);
+            int64_t q = x / y, m = x % y;
+            if (m != 0 && ((m < 0) != (y < 0))) { /* floor division */
+                q--;
+                m += y;
+            }
+            r = op == AST_OP_DIV ? q : m;
+            break;
         }
-        default: break;
+        case AST_OP_POW:
+            if (y < 0)
+                return val_float(c, 0, false);
+            r = 1;
+            for (int64_t i = 0; i < y && !overflow; i++)
+                overflow = __builtin_mul_overflow(r, x, &r);
+            break;
+        default: return val_int_unknown(c, (Dim){0, sema_symbol(c, "int")});
         }
+        if (overflow) {
+            sema_error(c, at, "integer overflow: the result does not fit in 64 bits");
+            return val_error(c);
+        }
+        return val_int(c, r);
     }
     switch (op) {
     case AST_OP_ADD: return val_int_unknown(c, dim_add(c, a->dim, b->dim));
@@ -526,8 +538,13 @@ static Value *eval_unary(Checker *c, Scope *s, AstNode *e)
         }
         return val_bool(c, !v->b, v->known);
     }
-    if (v->kind == V_INT)
+    if (v->kind == V_INT) {
+        if (v->known && v->i == INT64_MIN) {
+            sema_error(c, e->span, "integer overflow: the result does not fit in 64 bits");
+            return val_error(c);
+        }
         return v->known ? val_int(c, -v->i) : val_int_unknown(c, dim_sub(c, dim_const(0), v->dim));
+    }
     if (v->kind == V_FLOAT)
         return val_float(c, -v->f, v->known);
     return sema_need_tensor(c, v, e->op.lhs->span);
