@@ -23,10 +23,9 @@ CMAKE_ARGS   ?=
 # Sanitizer findings end the process with a report; UBSan prints where.
 SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
                  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-# The aot tests are left out of the sanitizer run: nnc links executables with plain
-# `cc ... libnncrt.a`, which cannot link the instrumented runtime of build-asan. The run
-# tests already exercise that runtime under ASan, inside nnc's own process.
-ASAN_CTEST_ARGS ?= -LE '^aot$$'
+# Extra ctest arguments for the sanitizer run (executables link the instrumented runtime
+# with the sanitizer flags recorded in build-asan/runtime/link-flags.txt).
+ASAN_CTEST_ARGS ?=
 
 .PHONY: all setup configure build run check test asan fuzz update-goldens clean
 
