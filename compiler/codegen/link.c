@@ -141,8 +141,9 @@ static int read_link_flags(const char *dir, char flags[][64], int max)
         char line[256];
         while (n < max && fgets(line, sizeof line, f)) {
             line[strcspn(line, "\r\n")] = '\0';
-            if (line[0] && strlen(line) < 64)
-                snprintf(flags[n++], 64, "%s", line);
+            size_t len = strlen(line);
+            if (len > 0 && len < 64)
+                memcpy(flags[n++], line, len + 1);
         }
         fclose(f);
     }
