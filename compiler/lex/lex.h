@@ -28,7 +28,8 @@ typedef struct Lexer {
     char open_char[LEX_MAX_DEPTH];
     uint32_t open_at[LEX_MAX_DEPTH];
     int open_errors[LEX_MAX_DEPTH];  /* errors recorded when each bracket opened */
-    int brace_depth;        /* open { — newlines inside braces still separate statements */
+    int brace_depth;
+    int excess;             /* brackets opened past LEX_MAX_DEPTH, not tracked */        /* open { — newlines inside braces still separate statements */
     bool eof_newline_sent;
 } Lexer;
 

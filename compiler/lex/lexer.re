@@ -116,8 +116,13 @@ static int lex_open(Lexer *lx, int tok)
         lx->brace_depth++;
         return tok;
     }
-    if (lx->depth == LEX_MAX_DEPTH)
-        return lex_error(lx, lx->tok, lx->cur, "brackets nested too deeply");
+    if (lx->depth == LEX_MAX_DEPTH) {
+        /* One error for the whole overflow; the closers that match these brackets are
+         * absorbed silently. */
+        if (lx->excess++ == 0)
+            return lex_error(lx, lx->tok, lx->cur, "brackets nested too deeply (more than 256)");
+        return TOK_ERROR;
+    }
     lx->open_char[lx->depth] = *lx->tok;
     lx->open_at[lx->depth] = (uint32_t)(lx->tok - lx->file->text);
     lx->open_errors[lx->depth] = lx->diags->errors;
@@ -133,6 +138,10 @@ static int lex_close(Lexer *lx, int tok)
         return tok;
     }
     char want = tok == TOK_RPAREN ? '(' : '[';
+    if (lx->excess > 0) {
+        lx->excess--;
+        return TOK_ERROR;
+    }
     if (lx->depth == 0)
         return lex_error(lx, lx->tok, lx->cur,
                          tok == TOK_RPAREN ? "unmatched ')'" : "unmatched ']'");

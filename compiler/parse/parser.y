@@ -340,9 +340,11 @@ static const char *arena_join_path(Arena *a, const char *dir, const char *name)
     return s;
 }
 
+/* Bison calls this only when its stack is exhausted. */
 static void yyerror(Span *loc, ParseCtx *ctx, const char *msg)
 {
-    diag_error(ctx->diags, *loc, "%s", msg);
+    (void)msg;
+    diag_error(ctx->diags, *loc, "expression nested too deeply to parse");
 }
 
 static int yylex(YYSTYPE *val, Span *loc, ParseCtx *ctx)
@@ -425,9 +427,8 @@ AstNode *parse_file(const SourceFile *file, Arena *arena, DiagSink *diags)
     lex_init(&ctx.lex, file, arena, diags);
     int rc = yyparse(&ctx);
     if (!ctx.program) {
-        /* Only on unrecoverable errors (memory exhaustion); report and return empty. */
-        if (rc == 2)
-            diag_error(diags, (Span){file, 0, 0}, "parser ran out of memory");
+        /* Only on unrecoverable errors (stack exhaustion, reported by yyerror). */
+        (void)rc;
         ctx.program = ast_list(arena, (Span){file, 0, file->len}, AST_PROGRAM, ast_list_empty());
     }
     return ctx.program;

@@ -98,8 +98,18 @@ static bool shape_arg(Checker *c, CallArgs *a, int i, const char *what, int *ran
     if (!v || v->kind == V_ERROR)
         return false;
     if (v->kind == V_INT) {
+        if (v->known && v->i < 0) {
+            sema_error(c, arg_span(a, i), "%s: a size cannot be negative (%lld)", what,
+                       (long long)v->i);
+            return false;
+        }
         *rank = 1;
         dims[0] = v->dim;
+        return true;
+    }
+    if (v->kind == V_LIST && v->len < 0 && (!v->elem || v->elem->kind == V_INT ||
+                                            v->elem->kind == V_ERROR)) {
+        *rank = -1; /* a shape of unknown length */
         return true;
     }
     if ((v->kind == V_LIST || v->kind == V_TUPLE) && v->len >= 0 && v->len <= IR_MAX_RANK) {
@@ -112,6 +122,11 @@ static bool shape_arg(Checker *c, CallArgs *a, int i, const char *what, int *ran
                 return false;
             }
             dims[k] = v->items[k]->dim;
+            if (dim_known(dims[k]) && dims[k].n < 0 && strcmp(what, "reshape")) {
+                sema_error(c, arg_span(a, i), "%s: a size cannot be negative (%lld)", what,
+                           (long long)dims[k].n);
+                return false;
+            }
         }
         *rank = v->len;
         return true;
@@ -143,7 +158,15 @@ static bool axes_arg(Checker *c, CallArgs *a, int i, int rank, uint32_t *mask, c
         return false;
     }
     for (int k = 0; k < n; k++) {
-        if (items[k]->kind != V_INT || !items[k]->known) {
+        if (items[k]->kind == V_INT && !items[k]->known && sema_lenient) {
+            *mask = rank > 0 ? (1u << rank) - 1 : 0; /* checked exactly at each use */
+            return true;
+        }
+        if (items[k]->kind != V_INT) {
+            sema_error(c, arg_span(a, i), "axis must be an int or a list of ints");
+            return false;
+        }
+        if (!items[k]->known) {
             sema_error(c, arg_span(a, i), "axis must be known at compile time");
             return false;
         }
@@ -394,6 +417,10 @@ static Value *b_reshape(Checker *c, CallArgs *a, const Builtin *b)
     Dim d[IR_MAX_RANK];
     if (!x || !shape_arg(c, a, 1, b->name, &rank, d))
         return val_error(c);
+    if (rank < 0) {
+        resolve(c, a, b)->kind = SEMA_OTHER;
+        return val_tensor(c, x->dtype, -1, NULL);
+    }
     int infer = -1;
     Dim known = dim_const(1);
     for (int i = 0; i < rank; i++) {
@@ -429,8 +456,9 @@ static Value *b_reshape(Checker *c, CallArgs *a, const Builtin *b)
                     d[infer] = rest.n / known.n == 1 ? x->dims[0] : dim_mul(c, x->dims[0], dim_const(rest.n / known.n));
             }
         } else if (dim_known(numel) && dim_known(known) && numel.n != known.n) {
-            sema_error(c, arg_span(a, 1), "cannot reshape %s (%lld elements) to a shape of %lld "
-                                          "elements", ty(c, x, 0), (long long)numel.n, (long long)known.n);
+            sema_error(c, arg_span(a, 1), "cannot reshape %s (%lld element%s) to a shape of %lld "
+                                          "element%s", ty(c, x, 0), (long long)numel.n,
+                       numel.n == 1 ? "" : "s", (long long)known.n, known.n == 1 ? "" : "s");
             return val_error(c);
         }
     }
@@ -538,6 +566,12 @@ static Value *b_pad(Checker *c, CallArgs *a, const Builtin *b)
         return val_error(c);
     if (x->rank < 0)
         return x;
+    if (n < 0) {
+        Value *r = val_copy(c, x);
+        for (int k = 0; k < r->rank; k++)
+            r->dims[k] = DIM_ANY;
+        return r;
+    }
     if (n % 2 || n / 2 > x->rank) {
         sema_error(c, arg_span(a, 1), "pad takes [before, after] pairs for up to %d trailing axes",
                    x->rank);
@@ -547,6 +581,11 @@ static Value *b_pad(Checker *c, CallArgs *a, const Builtin *b)
     for (int k = 0; k < n / 2; k++) {
         int axis = x->rank - n / 2 + k;
         r->dims[axis] = dim_add(c, dim_add(c, x->dims[axis], w[2 * k]), w[2 * k + 1]);
+        if (dim_known(r->dims[axis]) && r->dims[axis].n < 0) {
+            sema_error(c, arg_span(a, 1), "pad would make axis %d negative (%lld)", axis,
+                       (long long)r->dims[axis].n);
+            return val_error(c);
+        }
     }
     return r;
 }
@@ -559,6 +598,11 @@ static Value *b_one_hot(Checker *c, CallArgs *a, const Builtin *b)
         return val_error(c);
     if (x->dtype != DT_I32) {
         sema_error(c, arg_span(a, 0), "one_hot expects i32 labels, found %s", ty(c, x, 0));
+        return val_error(c);
+    }
+    if (a->v[1]->known && n <= 0) {
+        sema_error(c, arg_span(a, 1), "one_hot: the number of classes must be positive, not %lld",
+                   (long long)n);
         return val_error(c);
     }
     if (x->rank < 0)
@@ -634,6 +678,10 @@ static Value *b_arange(Checker *c, CallArgs *a, const Builtin *b)
     int64_t n;
     if (!int_arg(c, a, 0, b->name, false, &n))
         return val_error(c);
+    if (a->v[0]->known && n < 0) {
+        sema_error(c, arg_span(a, 0), "arange: the count cannot be negative (%lld)", (long long)n);
+        return val_error(c);
+    }
     Dim d = a->v[0]->dim;
     return val_tensor(c, DT_I32, 1, &d);
 }
@@ -651,11 +699,17 @@ static bool conv_int(Checker *c, CallArgs *a, int i, const char *what, int64_t d
     *out = dflt;
     if (!a->v[i])
         return true;
+    /* A definition checked on its own may pass a hyper-parameter: any size will do there,
+     * and every use checks the real one (0 marks "unknown" to the callers). */
+    if (sema_lenient && a->v[i]->kind == V_INT && !a->v[i]->known) {
+        *out = 0;
+        return true;
+    }
     if (!int_arg(c, a, i, what, true, out))
         return false;
     if (*out < min) {
-        sema_error(c, arg_span(a, i), "%s: %s must be at least %lld", what, a->e[i] ? "this" : "it",
-                   (long long)min);
+        sema_error(c, arg_span(a, i), "%s: %s must be at least %lld", what,
+                   sema_builtin(what) ? sema_builtin(what)->params[i] : "this", (long long)min);
         return false;
     }
     return true;
@@ -679,17 +733,23 @@ static Value *b_conv2d(Checker *c, CallArgs *a, const Builtin *b)
         return val_error(c);
     }
     Dim cin = x->dims[1], wc = transposed ? w->dims[0] : w->dims[1];
+    if (groups == 0) { /* unknown while checking a definition on its own */
+        Dim out[4] = {x->dims[0], transposed ? w->dims[1] : w->dims[0], DIM_ANY, DIM_ANY};
+        return val_tensor(c, DT_F32, 4, out);
+    }
     Dim expect = dim_known(cin) ? dim_const(cin.n / groups) : cin;
     if ((dim_known(cin) && cin.n % groups) || !dim_eq(expect, wc)) {
         char d1[64], d2[64];
-        sema_error(c, a->call->span, "%s: the input has %s channels but the weight expects %s%s",
-                   b->name, dim_str(c, cin, d1, sizeof d1), dim_str(c, wc, d2, sizeof d2),
+        sema_error(c, a->call->span, "%s: the input has %s channel%s but the weight expects %s%s",
+                   b->name, dim_str(c, cin, d1, sizeof d1),
+                   dim_known(cin) && cin.n == 1 ? "" : "s", dim_str(c, wc, d2, sizeof d2),
                    groups > 1 ? " per group" : "");
         sema_note(c, arg_span(a, 0), "the input is %s", ty(c, x, 0));
         sema_note(c, arg_span(a, 1), "the weight is %s", ty(c, w, 1));
         return val_error(c);
     }
-    if (!dim_known(w->dims[2]) || !dim_known(w->dims[3])) {
+    if (!dim_known(w->dims[2]) || !dim_known(w->dims[3]) || stride == 0 || dilation == 0 ||
+        groups == 0 || (padding == 0 && a->v[3] && !a->v[3]->known)) {
         Dim out[4] = {x->dims[0], transposed ? w->dims[1] : w->dims[0], DIM_ANY, DIM_ANY};
         return val_tensor(c, DT_F32, 4, out);
     }
@@ -705,8 +765,8 @@ static Value *b_conv2d(Checker *c, CallArgs *a, const Builtin *b)
             out[2 + k] = window_out(c, h, ks, stride, padding, dilation);
         if (dim_known(out[2 + k]) && out[2 + k].n <= 0) {
             sema_error(c, a->call->span, "%s: the %s of the input (%lld) is too small for a kernel "
-                                         "of %lld", b->name, k ? "width" : "height", (long long)h.n,
-                       (long long)ks);
+                                         "spanning %lld", b->name, k ? "width" : "height",
+                       (long long)h.n, (long long)(dilation * (ks - 1) + 1 - 2 * padding));
             return val_error(c);
         }
     }
@@ -726,6 +786,10 @@ static Value *b_pool(Checker *c, CallArgs *a, const Builtin *b)
         return val_error(c);
     }
     Value *r = val_copy(c, x);
+    if (size == 0 || stride == 0) {
+        r->dims[2] = r->dims[3] = DIM_ANY;
+        return r;
+    }
     for (int k = 2; k < 4; k++) {
         r->dims[k] = window_out(c, x->dims[k], size, stride, 0, 1);
         if (dim_known(r->dims[k]) && r->dims[k].n <= 0) {
@@ -847,7 +911,8 @@ static Value *b_split(Checker *c, CallArgs *a, const Builtin *b)
     if (!s || !number_arg(c, a, 1, b->name) || (a->v[2] && !int_arg(c, a, 2, b->name, false, &seed)))
         return val_error(c);
     Value *f = a->v[1];
-    if (f->kind == V_FLOAT && f->known && (f->f <= 0 || f->f >= 1)) {
+    double frac = f->kind == V_INT ? (double)f->i : f->f;
+    if (val_is_numeric(f) && f->known && (frac <= 0 || frac >= 1)) {
         sema_error(c, arg_span(a, 1), "the fraction must be between 0 and 1");
         return val_error(c);
     }

@@ -77,25 +77,65 @@ bool sema_bind_args(Checker *c, AstNode *call, const char *what, const char *con
     return ok;
 }
 
+/* What a call's result depends on, as text: known constants by value (lists and tuples item
+ * by item, so glorot_uniform([4, 3]) and glorot_uniform([6, 5]) differ), instances by
+ * identity, everything else by type. */
+static size_t describe(Checker *c, const Value *v, char *buf, size_t n, size_t at)
+{
+    if (at >= n)
+        return at;
+    if (!v)
+        return at + (size_t)snprintf(buf + at, n - at, "-");
+    switch (v->kind) {
+    case V_INT:
+        if (v->known)
+            return at + (size_t)snprintf(buf + at, n - at, "%lld", (long long)v->i);
+        break;
+    case V_FLOAT:
+        if (v->known)
+            return at + (size_t)snprintf(buf + at, n - at, "%.17g", v->f);
+        break;
+    case V_BOOL:
+        if (v->known)
+            return at + (size_t)snprintf(buf + at, n - at, v->b ? "true" : "false");
+        break;
+    case V_STRING:
+        if (v->known)
+            return at + (size_t)snprintf(buf + at, n - at, "\"%s\"", v->s);
+        break;
+    case V_INSTANCE: return at + (size_t)snprintf(buf + at, n - at, "@%p", (void *)v->inst);
+    case V_LIST:
+    case V_TUPLE:
+        if (v->len >= 0) {
+            at += (size_t)snprintf(buf + at, n - at, v->kind == V_LIST ? "[" : "(");
+            for (int i = 0; i < v->len && at < n; i++) {
+                if (i)
+                    at += (size_t)snprintf(buf + at, n - at, ",");
+                at = describe(c, v->items[i], buf, n, at);
+            }
+            return at < n ? at + (size_t)snprintf(buf + at, n - at, v->kind == V_LIST ? "]" : ")") : at;
+        }
+        break;
+    default: break;
+    }
+    char t[512];
+    val_type_str(c, v, t, sizeof t);
+    return at + (size_t)snprintf(buf + at, n - at, "%s", t);
+}
+
 static char *signature_key(Checker *c, Value **args, int n)
 {
-    char buf[2048];
+    char buf[4096];
     size_t at = (size_t)snprintf(buf, sizeof buf, "%s", sema_lenient ? "generic;" : "");
-    for (int i = 0; i < n && at < sizeof buf - 300; i++) {
-        char t[256];
-        if (!args[i])
-            snprintf(t, sizeof t, "-");
-        else if (args[i]->kind == V_INT && args[i]->known)
-            snprintf(t, sizeof t, "%lld", (long long)args[i]->i);
-        else if (args[i]->kind == V_FLOAT && args[i]->known)
-            snprintf(t, sizeof t, "%.17g", args[i]->f);
-        else if (args[i]->kind == V_INSTANCE)
-            snprintf(t, sizeof t, "@%p", (void *)args[i]->inst);
-        else
-            val_type_str(c, args[i], t, sizeof t);
-        at += (size_t)snprintf(buf + at, sizeof buf - at, "%s;", t);
+    for (int i = 0; i < n && at < sizeof buf - 1; i++) {
+        at = describe(c, args[i], buf, sizeof buf, at);
+        if (at < sizeof buf - 1)
+            buf[at++] = ';';
     }
-    return arena_strndup(c->arena, buf, strlen(buf));
+    if (at >= sizeof buf)
+        at = sizeof buf - 1;
+    buf[at] = '\0';
+    return arena_strndup(c->arena, buf, at);
 }
 
 static Value *cache_find(Checker *c, const AstNode *fn, Instance *inst, const char *key)
@@ -158,8 +198,9 @@ static bool bind_params(Checker *c, Scope *s, Scope *defaults, const AstNode *de
             if (from && from[i] >= 0 && call->kind == AST_CALL && from[i] < call->call.args.len)
                 at = call->call.args.items[from[i]]->span;
             /* Bound dims make the expected type concrete in the message. */
+            Value *shown = v->kind == V_LIST && sema_as_tensor(c, v) ? sema_as_tensor(c, v) : v;
             sema_error(c, at, "argument '%s' of %s has type %s, but %s expects %s",
-                       p->decl.id.name, what, val_type_str(c, v, got, sizeof got), what,
+                       p->decl.id.name, what, val_type_str(c, shown, got, sizeof got), what,
                        sema_expected_str(c, s, p->decl.type, want, sizeof want));
             sema_note(c, p->decl.type->span, "parameter '%s' is declared here", p->decl.id.name);
             ok = false;
@@ -179,7 +220,7 @@ Value *sema_call_fn(Checker *c, const AstNode *fn, Instance *self, AstNode *call
     Value *args[64];
     int from[64];
     if (nparams > 64) {
-        sema_error(c, fn->def.id.span, "too many parameters");
+        sema_error(c, fn->def.id.span, "too many parameters (at most 64)");
         return val_error(c);
     }
     if (!sema_bind_args(c, call, what, names, nparams, required, fn->def.id.span, pos, npos,
@@ -195,9 +236,11 @@ Value *sema_call_fn(Checker *c, const AstNode *fn, Instance *self, AstNode *call
     }
     Scope *defining = self ? self->scope : c->globals;
     Scope *s = scope_new(c, defining, SCOPE_FN);
+    /* Arguments are checked at the call itself, so before its frame is pushed. */
+    bool bound = bind_params(c, s, defining, fn, args, from, call, what, BIND_VAR);
     sema_push_frame(c, call->span, what);
     Value *result;
-    if (!bind_params(c, s, defining, fn, args, from, call, what, BIND_VAR)) {
+    if (!bound) {
         result = val_error(c);
     } else {
         bool was_runtime = c->runtime;
@@ -232,8 +275,10 @@ Value *sema_instantiate(Checker *c, const AstNode *def, AstNode *call, Value **p
     const char **names = param_names(c, def, &nparams, &required);
     Value *args[64];
     int from[64];
-    if (nparams > 64)
+    if (nparams > 64) {
+        sema_error(c, def->def.id.span, "too many parameters (at most 64)");
         return val_error(c);
+    }
     if (!sema_bind_args(c, call, def->def.id.name, names, nparams, required, def->def.id.span, pos,
                         npos, kw_names, kw, nkw, args, from))
         return val_error(c);
@@ -247,9 +292,9 @@ Value *sema_instantiate(Checker *c, const AstNode *def, AstNode *call, Value **p
                    def->def.id.name);
         return val_error(c);
     }
-    sema_push_frame(c, call->span, def->def.id.name);
     bool ok = bind_params(c, inst->scope, c->globals, def, args, from, call, def->def.id.name,
                           BIND_HYPER);
+    sema_push_frame(c, call->span, def->def.id.name);
     bool was_runtime = c->runtime;
     c->runtime = false;
     int loops = c->loop_depth;
@@ -403,8 +448,15 @@ void sema_exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst)
                                                "f32[n_out, n_in]");
             return;
         }
+        int before = c->diags->errors;
         sema_check_type_names(c, s, st->decl.type);
         Value *declared = st->decl.type ? sema_value_of_type(c, s, st->decl.type, st->decl.id.name) : NULL;
+        if (c->diags->errors > before || (declared && declared->kind == V_ERROR)) {
+            /* the annotation is wrong: its initializer would only add follow-on errors */
+            scope_bind(c, s, st->decl.id.name, val_error(c),
+                       st->kind == AST_PARAM_DECL ? BIND_PARAM : BIND_STATE, st->decl.id.span);
+            return;
+        }
         Value *init = NULL;
         AstNode *ie = st->decl.init;
         /* An initializer call gets the declared shape as its first argument. */
@@ -416,7 +468,24 @@ void sema_exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst)
                                     ? fb->value->node->def.params.items[0]->decl.id.name
                                 : bb ? bb->params[0]
                                      : NULL;
-            if (first && !strcmp(first, "shape")) {
+            /* The shape is passed unless the call names it itself: with `shape =`, or with
+             * as many positional arguments as the initializer requires (zeros([n, m])). */
+            int required = 0, npositional = 0;
+            bool shape_given = false;
+            if (fb && fb->value->kind == V_FN) {
+                const AstList *ps = &fb->value->node->def.params;
+                while (required < ps->len && !ps->items[required]->decl.init)
+                    required++;
+            } else if (bb) {
+                required = bb->required;
+            }
+            for (int i = 0; i < ie->call.args.len; i++) {
+                const char *k = ie->call.args.items[i]->arg.key.name;
+                npositional += !k;
+                shape_given |= k && !strcmp(k, "shape");
+            }
+            shape_given |= npositional >= required;
+            if (first && !strcmp(first, "shape") && !shape_given) {
                 int n = ie->call.args.len;
                 Value **pos = ARENA_NEW_N(c->arena, Value *, n + 1);
                 Value **kw = ARENA_NEW_N(c->arena, Value *, n + 1);
@@ -441,7 +510,14 @@ void sema_exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst)
                         pos[npos++] = v;
                 }
                 Value *callee = sema_eval(c, s, ie->call.callee);
-                init = sema_call_value(c, s, callee, ie, pos, npos, names, kw, nkw);
+                /* The shape argument stands at the declared type, so messages about the
+                 * other arguments still point at them. */
+                AstNode *call = ast_call(c->arena, ie->span, ie->call.callee,
+                                         ast_list_one(c->arena, ast_arg(c->arena, st->decl.type->span,
+                                                                        ast_no_ident(), st->decl.type)));
+                for (int i = 0; i < n; i++)
+                    call->call.args = ast_list_append(c->arena, call->call.args, ie->call.args.items[i]);
+                init = sema_call_value(c, s, callee, call, pos, npos, names, kw, nkw);
             }
         }
         if (!init)
@@ -510,8 +586,9 @@ void sema_check_update(Checker *c, Instance *inst, Span at)
     const AstNode *def = inst->def;
     Binding *upd = scope_find_local(inst->scope, "update");
     if (!upd || upd->value->kind != V_FN) {
-        sema_error(c, at, "optimizer '%s' has no update function", def->def.id.name);
-        sema_note(c, def->def.id.span, "'%s' is defined here", def->def.id.name);
+        /* reported once, on the definition */
+        sema_error(c, def->def.id.span, "optimizer '%s' has no update function (fn update(p, g))",
+                   def->def.id.name);
         return;
     }
     sema_push_frame(c, at, def->def.id.name);

@@ -17,13 +17,14 @@
 
 /* ---- diagnostics -------------------------------------------------------------------- */
 
+/* One error per source place: the same mistake reached again (by another instantiation,
+ * or first on its own and then at a use) is not reported twice. */
 static uint64_t hash_error(Span at, const char *msg)
 {
+    (void)msg;
     uint64_t h = 1469598103934665603ull ^ at.lo;
     h = (h ^ (uintptr_t)at.file) * 1099511628211ull;
-    for (const char *p = msg; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    return h;
+    return (h ^ at.hi) * 1099511628211ull;
 }
 
 static bool seen_before(Checker *c, uint64_t h)
@@ -225,8 +226,8 @@ static bool find_ragged(Checker *c, const AstNode *e, const Value *v, int depth,
         return true;
     }
     if (v->len != dims[depth]) {
-        sema_error(c, e->span, "ragged tensor literal: expected %lld elements, found %d",
-                   (long long)dims[depth], v->len);
+        sema_error(c, e->span, "ragged tensor literal: expected %lld element%s, found %d",
+                   (long long)dims[depth], dims[depth] == 1 ? "" : "s", v->len);
         return true;
     }
     for (int i = 0; i < v->len; i++)
@@ -245,6 +246,17 @@ static void report_ragged(Checker *c, const AstNode *e, const Value *v)
         sema_error(c, e->span, "ragged tensor literal: every row must have the same length");
 }
 
+/* Whether every innermost item of a nest of lists is a number. */
+static bool numeric_leaves(const Value *v)
+{
+    if (v->kind != V_LIST)
+        return val_is_numeric(v);
+    for (int i = 0; i < v->len; i++)
+        if (!numeric_leaves(v->items[i]))
+            return false;
+    return true;
+}
+
 static Value *eval_list(Checker *c, Scope *s, AstNode *e)
 {
     Value *v = val_new(c, V_LIST);
@@ -259,6 +271,24 @@ static Value *eval_list(Checker *c, Scope *s, AstNode *e)
     bool nested_numbers = e->list.len > 0;
     for (int i = 0; i < e->list.len; i++)
         nested_numbers &= val_is_numeric(v->items[i]) || v->items[i]->kind == V_LIST;
+    if (nested_numbers && !numeric_leaves(v))
+        nested_numbers = false; /* rows of strings or tensors: a plain list */
+    int depth = 1;
+    for (const Value *p = v; p->kind == V_LIST && p->len > 0; p = p->items[0])
+        depth++;
+    if (nested_numbers && depth > IR_MAX_RANK + 1) {
+        sema_error(c, e->span, "a tensor literal has at most %d dimensions", IR_MAX_RANK);
+        return val_error(c);
+    }
+    /* only nests whose innermost items are numbers are tensor literals */
+    for (const Value *p = v; nested_numbers && p->kind == V_LIST; p = p->len > 0 ? p->items[0] : NULL) {
+        if (p->len == 0)
+            break;
+        if (p->items[0]->kind != V_LIST && !val_is_numeric(p->items[0]))
+            nested_numbers = false;
+        if (p->items[0]->kind != V_LIST)
+            break;
+    }
     bool has_list = false;
     for (int i = 0; i < e->list.len; i++)
         has_list |= v->items[i]->kind == V_LIST;
@@ -588,6 +618,8 @@ static Value *eval_member(Checker *c, Scope *s, AstNode *e)
         return val_error(c);
     }
     case V_TENSOR:
+        if (!strcmp(name, "dtype"))
+            return val_string(c, o->dtype == DT_I32 ? "i32" : "f32", true);
         if (!strcmp(name, "shape")) {
             if (o->rank < 0)
                 return val_error(c);
@@ -883,6 +915,8 @@ static void assign_name(Checker *c, Scope *s, AstNode *target, Value *v)
             sema_error(c, target->span, "'%s' has type %s, but this assigns %s", name,
                        val_type_str(c, b->value, x, sizeof x), val_type_str(c, v, y, sizeof y));
             sema_note(c, b->span, "'%s' is first assigned here", name);
+            if (b->kind == BIND_VAR)
+                b->value = val_error(c); /* its later uses are not checked again */
             return;
         }
         if (b->kind == BIND_STATE || b->value->kind != v->kind)
@@ -1211,7 +1245,10 @@ static const char *placement_name(const AstNode *st)
     case AST_STATE_DECL: return "a 'state' declaration";
     case AST_IMPORT: return "an import";
     case AST_FN: return "a function definition";
-    case AST_DEF: return ast_def_kind_name(st->def.def_kind);
+    case AST_DEF:
+        return st->def.def_kind == AST_DEF_LAYER   ? "a layer definition"
+               : st->def.def_kind == AST_DEF_MODEL ? "a model definition"
+                                                   : "an optimizer definition";
     case AST_TRAIN: return "a train block";
     default: return "this statement";
     }

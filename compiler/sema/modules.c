@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *dir_of(Checker *c, const char *path)
@@ -22,13 +23,18 @@ static char *try_dir(const char *dir, size_t dirlen, const char *module)
     if (!dir || dirlen == 0)
         return NULL;
     size_t n = strlen(module);
-    char *path = util_malloc(dirlen + n + 5);
-    memcpy(path, dir, dirlen);
-    path[dirlen] = '/';
+    bool here = dirlen == 1 && dir[0] == '.'; /* "mod.nn", not "./mod.nn", in messages */
+    size_t prefix = here ? 0 : dirlen + 1;
+    char *path = util_malloc(prefix + n + 4);
+    if (!here) {
+        memcpy(path, dir, dirlen);
+        path[dirlen] = '/';
+    }
     for (size_t i = 0; i < n; i++)
-        path[dirlen + 1 + i] = module[i] == '.' ? '/' : module[i];
-    memcpy(path + dirlen + 1 + n, ".nn", 4);
-    if (access(path, R_OK) == 0)
+        path[prefix + i] = module[i] == '.' ? '/' : module[i];
+    memcpy(path + prefix + n, ".nn", 4);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, R_OK) == 0)
         return path;
     util_free(path);
     return NULL;
@@ -65,9 +71,14 @@ static void load_from(Checker *c, AstNode *program, const char *dir)
             continue;
         char *path = find_module(c, st->import.path, dir);
         if (!path) {
-            sema_error(c, st->import.path_span, "cannot find module '%s' (looked for %s.nn next "
-                                                "to this file, in NNC_PATH and in the standard "
-                                                "library)", st->import.path, st->import.path);
+            char file[512];
+            size_t k = 0;
+            for (const char *p = st->import.path; *p && k + 4 < sizeof file; p++)
+                file[k++] = *p == '.' ? '/' : *p;
+            memcpy(file + k, ".nn", 4);
+            sema_error(c, st->import.path_span, "cannot find module '%s' (looked for %s next to "
+                                                "this file, in NNC_PATH and in the standard "
+                                                "library)", st->import.path, file);
             continue;
         }
         char real[PATH_MAX];

@@ -73,10 +73,13 @@ static void check_definition(Checker *c, AstNode *d)
         Value *inst = sema_instantiate(c, d, d, pos, n, NULL, NULL, 0);
         if (inst->kind == V_INSTANCE && d->def.def_kind == AST_DEF_OPTIMIZER)
             sema_check_update(c, inst->inst, d->def.id.span);
-        if (inst->kind == V_INSTANCE) {
-            /* forward with its annotated argument types */
-            Binding *f = scope_find_local(inst->inst->scope, "forward");
-            if (f && f->value->kind == V_FN) {
+        if (inst->kind == V_INSTANCE && d->def.def_kind != AST_DEF_OPTIMIZER) {
+            /* every method, with its annotated argument types */
+            Scope *members = inst->inst->scope;
+            for (int k = 0; k < members->len; k++) {
+                Binding *f = &members->items[k];
+                if (f->value->kind != V_FN)
+                    continue;
                 const AstNode *fn = f->value->node;
                 int m = fn->def.params.len;
                 Value **args = ARENA_NEW_N(c->arena, Value *, m ? m : 1);

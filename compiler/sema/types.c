@@ -42,6 +42,10 @@ bool sema_eval_dim(Checker *c, Scope *s, AstNode *d, const Dim *actual, Dim *out
                    val_type_str(c, v, buf, sizeof buf));
         return false;
     }
+    if (dim_known(v->dim) && v->dim.n < 0) {
+        sema_error(c, d->span, "a dimension cannot be negative (%lld)", (long long)v->dim.n);
+        return false;
+    }
     *out = v->dim;
     return true;
 }
@@ -97,10 +101,34 @@ Value *sema_value_of_type(Checker *c, Scope *s, AstNode *t, const char *param_na
 }
 
 /* Whether v has the annotated type t; binds dimension variables in s. */
+/* An argument whose own checking failed still binds the dimension variables of its
+ * parameter's type (to "any"), so the body does not report them as unknown names. */
+static void bind_unknown_dims(Checker *c, Scope *s, AstNode *t)
+{
+    if (!t)
+        return;
+    if (t->kind == AST_TYPE_TENSOR) {
+        for (int i = 0; i < t->tensor.dims.len; i++) {
+            AstNode *d = t->tensor.dims.items[i];
+            if (d->kind == AST_NAME && strcmp(d->name, "_") && !scope_lookup(s, d->name))
+                scope_bind(c, s, d->name, val_int_unknown(c, DIM_ANY), BIND_VAR, d->span);
+        }
+    } else if (t->kind == AST_TYPE_LIST) {
+        bind_unknown_dims(c, s, t->expr);
+    } else if (t->kind == AST_TYPE_TUPLE) {
+        for (int i = 0; i < t->list.len; i++)
+            bind_unknown_dims(c, s, t->list.items[i]);
+    }
+}
+
 bool sema_match_type(Checker *c, Scope *s, AstNode *t, Value *v)
 {
-    if (!t || v->kind == V_ERROR)
+    if (!t)
         return true;
+    if (v->kind == V_ERROR) {
+        bind_unknown_dims(c, s, t);
+        return true;
+    }
     switch (t->kind) {
     case AST_TYPE_NAME:
         if (!strcmp(t->name, "int"))
@@ -125,15 +153,17 @@ bool sema_match_type(Checker *c, Scope *s, AstNode *t, Value *v)
             if (b && b->value->kind == V_DEF)
                 return v->kind == V_INSTANCE && v->inst->def == b->value->node;
         }
-        return false;
+        return true; /* an unknown type name was reported on the definition */
     case AST_TYPE_TENSOR: {
         int dtype;
         if (!dtype_of(t->tensor.dtype.name, &dtype))
-            return false;
+            return true; /* reported on the definition */
         Value *tv = sema_as_tensor(c, v);
         if (!tv || (tv->dtype != dtype && !(dtype == DT_F32 && v->kind != V_TENSOR)))
             return false;
-        bool any_rank = t->tensor.dims.len == 1 && t->tensor.dims.items[0]->kind == AST_ELLIPSIS;
+        bool any_rank = false;
+        for (int i = 0; i < t->tensor.dims.len; i++)
+            any_rank |= t->tensor.dims.items[i]->kind == AST_ELLIPSIS; /* misplaced ones were reported */
         if (any_rank || tv->rank < 0)
             return true;
         if (tv->rank != t->tensor.dims.len)

@@ -226,11 +226,22 @@ static size_t type_str(Checker *c, const Value *v, char *buf, size_t n, size_t a
         }
         return append(buf, n, at, v->len == 1 ? ",)" : ")");
     case V_LIST:
+        /* short lists item by item ([int, string]); long ones by their first item */
         at = append(buf, n, at, "[");
-        if (v->len > 0)
+        if (v->len > 0 && v->len <= 6) {
+            for (int i = 0; i < v->len; i++) {
+                if (i)
+                    at = append(buf, n, at, ", ");
+                at = type_str(c, v->items[i], buf, n, at);
+            }
+        } else if (v->len > 6) {
             at = type_str(c, v->items[0], buf, n, at);
-        else if (v->len < 0 && v->elem)
+            snprintf(tmp, sizeof tmp, ", ... (%d items)", v->len);
+            at = append(buf, n, at, tmp);
+        } else if (v->len < 0 && v->elem) {
             at = type_str(c, v->elem, buf, n, at);
+            at = append(buf, n, at, ", ...");
+        }
         return append(buf, n, at, "]");
     case V_INSTANCE: return append(buf, n, at, v->inst->def->def.id.name);
     case V_DEF:

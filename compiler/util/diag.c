@@ -118,30 +118,71 @@ static void print_excerpt(FILE *out, Span s, const char *mark_color, const char 
     fputc('\n', out);
 }
 
+/* Diagnostics print in source order: each error (with the notes that follow it) is placed
+ * by its file name and offset; the stable sort keeps the recording order of equal places. */
+typedef struct DiagGroup {
+    int first, count;
+} DiagGroup;
+
+static const Diag *group_head(const DiagSink *d, const DiagGroup *g) { return &d->items[g->first]; }
+
+static int group_before(const DiagSink *d, const DiagGroup *a, const DiagGroup *b)
+{
+    const Span *x = &group_head(d, a)->span, *y = &group_head(d, b)->span;
+    if (!x->file || !y->file)
+        return x->file ? 0 : y->file ? 1 : 0;
+    int byname = strcmp(x->file->name, y->file->name);
+    if (byname)
+        return byname < 0;
+    return x->lo < y->lo;
+}
+
+static void print_one(const DiagSink *d, const Diag *g, FILE *out);
+
 void diag_print(const DiagSink *d, FILE *out)
+{
+    DiagGroup *groups = util_malloc(sizeof(DiagGroup) * (size_t)(d->len + 1));
+    int n = 0;
+    for (int i = 0; i < d->len; i++) {
+        if (d->items[i].level != DIAG_NOTE || n == 0)
+            groups[n++] = (DiagGroup){i, 0};
+        groups[n - 1].count++;
+    }
+    for (int i = 1; i < n; i++) { /* insertion sort: stable, and lists are short */
+        DiagGroup g = groups[i];
+        int j = i;
+        while (j > 0 && group_before(d, &g, &groups[j - 1])) {
+            groups[j] = groups[j - 1];
+            j--;
+        }
+        groups[j] = g;
+    }
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < groups[i].count; k++)
+            print_one(d, &d->items[groups[i].first + k], out);
+    util_free(groups);
+    int limit = d->max_errors ? d->max_errors : 100;
+    if (d->errors > limit)
+        fprintf(out, "nnc: too many errors (%d); stopped after %d\n", d->errors, limit);
+}
+
+static void print_one(const DiagSink *d, const Diag *g, FILE *out)
 {
     static const char *names[] = {"error", "warning", "note"};
     const char *bold = d->color ? "\033[1m" : "";
     const char *reset = d->color ? "\033[0m" : "";
     const char *colors[] = {d->color ? "\033[1;31m" : "", d->color ? "\033[1;35m" : "",
                             d->color ? "\033[1;36m" : ""};
-    for (int i = 0; i < d->len; i++) {
-        const Diag *g = &d->items[i];
-        if (g->span.file) {
-            int line, col;
-            diag_line_col(g->span.file, g->span.lo, &line, &col);
-            fprintf(out, "%s%s:%d:%d:%s ", bold, g->span.file->name, line, col, reset);
-        } else {
-            fprintf(out, "%snnc:%s ", bold, reset);
-        }
-        fprintf(out, "%s%s:%s %s%s%s\n", colors[g->level], names[g->level], reset, bold,
-                g->msg, reset);
-        if (g->span.file)
-            print_excerpt(out, g->span, colors[g->level], reset);
+    if (g->span.file) {
+        int line, col;
+        diag_line_col(g->span.file, g->span.lo, &line, &col);
+        fprintf(out, "%s%s:%d:%d:%s ", bold, g->span.file->name, line, col, reset);
+    } else {
+        fprintf(out, "%snnc:%s ", bold, reset);
     }
-    int limit = d->max_errors ? d->max_errors : 100;
-    if (d->errors > limit)
-        fprintf(out, "nnc: too many errors (%d); stopped after %d\n", d->errors, limit);
+    fprintf(out, "%s%s:%s %s%s%s\n", colors[g->level], names[g->level], reset, bold, g->msg, reset);
+    if (g->span.file)
+        print_excerpt(out, g->span, colors[g->level], reset);
 }
 
 bool diag_use_color(DiagColor mode, FILE *stream)
