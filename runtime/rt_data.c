@@ -1,0 +1,333 @@
+/* rt_data.c — datasets in memory, train/dev splits, the character corpus, and the batch
+ * iterator. The file formats (IDX, CSV, NPY) are read in rt_data_load.c.
+ *
+ * A dataset is a view: sample i is row rows[i] (row i when rows is NULL) of the storage,
+ * and row r of x starts x_stride elements after row r - 1. Ordinary datasets store rows
+ * back to back (stride = sample size); the text corpus stores its ids once and lets x
+ * and y overlap (stride = seq, y one id after x). Splits share storage by reference
+ * count and differ only in `rows`. Every element is 4 bytes (f32 or i32). */
+#include "rt_internal.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+
+typedef struct RtStorage {
+    int32_t references; /* datasets sharing this storage */
+    void *x_block;
+    void *y_block;    /* NULL when y is a view into x_block (text) or there are no labels */
+    uint8_t *vocab;   /* text only: sorted distinct bytes */
+    int32_t vocab_size;
+} RtStorage;
+
+/* One side (x or y) of a dataset. */
+typedef struct RtSide {
+    RtDtype dtype;          /* RT_DTYPE_F32 or RT_DTYPE_I32 */
+    int32_t rank;
+    int64_t shape[RT_MAX_RANK];
+    int64_t size;           /* elements per sample: product of shape; 0 for absent labels */
+    int64_t stride;         /* elements from one row to the next */
+    const uint32_t *base;   /* row 0; 4-byte elements copied as they are */
+} RtSide;
+
+struct RtDataset {
+    RtStorage *storage;
+    char *source;  /* "train-images-idx3-ubyte.gz", for messages */
+    int64_t count;
+    int64_t *rows; /* count entries, or NULL for the identity */
+    RtSide x, y;
+};
+
+enum { RT_ELEMENT_BYTES = 4 };
+
+/* ---- construction ------------------------------------------------------------------------ */
+
+static int64_t rt_shape_size(const char *source, int32_t rank, const int64_t *shape)
+{
+    if (rank < 0 || rank > RT_MAX_RANK)
+        rt_fatal("%s: sample rank %d is outside 0..%d", source, rank, RT_MAX_RANK);
+    int64_t size = 1;
+    for (int32_t axis = 0; axis < rank; axis++) {
+        if (shape[axis] <= 0 || __builtin_mul_overflow(size, shape[axis], &size))
+            rt_fatal("%s: bad sample dimension %" PRId64, source, shape[axis]);
+    }
+    return size;
+}
+
+static void rt_side_set(RtSide *side, const char *source, RtDtype dtype, int32_t rank,
+                        const int64_t *shape, const void *base)
+{
+    side->dtype = dtype;
+    side->rank = rank;
+    memset(side->shape, 0, sizeof side->shape);
+    if (rank > 0)
+        memcpy(side->shape, shape, (size_t)rank * sizeof(int64_t));
+    side->size = base ? rt_shape_size(source, rank, shape) : 0;
+    side->stride = side->size;
+    side->base = base;
+}
+
+static RtDataset *rt_dataset_alloc(const char *source, int64_t count)
+{
+    RtDataset *ds = rt_alloc_zeroed(1, sizeof(RtDataset));
+    ds->storage = rt_alloc_zeroed(1, sizeof(RtStorage));
+    ds->storage->references = 1;
+    ds->source = rt_strdup(source);
+    ds->count = count;
+    return ds;
+}
+
+RtDataset *rt_dataset_from_blocks(const char *source, int64_t count, RtDtype x_dtype,
+                                  int32_t x_rank, const int64_t *x_shape, void *x_block,
+                                  RtDtype y_dtype, int32_t y_rank, const int64_t *y_shape,
+                                  void *y_block)
+{
+    RtDataset *ds = rt_dataset_alloc(source, count);
+    ds->storage->x_block = x_block;
+    ds->storage->y_block = y_block;
+    rt_side_set(&ds->x, source, x_dtype, x_rank, x_shape, x_block);
+    rt_side_set(&ds->y, source, y_dtype, y_block ? y_rank : 0, y_shape, y_block);
+    return ds;
+}
+
+void rt_dataset_free(RtDataset *ds)
+{
+    if (ds == NULL)
+        return;
+    if (--ds->storage->references == 0) {
+        rt_free(ds->storage->x_block);
+        rt_free(ds->storage->y_block);
+        rt_free(ds->storage->vocab);
+        rt_free(ds->storage);
+    }
+    rt_free(ds->rows);
+    rt_free(ds->source);
+    rt_free(ds);
+}
+
+/* ---- accessors ------------------------------------------------------------------------------ */
+
+int64_t rt_dataset_count(const RtDataset *ds) { return ds->count; }
+RtDtype rt_dataset_x_dtype(const RtDataset *ds) { return ds->x.dtype; }
+int32_t rt_dataset_x_rank(const RtDataset *ds) { return ds->x.rank; }
+const int64_t *rt_dataset_x_shape(const RtDataset *ds) { return ds->x.shape; }
+int64_t rt_dataset_x_size(const RtDataset *ds) { return ds->x.size; }
+RtDtype rt_dataset_y_dtype(const RtDataset *ds) { return ds->y.dtype; }
+int32_t rt_dataset_y_rank(const RtDataset *ds) { return ds->y.rank; }
+const int64_t *rt_dataset_y_shape(const RtDataset *ds) { return ds->y.shape; }
+int64_t rt_dataset_y_size(const RtDataset *ds) { return ds->y.size; }
+
+const uint8_t *rt_dataset_vocab(const RtDataset *ds, int32_t *size)
+{
+    if (size != NULL)
+        *size = ds->storage->vocab_size;
+    return ds->storage->vocab;
+}
+
+int32_t rt_dataset_classes(const RtDataset *ds)
+{
+    if (ds->y.size != 1 || ds->y.dtype != RT_DTYPE_I32)
+        return 0;
+    int32_t largest = -1;
+    for (int64_t i = 0; i < ds->count; i++) {
+        int64_t row = ds->rows ? ds->rows[i] : i;
+        int32_t label = (int32_t)ds->y.base[row * ds->y.stride];
+        if (label > largest)
+            largest = label;
+    }
+    return largest + 1;
+}
+
+/* Copies sample `index`'s row into x_out and (when both exist) y_out. */
+static void rt_copy_sample(const RtDataset *ds, int64_t index, uint32_t *x_out,
+                           uint32_t *y_out)
+{
+    int64_t row = ds->rows ? ds->rows[index] : index;
+    memcpy(x_out, ds->x.base + row * ds->x.stride, (size_t)ds->x.size * RT_ELEMENT_BYTES);
+    if (y_out != NULL && ds->y.size > 0)
+        memcpy(y_out, ds->y.base + row * ds->y.stride, (size_t)ds->y.size * RT_ELEMENT_BYTES);
+}
+
+void rt_dataset_get(const RtDataset *ds, int64_t index, void *x_out, void *y_out)
+{
+    if (index < 0 || index >= ds->count)
+        rt_fatal("%s: sample %" PRId64 " is out of range (the dataset has %" PRId64 ")",
+                 ds->source, index, ds->count);
+    rt_copy_sample(ds, index, x_out, y_out);
+}
+
+/* ---- splits ------------------------------------------------------------------------------------- */
+
+/* A dataset over the same storage whose sample i is ds's sample picks[i]. */
+static RtDataset *rt_dataset_subset(const RtDataset *ds, const char *suffix,
+                                    const int64_t *picks, int64_t count)
+{
+    RtDataset *part = rt_alloc_zeroed(1, sizeof(RtDataset));
+    *part = *ds;
+    part->storage->references++;
+    size_t length = strlen(ds->source) + strlen(suffix) + 1;
+    part->source = rt_alloc(length);
+    snprintf(part->source, length, "%s%s", ds->source, suffix);
+    part->count = count;
+    part->rows = rt_alloc(rt_size_mul((size_t)count, sizeof(int64_t)));
+    for (int64_t i = 0; i < count; i++)
+        part->rows[i] = ds->rows ? ds->rows[picks[i]] : picks[i];
+    return part;
+}
+
+void rt_dataset_split(const RtDataset *ds, double fraction, uint64_t seed, RtDataset **first,
+                      RtDataset **second)
+{
+    if (!(fraction > 0 && fraction < 1))
+        rt_fatal("%s: split fraction %g is not between 0 and 1", ds->source, fraction);
+    int64_t first_count = (int64_t)llround(fraction * (double)ds->count);
+    if (first_count <= 0 || first_count >= ds->count)
+        rt_fatal("%s: a split of %g leaves one part of the %" PRId64
+                 " samples empty (%" PRId64 " and %" PRId64 ")",
+                 ds->source, fraction, ds->count, first_count, ds->count - first_count);
+
+    /* The first part is the first `first_count` entries of a permutation; both parts are
+     * then listed in ascending sample order (better locality, and an order that does not
+     * depend on how the permutation was drawn). */
+    int64_t *permutation = rt_alloc(rt_size_mul((size_t)ds->count, sizeof(int64_t)));
+    rt_random_permutation(permutation, ds->count, seed, (uint64_t)RT_STREAM_SPLIT << 32);
+    uint8_t *in_first = rt_alloc_zeroed((size_t)ds->count, 1);
+    for (int64_t i = 0; i < first_count; i++)
+        in_first[permutation[i]] = 1;
+    int64_t *picks_first = permutation; /* reused: the permutation is no longer needed */
+    int64_t *picks_second = rt_alloc(rt_size_mul((size_t)(ds->count - first_count),
+                                                 sizeof(int64_t)));
+    int64_t a = 0, b = 0;
+    for (int64_t i = 0; i < ds->count; i++) {
+        if (in_first[i])
+            picks_first[a++] = i;
+        else
+            picks_second[b++] = i;
+    }
+    *first = rt_dataset_subset(ds, " (first part of split)", picks_first, a);
+    *second = rt_dataset_subset(ds, " (second part of split)", picks_second, b);
+    rt_free(permutation);
+    rt_free(picks_second);
+    rt_free(in_first);
+}
+
+/* ---- the character corpus -------------------------------------------------------------------- */
+
+RtDataset *rt_dataset_text(const char *path, int64_t seq)
+{
+    if (seq <= 0)
+        rt_fatal("%s: sequence length %" PRId64 " must be positive", path, seq);
+    RtFileBytes file = rt_file_read_all(path);
+    if (file.gzip_problem != NULL)
+        rt_fatal("%s: %s (after %zu bytes of text)", path, file.gzip_problem, file.size);
+    if (file.size < 2 || (uint64_t)(file.size - 1) < (uint64_t)seq)
+        rt_fatal("%s: %zu bytes of text are too few for one sample of %" PRId64
+                 " characters (%" PRId64 " bytes needed: the inputs and one more target)",
+                 path, file.size, seq, seq + 1);
+
+    /* Vocabulary: the distinct bytes in ascending order; id[b] is b's position. */
+    uint8_t present[256] = {0};
+    for (size_t i = 0; i < file.size; i++)
+        present[file.bytes[i]] = 1;
+    uint8_t *vocab = rt_alloc(256);
+    int32_t id_of[256];
+    int32_t vocab_size = 0;
+    for (int b = 0; b < 256; b++) {
+        if (present[b]) {
+            id_of[b] = vocab_size;
+            vocab[vocab_size++] = (uint8_t)b;
+        }
+    }
+
+    int32_t *ids = rt_alloc(rt_size_mul(file.size, sizeof(int32_t)));
+    for (size_t i = 0; i < file.size; i++)
+        ids[i] = id_of[file.bytes[i]];
+    int64_t count = (int64_t)(file.size - 1) / seq;
+    rt_free(file.bytes);
+
+    RtDataset *ds = rt_dataset_alloc(path, count);
+    ds->storage->x_block = ids;
+    ds->storage->vocab = vocab;
+    ds->storage->vocab_size = vocab_size;
+    rt_side_set(&ds->x, path, RT_DTYPE_I32, 1, &seq, ids);
+    rt_side_set(&ds->y, path, RT_DTYPE_I32, 1, &seq, ids + 1);
+    ds->x.stride = seq;
+    ds->y.stride = seq;
+    return ds;
+}
+
+/* ---- batches ------------------------------------------------------------------------------------ */
+
+struct RtBatches {
+    const RtDataset *ds;
+    int64_t batch;    /* samples per full batch */
+    int64_t *order;   /* the epoch's sample order (count entries), NULL for 0..count-1 */
+    int64_t used;     /* samples the epoch covers: count, or whole batches with drop_last */
+    int64_t batches;  /* batches in the epoch */
+    int64_t position; /* batches returned so far */
+};
+
+RtBatches *rt_batches_begin(const RtDataset *ds, int64_t batch, int32_t shuffle,
+                            int32_t drop_last, uint64_t seed, int64_t epoch)
+{
+    if (batch <= 0)
+        rt_fatal("%s: batch size %" PRId64 " must be positive", ds->source, batch);
+    if (epoch < 0)
+        rt_fatal("%s: epoch %" PRId64 " is negative", ds->source, epoch);
+    RtBatches *it = rt_alloc_zeroed(1, sizeof(RtBatches));
+    it->ds = ds;
+    it->batch = batch;
+    it->batches = drop_last ? ds->count / batch : (ds->count + batch - 1) / batch;
+    it->used = drop_last ? it->batches * batch : ds->count;
+    if (shuffle) {
+        /* Stream (SHUFFLE, epoch): the order is a function of (seed, epoch, count). */
+        it->order = rt_alloc(rt_size_mul((size_t)ds->count, sizeof(int64_t)));
+        uint64_t stream = (uint64_t)RT_STREAM_SHUFFLE << 32 | (uint32_t)epoch;
+        rt_random_permutation(it->order, ds->count, seed, stream);
+    }
+    return it;
+}
+
+int64_t rt_batches_next(RtBatches *it, void *x_out, void *y_out)
+{
+    if (it->position >= it->batches)
+        return 0;
+    const RtDataset *ds = it->ds;
+    int64_t start = it->position * it->batch;
+    int64_t rows = it->used - start < it->batch ? it->used - start : it->batch;
+    uint32_t *x = x_out;
+    uint32_t *y = y_out;
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t sample = it->order ? it->order[start + r] : start + r;
+        rt_copy_sample(ds, sample, x + r * ds->x.size, y ? y + r * ds->y.size : NULL);
+    }
+    it->position++;
+    return rows;
+}
+
+int64_t rt_batches_count(const RtBatches *it)
+{
+    return it->batches;
+}
+
+int64_t rt_batches_position(const RtBatches *it)
+{
+    return it->position;
+}
+
+void rt_batches_seek(RtBatches *it, int64_t position)
+{
+    if (position < 0 || position > it->batches)
+        rt_fatal("%s: batch position %" PRId64 " is outside this epoch's 0..%" PRId64
+                 " (a checkpoint from another batch size or dataset?)",
+                 it->ds->source, position, it->batches);
+    it->position = position;
+}
+
+void rt_batches_end(RtBatches *it)
+{
+    if (it == NULL)
+        return;
+    rt_free(it->order);
+    rt_free(it);
+}

@@ -1,0 +1,67 @@
+/* rt_internal.h — helpers shared by the runtime's own files; never seen by generated code
+ * or the compiler. Everything here either succeeds or ends the program through rt_fatal
+ * (exit 1) or, for memory, "nnc: out of memory (N bytes)" and exit 3, as rt_arena_new. */
+#ifndef NNC_RT_INTERNAL_H
+#define NNC_RT_INTERNAL_H
+
+#include "nnc_rt.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the nnc runtime reads and writes little-endian data in place: a little-endian host is required"
+#endif
+
+/* ---- allocation: the one hook every runtime file allocates through ------------------- */
+/* Never return NULL. A zero-byte request returns a distinct, freeable block. */
+void *rt_alloc(size_t bytes);
+void *rt_alloc_zeroed(size_t count, size_t size);
+void *rt_realloc(void *block, size_t bytes);
+/* count * size, or "nnc: out of memory" when the product does not fit in size_t. */
+size_t rt_size_mul(size_t count, size_t size);
+char *rt_strdup(const char *text);
+void rt_free(void *block);
+
+/* ---- whole files ------------------------------------------------------------------------- */
+typedef struct RtFileBytes {
+    uint8_t *bytes;           /* rt_alloc'd; the caller frees with rt_free */
+    size_t size;              /* bytes read (decompressed, for a gzip file) */
+    int gzip;                 /* the file began with the gzip magic 1f 8b */
+    const char *gzip_problem; /* NULL, or why decompression stopped early (a static
+                                 string: "compressed data ends early", zlib's message) */
+} RtFileBytes;
+
+/* Reads all of `path`, decompressing it through zlib when it starts with the gzip magic.
+ * A gzip stream that is cut short or corrupt is not fatal here: what decompressed cleanly
+ * is returned with gzip_problem set, so the caller can say how much of what was expected
+ * it found. A file that cannot be opened or read is fatal: "nnc: cannot read PATH: why". */
+RtFileBytes rt_file_read_all(const char *path);
+
+/* Big-endian 32-bit value at p (IDX headers). */
+uint32_t rt_load_be32(const uint8_t *p);
+
+/* ---- numbers in text ------------------------------------------------------------------- */
+/* Parse all of text[0..length) (no surrounding spaces) as a decimal integer or a finite
+ * float. Return 1 on success, 0 when the text is not such a number or is out of range. */
+int rt_parse_int64(const char *text, size_t length, int64_t *value);
+int rt_parse_double(const char *text, size_t length, double *value);
+
+/* ---- randomness used by the data pipeline ------------------------------------------------ */
+/* Streams of the generator that are not rt_random_*'s stream 0 (rt_random.c): the word
+ * sequence for (seed, stream) is disjoint from every other stream's. */
+enum {
+    RT_STREAM_SHUFFLE = 1, /* batches: stream (RT_STREAM_SHUFFLE << 32) | epoch */
+    RT_STREAM_SPLIT = 2,   /* rt_dataset_split */
+};
+
+/* ---- datasets (rt_data.c; the loaders in rt_data_load.c build them through this) ------ */
+/* A dataset of `count` samples whose rows lie back to back in x_block (x_rank dims per
+ * sample, f32 or i32) and y_block (NULL when there are no labels; then y_rank is 0).
+ * Takes ownership of both blocks (rt_alloc'd); `source` names the data in messages. */
+RtDataset *rt_dataset_from_blocks(const char *source, int64_t count, RtDtype x_dtype,
+                                  int32_t x_rank, const int64_t *x_shape, void *x_block,
+                                  RtDtype y_dtype, int32_t y_rank, const int64_t *y_shape,
+                                  void *y_block);
+
+#endif

@@ -1,0 +1,212 @@
+/* rt_util.c — allocation, whole-file reading (plain or gzip) and number parsing shared by
+ * the runtime's data, flag and checkpoint code (rt_internal.h). */
+#include "rt_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+/* ---- allocation -------------------------------------------------------------------------- */
+
+_Noreturn static void rt_out_of_memory(size_t bytes)
+{
+    fflush(stdout);
+    fprintf(stderr, "nnc: out of memory (%zu bytes)\n", bytes);
+    exit(3);
+}
+
+void *rt_alloc(size_t bytes)
+{
+    void *block = malloc(bytes == 0 ? 1 : bytes);
+    if (block == NULL)
+        rt_out_of_memory(bytes);
+    return block;
+}
+
+size_t rt_size_mul(size_t count, size_t size)
+{
+    size_t product;
+    if (__builtin_mul_overflow(count, size, &product))
+        rt_out_of_memory(SIZE_MAX);
+    return product;
+}
+
+void *rt_alloc_zeroed(size_t count, size_t size)
+{
+    void *block = calloc(count == 0 ? 1 : count, size == 0 ? 1 : size);
+    if (block == NULL)
+        rt_out_of_memory(rt_size_mul(count, size));
+    return block;
+}
+
+void *rt_realloc(void *block, size_t bytes)
+{
+    void *moved = realloc(block, bytes == 0 ? 1 : bytes);
+    if (moved == NULL)
+        rt_out_of_memory(bytes);
+    return moved;
+}
+
+char *rt_strdup(const char *text)
+{
+    size_t length = strlen(text) + 1;
+    char *copy = rt_alloc(length);
+    memcpy(copy, text, length);
+    return copy;
+}
+
+void rt_free(void *block)
+{
+    free(block);
+}
+
+/* ---- whole files --------------------------------------------------------------------------- */
+
+enum { RT_READ_CHUNK = 1 << 20 };
+
+/* Reads an uncompressed file through stdio. */
+static RtFileBytes rt_read_plain(const char *path, FILE *file)
+{
+    RtFileBytes result = {0};
+    size_t capacity = RT_READ_CHUNK;
+    result.bytes = rt_alloc(capacity);
+    for (;;) {
+        if (result.size == capacity) {
+            capacity = rt_size_mul(capacity, 2);
+            result.bytes = rt_realloc(result.bytes, capacity);
+        }
+        size_t got = fread(result.bytes + result.size, 1, capacity - result.size, file);
+        result.size += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(file)) {
+        int error = errno;
+        fclose(file);
+        rt_fatal("cannot read %s: %s", path, strerror(error));
+    }
+    fclose(file);
+    return result;
+}
+
+/* Decompresses a gzip file (any number of concatenated members, as gunzip accepts). */
+static RtFileBytes rt_read_gzip(const char *path)
+{
+    RtFileBytes result = {.gzip = 1};
+    gzFile file = gzopen(path, "rb");
+    if (file == NULL)
+        rt_fatal("cannot open %s: %s", path, errno ? strerror(errno) : "out of memory");
+    gzbuffer(file, 1 << 17);
+    size_t capacity = RT_READ_CHUNK;
+    result.bytes = rt_alloc(capacity);
+    for (;;) {
+        if (result.size == capacity) {
+            capacity = rt_size_mul(capacity, 2);
+            result.bytes = rt_realloc(result.bytes, capacity);
+        }
+        size_t want = capacity - result.size;
+        if (want > (1u << 30))
+            want = 1u << 30; /* gzread counts in unsigned int */
+        int got = gzread(file, result.bytes + result.size, (unsigned)want);
+        if (got < 0) {
+            int code;
+            const char *message = gzerror(file, &code);
+            if (code == Z_ERRNO)
+                rt_fatal("cannot read %s: %s", path, strerror(errno));
+            /* Z_DATA_ERROR, Z_BUF_ERROR ("unexpected end of file"): keep what we have. */
+            result.gzip_problem = code == Z_BUF_ERROR ? "compressed data ends early"
+                                                       : "corrupt compressed data";
+            (void)message;
+            break;
+        }
+        if (got == 0) {
+            /* A clean end of input, or a stream cut short that zlib reports at the end. */
+            int code;
+            gzerror(file, &code);
+            if (code == Z_BUF_ERROR)
+                result.gzip_problem = "compressed data ends early";
+            else if (code != Z_OK)
+                result.gzip_problem = "corrupt compressed data";
+            break;
+        }
+        result.size += (size_t)got;
+    }
+    gzclose(file);
+    return result;
+}
+
+RtFileBytes rt_file_read_all(const char *path)
+{
+    FILE *file = fopen(path, "rb");
+    if (file == NULL)
+        rt_fatal("cannot open %s: %s", path, strerror(errno));
+    unsigned char magic[2];
+    size_t got = fread(magic, 1, 2, file);
+    if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+        fclose(file);
+        return rt_read_gzip(path);
+    }
+    if (ferror(file)) {
+        int error = errno;
+        fclose(file);
+        rt_fatal("cannot read %s: %s", path, strerror(error));
+    }
+    rewind(file);
+    return rt_read_plain(path, file);
+}
+
+uint32_t rt_load_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* ---- numbers in text ----------------------------------------------------------------------- */
+
+enum { RT_NUMBER_CHARS = 128 };
+
+/* Copies text[0..length) into a NUL-terminated buffer for strtoll/strtod; longer text is
+ * not a number anyone writes, so it is rejected. */
+static int rt_number_text(const char *text, size_t length, char buffer[RT_NUMBER_CHARS])
+{
+    if (length == 0 || length >= RT_NUMBER_CHARS)
+        return 0;
+    memcpy(buffer, text, length);
+    buffer[length] = '\0';
+    /* strto* skip leading white space; a field with spaces is the caller's to trim. */
+    return !(buffer[0] == ' ' || buffer[0] == '\t' || buffer[0] == '\n' || buffer[0] == '\r' ||
+             buffer[0] == '\f' || buffer[0] == '\v');
+}
+
+int rt_parse_int64(const char *text, size_t length, int64_t *value)
+{
+    char buffer[RT_NUMBER_CHARS];
+    if (!rt_number_text(text, length, buffer))
+        return 0;
+    char *end;
+    errno = 0;
+    long long parsed = strtoll(buffer, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return 0;
+    *value = (int64_t)parsed;
+    return 1;
+}
+
+int rt_parse_double(const char *text, size_t length, double *value)
+{
+    char buffer[RT_NUMBER_CHARS];
+    if (!rt_number_text(text, length, buffer))
+        return 0;
+    char *end;
+    errno = 0;
+    double parsed = strtod(buffer, &end);
+    /* ERANGE also flags underflow to a tiny value, which is a fine number; overflow and
+     * "inf"/"nan" are not. */
+    if (*end != '\0' || !isfinite(parsed))
+        return 0;
+    *value = parsed;
+    return 1;
+}
