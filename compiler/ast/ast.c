@@ -205,7 +205,7 @@ AstIdent ast_no_ident(void) { return (AstIdent){0}; }
 
 const char *ast_format_double(double v, char *buf, size_t n)
 {
-    if (v == (double)(int64_t)v && v > -1e16 && v < 1e16) {
+    if (v > -1e16 && v < 1e16 && v == (double)(int64_t)v) { /* range first: no UB */
         snprintf(buf, n, "%.0f", v);
         return buf;
     }
