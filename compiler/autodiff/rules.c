@@ -193,6 +193,126 @@ static IrNode *ad_matmul(IrGraph *g, IrNode *n, int i, IrNode *gy)
     return ir_matmul(g, n->span, ir_transpose(g, n->span, n->in[0], swap), gy);
 }
 
+/* y = concat(x_0, ..., axis)   dx_i = gy[the block of x_i along axis] */
+static IrNode *ad_concat(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    int axis = n->attr.concat.axis;
+    int64_t begin[IR_MAX_RANK] = {0}, end[IR_MAX_RANK];
+    for (int d = 0; d < n->shape.rank; d++)
+        end[d] = n->shape.dims[d];
+    for (int k = 0; k < i; k++)
+        begin[axis] += n->in[k]->shape.dims[axis];
+    end[axis] = begin[axis] + n->in[i]->shape.dims[axis];
+    return ir_slice(g, n->span, gy, begin, end);
+}
+
+/* y = x[begin : end]     dx = pad(gy, before = begin, after = dim - end) */
+static IrNode *ad_slice(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    int64_t after[IR_MAX_RANK];
+    for (int d = 0; d < n->shape.rank; d++)
+        after[d] = n->in[0]->shape.dims[d] - n->attr.slice.end[d];
+    return ir_pad(g, n->span, gy, n->attr.slice.begin, after);
+}
+
+/* y = pad(x, before, after)    dx = gy[before : before + dim] */
+static IrNode *ad_pad(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    int64_t end[IR_MAX_RANK];
+    for (int d = 0; d < n->shape.rank; d++)
+        end[d] = n->attr.pad.before[d] + n->in[0]->shape.dims[d];
+    return ir_slice(g, n->span, gy, n->attr.pad.before, end);
+}
+
+/* y = upsample2d(x, f)   dx = gy [N, C, H f, W f] viewed as [N, C, H, f, W, f], summed over
+ *                        both f axes: each x element receives its f x f block */
+static IrNode *ad_upsample2d(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    const int64_t *d = n->in[0]->shape.dims;
+    int64_t f = n->attr.upsample.factor;
+    IrShape blocks = {.rank = 6, .dims = {d[0], d[1], d[2], f, d[3], f}};
+    IrNode *b = ir_reshape(g, n->span, gy, &blocks);
+    return ir_reduce(g, n->span, IR_OP_SUM, b, 1u << 3 | 1u << 5);
+}
+
+/* The convolutions are one bilinear form B(x, w, y) = sum x[xi] w[wi] y[yi] over the terms
+ * of ir.h: CONV2D(x, w) = dB/dy, CONV2D_BACKWARD_DATA(dy, w) = dB/dx at y = dy, and
+ * CONV2D_BACKWARD_WEIGHTS(x, dy) = dB/dw at y = dy. The adjoint of each in one operand is
+ * another of the three, so derivatives of any order stay within them. */
+
+/* y = conv2d(x, w)       dx = conv2d_backward_data(gy, w), dw = conv2d_backward_weights(x, gy) */
+static IrNode *ad_conv2d(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    IrNode *x = n->in[0], *w = n->in[1];
+    if (i == 0)
+        return ir_conv2d_backward_data(g, n->span, gy, w, &x->shape, n->attr.conv);
+    return ir_conv2d_backward_weights(g, n->span, x, gy, &w->shape, n->attr.conv);
+}
+
+/* dx = conv2d_backward_data(dy, w)     d(dy) = conv2d(gx, w), dw = conv2d_backward_weights(gx, dy) */
+static IrNode *ad_conv2d_backward_data(IrGraph *g, IrNode *n, int i, IrNode *gx)
+{
+    IrNode *dy = n->in[0], *w = n->in[1];
+    if (i == 0)
+        return ir_conv2d(g, n->span, gx, w, n->attr.conv);
+    return ir_conv2d_backward_weights(g, n->span, gx, dy, &w->shape, n->attr.conv);
+}
+
+/* dw = conv2d_backward_weights(x, dy)  dx = conv2d_backward_data(dy, gw), d(dy) = conv2d(x, gw) */
+static IrNode *ad_conv2d_backward_weights(IrGraph *g, IrNode *n, int i, IrNode *gw)
+{
+    IrNode *x = n->in[0], *dy = n->in[1];
+    if (i == 0)
+        return ir_conv2d_backward_data(g, n->span, dy, gw, &x->shape, n->attr.conv);
+    return ir_conv2d(g, n->span, x, gw, n->attr.conv);
+}
+
+/* y = max_pool2d(x)      dx = max_pool2d_backward(x, y, gy): each window's adjoint goes to
+ *                        its first maximal element */
+static IrNode *ad_max_pool2d(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    return ir_max_pool2d_backward(g, n->span, n->in[0], n, gy, n->attr.pool);
+}
+
+/* dx = max_pool2d_backward(x, y, dy): piecewise constant in x and y (no gradient). Its
+ * adjoint in dy would pick gx at each window's argmax, which no primitive computes yet:
+ * second derivatives of max pooling are not supported (docs/ir.md). */
+static IrNode *ad_max_pool2d_backward(IrGraph *g, IrNode *n, int i, IrNode *gx)
+{
+    if (i < 2)
+        return NULL;
+    fprintf(stderr, "nnc: second derivatives of max_pool2d are not supported\n");
+    UNREACHABLE();
+}
+
+/* y = avg_pool2d(x)      dx = avg_pool2d_backward(gy) */
+static IrNode *ad_avg_pool2d(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    return ir_avg_pool2d_backward(g, n->span, gy, &n->in[0]->shape, n->attr.pool);
+}
+
+/* dx = avg_pool2d_backward(dy)         d(dy) = avg_pool2d(gx) */
+static IrNode *ad_avg_pool2d_backward(IrGraph *g, IrNode *n, int i, IrNode *gx)
+{
+    return ir_avg_pool2d(g, n->span, gx, n->attr.pool);
+}
+
+/* y = gather(table, idx)               dtable = scatter_add(idx, gy); idx gets none */
+static IrNode *ad_gather(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    if (i == 1)
+        return NULL;
+    return ir_scatter_add(g, n->span, n->in[1], gy, n->in[0]->shape.dims[0]);
+}
+
+/* y = scatter_add(idx, upd)            dupd = gather(gy, idx); idx gets none */
+static IrNode *ad_scatter_add(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    if (i == 0)
+        return NULL;
+    return ir_gather(g, n->span, gy, n->in[0]);
+}
+
 AdRule *ad_rule(IrOp op)
 {
     static AdRule *const rules[] = {

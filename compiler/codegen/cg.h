@@ -10,9 +10,11 @@
 typedef struct CgModule CgModule;
 
 /* Builds the module for g (whose top level holds CONST, RESHAPE, TRANSPOSE, MATMUL, PRINT
- * and FUSED nodes; any other elementwise or reduce node is compiled as a one-node kernel)
- * and optimizes it with the O3 pipeline for the host CPU. The module defines
- * `void nnc_program(void)`; every FUSED node becomes one noinline function `fused_<id>`.
+ * and FUSED nodes, layout and opaque ops, and random tensors; any other elementwise or
+ * reduce node is compiled as a one-node kernel) and optimizes it with the O3 pipeline for
+ * the host CPU. The module defines `void nnc_program(void)`; every FUSED node becomes one
+ * noinline function `fused_<id>`, every layout or indexing op one `<op>_<id>`; convolution,
+ * pooling and random tensors are runtime calls. F32 and I32 tensors are 4-byte buffers.
  * Returns NULL after printing "nnc: ..." to stderr if LLVM fails. */
 CgModule *cg_compile(const IrGraph *g, const char *module_name);
 void cg_module_free(CgModule *m);

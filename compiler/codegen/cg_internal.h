@@ -2,7 +2,10 @@
  *
  *   target.c   LLVM start-up, host TargetMachines, error reporting
  *   emit.c     cg_compile: buffer plan, constants, nnc_program, the O3 pipeline, printing
- *   kernel.c   loop-nest kernels: FUSED bodies, one-node kernels, transposes
+ *   kernel.c   loop-nest kernels: FUSED bodies, one-node kernels, transposes, copies
+ *   layout.c   kernels of the layout and indexing ops (slice, pad, concat, upsample2d,
+ *              gather, scatter_add, argmax, one_hot)
+ *   nn.c       convolution and pooling: calls into runtime/rt_conv.c (oneDNN)
  *   mathfn.c   exp, log, tanh, sigmoid as straight-line IR (no libm calls)
  *   jit.c      cg_jit_run (ORC LLJIT)
  *   link.c     cg_emit_executable (object file + the system cc) */
@@ -58,6 +61,45 @@ LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, IrNode *const *in, int ni
                              IrNode *const *body, int nbody);
 /* Defines `void name(float *out, const float *in)` copying the transpose t of its input. */
 LLVMValueRef cg_kernel_transpose(Cg *cg, const char *name, const IrNode *t);
+
+/* One strided copy of 4-byte elements: for every index i over dims,
+ *     out[dst_offset + sum i[d] dst_stride[d]] = in_src[src_offset + sum i[d] src_stride[d]]
+ * (strides and offsets in elements). */
+typedef struct CgCopy {
+    int rank;
+    int src;   /* which input */
+    int64_t dims[IR_MAX_RANK];
+    int64_t dst_stride[IR_MAX_RANK], src_stride[IR_MAX_RANK];
+    int64_t dst_offset, src_offset;
+} CgCopy;
+/* Defines `void name(void *out, const void *in0, ...)` (nin inputs) that zeroes
+ * out[0 .. zero_fill) and then performs the copies in order, each as a simplified loop
+ * nest (kernel.c's Nest). */
+LLVMValueRef cg_kernel_copies(Cg *cg, const char *name, int nin, int64_t zero_fill,
+                              const CgCopy *copies, int ncopies);
+
+/* Scaffolding for hand-built kernels (layout.c). cg_kernel_begin declares
+ * `internal noinline void name(ptr noalias align 64 out, ptr readonly ... in)` with narr
+ * pointer parameters and positions the builder in its entry block. */
+LLVMValueRef cg_kernel_begin(Cg *cg, const char *name, int narr);
+typedef struct CgLoop {
+    LLVMBasicBlockRef header;
+    LLVMValueRef iv;
+} CgLoop;
+/* `for (iv = 0; iv < n; iv++)` with n >= 1: begin returns iv and leaves the builder in the
+ * body; end closes the loop and leaves the builder after it. */
+LLVMValueRef cg_loop_begin(Cg *cg, CgLoop *l);
+void cg_loop_end(Cg *cg, CgLoop *l, int64_t n);
+
+/* ---- layout.c ------------------------------------------------------------------------- */
+/* Defines `void name(out, in0, ...)` computing n (SLICE, PAD, CONCAT, UPSAMPLE2D, GATHER,
+ * SCATTER_ADD, ARGMAX, ONE_HOT) from its inputs, in input order. */
+LLVMValueRef cg_kernel_layout(Cg *cg, const char *name, const IrNode *n);
+
+/* ---- nn.c ----------------------------------------------------------------------------- */
+/* Emits, at the builder's position, the runtime call computing the convolution or pooling
+ * node n into buf[n->id] from its inputs' buffers. */
+void cg_emit_nn_call(Cg *cg, const IrNode *n, LLVMValueRef *buf);
 
 /* ---- mathfn.c ------------------------------------------------------------------------- */
 /* Each emits, at the builder's position, IR computing the function of an f32 value: no

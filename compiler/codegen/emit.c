@@ -3,6 +3,7 @@
  *   void nnc_program(void) {
  *       char *arena = rt_arena_new(TOTAL);       // every intermediate, one block
  *       fused_7(arena + 0, @const_1, arena + 64); // each top-level node in graph order
+ *       rt_conv2d_f32(@geometry_8, arena + 64, @const_2, arena + 128); // oneDNN (nn.c)
  *       rt_print_f32(arena + 0, 2, @dims_9);
  *       ...
  *       rt_arena_release(arena);
@@ -68,7 +69,8 @@ static LLVMValueRef add_private_constant(Cg *cg, const char *name, LLVMValueRef 
     return gv;
 }
 
-/* A CONST node's values (doubles in the IR) rounded to f32, as a private constant. */
+/* A CONST node's values (doubles in the IR) rounded to f32, or converted to i32, as a
+ * private constant. */
 static LLVMValueRef emit_const(Cg *cg, const IrNode *n)
 {
     int64_t count = ir_shape_numel(&n->shape);
@@ -76,7 +78,14 @@ static LLVMValueRef emit_const(Cg *cg, const IrNode *n)
     char name[32];
     snprintf(name, sizeof name, "const_%d", n->id);
     LLVMValueRef init;
-    if (count <= CG_CONST_AS_FLOATS) {
+    if (n->dtype == IR_I32) {
+        int32_t *data = util_malloc(sizeof(int32_t) * (size_t)(count ? count : 1));
+        for (int64_t i = 0; i < count; i++)
+            data[i] = (int32_t)values[i];
+        init = LLVMConstStringInContext2(cg->ctx, (const char *)data,
+                                         sizeof(int32_t) * (size_t)count, 1);
+        util_free(data);
+    } else if (count <= CG_CONST_AS_FLOATS) {
         LLVMValueRef *elems = util_malloc(sizeof(LLVMValueRef) * (size_t)(count ? count : 1));
         for (int64_t i = 0; i < count; i++)
             elems[i] = LLVMConstReal(cg->f32, (double)(float)values[i]);
@@ -95,8 +104,8 @@ static LLVMValueRef emit_const(Cg *cg, const IrNode *n)
 }
 
 typedef struct Runtime {
-    LLVMTypeRef arena_new_ty, arena_release_ty, print_ty, matmul_ty;
-    LLVMValueRef arena_new, arena_release, print, matmul;
+    LLVMTypeRef arena_new_ty, arena_release_ty, print_ty, print_i32_ty, matmul_ty;
+    LLVMValueRef arena_new, arena_release, print, print_i32, matmul;
 } Runtime;
 
 static LLVMValueRef declare(Cg *cg, const char *name, LLVMTypeRef ret, LLVMTypeRef *params,
@@ -114,6 +123,7 @@ static void declare_runtime(Cg *cg, Runtime *rt)
     rt->arena_release = declare(cg, "rt_arena_release", cg->void_, &p, 1, &rt->arena_release_ty);
     LLVMTypeRef print_params[3] = {p, i32, p};
     rt->print = declare(cg, "rt_print_f32", cg->void_, print_params, 3, &rt->print_ty);
+    rt->print_i32 = declare(cg, "rt_print_i32", cg->void_, print_params, 3, &rt->print_i32_ty);
     LLVMTypeRef mm_params[8] = {i64, i64, i64, i32, i32, p, p, p};
     rt->matmul = declare(cg, "rt_matmul_f32", cg->void_, mm_params, 8, &rt->matmul_ty);
 }
@@ -132,6 +142,31 @@ static void call_kernel(Cg *cg, LLVMValueRef fn, LLVMValueRef out, IrNode *const
         args[i + 1] = buf[in[i]->id];
     LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)(nin + 1), "");
     util_free(args);
+}
+
+/* rt_random_<kind>(out, n, a, [b,] seed, counter), the runtime's generator that the
+ * evaluator calls too; the returned counter is not needed (the IR carries counters). */
+static void emit_random(Cg *cg, const IrNode *n, LLVMValueRef out)
+{
+    const IrRandomAttr *r = &n->attr.random;
+    const char *name = n->op == IR_OP_RANDOM_UNIFORM  ? "rt_random_uniform"
+                       : n->op == IR_OP_RANDOM_NORMAL ? "rt_random_normal"
+                                                      : "rt_random_bernoulli";
+    LLVMTypeRef params[6];
+    LLVMValueRef args[6];
+    unsigned k = 0;
+    params[k] = cg->ptr, args[k++] = out;
+    params[k] = cg->i64, args[k++] = i64c(cg, ir_shape_numel(&n->shape));
+    params[k] = cg->f32, args[k++] = LLVMConstReal(cg->f32, (double)(float)r->a);
+    if (n->op != IR_OP_RANDOM_BERNOULLI)
+        params[k] = cg->f32, args[k++] = LLVMConstReal(cg->f32, (double)(float)r->b);
+    params[k] = cg->i64, args[k++] = LLVMConstInt(cg->i64, r->seed, 0);
+    params[k] = cg->i64, args[k++] = LLVMConstInt(cg->i64, r->counter, 0);
+    LLVMTypeRef fty = LLVMFunctionType(cg->i64, params, k, 0);
+    LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, name);
+    if (!fn)
+        fn = LLVMAddFunction(cg->mod, name, fty);
+    LLVMBuildCall2(cg->b, fty, fn, args, k, "");
 }
 
 /* Emits the code of one top-level node; buf[id] holds the data pointer of every node
@@ -171,9 +206,36 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
             dims = add_private_constant(cg, name, LLVMConstArray2(cg->i64, d, (uint64_t)s->rank), 8);
         }
         LLVMValueRef args[3] = {buf[n->in[0]->id], i32c(cg, s->rank), dims};
-        LLVMBuildCall2(cg->b, rt->print_ty, rt->print, args, 3, "");
+        if (n->in[0]->dtype == IR_I32)
+            LLVMBuildCall2(cg->b, rt->print_i32_ty, rt->print_i32, args, 3, "");
+        else
+            LLVMBuildCall2(cg->b, rt->print_ty, rt->print, args, 3, "");
         return;
     }
+    case IR_OP_CONCAT:
+    case IR_OP_SLICE:
+    case IR_OP_PAD:
+    case IR_OP_UPSAMPLE2D:
+    case IR_OP_GATHER:
+    case IR_OP_SCATTER_ADD:
+    case IR_OP_ARGMAX:
+    case IR_OP_ONE_HOT: {
+        snprintf(name, sizeof name, "%s_%d", ir_op_name(n->op), n->id);
+        LLVMValueRef fn = cg_kernel_layout(cg, name, n);
+        LLVMPositionBuilderAtEnd(cg->b, at);
+        call_kernel(cg, fn, buf[n->id], n->in, n->nin, buf);
+        return;
+    }
+    case IR_OP_CONV2D:
+    case IR_OP_CONV2D_BACKWARD_DATA:
+    case IR_OP_CONV2D_BACKWARD_WEIGHTS:
+    case IR_OP_MAX_POOL2D:
+    case IR_OP_MAX_POOL2D_BACKWARD:
+    case IR_OP_AVG_POOL2D:
+    case IR_OP_AVG_POOL2D_BACKWARD: cg_emit_nn_call(cg, n, buf); return;
+    case IR_OP_RANDOM_UNIFORM:
+    case IR_OP_RANDOM_NORMAL:
+    case IR_OP_RANDOM_BERNOULLI: emit_random(cg, n, buf[n->id]); return;
     case IR_OP_FUSED: {
         snprintf(name, sizeof name, "fused_%d", n->id);
         LLVMValueRef fn = cg_kernel_fused(cg, name, n->in, n->nin, n->attr.fused.body,
@@ -210,7 +272,7 @@ static void emit_program(Cg *cg, const IrGraph *g)
     LLVMValueRef arena = LLVMBuildCall2(cg->b, rt.arena_new_ty, rt.arena_new, &size, 1, "arena");
     for (int i = 0; i < g->len; i++) {
         const IrNode *n = g->nodes[i];
-        ASSERT(n->dtype == IR_F32);
+        ASSERT(n->dtype == IR_F32 || n->dtype == IR_I32); /* both 4 bytes */
         if (offset[n->id] >= 0) {
             LLVMValueRef off = i64c(cg, offset[n->id]);
             char name[32];

@@ -68,7 +68,7 @@ static void add_enum_attr(Cg *cg, LLVMValueRef fn, LLVMAttributeIndex idx, const
 /* Declares the kernel with narr pointer parameters and positions the builder in its
  * entry block. "prefer-vector-width"="512": the x86 backend otherwise sticks to 256-bit
  * vectors on some AVX-512 CPUs; these loops are long and regular enough to want zmm. */
-static LLVMValueRef kernel_begin(Cg *cg, const char *name, int narr)
+LLVMValueRef cg_kernel_begin(Cg *cg, const char *name, int narr)
 {
     LLVMTypeRef *params = util_malloc(sizeof(LLVMTypeRef) * (size_t)narr);
     for (int i = 0; i < narr; i++)
@@ -95,13 +95,8 @@ static LLVMValueRef kernel_begin(Cg *cg, const char *name, int narr)
     return fn;
 }
 
-typedef struct Loop {
-    LLVMBasicBlockRef header;
-    LLVMValueRef iv;
-} Loop;
-
 /* Opens `for (iv = 0; ; )` in a new block; the body goes where the builder is left. */
-static LLVMValueRef loop_begin(Cg *cg, Loop *l)
+LLVMValueRef cg_loop_begin(Cg *cg, CgLoop *l)
 {
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(cg->b);
     LLVMValueRef fn = LLVMGetBasicBlockParent(pre);
@@ -115,7 +110,7 @@ static LLVMValueRef loop_begin(Cg *cg, Loop *l)
 }
 
 /* Closes the loop: `iv++` and back while iv < n (n >= 1, tested at the bottom). */
-static void loop_end(Cg *cg, Loop *l, int64_t n)
+void cg_loop_end(Cg *cg, CgLoop *l, int64_t n)
 {
     LLVMValueRef next = LLVMBuildAdd(cg->b, l->iv, LLVMConstInt(cg->i64, 1, 0), "");
     LLVMSetNUW(next, 1);
@@ -194,12 +189,12 @@ static void emit_loops(Kernel *k, int from, int to, PointFn *point)
     }
     if (k->nest.dims[from] == 0)
         return;
-    Loop l;
-    k->iv[from] = loop_begin(k->cg, &l);
+    CgLoop l;
+    k->iv[from] = cg_loop_begin(k->cg, &l);
     k->depth = from + 1;
     emit_loops(k, from + 1, to, point);
     k->depth = from;
-    loop_end(k->cg, &l, k->nest.dims[from]);
+    cg_loop_end(k->cg, &l, k->nest.dims[from]);
 }
 
 /* ---- elementwise ops ----------------------------------------------------------------------- */
@@ -319,10 +314,10 @@ static void emit_fill(Cg *cg, LLVMValueRef out, int64_t count, LLVMValueRef v)
 {
     if (count == 0)
         return;
-    Loop l;
-    LLVMValueRef i = loop_begin(cg, &l);
+    CgLoop l;
+    LLVMValueRef i = cg_loop_begin(cg, &l);
     store_f32(cg, v, LLVMBuildInBoundsGEP2(cg->b, cg->f32, out, &i, 1, ""));
-    loop_end(cg, &l, count);
+    cg_loop_end(cg, &l, count);
 }
 
 LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, IrNode *const *in, int nin,
@@ -355,7 +350,7 @@ LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, IrNode *const *in, int ni
         ir_broadcast_strides(&in[i]->shape, &domain, n->stride[i + 1]);
     nest_simplify(n);
 
-    LLVMValueRef fn = kernel_begin(cg, name, n->narr);
+    LLVMValueRef fn = cg_kernel_begin(cg, name, n->narr);
     k.param = util_malloc(sizeof(LLVMValueRef) * (size_t)n->narr);
     for (int a = 0; a < n->narr; a++)
         k.param[a] = LLVMGetParam(fn, (unsigned)a);
@@ -387,11 +382,62 @@ LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, IrNode *const *in, int ni
     return fn;
 }
 
-/* ---- transpose ------------------------------------------------------------------------------- */
+/* ---- copies: transposes and the layout ops of layout.c ------------------------------------- */
 
+/* Moves one 4-byte element as an integer, so f32 and i32 data (and every NaN payload)
+ * are copied bit for bit. */
 static void point_copy(Kernel *k)
 {
-    store_f32(k->cg, load_f32(k->cg, element_ptr(k, 1)), element_ptr(k, 0));
+    Cg *cg = k->cg;
+    LLVMValueRef v = LLVMBuildLoad2(cg->b, cg->i32, element_ptr(k, 1), "");
+    LLVMSetAlignment(v, 4);
+    LLVMSetAlignment(LLVMBuildStore(cg->b, v, element_ptr(k, 0)), 4);
+}
+
+static LLVMValueRef offset_ptr(Cg *cg, LLVMValueRef p, int64_t elements)
+{
+    if (elements == 0)
+        return p;
+    LLVMValueRef off = LLVMConstInt(cg->i64, (uint64_t)elements, 0);
+    return LLVMBuildInBoundsGEP2(cg->b, cg->i32, p, &off, 1, "");
+}
+
+LLVMValueRef cg_kernel_copies(Cg *cg, const char *name, int nin, int64_t zero_fill,
+                              const CgCopy *copies, int ncopies)
+{
+    LLVMValueRef fn = cg_kernel_begin(cg, name, nin + 1);
+    LLVMValueRef out = LLVMGetParam(fn, 0);
+    if (zero_fill > 0) {
+        CgLoop l;
+        LLVMValueRef i = cg_loop_begin(cg, &l);
+        LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->i32, out, &i, 1, "");
+        LLVMSetAlignment(LLVMBuildStore(cg->b, LLVMConstInt(cg->i32, 0, 0), p), 4);
+        cg_loop_end(cg, &l, zero_fill);
+    }
+    for (int c = 0; c < ncopies; c++) {
+        const CgCopy *cp = &copies[c];
+        ASSERT(cp->src >= 0 && cp->src < nin && cp->rank <= IR_MAX_RANK);
+        Kernel k = {.cg = cg};
+        Nest *n = &k.nest;
+        int64_t strides[2][IR_MAX_RANK];
+        n->rank = cp->rank;
+        n->narr = 2;
+        n->stride = strides;
+        for (int d = 0; d < cp->rank; d++) {
+            n->dims[d] = cp->dims[d];
+            n->reduced[d] = false;
+            strides[0][d] = cp->dst_stride[d];
+            strides[1][d] = cp->src_stride[d];
+        }
+        nest_simplify(n);
+        LLVMValueRef params[2] = {offset_ptr(cg, out, cp->dst_offset),
+                                  offset_ptr(cg, LLVMGetParam(fn, (unsigned)cp->src + 1),
+                                             cp->src_offset)};
+        k.param = params;
+        emit_loops(&k, 0, n->rank, point_copy);
+    }
+    LLVMBuildRetVoid(cg->b);
+    return fn;
 }
 
 /* Loops over the result in order (contiguous stores); the input is read with its strides
@@ -415,7 +461,7 @@ LLVMValueRef cg_kernel_transpose(Cg *cg, const char *name, const IrNode *t)
     }
     nest_simplify(n);
 
-    LLVMValueRef fn = kernel_begin(cg, name, 2);
+    LLVMValueRef fn = cg_kernel_begin(cg, name, 2);
     LLVMValueRef params[2] = {LLVMGetParam(fn, 0), LLVMGetParam(fn, 1)};
     k.param = params;
     emit_loops(&k, 0, n->rank, point_copy);

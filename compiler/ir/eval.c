@@ -18,6 +18,16 @@ static double round_to(const Eval *e, double v)
     return e->precision == EVAL_F32 ? (double)(float)v : v;
 }
 
+/* Rounds every element of n's result (f32 mode; I32 values are exact already). */
+static void round_all(const Eval *e, const IrNode *n, double *out)
+{
+    if (n->dtype == IR_I32)
+        return;
+    int64_t numel = ir_shape_numel(&n->shape);
+    for (int64_t i = 0; i < numel; i++)
+        out[i] = round_to(e, out[i]);
+}
+
 static double apply_unary(IrOp op, double x)
 {
     switch (op) {
@@ -157,6 +167,277 @@ static void eval_matmul(Eval *e, IrNode *n, double *out)
         }
 }
 
+/* ---- layout ops: every result element is one input element or zero ---------------- */
+
+/* Copies src (shape `shape`, contiguous) into dst at the block whose first element has
+ * multi-index `at` in a contiguous tensor of shape `dst_shape`. */
+static void copy_block(double *dst, const IrShape *dst_shape, const int64_t *at,
+                       const double *src, const IrShape *shape)
+{
+    int64_t dstr[IR_MAX_RANK], idx[IR_MAX_RANK] = {0};
+    ir_contiguous_strides(dst_shape, dstr);
+    int64_t base = offset(at, dstr, shape->rank);
+    if (ir_shape_numel(shape) == 0)
+        return;
+    int64_t k = 0;
+    do
+        dst[base + offset(idx, dstr, shape->rank)] = src[k++];
+    while (next_index(idx, shape));
+}
+
+static void eval_concat(Eval *e, IrNode *n, double *out)
+{
+    int64_t at[IR_MAX_RANK] = {0};
+    for (int i = 0; i < n->nin; i++) {
+        copy_block(out, &n->shape, at, e->values[n->in[i]->id], &n->in[i]->shape);
+        at[n->attr.concat.axis] += n->in[i]->shape.dims[n->attr.concat.axis];
+    }
+}
+
+static void eval_slice(Eval *e, IrNode *n, double *out)
+{
+    int64_t istr[IR_MAX_RANK], idx[IR_MAX_RANK] = {0};
+    ir_contiguous_strides(&n->in[0]->shape, istr);
+    int64_t base = offset(n->attr.slice.begin, istr, n->shape.rank);
+    const double *x = e->values[n->in[0]->id];
+    if (ir_shape_numel(&n->shape) == 0)
+        return;
+    int64_t k = 0;
+    do
+        out[k++] = x[base + offset(idx, istr, n->shape.rank)];
+    while (next_index(idx, &n->shape));
+}
+
+static void eval_pad(Eval *e, IrNode *n, double *out)
+{
+    memset(out, 0, sizeof(double) * (size_t)ir_shape_numel(&n->shape));
+    copy_block(out, &n->shape, n->attr.pad.before, e->values[n->in[0]->id], &n->in[0]->shape);
+}
+
+/* y[n, c, i, j] = x[n, c, i / factor, j / factor] */
+static void eval_upsample2d(Eval *e, IrNode *n, double *out)
+{
+    const int64_t *d = n->shape.dims;
+    int64_t f = n->attr.upsample.factor;
+    const double *x = e->values[n->in[0]->id];
+    int64_t h = d[2] / f, w = d[3] / f, k = 0;
+    for (int64_t nc = 0; nc < d[0] * d[1]; nc++)
+        for (int64_t i = 0; i < d[2]; i++)
+            for (int64_t j = 0; j < d[3]; j++)
+                out[k++] = x[(nc * h + i / f) * w + j / f];
+}
+
+/* ---- convolution and pooling --------------------------------------------------------------- */
+
+/* The three convolution ops are one bilinear form read three ways: for every term
+ * x[xi] * w[wi] of y[yi] (ir.h), CONV2D adds x[xi] w[wi] to y[yi], CONV2D_BACKWARD_DATA
+ * adds dy[yi] w[wi] to dx[xi], and CONV2D_BACKWARD_WEIGHTS adds x[xi] dy[yi] to dw[wi]. */
+static void eval_conv(Eval *e, IrNode *n, double *out)
+{
+    const IrShape *xs, *ws, *ys;
+    const double *a = e->values[n->in[0]->id], *b = e->values[n->in[1]->id];
+    switch (n->op) {
+    case IR_OP_CONV2D: xs = &n->in[0]->shape, ws = &n->in[1]->shape, ys = &n->shape; break;
+    case IR_OP_CONV2D_BACKWARD_DATA: xs = &n->shape, ws = &n->in[1]->shape, ys = &n->in[0]->shape; break;
+    case IR_OP_CONV2D_BACKWARD_WEIGHTS: xs = &n->in[0]->shape, ws = &n->shape, ys = &n->in[1]->shape; break;
+    default: UNREACHABLE();
+    }
+    const IrConvAttr *c = &n->attr.conv;
+    int64_t N = xs->dims[0], C = xs->dims[1], H = xs->dims[2], W = xs->dims[3];
+    int64_t O = ws->dims[0], CG = ws->dims[1], KH = ws->dims[2], KW = ws->dims[3];
+    int64_t OH = ys->dims[2], OW = ys->dims[3], OG = O / c->groups;
+    memset(out, 0, sizeof(double) * (size_t)ir_shape_numel(&n->shape));
+    for (int64_t in = 0; in < N; in++)
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++)
+                    for (int64_t cg = 0; cg < CG; cg++)
+                        for (int64_t kh = 0; kh < KH; kh++)
+                            for (int64_t kw = 0; kw < KW; kw++) {
+                                int64_t ih = oh * c->stride - c->padding + kh * c->dilation;
+                                int64_t iw = ow * c->stride - c->padding + kw * c->dilation;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                                    continue;
+                                int64_t ci = o / OG * CG + cg;
+                                int64_t xi = ((in * C + ci) * H + ih) * W + iw;
+                                int64_t wi = ((o * CG + cg) * KH + kh) * KW + kw;
+                                int64_t yi = ((in * O + o) * OH + oh) * OW + ow;
+                                switch (n->op) {
+                                case IR_OP_CONV2D: out[yi] += a[xi] * b[wi]; break;
+                                case IR_OP_CONV2D_BACKWARD_DATA: out[xi] += a[yi] * b[wi]; break;
+                                default: out[wi] += a[xi] * b[yi]; break;
+                                }
+                            }
+    round_all(e, n, out);
+}
+
+/* Visits every pooling window: x is [N, C, H, W] (contiguous), y [N, C, OH, OW]; calls
+ * visit with the window's output index and the input offsets of its size * size elements
+ * in row-major window order. */
+typedef void PoolVisit(Eval *e, IrNode *n, double *out, int64_t yi, const int64_t *xi, int k);
+
+static void each_window(Eval *e, IrNode *n, const IrShape *xs, const IrShape *ys, double *out,
+                        PoolVisit *visit)
+{
+    int size = n->attr.pool.size, stride = n->attr.pool.stride;
+    int64_t *xi = util_malloc(sizeof(int64_t) * (size_t)size * (size_t)size);
+    int64_t H = xs->dims[2], W = xs->dims[3], OH = ys->dims[2], OW = ys->dims[3], yi = 0;
+    for (int64_t nc = 0; nc < xs->dims[0] * xs->dims[1]; nc++)
+        for (int64_t oh = 0; oh < OH; oh++)
+            for (int64_t ow = 0; ow < OW; ow++, yi++) {
+                int k = 0;
+                for (int kh = 0; kh < size; kh++)
+                    for (int kw = 0; kw < size; kw++)
+                        xi[k++] = (nc * H + oh * stride + kh) * W + ow * stride + kw;
+                visit(e, n, out, yi, xi, k);
+            }
+    util_free(xi);
+}
+
+/* The first maximal element of the window in row-major order (only a strictly greater
+ * element replaces the best so far, so ties keep the first). With NaN in a window the
+ * result is unspecified: compiled code follows oneDNN there. */
+static int64_t window_argmax(const double *x, const int64_t *xi, int k)
+{
+    int64_t best = xi[0];
+    for (int i = 1; i < k; i++)
+        if (x[xi[i]] > x[best])
+            best = xi[i];
+    return best;
+}
+
+static void visit_max(Eval *e, IrNode *n, double *out, int64_t yi, const int64_t *xi, int k)
+{
+    const double *x = e->values[n->in[0]->id];
+    out[yi] = x[window_argmax(x, xi, k)];
+}
+
+static void visit_avg(Eval *e, IrNode *n, double *out, int64_t yi, const int64_t *xi, int k)
+{
+    const double *x = e->values[n->in[0]->id];
+    double acc = 0;
+    for (int i = 0; i < k; i++)
+        acc += x[xi[i]];
+    out[yi] = acc / k;
+}
+
+static void visit_max_backward(Eval *e, IrNode *n, double *out, int64_t yi, const int64_t *xi,
+                               int k)
+{
+    out[window_argmax(e->values[n->in[0]->id], xi, k)] += e->values[n->in[2]->id][yi];
+}
+
+static void visit_avg_backward(Eval *e, IrNode *n, double *out, int64_t yi, const int64_t *xi,
+                               int k)
+{
+    double share = e->values[n->in[0]->id][yi] / k;
+    for (int i = 0; i < k; i++)
+        out[xi[i]] += share;
+}
+
+static void eval_pool(Eval *e, IrNode *n, double *out)
+{
+    memset(out, 0, sizeof(double) * (size_t)ir_shape_numel(&n->shape));
+    switch (n->op) {
+    case IR_OP_MAX_POOL2D: each_window(e, n, &n->in[0]->shape, &n->shape, out, visit_max); break;
+    case IR_OP_AVG_POOL2D: each_window(e, n, &n->in[0]->shape, &n->shape, out, visit_avg); break;
+    case IR_OP_MAX_POOL2D_BACKWARD:
+        each_window(e, n, &n->shape, &n->in[2]->shape, out, visit_max_backward);
+        break;
+    case IR_OP_AVG_POOL2D_BACKWARD:
+        each_window(e, n, &n->shape, &n->in[0]->shape, out, visit_avg_backward);
+        break;
+    default: UNREACHABLE();
+    }
+    round_all(e, n, out);
+}
+
+/* ---- indexing ------------------------------------------------------------------------------ */
+
+/* out [S, D] = table[indices] (zero rows for indices outside the table) */
+static void eval_gather(Eval *e, IrNode *n, double *out)
+{
+    const IrShape *t = &n->in[0]->shape;
+    int64_t V = t->dims[0], D = t->dims[1], M = ir_shape_numel(&n->in[1]->shape);
+    const double *table = e->values[n->in[0]->id], *idx = e->values[n->in[1]->id];
+    for (int64_t m = 0; m < M; m++) {
+        int64_t row = (int64_t)idx[m];
+        for (int64_t d = 0; d < D; d++)
+            out[m * D + d] = row >= 0 && row < V ? table[row * D + d] : 0;
+    }
+}
+
+/* out [V, D] = 0; out[indices[m]] += updates[m] (dropped outside the table) */
+static void eval_scatter_add(Eval *e, IrNode *n, double *out)
+{
+    int64_t V = n->shape.dims[0], D = n->shape.dims[1], M = ir_shape_numel(&n->in[0]->shape);
+    const double *idx = e->values[n->in[0]->id], *upd = e->values[n->in[1]->id];
+    memset(out, 0, sizeof(double) * (size_t)(V * D));
+    for (int64_t m = 0; m < M; m++) {
+        int64_t row = (int64_t)idx[m];
+        if (row >= 0 && row < V)
+            for (int64_t d = 0; d < D; d++)
+                out[row * D + d] += upd[m * D + d];
+    }
+    round_all(e, n, out);
+}
+
+/* x viewed as [outer, len, inner] with len the axis; out [outer, inner] */
+static void eval_argmax(Eval *e, IrNode *n, double *out)
+{
+    const IrShape *xs = &n->in[0]->shape;
+    int axis = n->attr.argmax.axis;
+    int64_t outer = 1, inner = 1, len = xs->dims[axis];
+    for (int d = 0; d < axis; d++)
+        outer *= xs->dims[d];
+    for (int d = axis + 1; d < xs->rank; d++)
+        inner *= xs->dims[d];
+    const double *x = e->values[n->in[0]->id];
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const double *row = x + o * len * inner + i;
+            int64_t best = 0;
+            for (int64_t k = 1; k < len && !isnan(row[best * inner]); k++)
+                if (row[k * inner] > row[best * inner] || isnan(row[k * inner]))
+                    best = k;
+            out[o * inner + i] = (double)best;
+        }
+}
+
+static void eval_one_hot(Eval *e, IrNode *n, double *out)
+{
+    int64_t M = ir_shape_numel(&n->in[0]->shape), depth = n->attr.one_hot.depth;
+    const double *labels = e->values[n->in[0]->id];
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t j = 0; j < depth; j++)
+            out[m * depth + j] = labels[m] == (double)j;
+}
+
+/* ---- random tensors --------------------------------------------------------------------- */
+
+/* The runtime's generator fills f32 (ir.h): the values are f32 in both precisions. */
+static void eval_random(const IrNode *n, double *out)
+{
+    int64_t numel = ir_shape_numel(&n->shape);
+    const IrRandomAttr *r = &n->attr.random;
+    float *f = util_malloc(sizeof(float) * (size_t)(numel ? numel : 1));
+    switch (n->op) {
+    case IR_OP_RANDOM_UNIFORM:
+        rt_random_uniform(f, numel, (float)r->a, (float)r->b, r->seed, r->counter);
+        break;
+    case IR_OP_RANDOM_NORMAL:
+        rt_random_normal(f, numel, (float)r->a, (float)r->b, r->seed, r->counter);
+        break;
+    case IR_OP_RANDOM_BERNOULLI:
+        rt_random_bernoulli(f, numel, (float)r->a, r->seed, r->counter);
+        break;
+    default: UNREACHABLE();
+    }
+    for (int64_t i = 0; i < numel; i++)
+        out[i] = f[i];
+    util_free(f);
+}
+
 static void eval_node(Eval *e, IrNode *n)
 {
     int64_t numel = ir_shape_numel(&n->shape);
@@ -164,8 +445,12 @@ static void eval_node(Eval *e, IrNode *n)
     e->values[n->id] = out;
     switch (ir_op_kind(n->op)) {
     case IR_KIND_SOURCE:
-        for (int64_t i = 0; i < numel; i++)
-            out[i] = round_to(e, n->attr.konst.values[i]);
+        if (n->op == IR_OP_CONST) {
+            memcpy(out, n->attr.konst.values, sizeof(double) * (size_t)numel);
+            round_all(e, n, out);
+        } else {
+            eval_random(n, out);
+        }
         return;
     case IR_KIND_UNARY:
     case IR_KIND_BINARY:
@@ -174,15 +459,36 @@ static void eval_node(Eval *e, IrNode *n)
     case IR_KIND_REDUCE: eval_reduce(e, n, out); return;
     case IR_KIND_MATMUL: eval_matmul(e, n, out); return;
     case IR_KIND_LAYOUT:
-        if (n->op == IR_OP_RESHAPE)
+        switch (n->op) {
+        case IR_OP_RESHAPE:
             memcpy(out, e->values[n->in[0]->id], sizeof(double) * (size_t)numel);
-        else
-            eval_transpose(e, n, out);
-        return;
+            return;
+        case IR_OP_TRANSPOSE: eval_transpose(e, n, out); return;
+        case IR_OP_CONCAT: eval_concat(e, n, out); return;
+        case IR_OP_SLICE: eval_slice(e, n, out); return;
+        case IR_OP_PAD: eval_pad(e, n, out); return;
+        case IR_OP_UPSAMPLE2D: eval_upsample2d(e, n, out); return;
+        default: UNREACHABLE();
+        }
+    case IR_KIND_OPAQUE:
+        switch (n->op) {
+        case IR_OP_CONV2D:
+        case IR_OP_CONV2D_BACKWARD_DATA:
+        case IR_OP_CONV2D_BACKWARD_WEIGHTS: eval_conv(e, n, out); return;
+        case IR_OP_MAX_POOL2D:
+        case IR_OP_MAX_POOL2D_BACKWARD:
+        case IR_OP_AVG_POOL2D:
+        case IR_OP_AVG_POOL2D_BACKWARD: eval_pool(e, n, out); return;
+        case IR_OP_GATHER: eval_gather(e, n, out); return;
+        case IR_OP_SCATTER_ADD: eval_scatter_add(e, n, out); return;
+        case IR_OP_ARGMAX: eval_argmax(e, n, out); return;
+        case IR_OP_ONE_HOT: eval_one_hot(e, n, out); return;
+        default: UNREACHABLE();
+        }
     case IR_KIND_EFFECT:
         if (e->out)
-            rt_fprint_f64(e->out, "f32", e->values[n->in[0]->id], n->in[0]->shape.rank,
-                          n->in[0]->shape.dims);
+            rt_fprint_f64(e->out, ir_dtype_name(n->in[0]->dtype), e->values[n->in[0]->id],
+                          n->in[0]->shape.rank, n->in[0]->shape.dims);
         return;
     case IR_KIND_META:
         if (n->op == IR_OP_FUSED) {

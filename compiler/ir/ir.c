@@ -71,7 +71,8 @@ void ir_graph_append(IrGraph *g, IrNode *n)
 static IrNode *finish(IrGraph *g, IrNode *n)
 {
     char err[256];
-    if (!ir_infer_shape(n->op, n->in, n->nin, n, &n->shape, err, sizeof err)) {
+    if (!ir_infer_shape(n->op, n->in, n->nin, n, &n->shape, err, sizeof err) ||
+        !ir_infer_dtype(n->op, n->in, n->nin, n, &n->dtype, err, sizeof err)) {
         fprintf(stderr, "nnc: invalid %s: %s\n", ir_op_name(n->op), err);
         UNREACHABLE();
     }
@@ -81,10 +82,20 @@ static IrNode *finish(IrGraph *g, IrNode *n)
 
 IrNode *ir_const(IrGraph *g, Span s, const IrShape *shape, const double *values)
 {
+    return ir_const_typed(g, s, IR_F32, shape, values);
+}
+
+IrNode *ir_const_typed(IrGraph *g, Span s, IrDType dtype, const IrShape *shape,
+                       const double *values)
+{
     IrNode *n = ir_node_alloc(g, IR_OP_CONST, NULL, 0, s);
+    int64_t numel = ir_shape_numel(shape);
+    if (dtype == IR_I32)
+        for (int64_t i = 0; i < numel; i++)
+            ASSERT(values[i] == (double)(int32_t)values[i]);
     n->shape = *shape;
-    n->attr.konst.values = arena_copy(&g->arena, values,
-                                      sizeof(double) * (size_t)ir_shape_numel(shape));
+    n->dtype = dtype;
+    n->attr.konst.values = arena_copy(&g->arena, values, sizeof(double) * (size_t)numel);
     return finish(g, n);
 }
 
@@ -163,6 +174,138 @@ IrNode *ir_grad(IrGraph *g, Span s, IrNode *y, IrNode *wrt)
     return finish(g, ir_node_alloc(g, IR_OP_GRAD, in, 2, s));
 }
 
+IrNode *ir_conv2d(IrGraph *g, Span s, IrNode *x, IrNode *w, IrConvAttr a)
+{
+    IrNode *in[2] = {x, w};
+    IrNode *n = ir_node_alloc(g, IR_OP_CONV2D, in, 2, s);
+    n->attr.conv = a;
+    return finish(g, n);
+}
+
+IrNode *ir_conv2d_backward_data(IrGraph *g, Span s, IrNode *dy, IrNode *w,
+                                const IrShape *x_shape, IrConvAttr a)
+{
+    IrNode *in[2] = {dy, w};
+    IrNode *n = ir_node_alloc(g, IR_OP_CONV2D_BACKWARD_DATA, in, 2, s);
+    n->attr.conv = a;
+    n->shape = *x_shape;
+    return finish(g, n);
+}
+
+IrNode *ir_conv2d_backward_weights(IrGraph *g, Span s, IrNode *x, IrNode *dy,
+                                   const IrShape *w_shape, IrConvAttr a)
+{
+    IrNode *in[2] = {x, dy};
+    IrNode *n = ir_node_alloc(g, IR_OP_CONV2D_BACKWARD_WEIGHTS, in, 2, s);
+    n->attr.conv = a;
+    n->shape = *w_shape;
+    return finish(g, n);
+}
+
+static IrNode *pool(IrGraph *g, Span s, IrOp op, IrNode *const *in, int nin, IrPoolAttr a)
+{
+    IrNode *n = ir_node_alloc(g, op, in, nin, s);
+    n->attr.pool = a;
+    return n;
+}
+
+IrNode *ir_max_pool2d(IrGraph *g, Span s, IrNode *x, IrPoolAttr a)
+{
+    return finish(g, pool(g, s, IR_OP_MAX_POOL2D, &x, 1, a));
+}
+
+IrNode *ir_avg_pool2d(IrGraph *g, Span s, IrNode *x, IrPoolAttr a)
+{
+    return finish(g, pool(g, s, IR_OP_AVG_POOL2D, &x, 1, a));
+}
+
+IrNode *ir_max_pool2d_backward(IrGraph *g, Span s, IrNode *x, IrNode *y, IrNode *dy,
+                               IrPoolAttr a)
+{
+    IrNode *in[3] = {x, y, dy};
+    return finish(g, pool(g, s, IR_OP_MAX_POOL2D_BACKWARD, in, 3, a));
+}
+
+IrNode *ir_avg_pool2d_backward(IrGraph *g, Span s, IrNode *dy, const IrShape *x_shape,
+                               IrPoolAttr a)
+{
+    IrNode *n = pool(g, s, IR_OP_AVG_POOL2D_BACKWARD, &dy, 1, a);
+    n->shape = *x_shape;
+    return finish(g, n);
+}
+
+IrNode *ir_upsample2d(IrGraph *g, Span s, IrNode *x, int factor)
+{
+    IrNode *n = ir_node_alloc(g, IR_OP_UPSAMPLE2D, &x, 1, s);
+    n->attr.upsample.factor = factor;
+    return finish(g, n);
+}
+
+IrNode *ir_gather(IrGraph *g, Span s, IrNode *table, IrNode *indices)
+{
+    IrNode *in[2] = {table, indices};
+    return finish(g, ir_node_alloc(g, IR_OP_GATHER, in, 2, s));
+}
+
+IrNode *ir_scatter_add(IrGraph *g, Span s, IrNode *indices, IrNode *updates, int64_t rows)
+{
+    IrNode *in[2] = {indices, updates};
+    IrNode *n = ir_node_alloc(g, IR_OP_SCATTER_ADD, in, 2, s);
+    n->shape = (IrShape){.rank = 2, .dims = {rows, updates->shape.dims[updates->shape.rank - 1]}};
+    return finish(g, n);
+}
+
+IrNode *ir_concat(IrGraph *g, Span s, IrNode *const *xs, int n, int axis)
+{
+    IrNode *c = ir_node_alloc(g, IR_OP_CONCAT, xs, n, s);
+    c->attr.concat.axis = axis;
+    return finish(g, c);
+}
+
+IrNode *ir_slice(IrGraph *g, Span s, IrNode *x, const int64_t *begin, const int64_t *end)
+{
+    IrNode *n = ir_node_alloc(g, IR_OP_SLICE, &x, 1, s);
+    for (int d = 0; d < x->shape.rank; d++) {
+        n->attr.slice.begin[d] = begin[d];
+        n->attr.slice.end[d] = end[d];
+    }
+    return finish(g, n);
+}
+
+IrNode *ir_pad(IrGraph *g, Span s, IrNode *x, const int64_t *before, const int64_t *after)
+{
+    IrNode *n = ir_node_alloc(g, IR_OP_PAD, &x, 1, s);
+    for (int d = 0; d < x->shape.rank; d++) {
+        n->attr.pad.before[d] = before[d];
+        n->attr.pad.after[d] = after[d];
+    }
+    return finish(g, n);
+}
+
+IrNode *ir_argmax(IrGraph *g, Span s, IrNode *x, int axis)
+{
+    IrNode *n = ir_node_alloc(g, IR_OP_ARGMAX, &x, 1, s);
+    n->attr.argmax.axis = axis;
+    return finish(g, n);
+}
+
+IrNode *ir_one_hot(IrGraph *g, Span s, IrNode *labels, int depth)
+{
+    IrNode *n = ir_node_alloc(g, IR_OP_ONE_HOT, &labels, 1, s);
+    n->attr.one_hot.depth = depth;
+    return finish(g, n);
+}
+
+IrNode *ir_random(IrGraph *g, Span s, IrOp op, const IrShape *shape, IrRandomAttr a)
+{
+    ASSERT(op == IR_OP_RANDOM_UNIFORM || op == IR_OP_RANDOM_NORMAL ||
+           op == IR_OP_RANDOM_BERNOULLI);
+    IrNode *n = ir_node_alloc(g, op, NULL, 0, s);
+    n->shape = *shape;
+    n->attr.random = a;
+    return finish(g, n);
+}
+
 void ir_count_uses(IrGraph *g)
 {
     for (int i = 0; i < g->len; i++)
@@ -193,6 +336,24 @@ static void print_axes(FILE *out, const char *label, uint32_t mask, int n, const
     fputc(']', out);
 }
 
+static void print_list(FILE *out, const char *label, int n, const int64_t *list)
+{
+    fprintf(out, " %s=[", label);
+    for (int i = 0; i < n; i++)
+        fprintf(out, "%s%lld", i ? ", " : "", (long long)list[i]);
+    fputc(']', out);
+}
+
+/* " low=0 high=1 seed=7 counter=0": the parameters under their names (b only if named) */
+static void print_random(FILE *out, const IrRandomAttr *r, const char *a, const char *b)
+{
+    fprintf(out, " %s=%.9g", a, r->a);
+    if (b)
+        fprintf(out, " %s=%.9g", b, r->b);
+    fprintf(out, " seed=%llu counter=%llu", (unsigned long long)r->seed,
+            (unsigned long long)r->counter);
+}
+
 static void print_node(FILE *out, const IrNode *n, int indent)
 {
     char shape[256];
@@ -200,7 +361,7 @@ static void print_node(FILE *out, const IrNode *n, int indent)
     if (n->op == IR_OP_PRINT)
         fprintf(out, "print");
     else
-        fprintf(out, "%%%d = %s %s%s", n->id, ir_op_name(n->op), n->dtype == IR_F32 ? "f32" : "f64",
+        fprintf(out, "%%%d = %s %s%s", n->id, ir_op_name(n->op), ir_dtype_name(n->dtype),
                 ir_shape_str(&n->shape, shape, sizeof shape));
     for (int i = 0; i < n->nin; i++)
         fprintf(out, "%s%%%d", i ? ", " : " ", n->in[i]->id);
@@ -217,6 +378,33 @@ static void print_node(FILE *out, const IrNode *n, int indent)
     case IR_OP_REDUCE_MAX: print_axes(out, "axes", n->attr.reduce.axes, 0, NULL); break;
     case IR_OP_TRANSPOSE:
         print_axes(out, "perm", 0, n->shape.rank, n->attr.transpose.perm);
+        break;
+    case IR_OP_CONV2D:
+    case IR_OP_CONV2D_BACKWARD_DATA:
+    case IR_OP_CONV2D_BACKWARD_WEIGHTS:
+        fprintf(out, " stride=%d padding=%d dilation=%d groups=%d", n->attr.conv.stride,
+                n->attr.conv.padding, n->attr.conv.dilation, n->attr.conv.groups);
+        break;
+    case IR_OP_MAX_POOL2D:
+    case IR_OP_MAX_POOL2D_BACKWARD:
+    case IR_OP_AVG_POOL2D:
+    case IR_OP_AVG_POOL2D_BACKWARD:
+        fprintf(out, " size=%d stride=%d", n->attr.pool.size, n->attr.pool.stride);
+        break;
+    case IR_OP_UPSAMPLE2D: fprintf(out, " factor=%d", n->attr.upsample.factor); break;
+    case IR_OP_RANDOM_UNIFORM: print_random(out, &n->attr.random, "low", "high"); break;
+    case IR_OP_RANDOM_NORMAL: print_random(out, &n->attr.random, "mean", "stddev"); break;
+    case IR_OP_RANDOM_BERNOULLI: print_random(out, &n->attr.random, "p", NULL); break;
+    case IR_OP_CONCAT: fprintf(out, " axis=%d", n->attr.concat.axis); break;
+    case IR_OP_ARGMAX: fprintf(out, " axis=%d", n->attr.argmax.axis); break;
+    case IR_OP_ONE_HOT: fprintf(out, " depth=%d", n->attr.one_hot.depth); break;
+    case IR_OP_SLICE:
+        print_list(out, "begin", n->shape.rank, n->attr.slice.begin);
+        print_list(out, "end", n->shape.rank, n->attr.slice.end);
+        break;
+    case IR_OP_PAD:
+        print_list(out, "before", n->shape.rank, n->attr.pad.before);
+        print_list(out, "after", n->shape.rank, n->attr.pad.after);
         break;
     case IR_OP_FUSED:
         fputs(" {\n", out);
@@ -261,6 +449,13 @@ static const char *verify_node(const IrNode *n, const IrNode *const *defined, in
         }
         if (!ir_shape_eq(&s, &n->shape))
             return "result shape differs from the shape rule's";
+        IrDType t;
+        if (!ir_infer_dtype(n->op, n->in, n->nin, n, &t, err, sizeof err)) {
+            snprintf(msg, sizeof msg, "type rule fails: %s", err);
+            return msg;
+        }
+        if (t != n->dtype && n->op != IR_OP_PRINT)
+            return "result type differs from the type rule's";
     }
     return NULL;
 }
@@ -273,6 +468,8 @@ static const char *verify_fused(const IrNode *f, const IrNode **scope, int nscop
     const IrNode *root = f->attr.fused.body[nbody - 1];
     if (!ir_shape_eq(&root->shape, &f->shape))
         return "fused shape differs from its result's";
+    if (root->dtype != f->dtype)
+        return "fused type differs from its result's";
     IrShape domain = op_info[root->op].kind == IR_KIND_REDUCE ? root->in[0]->shape : root->shape;
     for (int i = 0; i < f->nin; i++)
         scope[nscope + i] = f->in[i];

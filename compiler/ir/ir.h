@@ -34,12 +34,46 @@ typedef enum IrOp {
     IR_OP_COUNT
 } IrOp;
 
+/* SOURCE: no inputs (constants, random tensors). LAYOUT: every result element is a fixed
+ * input element or zero (views and copies). OPAQUE: a kernel of its own that fusion leaves
+ * alone (convolution, pooling, gather/scatter, argmax, one-hot). See ops.def. */
 typedef enum IrOpKind {
     IR_KIND_SOURCE, IR_KIND_UNARY, IR_KIND_BINARY, IR_KIND_SELECT, IR_KIND_BROADCAST,
-    IR_KIND_REDUCE, IR_KIND_LAYOUT, IR_KIND_MATMUL, IR_KIND_EFFECT, IR_KIND_META,
+    IR_KIND_REDUCE, IR_KIND_LAYOUT, IR_KIND_MATMUL, IR_KIND_OPAQUE, IR_KIND_EFFECT,
+    IR_KIND_META,
 } IrOpKind;
 
-typedef enum IrDType { IR_F32, IR_F64 } IrDType;
+/* Element types. I32 holds integer indices and labels (GATHER and SCATTER_ADD indices,
+ * ARGMAX results, ONE_HOT labels); CONST, PRINT and the data-movement ops RESHAPE,
+ * TRANSPOSE, CONCAT, SLICE and PAD carry either type; every other op takes and gives
+ * floats (ir_infer_dtype). Both types are 4 bytes in compiled code. */
+typedef enum IrDType { IR_F32, IR_F64, IR_I32 } IrDType;
+
+/* CONV2D and its backward ops: x [N, C, H, W], w [O, C / groups, KH, KW], y [N, O, OH, OW]
+ * with OH = (H + 2 padding - dilation (KH - 1) - 1) / stride + 1 (floor), OW likewise;
+ * y[n, o, i, j] = sum over c, kh, kw of
+ *     x[n, g C/groups + c, i stride - padding + kh dilation, j stride - padding + kw dilation]
+ *     * w[o, c, kh, kw],   g = o / (O / groups), out-of-range x reads as 0. */
+typedef struct IrConvAttr {
+    int stride, padding, dilation, groups;
+} IrConvAttr;
+
+/* Pooling over size x size windows, `stride` apart, no padding: OH = (H - size) / stride
+ * + 1 (floor), OW likewise. */
+typedef struct IrPoolAttr {
+    int size, stride;
+} IrPoolAttr;
+
+/* RANDOM_*: a deterministic function of the attributes: the runtime's counter-based
+ * generator (rt_random_uniform / _normal / _bernoulli in nnc_rt.h) filling numel(shape)
+ * elements in row-major order from word `counter` of `seed`, with a and b rounded to f32.
+ * uniform: [a, b); normal: mean a, standard deviation b; bernoulli: 1 with probability a,
+ * else 0 (b unused). The evaluator and compiled code call the same functions, so they
+ * agree bit for bit. */
+typedef struct IrRandomAttr {
+    double a, b;
+    uint64_t seed, counter;
+} IrRandomAttr;
 
 typedef struct IrShape {
     int rank;
@@ -50,7 +84,7 @@ typedef struct IrNode IrNode;
 struct IrNode {
     IrOp op;
     int id;            /* unique within the graph, printed as %id */
-    IrDType dtype;     /* IR_F32 everywhere for now; the evaluator may compute in f64 */
+    IrDType dtype;     /* IR_F32, or IR_I32 for indices; the evaluator may compute in f64 */
     IrShape shape;     /* the result's shape (rank 0 for PRINT) */
     Span span;         /* source span; derived nodes inherit their origin's */
     IrNode **in;
@@ -60,6 +94,15 @@ struct IrNode {
         struct { uint32_t axes; } reduce;          /* SUM, REDUCE_MAX: bit i = input axis i */
         struct { int perm[IR_MAX_RANK]; } transpose; /* result dim i = input dim perm[i] */
         struct { IrNode **body; int nbody; } fused;  /* FUSED: see above */
+        IrConvAttr conv;       /* CONV2D, CONV2D_BACKWARD_DATA, CONV2D_BACKWARD_WEIGHTS */
+        IrPoolAttr pool;       /* MAX_POOL2D, AVG_POOL2D and their backward ops */
+        struct { int factor; } upsample;           /* UPSAMPLE2D */
+        struct { int axis; } concat;               /* CONCAT */
+        struct { int axis; } argmax;               /* ARGMAX */
+        struct { int64_t begin[IR_MAX_RANK], end[IR_MAX_RANK]; } slice;    /* SLICE */
+        struct { int64_t before[IR_MAX_RANK], after[IR_MAX_RANK]; } pad;   /* PAD */
+        struct { int depth; } one_hot;             /* ONE_HOT */
+        IrRandomAttr random;                       /* RANDOM_* */
     } attr;
     /* Scratch for passes; meaning is local to one pass, which must reset what it uses. */
     int uses;
@@ -95,10 +138,17 @@ void ir_broadcast_strides(const IrShape *from, const IrShape *to, int64_t stride
 void ir_contiguous_strides(const IrShape *s, int64_t strides[IR_MAX_RANK]);
 
 /* The op's shape rule: the result shape of op applied to inputs with attributes taken
- * from `proto` (reduce axes, transpose perm; for RESHAPE/BROADCAST/CONST the result is
- * proto->shape). Returns false and writes a message naming the shapes when invalid. */
+ * from `proto` (reduce axes, transpose perm, ...; for RESHAPE, BROADCAST, CONST, RANDOM_*
+ * and the backward ops whose result shape the inputs do not determine — SCATTER_ADD,
+ * CONV2D_BACKWARD_DATA/WEIGHTS, AVG_POOL2D_BACKWARD — the result is proto->shape, checked
+ * against the inputs). Returns false and writes a message naming the shapes when invalid. */
 bool ir_infer_shape(IrOp op, IrNode *const *in, int nin, const IrNode *proto, IrShape *out,
                     char *err, size_t errlen);
+/* The op's type rule: the result's element type (CONST: proto->dtype), or false with a
+ * message when an input has the wrong type (an I32 operand of arithmetic, float indices). */
+bool ir_infer_dtype(IrOp op, IrNode *const *in, int nin, const IrNode *proto, IrDType *out,
+                    char *err, size_t errlen);
+const char *ir_dtype_name(IrDType t);   /* "f32", "f64", "i32" */
 
 /* ---- graphs and node constructors ---------------------------------------------------------- */
 IrGraph *ir_graph_new(void);
@@ -121,6 +171,51 @@ IrNode *ir_transpose(IrGraph *g, Span s, IrNode *x, const int *perm);
 IrNode *ir_matmul(IrGraph *g, Span s, IrNode *a, IrNode *b);
 IrNode *ir_print(IrGraph *g, Span s, IrNode *x);
 IrNode *ir_grad(IrGraph *g, Span s, IrNode *y, IrNode *wrt);
+
+/* Constant of any element type (I32 values must be integers in range). */
+IrNode *ir_const_typed(IrGraph *g, Span s, IrDType dtype, const IrShape *shape,
+                       const double *values);
+/* x [N, C, H, W], w [O, C / groups, KH, KW] -> [N, O, OH, OW] (IrConvAttr). */
+IrNode *ir_conv2d(IrGraph *g, Span s, IrNode *x, IrNode *w, IrConvAttr a);
+/* dx [x_shape] from dy [N, O, OH, OW] and w: the adjoint of CONV2D in x. */
+IrNode *ir_conv2d_backward_data(IrGraph *g, Span s, IrNode *dy, IrNode *w,
+                                const IrShape *x_shape, IrConvAttr a);
+/* dw [w_shape] from x and dy: the adjoint of CONV2D in w. */
+IrNode *ir_conv2d_backward_weights(IrGraph *g, Span s, IrNode *x, IrNode *dy,
+                                   const IrShape *w_shape, IrConvAttr a);
+/* x [N, C, H, W] -> [N, C, OH, OW] (IrPoolAttr): the window's maximum / mean. */
+IrNode *ir_max_pool2d(IrGraph *g, Span s, IrNode *x, IrPoolAttr a);
+IrNode *ir_avg_pool2d(IrGraph *g, Span s, IrNode *x, IrPoolAttr a);
+/* dx [N, C, H, W]: each dy element added at the first maximal element of its window of x
+ * (y = max_pool2d(x) is an input so kernels may compare against it). */
+IrNode *ir_max_pool2d_backward(IrGraph *g, Span s, IrNode *x, IrNode *y, IrNode *dy,
+                               IrPoolAttr a);
+/* dx [x_shape]: each dy element spread evenly over its window. */
+IrNode *ir_avg_pool2d_backward(IrGraph *g, Span s, IrNode *dy, const IrShape *x_shape,
+                               IrPoolAttr a);
+/* x [N, C, H, W] -> [N, C, H factor, W factor], nearest neighbour. */
+IrNode *ir_upsample2d(IrGraph *g, Span s, IrNode *x, int factor);
+/* table [V, D], indices (I32) of shape S -> S + [D]: rows of the table; an index outside
+ * [0, V) gives a row of zeros. */
+IrNode *ir_gather(IrGraph *g, Span s, IrNode *table, IrNode *indices);
+/* indices (I32) S, updates S + [D] -> [rows, D]: zeros, with each update row added at its
+ * index (indices outside [0, rows) are dropped). The adjoint of GATHER in the table. */
+IrNode *ir_scatter_add(IrGraph *g, Span s, IrNode *indices, IrNode *updates, int64_t rows);
+/* Joins n >= 1 tensors of one rank and type along axis (other dimensions equal). */
+IrNode *ir_concat(IrGraph *g, Span s, IrNode *const *xs, int n, int axis);
+/* x[begin[d] : end[d]] along every axis d (0 <= begin <= end <= dim). */
+IrNode *ir_slice(IrGraph *g, Span s, IrNode *x, const int64_t *begin, const int64_t *end);
+/* x with before[d] zeros in front and after[d] behind along every axis d. */
+IrNode *ir_pad(IrGraph *g, Span s, IrNode *x, const int64_t *before, const int64_t *after);
+/* Index (I32) of the first maximal element along axis, which is removed; a NaN counts as
+ * the maximum (the first NaN wins), as in numpy. */
+IrNode *ir_argmax(IrGraph *g, Span s, IrNode *x, int axis);
+/* labels (I32) S -> F32 S + [depth]: 1 at the label, else 0 (a label outside [0, depth)
+ * gives a row of zeros). */
+IrNode *ir_one_hot(IrGraph *g, Span s, IrNode *labels, int depth);
+/* A tensor of `shape` from the counter-based generator (IrRandomAttr); op is
+ * IR_OP_RANDOM_UNIFORM, IR_OP_RANDOM_NORMAL or IR_OP_RANDOM_BERNOULLI. */
+IrNode *ir_random(IrGraph *g, Span s, IrOp op, const IrShape *shape, IrRandomAttr a);
 
 /* ---- printing, parsing and checking ------------------------------------------------------------ */
 /* Textual IR, one node a line: "%3 = add f32[2, 3] %1, %2" (docs/ir.md). */

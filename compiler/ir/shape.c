@@ -2,6 +2,7 @@
 #include "ir/ir.h"
 #include "util/util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -174,6 +175,279 @@ static bool shape_grad(IrNode *const *in, int nin, const IrNode *p, IrShape *out
     return true;
 }
 
+/* RANDOM_*: the shape is proto's; the parameters must be ones the runtime accepts. */
+static bool shape_random(IrNode *const *in, int nin, const IrNode *p, IrShape *out, char *err,
+                         size_t errlen)
+{
+    float a = (float)p->attr.random.a, b = (float)p->attr.random.b;
+    bool ok = isfinite(a) && isfinite(b);
+    switch (p->op) {
+    case IR_OP_RANDOM_UNIFORM: ok = ok && a <= b; break;
+    case IR_OP_RANDOM_NORMAL: ok = ok && b >= 0; break;
+    default: ok = a >= 0 && a <= 1; break;
+    }
+    if (!ok)
+        return SHAPE_ERR("%s with parameters %g and %g", ir_op_name(p->op), (double)a, (double)b);
+    *out = p->shape;
+    return true;
+}
+
+/* ---- layout ops ---------------------------------------------------------------------- */
+
+static bool shape_concat(IrNode *const *in, int nin, const IrNode *p, IrShape *out, char *err,
+                         size_t errlen)
+{
+    if (nin < 1)
+        return SHAPE_ERR("concat needs at least one input");
+    IrShape r = in[0]->shape;
+    int axis = p->attr.concat.axis;
+    if (axis < 0 || axis >= r.rank)
+        return SHAPE_ERR("concat axis %d out of range for rank %d", axis, r.rank);
+    for (int i = 1; i < nin; i++) {
+        const IrShape *x = &in[i]->shape;
+        bool ok = x->rank == r.rank;
+        for (int d = 0; d < r.rank && ok; d++)
+            ok = d == axis || x->dims[d] == r.dims[d];
+        if (!ok) {
+            char a[128], b[128];
+            return SHAPE_ERR("cannot concatenate %s and %s along axis %d",
+                             ir_shape_str(&in[0]->shape, a, sizeof a),
+                             ir_shape_str(x, b, sizeof b), axis);
+        }
+        r.dims[axis] += x->dims[axis];
+    }
+    *out = r;
+    return true;
+}
+
+static bool shape_slice(IrNode *const *in, int nin, const IrNode *p, IrShape *out, char *err,
+                        size_t errlen)
+{
+    IrShape r = in[0]->shape;
+    for (int d = 0; d < r.rank; d++) {
+        int64_t b = p->attr.slice.begin[d], e = p->attr.slice.end[d];
+        if (b < 0 || b > e || e > r.dims[d]) {
+            char a[128];
+            return SHAPE_ERR("slice [%lld, %lld) of axis %d is outside %s", (long long)b,
+                             (long long)e, d, ir_shape_str(&in[0]->shape, a, sizeof a));
+        }
+        r.dims[d] = e - b;
+    }
+    *out = r;
+    return true;
+}
+
+static bool shape_pad(IrNode *const *in, int nin, const IrNode *p, IrShape *out, char *err,
+                      size_t errlen)
+{
+    IrShape r = in[0]->shape;
+    for (int d = 0; d < r.rank; d++) {
+        if (p->attr.pad.before[d] < 0 || p->attr.pad.after[d] < 0)
+            return SHAPE_ERR("negative padding on axis %d", d);
+        r.dims[d] += p->attr.pad.before[d] + p->attr.pad.after[d];
+    }
+    *out = r;
+    return true;
+}
+
+static bool shape_upsample2d(IrNode *const *in, int nin, const IrNode *p, IrShape *out,
+                             char *err, size_t errlen)
+{
+    IrShape r = in[0]->shape;
+    char a[128];
+    if (r.rank != 4)
+        return SHAPE_ERR("upsample2d needs [N, C, H, W], got %s", ir_shape_str(&r, a, sizeof a));
+    if (p->attr.upsample.factor < 1)
+        return SHAPE_ERR("upsample2d factor %d is not positive", p->attr.upsample.factor);
+    r.dims[2] *= p->attr.upsample.factor;
+    r.dims[3] *= p->attr.upsample.factor;
+    *out = r;
+    return true;
+}
+
+/* ---- convolution and pooling ------------------------------------------------------------ */
+
+/* The result of CONV2D on shapes x and w, or false with a message. */
+static bool conv_result(const IrShape *x, const IrShape *w, const IrConvAttr *a, IrShape *out,
+                        char *err, size_t errlen)
+{
+    char sx[128], sw[128];
+    ir_shape_str(x, sx, sizeof sx);
+    ir_shape_str(w, sw, sizeof sw);
+    if (x->rank != 4 || w->rank != 4)
+        return SHAPE_ERR("conv2d needs x [N, C, H, W] and w [O, C/groups, KH, KW], got %s "
+                         "and %s", sx, sw);
+    if (a->stride < 1 || a->padding < 0 || a->dilation < 1 || a->groups < 1)
+        return SHAPE_ERR("conv2d stride %d, padding %d, dilation %d, groups %d: stride, "
+                         "dilation and groups must be positive, padding not negative",
+                         a->stride, a->padding, a->dilation, a->groups);
+    if (x->dims[1] != w->dims[1] * a->groups || w->dims[0] % a->groups != 0)
+        return SHAPE_ERR("conv2d of %s and %s with %d groups: x channels must be groups * "
+                         "w dim 1, and w dim 0 a multiple of groups", sx, sw, a->groups);
+    int64_t span_h = (int64_t)a->dilation * (w->dims[2] - 1) + 1;
+    int64_t span_w = (int64_t)a->dilation * (w->dims[3] - 1) + 1;
+    int64_t h = x->dims[2] + 2 * (int64_t)a->padding, wd = x->dims[3] + 2 * (int64_t)a->padding;
+    if (w->dims[2] < 1 || w->dims[3] < 1 || h < span_h || wd < span_w)
+        return SHAPE_ERR("conv2d kernel %s (dilation %d) does not fit in input %s padded by %d",
+                         sw, a->dilation, sx, a->padding);
+    *out = (IrShape){.rank = 4, .dims = {x->dims[0], w->dims[0], (h - span_h) / a->stride + 1,
+                                         (wd - span_w) / a->stride + 1}};
+    return true;
+}
+
+static bool expect_shape(const char *what, const IrShape *got, const IrShape *want, char *err,
+                         size_t errlen)
+{
+    if (ir_shape_eq(got, want))
+        return true;
+    char a[128], b[128];
+    return SHAPE_ERR("%s has shape %s, expected %s", what, ir_shape_str(got, a, sizeof a),
+                     ir_shape_str(want, b, sizeof b));
+}
+
+static bool shape_conv2d(IrNode *const *in, int nin, const IrNode *p, IrShape *out, char *err,
+                         size_t errlen)
+{
+    return conv_result(&in[0]->shape, &in[1]->shape, &p->attr.conv, out, err, errlen);
+}
+
+/* (dy, w) -> dx; dx's shape is proto's, and conv2d of it with w must give dy's. */
+static bool shape_conv2d_backward_data(IrNode *const *in, int nin, const IrNode *p,
+                                       IrShape *out, char *err, size_t errlen)
+{
+    IrShape y;
+    if (!conv_result(&p->shape, &in[1]->shape, &p->attr.conv, &y, err, errlen) ||
+        !expect_shape("conv2d_backward_data dy", &in[0]->shape, &y, err, errlen))
+        return false;
+    *out = p->shape;
+    return true;
+}
+
+/* (x, dy) -> dw; dw's shape is proto's, and conv2d of x with it must give dy's. */
+static bool shape_conv2d_backward_weights(IrNode *const *in, int nin, const IrNode *p,
+                                          IrShape *out, char *err, size_t errlen)
+{
+    IrShape y;
+    if (!conv_result(&in[0]->shape, &p->shape, &p->attr.conv, &y, err, errlen) ||
+        !expect_shape("conv2d_backward_weights dy", &in[1]->shape, &y, err, errlen))
+        return false;
+    *out = p->shape;
+    return true;
+}
+
+static bool pool_result(const IrShape *x, const IrPoolAttr *a, IrShape *out, char *err,
+                        size_t errlen)
+{
+    char sx[128];
+    ir_shape_str(x, sx, sizeof sx);
+    if (x->rank != 4)
+        return SHAPE_ERR("pooling needs [N, C, H, W], got %s", sx);
+    if (a->size < 1 || a->stride < 1)
+        return SHAPE_ERR("pooling size %d and stride %d must be positive", a->size, a->stride);
+    if (x->dims[2] < a->size || x->dims[3] < a->size)
+        return SHAPE_ERR("pooling window %d does not fit in %s", a->size, sx);
+    *out = (IrShape){.rank = 4, .dims = {x->dims[0], x->dims[1],
+                                         (x->dims[2] - a->size) / a->stride + 1,
+                                         (x->dims[3] - a->size) / a->stride + 1}};
+    return true;
+}
+
+static bool shape_pool2d(IrNode *const *in, int nin, const IrNode *p, IrShape *out, char *err,
+                         size_t errlen)
+{
+    return pool_result(&in[0]->shape, &p->attr.pool, out, err, errlen);
+}
+
+/* (x, y, dy) -> dx shaped like x; y and dy are shaped like pool(x). */
+static bool shape_max_pool2d_backward(IrNode *const *in, int nin, const IrNode *p,
+                                      IrShape *out, char *err, size_t errlen)
+{
+    IrShape y;
+    if (!pool_result(&in[0]->shape, &p->attr.pool, &y, err, errlen) ||
+        !expect_shape("max_pool2d_backward y", &in[1]->shape, &y, err, errlen) ||
+        !expect_shape("max_pool2d_backward dy", &in[2]->shape, &y, err, errlen))
+        return false;
+    *out = in[0]->shape;
+    return true;
+}
+
+/* dy -> dx shaped like proto, whose pooling is shaped like dy. */
+static bool shape_avg_pool2d_backward(IrNode *const *in, int nin, const IrNode *p,
+                                      IrShape *out, char *err, size_t errlen)
+{
+    IrShape y;
+    if (!pool_result(&p->shape, &p->attr.pool, &y, err, errlen) ||
+        !expect_shape("avg_pool2d_backward dy", &in[0]->shape, &y, err, errlen))
+        return false;
+    *out = p->shape;
+    return true;
+}
+
+/* ---- indexing ---------------------------------------------------------------------------- */
+
+/* s + [last], or false when s already has the largest rank. */
+static bool append_dim(const IrShape *s, int64_t last, IrShape *out, char *err, size_t errlen)
+{
+    if (s->rank >= IR_MAX_RANK)
+        return SHAPE_ERR("result would have more than %d dimensions", IR_MAX_RANK);
+    *out = *s;
+    out->dims[out->rank++] = last;
+    return true;
+}
+
+/* (table [V, D], indices S) -> S + [D] */
+static bool shape_gather(IrNode *const *in, int nin, const IrNode *p, IrShape *out, char *err,
+                         size_t errlen)
+{
+    const IrShape *t = &in[0]->shape;
+    if (t->rank != 2) {
+        char a[128];
+        return SHAPE_ERR("gather needs a table [V, D], got %s", ir_shape_str(t, a, sizeof a));
+    }
+    return append_dim(&in[1]->shape, t->dims[1], out, err, errlen);
+}
+
+/* (indices S, updates S + [D]) -> proto's shape [V, D] */
+static bool shape_scatter_add(IrNode *const *in, int nin, const IrNode *p, IrShape *out,
+                              char *err, size_t errlen)
+{
+    const IrShape *r = &p->shape;
+    char a[128];
+    if (r->rank != 2)
+        return SHAPE_ERR("scatter_add makes a [V, D] table, not %s", ir_shape_str(r, a, sizeof a));
+    IrShape want;
+    if (!append_dim(&in[0]->shape, r->dims[1], &want, err, errlen) ||
+        !expect_shape("scatter_add updates", &in[1]->shape, &want, err, errlen))
+        return false;
+    *out = *r;
+    return true;
+}
+
+static bool shape_argmax(IrNode *const *in, int nin, const IrNode *p, IrShape *out, char *err,
+                         size_t errlen)
+{
+    const IrShape *x = &in[0]->shape;
+    int axis = p->attr.argmax.axis;
+    if (axis < 0 || axis >= x->rank)
+        return SHAPE_ERR("argmax axis %d out of range for rank %d", axis, x->rank);
+    if (x->dims[axis] == 0)
+        return SHAPE_ERR("argmax over an empty axis %d", axis);
+    IrShape r = {0};
+    for (int d = 0; d < x->rank; d++)
+        if (d != axis)
+            r.dims[r.rank++] = x->dims[d];
+    *out = r;
+    return true;
+}
+
+static bool shape_one_hot(IrNode *const *in, int nin, const IrNode *p, IrShape *out,
+                          char *err, size_t errlen)
+{
+    if (p->attr.one_hot.depth < 1)
+        return SHAPE_ERR("one_hot depth %d is not positive", p->attr.one_hot.depth);
+    return append_dim(&in[0]->shape, p->attr.one_hot.depth, out, err, errlen);
+}
+
 bool ir_infer_shape(IrOp op, IrNode *const *in, int nin, const IrNode *proto, IrShape *out,
                     char *err, size_t errlen)
 {
@@ -185,4 +459,73 @@ bool ir_infer_shape(IrOp op, IrNode *const *in, int nin, const IrNode *proto, Ir
     };
     ASSERT(op < IR_OP_COUNT);
     return rules[op](in, nin, proto, out, err, errlen);
+}
+
+/* ---- element types ----------------------------------------------------------------------- */
+
+const char *ir_dtype_name(IrDType t)
+{
+    switch (t) {
+    case IR_F32: return "f32";
+    case IR_F64: return "f64";
+    case IR_I32: return "i32";
+    }
+    UNREACHABLE();
+}
+
+#define DTYPE_ERR(...) (snprintf(err, errlen, __VA_ARGS__), false)
+
+bool ir_infer_dtype(IrOp op, IrNode *const *in, int nin, const IrNode *proto, IrDType *out,
+                    char *err, size_t errlen)
+{
+    /* Which inputs are indices (I32); every other input of an arithmetic op is a float. */
+    uint32_t index_inputs = 0;
+    switch (op) {
+    case IR_OP_CONST:
+        *out = proto->dtype;
+        return true;
+    case IR_OP_PRINT:
+        *out = IR_F32; /* no result */
+        return true;
+    case IR_OP_FUSED:
+        *out = proto->dtype; /* its body's root, checked with the body */
+        return true;
+    case IR_OP_RESHAPE:
+    case IR_OP_TRANSPOSE:
+    case IR_OP_SLICE:
+    case IR_OP_PAD:
+    case IR_OP_CONCAT:
+        /* data movement keeps the type; concat's inputs share it */
+        for (int i = 1; i < nin; i++)
+            if (in[i]->dtype != in[0]->dtype)
+                return DTYPE_ERR("concat of %s and %s", ir_dtype_name(in[0]->dtype),
+                                 ir_dtype_name(in[i]->dtype));
+        *out = nin ? in[0]->dtype : IR_F32;
+        return true;
+    case IR_OP_GATHER: index_inputs = 1u << 1; break;
+    case IR_OP_SCATTER_ADD: index_inputs = 1u << 0; break;
+    case IR_OP_ONE_HOT: index_inputs = 1u << 0; break;
+    default:
+        if (ir_op_kind(op) == IR_KIND_SOURCE) { /* random tensors */
+            *out = IR_F32;
+            return true;
+        }
+        break;
+    }
+    IrDType result = IR_F32;
+    bool have_float = false;
+    for (int i = 0; i < nin; i++) {
+        bool index = (index_inputs >> i) & 1;
+        if (index && in[i]->dtype != IR_I32)
+            return DTYPE_ERR("%s input %d must be i32 indices, not %s", ir_op_name(op), i,
+                             ir_dtype_name(in[i]->dtype));
+        if (!index && in[i]->dtype == IR_I32)
+            return DTYPE_ERR("%s input %d must be a float tensor, not i32", ir_op_name(op), i);
+        if (!index && !have_float) {
+            result = in[i]->dtype;
+            have_float = true;
+        }
+    }
+    *out = op == IR_OP_ARGMAX ? IR_I32 : result;
+    return true;
 }

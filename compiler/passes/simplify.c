@@ -64,6 +64,11 @@ static IrNode *fold(IrGraph *g, IrNode *n)
         }
         return n;
     }
+    case IR_OP_SLICE:
+    case IR_OP_PAD:
+    case IR_OP_CONCAT:
+        /* a slice of everything, no padding, a concatenation of one tensor */
+        return ir_shape_eq(&x->shape, &n->shape) && n->nin == 1 ? x : n;
     case IR_OP_NEG:
         return x->op == IR_OP_NEG ? x->in[0] : n;
     case IR_OP_MUL: {
@@ -99,9 +104,17 @@ static uint64_t hash_node(const IrNode *n)
     return h;
 }
 
+static bool same_ints(const int64_t *a, const int64_t *b, int n)
+{
+    return memcmp(a, b, sizeof(int64_t) * (size_t)n) == 0;
+}
+
+/* Whether a and b compute the same value: same op, type, shape, inputs and attributes.
+ * Every op with attributes must compare them here. */
 static bool same_node(const IrNode *a, const IrNode *b)
 {
-    if (a->op != b->op || a->nin != b->nin || !ir_shape_eq(&a->shape, &b->shape))
+    if (a->op != b->op || a->dtype != b->dtype || a->nin != b->nin ||
+        !ir_shape_eq(&a->shape, &b->shape))
         return false;
     for (int i = 0; i < a->nin; i++)
         if (a->in[i] != b->in[i])
@@ -115,6 +128,36 @@ static bool same_node(const IrNode *a, const IrNode *b)
     case IR_OP_TRANSPOSE:
         return memcmp(a->attr.transpose.perm, b->attr.transpose.perm,
                       sizeof a->attr.transpose.perm) == 0;
+    case IR_OP_CONV2D:
+    case IR_OP_CONV2D_BACKWARD_DATA:
+    case IR_OP_CONV2D_BACKWARD_WEIGHTS:
+        return a->attr.conv.stride == b->attr.conv.stride &&
+               a->attr.conv.padding == b->attr.conv.padding &&
+               a->attr.conv.dilation == b->attr.conv.dilation &&
+               a->attr.conv.groups == b->attr.conv.groups;
+    case IR_OP_MAX_POOL2D:
+    case IR_OP_MAX_POOL2D_BACKWARD:
+    case IR_OP_AVG_POOL2D:
+    case IR_OP_AVG_POOL2D_BACKWARD:
+        return a->attr.pool.size == b->attr.pool.size &&
+               a->attr.pool.stride == b->attr.pool.stride;
+    case IR_OP_UPSAMPLE2D: return a->attr.upsample.factor == b->attr.upsample.factor;
+    case IR_OP_CONCAT: return a->attr.concat.axis == b->attr.concat.axis;
+    case IR_OP_ARGMAX: return a->attr.argmax.axis == b->attr.argmax.axis;
+    case IR_OP_ONE_HOT: return a->attr.one_hot.depth == b->attr.one_hot.depth;
+    case IR_OP_RANDOM_UNIFORM:
+    case IR_OP_RANDOM_NORMAL:
+    case IR_OP_RANDOM_BERNOULLI:
+        /* a deterministic function of its attributes: equal ones give equal tensors */
+        return a->attr.random.a == b->attr.random.a && a->attr.random.b == b->attr.random.b &&
+               a->attr.random.seed == b->attr.random.seed &&
+               a->attr.random.counter == b->attr.random.counter;
+    case IR_OP_SLICE:
+        return same_ints(a->attr.slice.begin, b->attr.slice.begin, a->shape.rank) &&
+               same_ints(a->attr.slice.end, b->attr.slice.end, a->shape.rank);
+    case IR_OP_PAD:
+        return same_ints(a->attr.pad.before, b->attr.pad.before, a->shape.rank) &&
+               same_ints(a->attr.pad.after, b->attr.pad.after, a->shape.rank);
     case IR_OP_PRINT:
     case IR_OP_GRAD:
     case IR_OP_FUSED: return false; /* effects and meta nodes are never merged */

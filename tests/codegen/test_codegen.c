@@ -22,6 +22,7 @@
 #define _GNU_SOURCE /* open_memstream, mkstemp */
 #endif
 #include "codegen/cg.h"
+#include "ir/eval.h"
 #include "ir/ir.h"
 #include "util/util.h"
 
@@ -160,13 +161,20 @@ typedef struct Printed {
     int64_t n;
 } Printed;
 
-/* Splits rt_print_f32 output ("f32[2, 3]\n[[1, 2, 3],\n [4, 5, 6]]\n" per tensor) into
- * tensors. Returns how many; the values of each are in t[i].v (caller frees). */
+/* The next tensor header ("f32[" or "i32[") at or after p, or NULL. */
+static const char *next_header(const char *p)
+{
+    const char *f = strstr(p, "f32["), *i = strstr(p, "i32[");
+    return !f ? i : !i ? f : f < i ? f : i;
+}
+
+/* Splits rt_print_f32 / rt_print_i32 output ("f32[2, 3]\n[[1, 2, 3],\n [4, 5, 6]]\n" per
+ * tensor) into tensors. Returns how many; the values of each are in t[i].v (caller frees). */
 static int parse_printed(const char *text, Printed *t, int max)
 {
     int count = 0;
     const char *p = text;
-    while ((p = strstr(p, "f32[")) && count < max) {
+    while ((p = next_header(p)) && count < max) {
         Printed *cur = &t[count++];
         *cur = (Printed){0};
         p += 4;
@@ -178,7 +186,7 @@ static int parse_printed(const char *text, Printed *t, int max)
         p = strchr(p, '\n');
         int64_t cap = 16;
         cur->v = malloc(sizeof(double) * (size_t)cap);
-        while (p && *p && strncmp(p, "f32[", 4) != 0) {
+        while (p && *p && strncmp(p, "f32[", 4) != 0 && strncmp(p, "i32[", 4) != 0) {
             if (strchr("[], \n", *p)) {
                 p++;
                 continue;
@@ -579,6 +587,242 @@ static void test_layout_and_matmul(void)
     ir_graph_free(g);
 }
 
+/* ---- the ops beyond elementwise/reduce/matmul, against the reference evaluator --------------- */
+
+enum { MAX_CHECKS = 48 };
+
+/* Nodes of one graph whose compiled values are compared with the evaluator's. */
+typedef struct Checks {
+    IrGraph *g;
+    IrNode *node[MAX_CHECKS];
+    const char *label[MAX_CHECKS];
+    bool exact[MAX_CHECKS];
+    int n;
+} Checks;
+
+/* Records x for comparison under `label`; returns x. */
+static IrNode *check(Checks *c, const char *label, IrNode *x)
+{
+    ASSERT(c->n < MAX_CHECKS);
+    c->node[c->n] = x;
+    c->exact[c->n] = false;
+    c->label[c->n++] = label;
+    return x;
+}
+
+/* The same, but the compiled values must equal the evaluator's bit for bit. */
+static IrNode *check_exact(Checks *c, const char *label, IrNode *x)
+{
+    check(c, label, x);
+    c->exact[c->n - 1] = true;
+    return x;
+}
+
+/* Runs the f64 evaluator on the graph, then appends what the compiled program prints:
+ * each checked node itself, or, when it is too large to print in full (the printer elides
+ * above 1000 elements) or must match exactly, max |x - ref| computed in the program
+ * against the evaluator's values as a constant. JIT-runs it and compares: small tensors
+ * within expect_tensor's printing tolerance, large ones to 1e-5 of their largest element
+ * (f32 sums), exact ones to 0. */
+static void run_checks(Checks *c, const char *name)
+{
+    ir_verify(c->g, name);
+    EvalResult ref = eval_graph(c->g, EVAL_F64, NULL);
+    double scale[MAX_CHECKS];
+    bool whole[MAX_CHECKS];
+    for (int i = 0; i < c->n; i++) {
+        IrNode *x = c->node[i];
+        int64_t numel = ir_shape_numel(&x->shape);
+        const double *r = ref.values[x->id];
+        whole[i] = numel <= 1000 && !c->exact[i];
+        if (whole[i]) {
+            ir_print(c->g, NOWHERE, x);
+            continue;
+        }
+        scale[i] = 1;
+        for (int64_t k = 0; k < numel; k++)
+            scale[i] = fmax(scale[i], fabs(r[k]));
+        IrNode *want = ir_const(c->g, NOWHERE, &x->shape, r);
+        IrNode *d = ir_binary(c->g, NOWHERE, IR_OP_SUB, x, want);
+        IrNode *ad = ir_binary(c->g, NOWHERE, IR_OP_MAX, d, ir_unary(c->g, NOWHERE, IR_OP_NEG, d));
+        ir_print(c->g, NOWHERE, ir_reduce(c->g, NOWHERE, IR_OP_REDUCE_MAX, ad,
+                                          (1u << x->shape.rank) - 1));
+    }
+    Printed t[MAX_TENSORS];
+    if (run_and_parse(c->g, name, t, c->n) == c->n) {
+        for (int i = 0; i < c->n; i++) {
+            char label[128];
+            snprintf(label, sizeof label, "%s: %s", name, c->label[i]);
+            const IrNode *x = c->node[i];
+            if (whole[i]) {
+                expect_tensor(label, &t[i], x->shape.rank, x->shape.dims, ref.values[x->id]);
+                continue;
+            }
+            double err = t[i].n == 1 ? t[i].v[0] : NAN;
+            printf("  %-50s max |error| %.3g (largest element %.3g)\n", label, err, scale[i]);
+            record(err <= (c->exact[i] ? 0 : 1e-5 * scale[i]),
+                   "%s: max |error| %g, largest element %g", label, err, scale[i]);
+        }
+        free_printed(t, c->n);
+    }
+    eval_result_free(&ref);
+}
+
+static IrNode *random_tensor(IrGraph *g, int rank, const int64_t *dims, double lo, double hi)
+{
+    IrShape s = shape_of(rank, dims);
+    double *v = rnd_array(ir_shape_numel(&s), lo, hi);
+    IrNode *n = ir_const(g, NOWHERE, &s, v);
+    free(v);
+    return n;
+}
+
+/* Small integers: pooling windows full of ties. */
+static IrNode *tie_tensor(IrGraph *g, int rank, const int64_t *dims)
+{
+    IrShape s = shape_of(rank, dims);
+    int64_t n = ir_shape_numel(&s);
+    double *v = malloc(sizeof(double) * (size_t)n);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = floor(rnd(0, 3));
+    IrNode *x = ir_const(g, NOWHERE, &s, v);
+    free(v);
+    return x;
+}
+
+static IrNode *index_tensor(IrGraph *g, int rank, const int64_t *dims, const double *v)
+{
+    IrShape s = shape_of(rank, dims);
+    return ir_const_typed(g, NOWHERE, IR_I32, &s, v);
+}
+
+/* One convolution geometry: forward, both backward ops, and the forward again on other
+ * data of the same shapes (the second call reuses the cached oneDNN primitive). */
+static void check_conv(const char *name, const int64_t *xd, const int64_t *wd, IrConvAttr a)
+{
+    Checks c = {.g = ir_graph_new()};
+    IrGraph *g = c.g;
+    IrNode *x = random_tensor(g, 4, xd, -1, 1), *w = random_tensor(g, 4, wd, -1, 1);
+    IrNode *y = check(&c, "conv2d", ir_conv2d(g, NOWHERE, x, w, a));
+    IrNode *dy = random_tensor(g, 4, y->shape.dims, -1, 1);
+    check(&c, "backward data", ir_conv2d_backward_data(g, NOWHERE, dy, w, &x->shape, a));
+    check(&c, "backward weights", ir_conv2d_backward_weights(g, NOWHERE, x, dy, &w->shape, a));
+    IrNode *x2 = random_tensor(g, 4, xd, -2, 2);
+    check(&c, "conv2d again (cached)", ir_conv2d(g, NOWHERE, x2, w, a));
+    run_checks(&c, name);
+    ir_graph_free(g);
+}
+
+static void test_conv(void)
+{
+    int64_t x1[] = {2, 3, 8, 8}, w1[] = {4, 3, 3, 3};
+    check_conv("conv 3x3 pad 1", x1, w1, (IrConvAttr){1, 1, 1, 1});
+    int64_t x2[] = {2, 4, 9, 7}, w2[] = {6, 2, 3, 3};
+    check_conv("conv stride 2 dilation 2 groups 2", x2, w2, (IrConvAttr){2, 1, 2, 2});
+    int64_t x3[] = {1, 4, 6, 6}, w3[] = {4, 1, 3, 3};
+    check_conv("conv depthwise", x3, w3, (IrConvAttr){1, 1, 1, 4});
+    int64_t x4[] = {2, 16, 8, 8}, w4[] = {32, 16, 1, 1};
+    check_conv("conv 1x1 stride 2", x4, w4, (IrConvAttr){2, 0, 1, 1});
+    /* enough channels for oneDNN's blocked layouts (and the reorders around them) */
+    int64_t x5[] = {4, 32, 12, 12}, w5[] = {64, 32, 3, 3};
+    check_conv("conv 32->64 channels", x5, w5, (IrConvAttr){1, 1, 1, 1});
+}
+
+static void check_pool(const char *name, const int64_t *xd, IrPoolAttr a, bool ties)
+{
+    Checks c = {.g = ir_graph_new()};
+    IrGraph *g = c.g;
+    IrNode *x = ties ? tie_tensor(g, 4, xd) : random_tensor(g, 4, xd, -3, 3);
+    IrNode *y = check(&c, "max_pool2d", ir_max_pool2d(g, NOWHERE, x, a));
+    IrNode *dy = random_tensor(g, 4, y->shape.dims, -1, 1);
+    check(&c, "max_pool2d_backward", ir_max_pool2d_backward(g, NOWHERE, x, y, dy, a));
+    check(&c, "avg_pool2d", ir_avg_pool2d(g, NOWHERE, x, a));
+    check(&c, "avg_pool2d_backward", ir_avg_pool2d_backward(g, NOWHERE, dy, &x->shape, a));
+    run_checks(&c, name);
+    ir_graph_free(g);
+}
+
+static void test_pool(void)
+{
+    int64_t d1[] = {2, 3, 6, 6}, d2[] = {1, 2, 7, 9}, d3[] = {2, 16, 10, 10};
+    check_pool("pool 2/2", d1, (IrPoolAttr){2, 2}, false);
+    check_pool("pool 2/2 with ties", d1, (IrPoolAttr){2, 2}, true);
+    check_pool("pool 3/1 overlapping, ties", d2, (IrPoolAttr){3, 1}, true);
+    check_pool("pool 3/2, remainder rows", d2, (IrPoolAttr){3, 2}, false);
+    check_pool("pool 2/2, 16 channels, ties", d3, (IrPoolAttr){2, 2}, true);
+}
+
+static void test_layout_ops(void)
+{
+    Checks c = {.g = ir_graph_new()};
+    IrGraph *g = c.g;
+    int64_t d23[] = {2, 3}, d21[] = {2, 1}, d24[] = {2, 4}, d345[] = {3, 4, 5};
+    IrNode *a = random_tensor(g, 2, d23, -1, 1), *b = random_tensor(g, 2, d21, -1, 1);
+    IrNode *e = random_tensor(g, 2, d24, -1, 1), *x = random_tensor(g, 3, d345, -1, 1);
+    IrNode *abe[] = {a, b, e};
+    check(&c, "concat axis 1", ir_concat(g, NOWHERE, abe, 3, 1));
+    IrNode *aa[] = {a, a};
+    check(&c, "concat axis 0", ir_concat(g, NOWHERE, aa, 2, 0));
+    int64_t begin[] = {1, 0, 2}, end[] = {3, 3, 5};
+    check(&c, "slice", ir_slice(g, NOWHERE, x, begin, end));
+    int64_t before[] = {0, 2, 1}, after[] = {1, 0, 3};
+    check(&c, "pad", ir_pad(g, NOWHERE, x, before, after));
+    int64_t d1223[] = {1, 2, 2, 3};
+    IrNode *img = random_tensor(g, 4, d1223, -1, 1);
+    check(&c, "upsample2d x3", ir_upsample2d(g, NOWHERE, img, 3));
+
+    /* integers: argmax (ties and NaN), concat/slice of i32, one_hot, gather, scatter_add */
+    int64_t d34[] = {3, 4};
+    double sv[] = {1, 5, 5, 2, NAN, 3, NAN, 9, -1, -1, -2, -1};
+    IrShape s34 = shape_of(2, d34);
+    IrNode *scores = ir_const(g, NOWHERE, &s34, sv);
+    IrNode *am1 = check(&c, "argmax axis 1", ir_argmax(g, NOWHERE, scores, 1));
+    check(&c, "argmax axis 0", ir_argmax(g, NOWHERE, scores, 0));
+    check(&c, "argmax axis 1 of [3, 4, 5]", ir_argmax(g, NOWHERE, x, 1));
+    int64_t d6[] = {6};
+    double labels_v[] = {0, 3, 9, -1, 2, 3};
+    IrNode *labels = index_tensor(g, 1, d6, labels_v);
+    IrNode *both[] = {am1, labels};
+    IrNode *cat = check(&c, "concat of i32", ir_concat(g, NOWHERE, both, 2, 0));
+    check(&c, "one_hot (out-of-range labels)", ir_one_hot(g, NOWHERE, cat, 4));
+    int64_t d53[] = {5, 3}, d23i[] = {2, 3};
+    IrNode *table = random_tensor(g, 2, d53, -1, 1);
+    double idx_v[] = {4, 0, 5, 2, -1, 2};
+    IrNode *idx = index_tensor(g, 2, d23i, idx_v);
+    IrNode *rows = check(&c, "gather", ir_gather(g, NOWHERE, table, idx));
+    check(&c, "scatter_add (repeats, out of range)", ir_scatter_add(g, NOWHERE, idx, rows, 5));
+    run_checks(&c, "layout_ops");
+    ir_graph_free(g);
+}
+
+/* Random tensors: the compiled program and the evaluator call the same generator, so
+ * they must agree bit for bit (an odd-length normal fill, and a fill long enough to run
+ * on several threads, included); different counters give different tensors. */
+static void test_random(void)
+{
+    Checks c = {.g = ir_graph_new()};
+    IrGraph *g = c.g;
+    int64_t d[] = {3, 700}, dn[] = {2, 513}, db[] = {70000};
+    IrShape s = shape_of(2, d), sn = shape_of(2, dn), sb = shape_of(1, db);
+    IrNode *u = check_exact(&c, "uniform [-2, 3)",
+                            ir_random(g, NOWHERE, IR_OP_RANDOM_UNIFORM, &s,
+                                      (IrRandomAttr){-2, 3, 42, 7}));
+    check_exact(&c, "normal (0.5, 2), odd count",
+                ir_random(g, NOWHERE, IR_OP_RANDOM_NORMAL, &sn, (IrRandomAttr){0.5, 2, 42, 9}));
+    check_exact(&c, "bernoulli 0.3, 70000 elements",
+                ir_random(g, NOWHERE, IR_OP_RANDOM_BERNOULLI, &sb, (IrRandomAttr){0.3, 0, 5, 0}));
+    IrNode *u2 = ir_random(g, NOWHERE, IR_OP_RANDOM_UNIFORM, &s, (IrRandomAttr){-2, 3, 42, 8});
+    IrNode *same = ir_binary(g, NOWHERE, IR_OP_CMP_EQ, u, u2);
+    check(&c, "elements equal across counters 7 and 8",
+          ir_reduce(g, NOWHERE, IR_OP_SUM, same, 3));
+    run_checks(&c, "random");
+    EvalResult r = eval_graph(g, EVAL_F64, NULL);
+    double equal = r.values[c.node[3]->id][0];
+    record(equal < 10, "random: counters 7 and 8 agree on %g of 2100 elements", equal);
+    eval_result_free(&r);
+    ir_graph_free(g);
+}
+
 /* ---- accuracy of exp, log, tanh, sigmoid ------------------------------------------------------- */
 
 /* Appends to g the nodes that print max |((f(x) - hi) - lo) / hi| over the points. */
@@ -825,6 +1069,14 @@ static void test_aot(void)
     ir_print(g, NOWHERE, ir_matmul(g, NOWHERE, x, w));
     int perm[] = {1, 0};
     ir_print(g, NOWHERE, ir_unary(g, NOWHERE, IR_OP_SIGMOID, ir_transpose(g, NOWHERE, x, perm)));
+    /* oneDNN convolution and pooling, i32 results and random tensors link and run too */
+    int64_t dimg[] = {1, 2, 6, 6}, dk[] = {3, 2, 3, 3};
+    IrNode *img = random_tensor(g, 4, dimg, -1, 1), *k = random_tensor(g, 4, dk, -1, 1);
+    IrNode *conv = ir_conv2d(g, NOWHERE, img, k, (IrConvAttr){1, 1, 1, 1});
+    ir_print(g, NOWHERE, ir_max_pool2d(g, NOWHERE, conv, (IrPoolAttr){2, 2}));
+    ir_print(g, NOWHERE, ir_argmax(g, NOWHERE, x, 1));
+    IrShape s8 = shape_of(1, (int64_t[]){8});
+    ir_print(g, NOWHERE, ir_random(g, NOWHERE, IR_OP_RANDOM_NORMAL, &s8, (IrRandomAttr){0, 1, 1, 0}));
     free(xv);
     free(wv);
 
@@ -874,6 +1126,10 @@ int main(void)
     test_reductions();
     test_fused_broadcast_body();
     test_layout_and_matmul();
+    test_conv();
+    test_pool();
+    test_layout_ops();
+    test_random();
     test_math_accuracy();
     test_math_special();
     test_emit_text();

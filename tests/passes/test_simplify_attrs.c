@@ -1,0 +1,147 @@
+/* test_simplify_attrs.c — CSE in pass_simplify must merge nodes only when their
+ * attributes agree. For every op with attributes: two nodes on the same inputs that
+ * differ in one attribute must both survive, and an exact duplicate must be merged. The
+ * graphs are built by hand; each node is printed so dead-node removal keeps it. */
+#include "ir/ir.h"
+#include "passes/passes.h"
+#include "util/util.h"
+
+#include <stdio.h>
+
+static const Span NOWHERE = {0};
+static int passed, failed;
+
+/* After simplification: is node n still in the graph, or was it replaced? */
+static bool kept(const IrGraph *g, const IrNode *n)
+{
+    for (int i = 0; i < g->len; i++)
+        if (g->nodes[i] == n)
+            return true;
+    return false;
+}
+
+/* a and b differ in an attribute, c duplicates a: expects a and b kept, c merged. */
+static void expect(const char *what, IrGraph *g, IrNode *a, IrNode *b, IrNode *c)
+{
+    ir_print(g, NOWHERE, a);
+    ir_print(g, NOWHERE, b);
+    ir_print(g, NOWHERE, c);
+    pass_simplify(g);
+    ir_verify(g, "simplify");
+    bool ok = kept(g, a) && kept(g, b) && !kept(g, c);
+    if (!ok)
+        ir_print_graph(stdout, g);
+    printf("%-28s %s\n", what, ok ? "ok" : "FAIL");
+    ok ? passed++ : failed++;
+    ir_graph_free(g);
+}
+
+static IrNode *filled(IrGraph *g, int rank, const int64_t *dims, IrDType t)
+{
+    IrShape s = ir_shape_make(rank, dims);
+    int64_t n = ir_shape_numel(&s);
+    double *v = util_malloc(sizeof(double) * (size_t)n);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = (double)(i % 3);
+    IrNode *x = ir_const_typed(g, NOWHERE, t, &s, v);
+    util_free(v);
+    return x;
+}
+
+/* Builds a = A, b = B, then c = A again (in that order), and checks them. */
+#define CASE(what, A, B)                                                                   \
+    do {                                                                                   \
+        IrNode *a_ = (A);                                                                  \
+        IrNode *b_ = (B);                                                                  \
+        IrNode *c_ = (A);                                                                  \
+        expect(what, g, a_, b_, c_);                                                       \
+    } while (0)
+
+int main(void)
+{
+    int64_t d4[] = {1, 4, 6, 6}, d7[] = {1, 4, 7, 7}, dw[] = {4, 4, 3, 3}, d2[] = {4, 6};
+    IrGraph *g;
+    IrNode *x, *w;
+    /* same result shapes: padding 1 dense, or padding 2 with dilation 2 */
+    IrConvAttr c1 = {1, 1, 1, 1}, c2 = {1, 2, 2, 1};
+
+    g = ir_graph_new();
+    x = filled(g, 4, d4, IR_F32);
+    w = filled(g, 4, dw, IR_F32);
+    CASE("conv2d padding, dilation",
+         ir_conv2d(g, NOWHERE, x, w, c1),
+         ir_conv2d(g, NOWHERE, x, w, c2));
+
+    g = ir_graph_new();
+    x = filled(g, 4, d4, IR_F32);
+    IrNode *dy = filled(g, 4, d4, IR_F32);
+    CASE("conv2d_backward_weights",
+         ir_conv2d_backward_weights(g, NOWHERE, x, dy, &(IrShape){4, {4, 4, 3, 3}}, c1),
+         ir_conv2d_backward_weights(g, NOWHERE, x, dy, &(IrShape){4, {4, 4, 3, 3}}, c2));
+
+    /* same result shapes on 7 x 7: size 3 or 2, stride 2 */
+    g = ir_graph_new();
+    x = filled(g, 4, d7, IR_F32);
+    CASE("max_pool2d size",
+         ir_max_pool2d(g, NOWHERE, x, (IrPoolAttr){3, 2}),
+         ir_max_pool2d(g, NOWHERE, x, (IrPoolAttr){2, 2}));
+
+    g = ir_graph_new();
+    x = filled(g, 4, d7, IR_F32);
+    CASE("avg_pool2d size",
+         ir_avg_pool2d(g, NOWHERE, x, (IrPoolAttr){3, 2}),
+         ir_avg_pool2d(g, NOWHERE, x, (IrPoolAttr){2, 2}));
+
+    g = ir_graph_new();
+    x = filled(g, 4, d4, IR_F32);
+    CASE("upsample2d factor",
+         ir_upsample2d(g, NOWHERE, x, 2),
+         ir_upsample2d(g, NOWHERE, x, 3));
+
+    g = ir_graph_new();
+    x = filled(g, 2, d2, IR_F32);
+    int64_t b1[] = {0, 1}, e1[] = {2, 3}, b2[] = {1, 0}, e2[] = {3, 2};
+    CASE("slice bounds (same shape)",
+         ir_slice(g, NOWHERE, x, b1, e1),
+         ir_slice(g, NOWHERE, x, b2, e2));
+
+    g = ir_graph_new();
+    x = filled(g, 2, d2, IR_F32);
+    int64_t lo1[] = {1, 0}, hi1[] = {0, 1}, lo2[] = {0, 1}, hi2[] = {1, 0};
+    CASE("pad sides (same shape)",
+         ir_pad(g, NOWHERE, x, lo1, hi1),
+         ir_pad(g, NOWHERE, x, lo2, hi2));
+
+    g = ir_graph_new();
+    x = filled(g, 2, d2, IR_F32);
+    IrNode *xt = ir_transpose(g, NOWHERE, filled(g, 2, (int64_t[]){6, 4}, IR_F32), (int[]){1, 0});
+    IrNode *ab[] = {x, xt}, *ba[] = {xt, x};
+    CASE("concat order",
+         ir_concat(g, NOWHERE, ab, 2, 0),
+         ir_concat(g, NOWHERE, ba, 2, 0));
+
+    g = ir_graph_new();
+    IrNode *sq = filled(g, 2, (int64_t[]){4, 4}, IR_F32);
+    CASE("argmax axis",
+         ir_argmax(g, NOWHERE, sq, 0),
+         ir_argmax(g, NOWHERE, sq, 1));
+
+    g = ir_graph_new();
+    IrShape s = {.rank = 1, .dims = {8}};
+    CASE("random counter",
+         ir_random(g, NOWHERE, IR_OP_RANDOM_UNIFORM, &s, (IrRandomAttr){0, 1, 3, 0}),
+         ir_random(g, NOWHERE, IR_OP_RANDOM_UNIFORM, &s, (IrRandomAttr){0, 1, 3, 8}));
+
+    g = ir_graph_new();
+    CASE("random parameters",
+         ir_random(g, NOWHERE, IR_OP_RANDOM_NORMAL, &s, (IrRandomAttr){0, 1, 3, 0}),
+         ir_random(g, NOWHERE, IR_OP_RANDOM_NORMAL, &s, (IrRandomAttr){0, 2, 3, 0}));
+
+    g = ir_graph_new();
+    CASE("const type (f32 vs i32)",
+         filled(g, 1, (int64_t[]){5}, IR_F32),
+         filled(g, 1, (int64_t[]){5}, IR_I32));
+
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}
