@@ -4,7 +4,6 @@
 #include "codegen/cg.h"
 #include "fmt/fmt.h"
 #include "ir/eval.h"
-#include "ir/lower.h"
 #include "lex/lex.h"
 #include "parse/parse.h"
 #include "passes/passes.h"
@@ -12,6 +11,7 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,7 +197,10 @@ static const char *stdlib_dir(char *buf, size_t n)
             for (size_t i = 0; i < ARRAY_LEN(rel); i++) {
                 snprintf(buf, n, "%s%s/std.nn", exe, rel[i]);
                 if (access(buf, R_OK) == 0) {
-                    snprintf(buf, n, "%s%s", exe, rel[i]);
+                    char dir[4096 + 64], real[PATH_MAX];
+                    snprintf(dir, sizeof dir, "%s%s", exe, rel[i]);
+                    /* "/usr/lib/nnc/stdlib/x.nn", not ".../bin/../stdlib/x.nn", in messages */
+                    snprintf(buf, n, "%s", realpath(dir, real) ? real : dir);
                     return buf;
                 }
             }
@@ -223,12 +226,9 @@ static void run_pass(const Options *o, IrGraph *g, int pass, void (*fn)(IrGraph 
     }
 }
 
-/* Everything after checking: the middle end, then code generation and its use. */
-static int compile_checked(const Options *o, const AstNode *program, DiagSink *diags)
+/* Everything after checking and lowering (the checker traced the program into g). */
+static int compile_checked(const Options *o, IrGraph *g)
 {
-    IrGraph *g = lower_program(program, diags);
-    if (!g)
-        return EXIT_ERRORS;
     run_pass(o, g, 0, NULL);
     run_pass(o, g, 1, ad_run);
     run_pass(o, g, 2, pass_simplify);
@@ -304,12 +304,16 @@ int main(int argc, char **argv)
         goto done;
     }
     if (diags.errors == 0) {
+        /* Check; unless only checking, lower at the same time (sema/trace.c). */
         char stdlib[4096 + 64];
-        SemaOptions so = {stdlib_dir(stdlib, sizeof stdlib), getenv("NNC_PATH")};
+        IrGraph *g = o.command == CMD_CHECK ? NULL : ir_graph_new();
+        SemaOptions so = {stdlib_dir(stdlib, sizeof stdlib), getenv("NNC_PATH"), g};
         sema_check(program, &so, &ast_arena, &diags);
+        if (diags.errors == 0)
+            status = g ? compile_checked(&o, g) : EXIT_OK;
+        else
+            ir_graph_free(g);
     }
-    if (diags.errors == 0)
-        status = o.command == CMD_CHECK ? EXIT_OK : compile_checked(&o, program, &diags);
 
 done:
     diag_print(&diags, stderr);

@@ -2,6 +2,7 @@
  * call's result type and shape follow from its arguments. */
 #include "sema/sema_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -259,8 +260,41 @@ static Value *b_grad(Checker *c, CallArgs *a, const Builtin *b)
     return w;
 }
 
+/* Math on numbers known at compile time is computed at compile time (the result is a
+ * number, so glorot's sqrt(6 / fan) stays a float the initializer can use). */
+static Value *fold_number(Checker *c, const Builtin *b, const Value *v)
+{
+    double x = v->kind == V_INT ? (double)v->i : v->f, r;
+    if (!strcmp(b->name, "exp"))
+        r = exp(x);
+    else if (!strcmp(b->name, "log"))
+        r = log(x);
+    else if (!strcmp(b->name, "sqrt"))
+        r = sqrt(x);
+    else if (!strcmp(b->name, "tanh"))
+        r = tanh(x);
+    else if (!strcmp(b->name, "sigmoid"))
+        r = 1 / (1 + exp(-x));
+    else if (!strcmp(b->name, "relu"))
+        r = x > 0 ? x : 0;
+    else if (!strcmp(b->name, "abs"))
+        r = fabs(x);
+    else if (!strcmp(b->name, "floor"))
+        r = floor(x);
+    else if (!strcmp(b->name, "sign"))
+        r = (x > 0) - (x < 0);
+    else
+        return NULL;
+    return val_float(c, r, true);
+}
+
 static Value *b_unary(Checker *c, CallArgs *a, const Builtin *b)
 {
+    if (val_is_numeric(a->v[0]) && a->v[0]->known) {
+        Value *r = fold_number(c, b, a->v[0]);
+        if (r)
+            return r;
+    }
     Value *x = tensor_arg(c, a, 0, b->name);
     if (!x)
         return val_error(c);
@@ -303,7 +337,18 @@ static Value *broadcast_args(Checker *c, CallArgs *a, const Builtin *b, int n)
     return r;
 }
 
-static Value *b_binary(Checker *c, CallArgs *a, const Builtin *b) { return broadcast_args(c, a, b, 2); }
+static Value *b_binary(Checker *c, CallArgs *a, const Builtin *b)
+{
+    Value *x = a->v[0], *y = a->v[1];
+    if (val_is_numeric(x) && val_is_numeric(y) && x->known && y->known) {
+        double p = x->kind == V_INT ? (double)x->i : x->f, q = y->kind == V_INT ? (double)y->i : y->f;
+        bool max = !strcmp(b->name, "maximum");
+        if (x->kind == V_INT && y->kind == V_INT)
+            return val_int(c, max ? (x->i > y->i ? x->i : y->i) : (x->i < y->i ? x->i : y->i));
+        return val_float(c, max ? fmax(p, q) : fmin(p, q), true);
+    }
+    return broadcast_args(c, a, b, 2);
+}
 static Value *b_where(Checker *c, CallArgs *a, const Builtin *b) { return broadcast_args(c, a, b, 3); }
 
 static Value *b_clip(Checker *c, CallArgs *a, const Builtin *b)
@@ -931,7 +976,7 @@ static Value *b_map(Checker *c, CallArgs *a, const Builtin *b)
         return val_error(c);
     }
     Value *pos[2] = {s->x, s->y};
-    Value *r = sema_call_fn(c, f->node, NULL, a->call, pos, 2, NULL, NULL, 0);
+    Value *r = sema_call_fn(c, f->def, NULL, a->call, pos, 2, NULL, NULL, 0);
     if (r->kind == V_ERROR)
         return r;
     if (r->kind != V_TUPLE || r->len != 2 || r->items[0]->kind != V_TENSOR ||
@@ -1014,53 +1059,383 @@ static Value *b_step(Checker *c, CallArgs *a, const Builtin *b)
     return val_void(c);
 }
 
+/* ---- tracing (see trace.c): the nodes of each built-in's result ---------------------- */
+
+static IrNode *arg_node(Checker *c, CallArgs *a, int i) { return sema_node(c, a->v[i], arg_span(a, i)); }
+
+static const SemaCall *resolved(CallArgs *a)
+{
+    return a->call->kind == AST_CALL ? a->call->call.resolved : NULL;
+}
+
+static Value *t_print(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    Value *v = a->v[0];
+    if (v->kind == V_ERROR)
+        return r;
+    if (v->kind != V_TENSOR && !val_is_numeric(v) && v->kind != V_LIST) {
+        sema_unsupported(c, arg_span(a, 0), "printing this value");
+        return val_error(c);
+    }
+    IrNode *x = arg_node(c, a, 0);
+    if (!x)
+        return val_error(c);
+    ir_print(c->graph, a->call->span, x);
+    return r;
+}
+
+static Value *t_grad(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    IrNode *in[2];
+    in[0] = arg_node(c, a, 0); /* in order: constants join the graph in argument order */
+    in[1] = arg_node(c, a, 1);
+    return sema_with_node(c, r, sema_trace_op(c, a->call->span, IR_OP_GRAD, in, 2, NULL));
+}
+
+static Value *t_op(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    if (r->kind != V_TENSOR)
+        return r; /* computed at compile time */
+    int n = b->op == IR_OP_SELECT ? 3 : ir_op_arity(b->op);
+    IrNode *in[3];
+    for (int i = 0; i < n; i++)
+        in[i] = arg_node(c, a, i);
+    return sema_with_node(c, r, sema_trace_op(c, a->call->span, b->op, in, n, NULL));
+}
+
+static IrNode *op1(Checker *c, Span at, IrOp op, IrNode *x)
+{
+    return sema_trace_op(c, at, op, &x, 1, NULL);
+}
+
+static IrNode *op2(Checker *c, Span at, IrOp op, IrNode *x, IrNode *y)
+{
+    IrNode *in[2] = {x, y};
+    return sema_trace_op(c, at, op, in, 2, NULL);
+}
+
+static Value *t_abs(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    if (r->kind != V_TENSOR)
+        return r;
+    IrNode *x = arg_node(c, a, 0);
+    Span at = a->call->span;
+    return sema_with_node(c, r, op2(c, at, IR_OP_MAX, x, op1(c, at, IR_OP_NEG, x)));
+}
+
+static Value *t_clip(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    Span at = a->call->span;
+    IrNode *hi = op2(c, at, IR_OP_MIN, arg_node(c, a, 0), arg_node(c, a, 2));
+    return sema_with_node(c, r, op2(c, at, IR_OP_MAX, hi, arg_node(c, a, 1)));
+}
+
+static Value *t_same_type(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    /* float/int of a value that already has the wanted type; a real conversion needs a
+     * cast op the IR does not have yet */
+    if (r->kind != V_TENSOR)
+        return r;
+    IrNode *x = arg_node(c, a, 0);
+    if (x && x->dtype == (r->dtype == DT_I32 ? IR_I32 : IR_F32))
+        return sema_with_node(c, r, x);
+    if (x)
+        sema_unsupported(c, a->call->span, "converting between f32 and i32 tensors");
+    return val_error(c);
+}
+
+static Value *t_reduce(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    const SemaCall *sc = resolved(a);
+    IrNode *x = arg_node(c, a, 0);
+    Span at = a->call->span;
+    if (!x || !sc)
+        return val_error(c);
+    uint32_t axes = sc->axes;
+    IrNode *n;
+    if (!axes) {
+        n = x; /* nothing to reduce (a scalar) */
+    } else if (!strcmp(b->name, "argmax")) {
+        if (axes & (axes - 1)) {
+            sema_unsupported(c, at, "argmax over several axes");
+            return val_error(c);
+        }
+        IrNode proto = {0};
+        proto.attr.argmax.axis = __builtin_ctz(axes);
+        n = sema_trace_op(c, at, IR_OP_ARGMAX, &x, 1, &proto);
+    } else {
+        IrNode proto = {0};
+        proto.attr.reduce.axes = axes;
+        bool min = !strcmp(b->name, "min");
+        IrOp op = !strcmp(b->name, "max") || min ? IR_OP_REDUCE_MAX : IR_OP_SUM;
+        IrNode *in = min ? op1(c, at, IR_OP_NEG, x) : x;
+        n = sema_trace_op(c, at, op, &in, 1, &proto);
+        if (min)
+            n = op1(c, at, IR_OP_NEG, n);
+        if (n && !strcmp(b->name, "mean")) {
+            int64_t count = 1;
+            for (int i = 0; i < x->shape.rank; i++)
+                if (axes & (1u << i))
+                    count *= x->shape.dims[i];
+            n = op2(c, at, IR_OP_MUL, n, ir_scalar(c->graph, at, 1.0 / (double)count));
+        }
+    }
+    IrShape shape;
+    if (n && sema_ir_shape(c, r, at, &shape) && !ir_shape_eq(&n->shape, &shape))
+        n = ir_reshape(c->graph, at, n, &shape); /* keepdims */
+    return sema_with_node(c, r, n);
+}
+
+static Value *t_transpose(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    const SemaCall *sc = resolved(a);
+    IrNode *x = arg_node(c, a, 0);
+    if (!x || !sc)
+        return val_error(c);
+    IrNode proto = {0};
+    memcpy(proto.attr.transpose.perm, sc->perm, sizeof sc->perm);
+    return sema_with_node(c, r, sema_trace_op(c, a->call->span, IR_OP_TRANSPOSE, &x, 1, &proto));
+}
+
+/* Any op whose result is the same elements in a new shape: reshape, flatten. */
+static Value *t_reshape(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    IrNode *x = arg_node(c, a, 0);
+    IrShape shape;
+    if (!x || !sema_ir_shape(c, r, a->call->span, &shape))
+        return val_error(c);
+    return sema_with_node(c, r, ir_shape_eq(&x->shape, &shape) ? x
+                                                                : ir_reshape(c->graph, a->call->span, x, &shape));
+}
+
+static Value *t_join(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    Value *l = a->v[0];
+    Span at = a->call->span;
+    if (l->len < 0 || l->len > 64) {
+        sema_unsupported(c, at, "joining a list of unknown length");
+        return val_error(c);
+    }
+    bool stack = !strcmp(b->name, "stack");
+    int axis = a->v[1] ? (int)a->v[1]->i : 0;
+    if (axis < 0)
+        axis += r->rank;
+    IrNode *xs[64];
+    for (int i = 0; i < l->len; i++) {
+        xs[i] = sema_node(c, l->items[i], arg_span(a, 0));
+        if (!xs[i])
+            return val_error(c);
+        if (stack) { /* a new axis of size 1, then concat */
+            IrShape s = {.rank = xs[i]->shape.rank + 1};
+            for (int k = 0, j = 0; k < s.rank; k++)
+                s.dims[k] = k == axis ? 1 : xs[i]->shape.dims[j++];
+            xs[i] = ir_reshape(c->graph, at, xs[i], &s);
+        }
+    }
+    IrNode *n = l->len == 1 ? xs[0] : NULL;
+    if (!n) {
+        IrNode *node = ir_node_alloc(c->graph, IR_OP_CONCAT, xs, l->len, at);
+        node->attr.concat.axis = axis;
+        char err[256];
+        if (!ir_infer_shape(IR_OP_CONCAT, node->in, node->nin, node, &node->shape, err, sizeof err) ||
+            !ir_infer_dtype(IR_OP_CONCAT, node->in, node->nin, node, &node->dtype, err, sizeof err)) {
+            sema_unsupported(c, at, "this concatenation");
+            return val_error(c);
+        }
+        ir_graph_append(c->graph, node);
+        n = node;
+    }
+    return sema_with_node(c, r, n);
+}
+
+static Value *t_pad(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    IrNode *x = arg_node(c, a, 0);
+    Value *w = a->v[1];
+    if (!x)
+        return val_error(c);
+    int64_t before[IR_MAX_RANK] = {0}, after[IR_MAX_RANK] = {0};
+    int pairs = w->len / 2;
+    for (int k = 0; k < pairs; k++) {
+        int axis = x->shape.rank - pairs + k;
+        if (!w->items[2 * k]->known || !w->items[2 * k + 1]->known) {
+            sema_unsupported(c, arg_span(a, 1), "padding known only at run time");
+            return val_error(c);
+        }
+        before[axis] = w->items[2 * k]->i;
+        after[axis] = w->items[2 * k + 1]->i;
+    }
+    return sema_with_node(c, r, ir_pad(c->graph, a->call->span, x, before, after));
+}
+
+static Value *t_one_hot(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    IrNode *x = arg_node(c, a, 0);
+    if (!x || !a->v[1]->known) {
+        if (x)
+            sema_unsupported(c, arg_span(a, 1), "a number of classes known only at run time");
+        return val_error(c);
+    }
+    IrNode proto = {0};
+    proto.attr.one_hot.depth = (int)a->v[1]->i;
+    return sema_with_node(c, r, sema_trace_op(c, a->call->span, IR_OP_ONE_HOT, &x, 1, &proto));
+}
+
+static double number_or(const Value *v, double dflt)
+{
+    if (!v)
+        return dflt;
+    return v->kind == V_INT ? (double)v->i : v->f;
+}
+
+static Value *t_create(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    Span at = a->call->span;
+    IrShape shape;
+    if (!sema_ir_shape(c, r, at, &shape))
+        return val_error(c);
+    for (int i = 1; i < SEMA_MAX_PARAMS && b->params[i]; i++)
+        if (a->v[i] && !(val_is_numeric(a->v[i]) && a->v[i]->known)) {
+            sema_unsupported(c, arg_span(a, i), "this argument known only at run time");
+            return val_error(c);
+        }
+    IrNode *n;
+    if (!strcmp(b->name, "uniform") || !strcmp(b->name, "normal") || !strcmp(b->name, "bernoulli")) {
+        IrRandomAttr ra = {.seed = 0, .counter = c->rng_counter};
+        IrOp op = IR_OP_RANDOM_UNIFORM;
+        if (!strcmp(b->name, "uniform")) {
+            ra.a = number_or(a->v[1], 0);
+            ra.b = number_or(a->v[2], 1);
+        } else if (!strcmp(b->name, "normal")) {
+            op = IR_OP_RANDOM_NORMAL;
+            ra.a = number_or(a->v[1], 0);
+            ra.b = number_or(a->v[2], 1);
+        } else {
+            op = IR_OP_RANDOM_BERNOULLI;
+            ra.a = number_or(a->v[1], 0.5);
+        }
+        c->rng_counter += (uint64_t)ir_shape_numel(&shape) + 4; /* never overlapping */
+        n = ir_random(c->graph, at, op, &shape, ra);
+    } else {
+        double v = !strcmp(b->name, "ones") ? 1 : !strcmp(b->name, "full") ? number_or(a->v[1], 0) : 0;
+        n = ir_scalar(c->graph, at, v);
+        if (shape.rank)
+            n = ir_broadcast(c->graph, at, n, &shape);
+    }
+    return sema_with_node(c, r, n);
+}
+
+static Value *t_like(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    Span at = a->call->span;
+    IrShape shape;
+    if (!sema_ir_shape(c, r, at, &shape))
+        return val_error(c);
+    IrNode *n = ir_scalar(c->graph, at, !strcmp(b->name, "ones_like") ? 1 : 0);
+    if (shape.rank)
+        n = ir_broadcast(c->graph, at, n, &shape);
+    return sema_with_node(c, r, n);
+}
+
+static Value *t_arange(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    if (!a->v[0]->known) {
+        sema_unsupported(c, arg_span(a, 0), "a count known only at run time");
+        return val_error(c);
+    }
+    int64_t n = a->v[0]->i;
+    double *values = util_malloc(sizeof(double) * (size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; i++)
+        values[i] = (double)i;
+    IrShape shape = {.rank = 1, .dims = {n}};
+    IrNode *k = ir_const_typed(c->graph, a->call->span, IR_I32, &shape, values);
+    util_free(values);
+    return sema_with_node(c, r, k);
+}
+
+static Value *t_conv2d(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    if (strcmp(b->name, "conv2d")) {
+        sema_unsupported(c, a->call->span, "'conv_transpose2d'");
+        return val_error(c);
+    }
+    IrNode *in[2];
+    in[0] = arg_node(c, a, 0); /* in order: constants join the graph in argument order */
+    in[1] = arg_node(c, a, 1);
+    IrNode proto = {0};
+    proto.attr.conv = (IrConvAttr){(int)number_or(a->v[2], 1), (int)number_or(a->v[3], 0),
+                                   (int)number_or(a->v[4], 1), (int)number_or(a->v[5], 1)};
+    return sema_with_node(c, r, sema_trace_op(c, a->call->span, IR_OP_CONV2D, in, 2, &proto));
+}
+
+static Value *t_pool(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    IrNode *x = arg_node(c, a, 0);
+    IrNode proto = {0};
+    int size = (int)number_or(a->v[1], 2);
+    proto.attr.pool = (IrPoolAttr){size, (int)number_or(a->v[2], size)};
+    IrOp op = !strcmp(b->name, "max_pool2d") ? IR_OP_MAX_POOL2D : IR_OP_AVG_POOL2D;
+    return sema_with_node(c, r, sema_trace_op(c, a->call->span, op, &x, 1, &proto));
+}
+
+static Value *t_upsample(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    IrNode *x = arg_node(c, a, 0);
+    if (!x)
+        return val_error(c);
+    return sema_with_node(c, r, ir_upsample2d(c->graph, a->call->span, x, (int)number_or(a->v[1], 2)));
+}
+
+/* Built-ins that compute nothing at run time. */
+static Value *t_none(Checker *c, CallArgs *a, const Builtin *b, Value *r) { return r; }
+
 #define P(...) {__VA_ARGS__}
 static const Builtin builtins[] = {
-    {"print", 1, P("x"), b_print, SEMA_PRINT, 0},
-    {"grad", 2, P("y", "wrt"), b_grad, SEMA_GRAD, IR_OP_GRAD},
-    {"exp", 1, P("x"), b_unary, SEMA_UNARY, IR_OP_EXP},
-    {"log", 1, P("x"), b_unary, SEMA_UNARY, IR_OP_LOG},
-    {"sqrt", 1, P("x"), b_unary, SEMA_UNARY, IR_OP_SQRT},
-    {"tanh", 1, P("x"), b_unary, SEMA_UNARY, IR_OP_TANH},
-    {"sigmoid", 1, P("x"), b_unary, SEMA_UNARY, IR_OP_SIGMOID},
-    {"relu", 1, P("x"), b_unary, SEMA_UNARY, IR_OP_RELU},
-    {"abs", 1, P("x"), b_unary, SEMA_OTHER, 0},
+    {"print", 1, P("x"), b_print, SEMA_PRINT, 0, t_print},
+    {"grad", 2, P("y", "wrt"), b_grad, SEMA_GRAD, IR_OP_GRAD, t_grad},
+    {"exp", 1, P("x"), b_unary, SEMA_UNARY, IR_OP_EXP, t_op},
+    {"log", 1, P("x"), b_unary, SEMA_UNARY, IR_OP_LOG, t_op},
+    {"sqrt", 1, P("x"), b_unary, SEMA_UNARY, IR_OP_SQRT, t_op},
+    {"tanh", 1, P("x"), b_unary, SEMA_UNARY, IR_OP_TANH, t_op},
+    {"sigmoid", 1, P("x"), b_unary, SEMA_UNARY, IR_OP_SIGMOID, t_op},
+    {"relu", 1, P("x"), b_unary, SEMA_UNARY, IR_OP_RELU, t_op},
+    {"abs", 1, P("x"), b_unary, SEMA_OTHER, 0, t_abs},
     {"sign", 1, P("x"), b_unary, SEMA_OTHER, 0},
     {"floor", 1, P("x"), b_unary, SEMA_OTHER, 0},
-    {"maximum", 2, P("a", "b"), b_binary, SEMA_BINARY, IR_OP_MAX},
-    {"minimum", 2, P("a", "b"), b_binary, SEMA_BINARY, IR_OP_MIN},
-    {"where", 3, P("cond", "a", "b"), b_where, SEMA_WHERE, IR_OP_SELECT},
-    {"clip", 3, P("x", "lo", "hi"), b_clip, SEMA_OTHER, 0},
-    {"float", 1, P("x"), b_float, SEMA_OTHER, 0},
-    {"int", 1, P("x"), b_int, SEMA_OTHER, 0},
-    {"sum", 1, P("x", "axis", "keepdims"), b_reduce, SEMA_REDUCE, IR_OP_SUM},
-    {"mean", 1, P("x", "axis", "keepdims"), b_reduce, SEMA_MEAN, IR_OP_SUM},
-    {"max", 1, P("x", "axis", "keepdims"), b_reduce, SEMA_REDUCE, IR_OP_REDUCE_MAX},
-    {"min", 1, P("x", "axis", "keepdims"), b_reduce, SEMA_OTHER, 0},
-    {"argmax", 1, P("x", "axis", "keepdims"), b_reduce, SEMA_OTHER, 0},
-    {"reshape", 2, P("x", "shape"), b_reshape, SEMA_RESHAPE, IR_OP_RESHAPE},
-    {"transpose", 1, P("x", "perm"), b_transpose, SEMA_TRANSPOSE, IR_OP_TRANSPOSE},
-    {"flatten", 1, P("x", "start"), b_flatten, SEMA_OTHER, 0},
-    {"concat", 1, P("xs", "axis"), b_join, SEMA_OTHER, 0},
-    {"stack", 1, P("xs", "axis"), b_join, SEMA_OTHER, 0},
-    {"pad", 2, P("x", "widths"), b_pad, SEMA_OTHER, 0},
-    {"one_hot", 2, P("labels", "n"), b_one_hot, SEMA_OTHER, 0},
-    {"len", 1, P("x"), b_len, SEMA_OTHER, 0},
-    {"append", 2, P("list", "item"), b_append, SEMA_OTHER, 0},
-    {"zeros", 1, P("shape"), b_create, SEMA_OTHER, 0},
-    {"ones", 1, P("shape"), b_create, SEMA_OTHER, 0},
-    {"full", 2, P("shape", "value"), b_create, SEMA_OTHER, 0},
-    {"uniform", 1, P("shape", "lo", "hi"), b_create, SEMA_OTHER, 0},
-    {"normal", 1, P("shape", "mean", "std"), b_create, SEMA_OTHER, 0},
-    {"bernoulli", 2, P("shape", "p"), b_create, SEMA_OTHER, 0},
-    {"zeros_like", 1, P("x"), b_like, SEMA_OTHER, 0},
-    {"ones_like", 1, P("x"), b_like, SEMA_OTHER, 0},
-    {"arange", 1, P("n"), b_arange, SEMA_OTHER, 0},
-    {"conv2d", 2, P("x", "w", "stride", "padding", "dilation", "groups"), b_conv2d, SEMA_OTHER, 0},
-    {"conv_transpose2d", 2, P("x", "w", "stride", "padding"), b_conv2d, SEMA_OTHER, 0},
-    {"max_pool2d", 2, P("x", "size", "stride"), b_pool, SEMA_OTHER, 0},
-    {"avg_pool2d", 2, P("x", "size", "stride"), b_pool, SEMA_OTHER, 0},
-    {"upsample2d", 2, P("x", "factor"), b_upsample, SEMA_OTHER, 0},
+    {"maximum", 2, P("a", "b"), b_binary, SEMA_BINARY, IR_OP_MAX, t_op},
+    {"minimum", 2, P("a", "b"), b_binary, SEMA_BINARY, IR_OP_MIN, t_op},
+    {"where", 3, P("cond", "a", "b"), b_where, SEMA_WHERE, IR_OP_SELECT, t_op},
+    {"clip", 3, P("x", "lo", "hi"), b_clip, SEMA_OTHER, 0, t_clip},
+    {"float", 1, P("x"), b_float, SEMA_OTHER, 0, t_same_type},
+    {"int", 1, P("x"), b_int, SEMA_OTHER, 0, t_same_type},
+    {"sum", 1, P("x", "axis", "keepdims"), b_reduce, SEMA_REDUCE, IR_OP_SUM, t_reduce},
+    {"mean", 1, P("x", "axis", "keepdims"), b_reduce, SEMA_MEAN, IR_OP_SUM, t_reduce},
+    {"max", 1, P("x", "axis", "keepdims"), b_reduce, SEMA_REDUCE, IR_OP_REDUCE_MAX, t_reduce},
+    {"min", 1, P("x", "axis", "keepdims"), b_reduce, SEMA_OTHER, 0, t_reduce},
+    {"argmax", 1, P("x", "axis", "keepdims"), b_reduce, SEMA_OTHER, 0, t_reduce},
+    {"reshape", 2, P("x", "shape"), b_reshape, SEMA_RESHAPE, IR_OP_RESHAPE, t_reshape},
+    {"transpose", 1, P("x", "perm"), b_transpose, SEMA_TRANSPOSE, IR_OP_TRANSPOSE, t_transpose},
+    {"flatten", 1, P("x", "start"), b_flatten, SEMA_OTHER, 0, t_reshape},
+    {"concat", 1, P("xs", "axis"), b_join, SEMA_OTHER, 0, t_join},
+    {"stack", 1, P("xs", "axis"), b_join, SEMA_OTHER, 0, t_join},
+    {"pad", 2, P("x", "widths"), b_pad, SEMA_OTHER, 0, t_pad},
+    {"one_hot", 2, P("labels", "n"), b_one_hot, SEMA_OTHER, 0, t_one_hot},
+    {"len", 1, P("x"), b_len, SEMA_OTHER, 0, t_none},
+    {"append", 2, P("list", "item"), b_append, SEMA_OTHER, 0, t_none},
+    {"zeros", 1, P("shape"), b_create, SEMA_OTHER, 0, t_create},
+    {"ones", 1, P("shape"), b_create, SEMA_OTHER, 0, t_create},
+    {"full", 2, P("shape", "value"), b_create, SEMA_OTHER, 0, t_create},
+    {"uniform", 1, P("shape", "lo", "hi"), b_create, SEMA_OTHER, 0, t_create},
+    {"normal", 1, P("shape", "mean", "std"), b_create, SEMA_OTHER, 0, t_create},
+    {"bernoulli", 2, P("shape", "p"), b_create, SEMA_OTHER, 0, t_create},
+    {"zeros_like", 1, P("x"), b_like, SEMA_OTHER, 0, t_like},
+    {"ones_like", 1, P("x"), b_like, SEMA_OTHER, 0, t_like},
+    {"arange", 1, P("n"), b_arange, SEMA_OTHER, 0, t_arange},
+    {"conv2d", 2, P("x", "w", "stride", "padding", "dilation", "groups"), b_conv2d, SEMA_OTHER, 0, t_conv2d},
+    {"conv_transpose2d", 2, P("x", "w", "stride", "padding"), b_conv2d, SEMA_OTHER, 0, t_conv2d},
+    {"max_pool2d", 2, P("x", "size", "stride"), b_pool, SEMA_OTHER, 0, t_pool},
+    {"avg_pool2d", 2, P("x", "size", "stride"), b_pool, SEMA_OTHER, 0, t_pool},
+    {"upsample2d", 2, P("x", "factor"), b_upsample, SEMA_OTHER, 0, t_upsample},
     {"fashion_mnist", 1, P("dir"), b_image_dataset, SEMA_OTHER, 0},
     {"mnist", 1, P("dir"), b_image_dataset, SEMA_OTHER, 0},
     {"idx", 2, P("images", "labels", "shape"), b_idx, SEMA_OTHER, 0},
@@ -1075,8 +1450,8 @@ static const Builtin builtins[] = {
     {"load", 2, P("model", "path"), b_save_load, SEMA_OTHER, 0},
     {"params", 1, P("model"), b_params, SEMA_OTHER, 0},
     /* methods (reached through a member, never by name) */
-    {".train", 0, P(NULL), b_mode, SEMA_OTHER, 0},
-    {".eval", 0, P(NULL), b_mode, SEMA_OTHER, 0},
+    {".train", 0, P(NULL), b_mode, SEMA_OTHER, 0, t_none},
+    {".eval", 0, P(NULL), b_mode, SEMA_OTHER, 0, t_none},
     {".step", 1, P("loss", "clip_norm"), b_step, SEMA_OTHER, 0},
 };
 

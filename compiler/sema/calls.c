@@ -227,7 +227,9 @@ Value *sema_call_fn(Checker *c, const AstNode *fn, Instance *self, AstNode *call
                         kw_names, kw, nkw, args, from))
         return val_error(c);
     char *key = signature_key(c, args, nparams);
-    Value *cached = cache_find(c, fn, self, key);
+    /* While tracing, every call is inlined anew: its result's nodes depend on the
+     * arguments' nodes, not just their types. */
+    Value *cached = sema_tracing(c) ? NULL : cache_find(c, fn, self, key);
     if (cached)
         return cached;
     if (c->nframes >= 48) {
@@ -351,12 +353,22 @@ Value *sema_call_value(Checker *c, Scope *s, Value *callee, AstNode *call, Value
             self->inst = callee->inst;
             a.v[SEMA_MAX_PARAMS - 1] = self;
         }
-        return b->check(c, &a, b);
+        Value *r = b->check(c, &a, b);
+        if (sema_tracing(c) && r->kind != V_ERROR) {
+            if (!b->trace) {
+                char what[96];
+                snprintf(what, sizeof what, "'%s'", b->name[0] == '.' ? b->name + 1 : b->name);
+                sema_unsupported(c, call->span, what);
+                return val_error(c);
+            }
+            r = b->trace(c, &a, b, r);
+        }
+        return r;
     }
-    case V_FN: return sema_call_fn(c, callee->node, NULL, call, pos, npos, kw_names, kw, nkw);
+    case V_FN: return sema_call_fn(c, callee->def, NULL, call, pos, npos, kw_names, kw, nkw);
     case V_METHOD:
-        return sema_call_fn(c, callee->node, callee->inst, call, pos, npos, kw_names, kw, nkw);
-    case V_DEF: return sema_instantiate(c, callee->node, call, pos, npos, kw_names, kw, nkw);
+        return sema_call_fn(c, callee->def, callee->inst, call, pos, npos, kw_names, kw, nkw);
+    case V_DEF: return sema_instantiate(c, callee->def, call, pos, npos, kw_names, kw, nkw);
     case V_INSTANCE: {
         Binding *f = scope_find_local(callee->inst->scope, "forward");
         if (!f || f->value->kind != V_FN) {
@@ -367,7 +379,7 @@ Value *sema_call_value(Checker *c, Scope *s, Value *callee, AstNode *call, Value
                       callee->inst->def->def.id.name);
             return val_error(c);
         }
-        return sema_call_fn(c, f->value->node, callee->inst, call, pos, npos, kw_names, kw, nkw);
+        return sema_call_fn(c, f->value->def, callee->inst, call, pos, npos, kw_names, kw, nkw);
     }
     default:
         sema_error(c, call->call.callee->span, "%s is not callable",
@@ -464,8 +476,8 @@ void sema_exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst)
             declared->kind == V_TENSOR) {
             Binding *fb = scope_lookup(s, ie->call.callee->name);
             const Builtin *bb = fb ? NULL : sema_builtin(ie->call.callee->name);
-            const char *first = fb && fb->value->kind == V_FN && fb->value->node->def.params.len
-                                    ? fb->value->node->def.params.items[0]->decl.id.name
+            const char *first = fb && fb->value->kind == V_FN && fb->value->def->def.params.len
+                                    ? fb->value->def->def.params.items[0]->decl.id.name
                                 : bb ? bb->params[0]
                                      : NULL;
             /* The shape is passed unless the call names it itself: with `shape =`, or with
@@ -473,7 +485,7 @@ void sema_exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst)
             int required = 0, npositional = 0;
             bool shape_given = false;
             if (fb && fb->value->kind == V_FN) {
-                const AstList *ps = &fb->value->node->def.params;
+                const AstList *ps = &fb->value->def->def.params;
                 while (required < ps->len && !ps->items[required]->decl.init)
                     required++;
             } else if (bb) {
@@ -542,6 +554,18 @@ void sema_exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst)
         }
         v = val_copy(c, v);
         v->origin = st->span;
+        if (sema_tracing(c) && init->kind != V_ERROR && v->kind == V_TENSOR) {
+            /* the parameter's value is its initializer's, stretched to the declared shape */
+            IrNode *n = sema_node(c, init, ie->span);
+            IrShape shape;
+            if (n && sema_ir_shape(c, v, st->span, &shape) && !ir_shape_eq(&n->shape, &shape)) {
+                IrNode proto = {.shape = shape};
+                n = sema_trace_op(c, ie->span, IR_OP_BROADCAST, &n, 1, &proto);
+            }
+            v->node = n;
+            if (!n)
+                v = val_error(c);
+        }
         scope_bind(c, s, st->decl.id.name, v, st->kind == AST_PARAM_DECL ? BIND_PARAM : BIND_STATE,
                    st->decl.id.span);
         return;
@@ -555,7 +579,7 @@ void sema_exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst)
             return;
         }
         Value *f = val_new(c, V_FN);
-        f->node = st;
+        f->def = st;
         scope_bind(c, s, st->def.id.name, f, BIND_HYPER, st->def.id.span);
         return;
     }
@@ -608,7 +632,7 @@ void sema_check_update(Checker *c, Instance *inst, Span at)
                        val_type_str(c, init, buf, sizeof buf));
         }
     }
-    const AstNode *fn = upd->value->node;
+    const AstNode *fn = upd->value->def;
     if (fn->def.params.len != 2)
         sema_error(c, fn->def.id.span, "an optimizer's update takes two parameters, (p, g)");
     Value *pos[2] = {p, val_tensor(c, DT_F32, -1, NULL)};

@@ -8,6 +8,7 @@
  * "unknown" first. */
 #include "sema/sema_internal.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -449,7 +450,14 @@ static Value *tensor_binary(Checker *c, AstNode *e, AstOp op, Value *a, Value *b
         }
         batch[rb] = ta->dims[ta->rank - 2];
         batch[rb + 1] = tb->dims[tb->rank - 1];
-        return val_tensor(c, DT_F32, rb + 2, batch);
+        Value *r = val_tensor(c, DT_F32, rb + 2, batch);
+        if (sema_tracing(c))
+        {
+            IrNode *na = sema_node(c, a, e->op.lhs->span); /* left first: a stable graph order */
+            IrNode *nb = sema_node(c, b, e->op.rhs->span);
+            r = sema_with_node(c, r, sema_trace_matmul(c, e->span, na, nb));
+        }
+        return r;
     }
     if (ta->dtype != tb->dtype && !is_comparison(op) && a->kind == V_TENSOR &&
         b->kind == V_TENSOR) {
@@ -470,7 +478,24 @@ static Value *tensor_binary(Checker *c, AstNode *e, AstOp op, Value *a, Value *b
         shape_mismatch(c, e->span, what, e->op.lhs, ta, e->op.rhs, tb);
         return val_error(c);
     }
-    return val_tensor(c, dtype, r, out);
+    Value *result = val_tensor(c, dtype, r, out);
+    if (sema_tracing(c)) {
+        static const IrOp ir_ops[] = {
+            [AST_OP_ADD] = IR_OP_ADD, [AST_OP_SUB] = IR_OP_SUB, [AST_OP_MUL] = IR_OP_MUL,
+            [AST_OP_DIV] = IR_OP_DIV, [AST_OP_POW] = IR_OP_POW, [AST_OP_EQ] = IR_OP_CMP_EQ,
+            [AST_OP_NE] = IR_OP_CMP_NE, [AST_OP_LT] = IR_OP_CMP_LT, [AST_OP_LE] = IR_OP_CMP_LE,
+            [AST_OP_GT] = IR_OP_CMP_GT, [AST_OP_GE] = IR_OP_CMP_GE,
+        };
+        if (op == AST_OP_MOD) {
+            sema_unsupported(c, e->span, "'%' on tensors");
+            return val_error(c);
+        }
+        IrNode *in[2];
+        in[0] = sema_node(c, a, e->op.lhs->span); /* in order: constants join the graph in order */
+        in[1] = sema_node(c, b, e->op.rhs->span);
+        result = sema_with_node(c, result, sema_trace_op(c, e->span, ir_ops[op], in, 2, NULL));
+    }
+    return result;
 }
 
 Value *sema_eval_binary(Checker *c, Scope *s, AstNode *e)
@@ -547,6 +572,8 @@ Value *sema_eval_binary(Checker *c, Scope *s, AstNode *e)
         case AST_OP_SUB: r = p - q; break;
         case AST_OP_MUL: r = p * q; break;
         case AST_OP_DIV: r = p / q; break;
+        case AST_OP_POW: r = pow(p, q); break;
+        case AST_OP_MOD: r = fmod(p, q); break;
         default: known = false; break;
         }
         return val_float(c, r, known);
@@ -577,7 +604,12 @@ static Value *eval_unary(Checker *c, Scope *s, AstNode *e)
     }
     if (v->kind == V_FLOAT)
         return val_float(c, -v->f, v->known);
-    return sema_need_tensor(c, v, e->op.lhs->span);
+    Value *t = sema_need_tensor(c, v, e->op.lhs->span);
+    if (sema_tracing(c) && t->kind == V_TENSOR) {
+        IrNode *x = sema_node(c, v, e->op.lhs->span);
+        t = sema_with_node(c, t, sema_trace_op(c, e->span, IR_OP_NEG, &x, 1, NULL));
+    }
+    return t;
 }
 
 /* ---- members and indexing -------------------------------------------------------------- */
@@ -594,7 +626,7 @@ static Value *eval_member(Checker *c, Scope *s, AstNode *e)
         if (b) {
             if (b->value->kind == V_FN) {
                 Value *m = val_new(c, V_METHOD);
-                m->node = b->value->node;
+                m->def = b->value->def;
                 m->inst = o->inst;
                 return m;
             }
@@ -688,7 +720,14 @@ static Value *index_tensor(Checker *c, Scope *s, AstNode *e, Value *t)
                 dims[r++] = iv->dims[i];
             for (int i = 1; i < t->rank && r < IR_MAX_RANK; i++)
                 dims[r++] = t->dims[i];
-            return val_tensor(c, t->dtype, r, dims);
+            Value *g = val_tensor(c, t->dtype, r, dims);
+            if (sema_tracing(c)) {
+                IrNode *in[2];
+                in[0] = sema_node(c, t, e->index.object->span); /* in order */
+                in[1] = sema_node(c, iv, ix->items[0]->span);
+                g = sema_with_node(c, g, sema_trace_op(c, e->span, IR_OP_GATHER, in, 2, NULL));
+            }
+            return g;
         }
     }
     if (t->rank < 0) {
@@ -716,6 +755,12 @@ static Value *index_tensor(Checker *c, Scope *s, AstNode *e, Value *t)
         return val_error(c);
     }
     Dim out[IR_MAX_RANK];
+    /* For tracing: the slice of every axis ([lo, hi), -1 when not known) */
+    int64_t lo_at[IR_MAX_RANK], hi_at[IR_MAX_RANK];
+    for (int k = 0; k < t->rank; k++) {
+        lo_at[k] = 0;
+        hi_at[k] = dim_known(t->dims[k]) ? t->dims[k].n : -1;
+    }
     int r = 0, axis = 0;
     for (int i = 0; i < ix->len; i++) {
         AstNode *it = ix->items[i];
@@ -747,6 +792,8 @@ static Value *index_tensor(Checker *c, Scope *s, AstNode *e, Value *t)
                 return val_error(c);
             }
             out[r++] = dim_sub(c, b, a);
+            lo_at[axis] = dim_known(a) ? a.n : -1;
+            hi_at[axis] = dim_known(b) ? b.n : -1;
         } else {
             Value *iv = sema_eval(c, s, it);
             int64_t at;
@@ -754,12 +801,30 @@ static Value *index_tensor(Checker *c, Scope *s, AstNode *e, Value *t)
                 return iv;
             if (!seq_index(c, iv, it, dim_known(size) ? size.n : -1, &at))
                 return val_error(c);
+            lo_at[axis] = at;
+            hi_at[axis] = at >= 0 ? at + 1 : -1;
         }
         axis++;
     }
     while (axis < t->rank)
         out[r++] = t->dims[axis++];
-    return val_tensor(c, t->dtype, r, out);
+    Value *result = val_tensor(c, t->dtype, r, out);
+    if (sema_tracing(c)) {
+        IrNode *x = sema_node(c, t, e->index.object->span);
+        IrShape shape;
+        for (int k = 0; x && k < t->rank; k++)
+            if (lo_at[k] < 0 || hi_at[k] < 0) {
+                sema_unsupported(c, e->span, "indices known only at run time");
+                return val_error(c);
+            }
+        if (!x || !sema_ir_shape(c, result, e->span, &shape))
+            return val_error(c);
+        IrNode *sl = ir_slice(c->graph, e->span, x, lo_at, hi_at);
+        result = sema_with_node(c, result, ir_shape_eq(&sl->shape, &shape)
+                                               ? sl
+                                               : ir_reshape(c->graph, e->span, sl, &shape));
+    }
+    return result;
 }
 
 static Value *eval_index(Checker *c, Scope *s, AstNode *e)
@@ -773,7 +838,9 @@ static Value *eval_index(Checker *c, Scope *s, AstNode *e)
         if (e->index.indices.len != 1 || e->index.indices.items[0]->kind == AST_SLICE ||
             e->index.indices.items[0]->kind == AST_ELLIPSIS) {
             Value *t = o->kind == V_LIST ? sema_as_tensor(c, o) : NULL;
-            if (t)
+            if (t && sema_tracing(c))
+                t = sema_with_node(c, t, sema_node(c, o, e->index.object->span));
+            if (t && t->kind == V_TENSOR)
                 return index_tensor(c, s, e, t);
             sema_error(c, e->span, "a %s takes one int index", vkind_name(o->kind));
             return val_error(c);
@@ -782,6 +849,12 @@ static Value *eval_index(Checker *c, Scope *s, AstNode *e)
         int64_t at;
         if (iv->kind == V_ERROR)
             return iv;
+        Value *lit = o->kind == V_LIST && iv->kind == V_TENSOR ? sema_as_tensor(c, o) : NULL;
+        if (lit) { /* a tensor literal indexed by a tensor: a gather */
+            if (sema_tracing(c))
+                lit = sema_with_node(c, lit, sema_node(c, o, e->index.object->span));
+            return lit->kind == V_TENSOR ? index_tensor(c, s, e, lit) : lit;
+        }
         if (!seq_index(c, iv, e->index.indices.items[0], o->len, &at))
             return val_error(c);
         if (at >= 0)
@@ -1072,6 +1145,11 @@ static Flow exec_for(Checker *c, Scope *s, AstNode *st)
             }
         }
     } else {
+        if (sema_tracing(c)) {
+            sema_unsupported(c, st->loop.iter->span, "loops that run at run time");
+            c->loop_depth--;
+            return FLOW_NORMAL;
+        }
         bool was_runtime = c->runtime;
         c->runtime = true;
         widen_assigned(c, s, st->loop.body);
@@ -1095,7 +1173,7 @@ static Value *eval_name(Checker *c, Scope *s, AstNode *e)
         /* A sibling method named inside a layer's code is a method of that instance. */
         if (b->value->kind == V_FN && in->kind == SCOPE_BODY && in->inst) {
             Value *m = val_new(c, V_METHOD);
-            m->node = b->value->node;
+            m->def = b->value->def;
             m->inst = in->inst;
             return m;
         }
@@ -1108,7 +1186,7 @@ static Value *eval_name(Checker *c, Scope *s, AstNode *e)
         return v;
     }
     if (!strcmp(e->name, "training"))
-        return val_bool(c, false, false);
+        return val_bool(c, false, sema_tracing(c)); /* traced scripts run in eval mode */
     if (!strcmp(e->name, "step") && c->in_update)
         return val_int_unknown(c, (Dim){0, sema_symbol(c, "step")});
     sema_error(c, e->span, "unknown name '%s'", e->name);
@@ -1131,6 +1209,10 @@ static Value *eval_if(Checker *c, Scope *s, AstNode *e)
             return val_void(c);
         Exec x = {0};
         return branch->kind == AST_BLOCK ? sema_exec_block(c, s, branch, &x) : sema_eval(c, s, branch);
+    }
+    if (sema_tracing(c) && cond->kind == V_BOOL) {
+        sema_unsupported(c, e->cond.cond->span, "conditions known only at run time");
+        return val_error(c);
     }
     Exec x = {0}, y = {0};
     Value *a = sema_exec_block(c, s, e->cond.then, &x);
@@ -1297,6 +1379,10 @@ Flow sema_exec_stmt(Checker *c, Scope *s, AstNode *st, Exec *x, bool is_last)
     }
     case AST_FOR: return exec_for(c, s, st);
     case AST_WHILE: {
+        if (sema_tracing(c)) {
+            sema_unsupported(c, st->span, "while loops");
+            return FLOW_NORMAL;
+        }
         Value *cond = sema_eval(c, s, st->cond.cond);
         if (cond->kind != V_BOOL && cond->kind != V_ERROR)
             sema_error(c, st->cond.cond->span, "a condition must be a bool, found %s",

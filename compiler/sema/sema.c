@@ -20,7 +20,7 @@ static void declare_global(Checker *c, AstNode *d)
         return;
     }
     Value *v = val_new(c, d->kind == AST_FN ? V_FN : V_DEF);
-    v->node = d;
+    v->def = d;
     scope_bind(c, c->globals, name, v, BIND_DEF, d->def.id.span);
 }
 
@@ -80,7 +80,7 @@ static void check_definition(Checker *c, AstNode *d)
                 Binding *f = &members->items[k];
                 if (f->value->kind != V_FN)
                     continue;
-                const AstNode *fn = f->value->node;
+                const AstNode *fn = f->value->def;
                 int m = fn->def.params.len;
                 Value **args = ARENA_NEW_N(c->arena, Value *, m ? m : 1);
                 Scope *ts = scope_new(c, inst->inst->scope, SCOPE_FN);
@@ -165,8 +165,10 @@ SemaResult sema_check(AstNode *program, const SemaOptions *opts, Arena *arena, D
     for (int m = 0; m < c.modules.len; m++)
         check_module_items(&c, c.modules.items[m], true);
     check_module_items(&c, program, false);
-    /* The script, then the train block. */
+    /* The script, then the train block. The script's statements are traced into the
+     * program's graph when code is to be generated. */
     Scope *script = scope_new(&c, c.globals, SCOPE_SCRIPT);
+    c.graph = opts ? opts->trace : NULL;
     for (int i = 0; i < program->list.len; i++) {
         AstNode *st = program->list.items[i];
         switch (st->kind) {
@@ -191,6 +193,9 @@ SemaResult sema_check(AstNode *program, const SemaOptions *opts, Arena *arena, D
         }
         }
     }
+    if (c.train && sema_tracing(&c))
+        sema_unsupported(&c, c.train->def.id.span, "train blocks (docs/training.md)");
+    c.graph = NULL;
     if (c.train)
         check_train(&c, (AstNode *)c.train);
     sema_flush_frames(&c);

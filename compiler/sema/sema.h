@@ -43,6 +43,10 @@ typedef struct SemaCall {
 typedef struct SemaOptions {
     const char *stdlib_dir;    /* where `import std` finds std.nn; NULL: none */
     const char *search_path;   /* NNC_PATH: colon-separated directories, or NULL */
+    /* When set, the program's statements are also traced into this graph: every tensor
+     * value carries the IR node computing it, functions and layers are inlined, and what
+     * code generation cannot compile yet is reported as an error. */
+    IrGraph *trace;
 } SemaOptions;
 
 typedef struct SemaResult {

@@ -64,7 +64,8 @@ struct Value {
     Value *elem;        /* V_LIST with len < 0 */
     Value *lo, *hi;     /* V_RANGE */
     Value *x, *y;       /* V_SPLIT, V_BATCHES, V_DATASET: sample types */
-    const AstNode *node;      /* V_FN, V_DEF, V_METHOD */
+    IrNode *node;             /* V_TENSOR while tracing: the graph node computing it */
+    const AstNode *def;       /* V_FN, V_DEF, V_METHOD */
     Instance *inst;           /* V_INSTANCE, V_METHOD */
     const Builtin *builtin;   /* V_BUILTIN */
     Span origin;        /* where the value was declared, for notes (params, arguments) */
@@ -137,6 +138,8 @@ typedef struct Checker {
     const AstNode *train; /* the train block, once seen */
     Frame pending[4];     /* call frames of the last error, printed after its own notes */
     int npending;
+    IrGraph *graph;       /* while tracing (SemaOptions.trace): the graph being built */
+    uint64_t rng_counter; /* next word of the random stream for traced random tensors */
     PtrVec modules;       /* AST_PROGRAMs of imported modules, in load order */
     PtrVec loaded_paths;  /* their resolved paths (heap strings) */
 } Checker;
@@ -210,6 +213,9 @@ struct Builtin {
     Value *(*check)(Checker *c, CallArgs *a, const Builtin *b);
     SemaBuiltinKind lower;   /* how lowering handles it (SEMA_OTHER: not in scripts) */
     IrOp op;
+    /* While tracing, after a successful check: adds the call's nodes to the result (NULL:
+     * code generation does not support this built-in yet). */
+    Value *(*trace)(Checker *c, CallArgs *a, const Builtin *b, Value *result);
 };
 const Builtin *sema_builtin(const char *name);
 /* Binds positional and keyword arguments to parameter names; reports problems at the call
@@ -219,6 +225,24 @@ bool sema_bind_args(Checker *c, AstNode *call, const char *what, const char *con
                     const AstIdent *kw_names, Value **kw, int nkw, Value **out, int *from);
 /* Tensor broadcast of two shapes; false on mismatch. */
 bool sema_broadcast(int ra, const Dim *a, int rb, const Dim *b, int *r, Dim *out);
+
+/* trace.c: building the graph while checking (docs/architecture.md, "Tracing") */
+bool sema_tracing(const Checker *c);
+/* The node of a tensor-like value (numbers and numeric lists become constants); NULL after
+ * reporting when the value has none. */
+IrNode *sema_node(Checker *c, const Value *v, Span at);
+/* Reports that code generation cannot compile this yet (only while tracing). */
+void sema_unsupported(Checker *c, Span at, const char *what);
+/* The value's concrete shape; false (after reporting) if a dimension is not known. */
+bool sema_ir_shape(Checker *c, const Value *v, Span at, IrShape *out);
+/* Attaches `node` to the tensor value v (a copy), or returns an error value (node NULL:
+ * the reason was reported). */
+Value *sema_with_node(Checker *c, Value *v, IrNode *node);
+/* Adds op's node after checking the IR's shape and type rules (a mismatch is reported as
+ * unsupported); proto gives attributes (and the shape of ops whose shape is an attribute). */
+IrNode *sema_trace_op(Checker *c, Span at, IrOp op, IrNode *const *in, int nin,
+                      const IrNode *proto);
+IrNode *sema_trace_matmul(Checker *c, Span at, IrNode *a, IrNode *b);
 
 /* modules.c: loads every module `program` imports (transitively) into c->modules. */
 void sema_load_imports(Checker *c, AstNode *program);

@@ -151,7 +151,7 @@ bool sema_match_type(Checker *c, Scope *s, AstNode *t, Value *v)
             }
             Binding *b = scope_lookup(s, t->name);
             if (b && b->value->kind == V_DEF)
-                return v->kind == V_INSTANCE && v->inst->def == b->value->node;
+                return v->kind == V_INSTANCE && v->inst->def == b->value->def;
         }
         return true; /* an unknown type name was reported on the definition */
     case AST_TYPE_TENSOR: {

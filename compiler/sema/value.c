@@ -245,7 +245,7 @@ static size_t type_str(Checker *c, const Value *v, char *buf, size_t n, size_t a
         return append(buf, n, at, "]");
     case V_INSTANCE: return append(buf, n, at, v->inst->def->def.id.name);
     case V_DEF:
-    case V_FN: return append(buf, n, at, v->node->def.id.name);
+    case V_FN: return append(buf, n, at, v->def->def.id.name);
     case V_BUILTIN: return append(buf, n, at, v->builtin->name);
     case V_SPLIT:
     case V_BATCHES:

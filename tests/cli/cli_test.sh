@@ -107,6 +107,16 @@ case_unknown_name() {
     want_status 1; want_no_out; want_err "^name\.nn:2:7: error: "
 }
 
+case_not_compiled_yet() {
+    # A valid program using what code generation cannot compile yet (a train block) checks
+    # cleanly, and `run` says what is missing, at its place, without running anything.
+    printf 'train(epochs = 1) {\n    print(1)\n}\n' >later.nn
+    nnc check later.nn
+    want_status 0
+    nnc run later.nn
+    want_status 1; want_no_out; want_err "^later\.nn:1:1: error: code generation does not support train blocks"
+}
+
 case_shape_mismatch() {
     printf 'print([[1, 2, 3]] @ [[1, 2]])\n' >shape.nn
     nnc check shape.nn

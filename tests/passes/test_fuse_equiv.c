@@ -7,7 +7,6 @@
 #define _GNU_SOURCE
 #include "autodiff/ad.h"
 #include "ir/eval.h"
-#include "ir/lower.h"
 #include "parse/parse.h"
 #include "passes/passes.h"
 #include "sema/sema.h"
@@ -42,10 +41,13 @@ static bool check_file(const char *path)
     Arena arena;
     arena_init(&arena);
     AstNode *program = parse_file(&src, &arena, &diags);
-    SemaOptions opts = {0};
+    IrGraph *g = ir_graph_new();
+    SemaOptions opts = {.stdlib_dir = getenv("NNC_STDLIB"), .trace = g};
     bool ok = diags.errors == 0 && sema_check(program, &opts, &arena, &diags).errors == 0;
-    IrGraph *g = ok ? lower_program(program, &diags) : NULL;
-    ok = g != NULL;
+    if (!ok) {
+        ir_graph_free(g);
+        g = NULL;
+    }
     if (ok) {
         ad_run(g);
         pass_simplify(g);
