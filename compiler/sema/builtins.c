@@ -1389,6 +1389,14 @@ static Value *t_upsample(Checker *c, CallArgs *a, const Builtin *b, Value *r)
 /* Built-ins that compute nothing at run time. */
 static Value *t_none(Checker *c, CallArgs *a, const Builtin *b, Value *r) { return r; }
 
+static Value *t_step(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    Value *self = a->v[SEMA_MAX_PARAMS - 1];
+    if (a->v[0]->kind != V_ERROR)
+        sema_trace_step(c, self->inst, a->v[0], a->v[1], a->call->span);
+    return r;
+}
+
 #define P(...) {__VA_ARGS__}
 static const Builtin builtins[] = {
     {"print", 1, P("x"), b_print, SEMA_PRINT, 0, t_print},
@@ -1452,7 +1460,7 @@ static const Builtin builtins[] = {
     /* methods (reached through a member, never by name) */
     {".train", 0, P(NULL), b_mode, SEMA_OTHER, 0, t_none},
     {".eval", 0, P(NULL), b_mode, SEMA_OTHER, 0, t_none},
-    {".step", 1, P("loss", "clip_norm"), b_step, SEMA_OTHER, 0},
+    {".step", 1, P("loss", "clip_norm"), b_step, SEMA_OTHER, 0, t_step},
 };
 
 const Builtin *sema_builtin(const char *name)

@@ -565,6 +565,11 @@ void sema_exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst)
             v->node = n;
             if (!n)
                 v = val_error(c);
+            if (n && st->kind == AST_PARAM_DECL) {
+                ParamRef *ref = ARENA_NEW(c->arena, ParamRef);
+                *ref = (ParamRef){s, st->decl.id.name};
+                util_vec_push(&c->params, ref);
+            }
         }
         scope_bind(c, s, st->decl.id.name, v, st->kind == AST_PARAM_DECL ? BIND_PARAM : BIND_STATE,
                    st->decl.id.span);
@@ -618,6 +623,10 @@ void sema_check_update(Checker *c, Instance *inst, Span at)
     sema_push_frame(c, at, def->def.id.name);
     bool was = c->in_update;
     c->in_update = true;
+    /* A check with a parameter of unknown shape: nothing here is traced (tracing runs the
+     * update once per real parameter, sema_trace_step). */
+    IrGraph *graph = c->graph;
+    c->graph = NULL;
     Scope *s = scope_new(c, inst->scope, SCOPE_FN);
     Value *p = val_tensor(c, DT_F32, -1, NULL);
     scope_bind(c, s, "p", p, BIND_VAR, def->def.id.span);
@@ -638,6 +647,7 @@ void sema_check_update(Checker *c, Instance *inst, Span at)
     Value *pos[2] = {p, val_tensor(c, DT_F32, -1, NULL)};
     sema_call_fn(c, fn, inst, (AstNode *)fn, pos, fn->def.params.len < 2 ? fn->def.params.len : 2,
                  NULL, NULL, 0);
+    c->graph = graph;
     c->in_update = was;
     sema_pop_frame(c);
 }

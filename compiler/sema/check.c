@@ -992,6 +992,17 @@ static void assign_name(Checker *c, Scope *s, AstNode *target, Value *v)
                 b->value = val_error(c); /* its later uses are not checked again */
             return;
         }
+        if (b->kind == BIND_STATE && sema_tracing(c) && v->kind == V_TENSOR && v->node) {
+            /* a traced state update: the new value, in the declared shape */
+            IrNode *n = v->node;
+            IrShape shape;
+            if (sema_ir_shape(c, b->value, target->span, &shape) && !ir_shape_eq(&n->shape, &shape)) {
+                IrNode proto = {.shape = shape};
+                n = sema_trace_op(c, target->span, IR_OP_BROADCAST, &n, 1, &proto);
+            }
+            b->value = sema_with_node(c, b->value, n);
+            return;
+        }
         if (b->kind == BIND_STATE || b->value->kind != v->kind)
             return; /* keeps its declared (first) type */
         b->value = val_join(c, b->value, v);
@@ -1188,7 +1199,8 @@ static Value *eval_name(Checker *c, Scope *s, AstNode *e)
     if (!strcmp(e->name, "training"))
         return val_bool(c, false, sema_tracing(c)); /* traced scripts run in eval mode */
     if (!strcmp(e->name, "step") && c->in_update)
-        return val_int_unknown(c, (Dim){0, sema_symbol(c, "step")});
+        return sema_tracing(c) ? val_int(c, c->update_step)
+                               : val_int_unknown(c, (Dim){0, sema_symbol(c, "step")});
     sema_error(c, e->span, "unknown name '%s'", e->name);
     return val_error(c);
 }

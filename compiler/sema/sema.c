@@ -201,6 +201,7 @@ SemaResult sema_check(AstNode *program, const SemaOptions *opts, Arena *arena, D
     sema_flush_frames(&c);
     SemaResult r = {diags->errors - before, c.has_definitions || c.modules.len > 0};
     sema_free_modules(&c);
+    util_vec_free(&c.params);
     util_free(c.symbols);
     util_free(c.symbol_hash);
     util_free(c.reported);

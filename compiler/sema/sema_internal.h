@@ -77,7 +77,18 @@ struct Instance {
     Scope *scope;
     Span created;
     bool optimizer_checked;
+    /* While tracing an optimizer: its per-parameter state scopes (parallel to the params
+     * they belong to, identified by their ParamRef) and the number of steps taken. */
+    PtrVec state_params, state_scopes;
+    int64_t steps;
 };
+
+/* A traced parameter: the instance scope holding it and its name (bindings move when a
+ * scope grows, so they are found by name). */
+typedef struct ParamRef {
+    Scope *scope;
+    const char *name;
+} ParamRef;
 
 /* ---- scopes ------------------------------------------------------------------------------ */
 
@@ -139,6 +150,8 @@ typedef struct Checker {
     Frame pending[4];     /* call frames of the last error, printed after its own notes */
     int npending;
     IrGraph *graph;       /* while tracing (SemaOptions.trace): the graph being built */
+    PtrVec params;        /* while tracing: every parameter declared (ParamRef *), in order */
+    int64_t update_step;  /* while tracing an optimizer's update: the step number */
     uint64_t rng_counter; /* next word of the random stream for traced random tensors */
     PtrVec modules;       /* AST_PROGRAMs of imported modules, in load order */
     PtrVec loaded_paths;  /* their resolved paths (heap strings) */
@@ -243,6 +256,9 @@ Value *sema_with_node(Checker *c, Value *v, IrNode *node);
 IrNode *sema_trace_op(Checker *c, Span at, IrOp op, IrNode *const *in, int nin,
                       const IrNode *proto);
 IrNode *sema_trace_matmul(Checker *c, Span at, IrNode *a, IrNode *b);
+/* opt.step(loss) while tracing: the gradients of loss with respect to every parameter it
+ * depends on, then the optimizer's update of each, which rebinds the parameters. */
+void sema_trace_step(Checker *c, Instance *opt, Value *loss, Value *clip_norm, Span at);
 
 /* modules.c: loads every module `program` imports (transitively) into c->modules. */
 void sema_load_imports(Checker *c, AstNode *program);

@@ -138,3 +138,129 @@ IrNode *sema_trace_matmul(Checker *c, Span at, IrNode *a, IrNode *b)
     sema_unsupported(c, at, "batched matrix products of these ranks");
     return NULL;
 }
+
+/* Marks (node->mark = 1) every node `root` depends on, itself included. */
+static void mark_ancestors(IrGraph *g, IrNode *root)
+{
+    for (int i = 0; i < g->len; i++)
+        g->nodes[i]->mark = 0;
+    root->mark = 1;
+    for (int i = g->len - 1; i >= 0; i--)
+        if (g->nodes[i]->mark)
+            for (int j = 0; j < g->nodes[i]->nin; j++)
+                g->nodes[i]->in[j]->mark = 1;
+}
+
+/* The optimizer's per-parameter state scope for `ref`, made (with the state declarations'
+ * initial values, which may use p) on the first step. */
+static Scope *state_scope(Checker *c, Instance *opt, ParamRef *ref, Value *p)
+{
+    for (int i = 0; i < opt->state_params.len; i++)
+        if (opt->state_params.items[i] == ref)
+            return opt->state_scopes.items[i];
+    Scope *st = scope_new(c, opt->scope, SCOPE_FN);
+    st->inst = opt->scope->inst;
+    Scope *init_scope = scope_new(c, st, SCOPE_FN);
+    scope_bind(c, init_scope, "p", p, BIND_VAR, opt->def->def.id.span);
+    const AstList *body = &opt->def->def.body->list;
+    for (int i = 0; i < body->len; i++) {
+        AstNode *d = body->items[i];
+        if (d->kind != AST_STATE_DECL)
+            continue;
+        Value *v = sema_eval(c, init_scope, d->decl.init);
+        IrNode *n = v->kind == V_ERROR ? NULL : sema_node(c, v, d->decl.init->span);
+        IrShape shape;
+        if (n && sema_ir_shape(c, p, d->decl.init->span, &shape) && !ir_shape_eq(&n->shape, &shape)) {
+            IrNode proto = {.shape = shape};
+            n = sema_trace_op(c, d->decl.init->span, IR_OP_BROADCAST, &n, 1, &proto);
+        }
+        scope_bind(c, st, d->decl.id.name, sema_with_node(c, p, n), BIND_STATE, d->decl.id.span);
+    }
+    util_vec_push(&opt->state_params, ref);
+    util_vec_push(&opt->state_scopes, st);
+    return st;
+}
+
+void sema_trace_step(Checker *c, Instance *opt, Value *loss, Value *clip_norm, Span at)
+{
+    IrNode *y = sema_node(c, loss, at);
+    Binding *upd = scope_find_local(opt->scope, "update");
+    if (!y || !upd || upd->value->kind != V_FN)
+        return;
+    const AstNode *fn = upd->value->def;
+    if (fn->def.params.len != 2)
+        return; /* reported by the checker */
+    /* The parameters the loss depends on, in declaration order, with their gradients. */
+    mark_ancestors(c->graph, y);
+    int n = 0;
+    ParamRef **refs = ARENA_NEW_N(c->arena, ParamRef *, c->params.len + 1);
+    IrNode **grads = ARENA_NEW_N(c->arena, IrNode *, c->params.len + 1);
+    for (int i = 0; i < c->params.len; i++) {
+        ParamRef *ref = c->params.items[i];
+        Binding *b = scope_find_local(ref->scope, ref->name);
+        if (!b || b->value->kind != V_TENSOR || !b->value->node || !b->value->node->mark)
+            continue;
+        IrNode *in[2] = {y, b->value->node};
+        refs[n] = ref;
+        grads[n] = sema_trace_op(c, at, IR_OP_GRAD, in, 2, NULL);
+        if (!grads[n])
+            return;
+        n++;
+    }
+    if (n == 0) {
+        sema_error(c, at, "the loss does not depend on any parameter, so step has nothing to "
+                          "update");
+        return;
+    }
+    if (clip_norm && clip_norm->kind != V_ERROR) {
+        /* scale every gradient by min(1, clip / (global norm + 1e-6)) */
+        IrNode *total = NULL;
+        for (int i = 0; i < n; i++) {
+            IrNode *sq = ir_binary(c->graph, at, IR_OP_MUL, grads[i], grads[i]);
+            uint32_t all = sq->shape.rank ? (1u << sq->shape.rank) - 1 : 0;
+            IrNode *s = all ? ir_reduce(c->graph, at, IR_OP_SUM, sq, all) : sq;
+            total = total ? ir_binary(c->graph, at, IR_OP_ADD, total, s) : s;
+        }
+        IrNode *norm = ir_binary(c->graph, at, IR_OP_ADD, ir_unary(c->graph, at, IR_OP_SQRT, total),
+                                 ir_scalar(c->graph, at, 1e-6));
+        IrNode *limit = sema_node(c, clip_norm, at);
+        IrNode *scale = limit ? ir_binary(c->graph, at, IR_OP_MIN, ir_scalar(c->graph, at, 1),
+                                          ir_binary(c->graph, at, IR_OP_DIV, limit, norm))
+                              : NULL;
+        for (int i = 0; scale && i < n; i++)
+            grads[i] = ir_binary(c->graph, at, IR_OP_MUL, grads[i], scale);
+    }
+    /* The update, once per parameter, with its own state. */
+    opt->steps++;
+    bool was_update = c->in_update;
+    int64_t was_step = c->update_step;
+    c->in_update = true;
+    c->update_step = opt->steps;
+    sema_push_frame(c, at, opt->def->def.id.name);
+    for (int i = 0; i < n; i++) {
+        Binding *b = scope_find_local(refs[i]->scope, refs[i]->name);
+        Value *p = b->value;
+        Scope *st = state_scope(c, opt, refs[i], p);
+        Scope *s = scope_new(c, st, SCOPE_FN);
+        const char *pname = fn->def.params.items[0]->decl.id.name;
+        const char *gname = fn->def.params.items[1]->decl.id.name;
+        scope_bind(c, s, pname, p, BIND_VAR, fn->def.params.items[0]->decl.id.span);
+        scope_bind(c, s, gname, sema_with_node(c, p, grads[i]), BIND_VAR,
+                   fn->def.params.items[1]->decl.id.span);
+        Exec x = {0};
+        sema_exec_block(c, s, fn->def.body, &x);
+        Value *updated = scope_find_local(s, pname)->value;
+        IrNode *u = updated->kind == V_ERROR ? NULL : sema_node(c, updated, at);
+        if (!u)
+            break;
+        if (!ir_shape_eq(&u->shape, &p->node->shape)) {
+            IrNode proto = {.shape = p->node->shape};
+            u = sema_trace_op(c, at, IR_OP_BROADCAST, &u, 1, &proto);
+        }
+        b = scope_find_local(refs[i]->scope, refs[i]->name); /* the scope may have grown */
+        b->value = sema_with_node(c, b->value, u);
+    }
+    sema_pop_frame(c);
+    c->in_update = was_update;
+    c->update_step = was_step;
+}
