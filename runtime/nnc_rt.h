@@ -109,6 +109,9 @@ void rt_flag_bool(const char *name, int32_t default_value, const char *help);
  * "nnc: ..." and exits 2; --help prints every flag with its default to stdout and exits
  * 0. Afterwards applies --threads (rt_pool_set_threads) and --log (rt_log_set_file). */
 void rt_flags_parse(int argc, char **argv);
+/* rt_flags_parse of the command line rt_init was given (what a compiled training program
+ * calls once it has declared its settings). */
+void rt_flags_parse_command_line(void);
 /* Values after parsing (the default when not given). An undeclared name is fatal. */
 int64_t rt_flag_get_int(const char *name);
 double rt_flag_get_float(const char *name);

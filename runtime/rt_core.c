@@ -5,8 +5,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
-/* The command line of the running program, kept for the flag parsing that programs will
- * get later; the JIT passes its own argc/argv. */
+/* The command line of the running program, parsed once the program has declared its
+ * settings (rt_flags_parse_command_line); the JIT passes its own argc/argv. */
 static int rt_argument_count;
 static char **rt_arguments;
 
@@ -14,6 +14,11 @@ void rt_init(int argc, char **argv)
 {
     rt_argument_count = argc;
     rt_arguments = argv;
+}
+
+void rt_flags_parse_command_line(void)
+{
+    rt_flags_parse(rt_argument_count, rt_arguments);
 }
 
 /* Returns the process exit status: 0, or 1 when stdout could not be written (a full disk,

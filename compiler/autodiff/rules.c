@@ -313,6 +313,13 @@ static IrNode *ad_scatter_add(IrGraph *g, IrNode *n, int i, IrNode *gy)
     return ir_gather(g, n->span, gy, n->in[0]);
 }
 
+/* y = cast(x)                          dx = gy between floats; an i32 on either side
+ *                                      carries no gradient */
+static IrNode *ad_cast(IrGraph *g, IrNode *n, int i, IrNode *gy)
+{
+    return n->dtype == IR_F32 && n->in[0]->dtype == IR_F32 ? gy : NULL;
+}
+
 AdRule *ad_rule(IrOp op)
 {
     static AdRule *const rules[] = {

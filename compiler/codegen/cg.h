@@ -19,6 +19,20 @@ typedef struct CgModule CgModule;
 CgModule *cg_compile(const IrGraph *g, const char *module_name);
 void cg_module_free(CgModule *m);
 
+/* Builds the module of a training program (prog.h, docs/training.md): every region graph
+ * (after ad_run, pass_simplify and pass_fuse, which the caller runs) becomes a function
+ * `region_<k>(float **slot_ptrs, double *vars, double *outs)` with its own arena,
+ * allocated once; `void nnc_program(void)` declares the settings as flags and parses the
+ * command line, allocates the slots (one zero-filled block), vars and outs, loads the
+ * data, runs p->main and frees everything. The result is used like cg_compile's. */
+typedef struct Prog Prog;
+CgModule *cg_compile_program(const Prog *p, const char *module_name);
+
+/* A training program (prog/prog.h) whose regions went through the middle end: one module
+ * whose nnc_program() runs the host code and calls one function per region. */
+struct Prog;
+CgModule *cg_compile_program(const struct Prog *p, const char *module_name);
+
 /* --emit=llvm and --emit=asm (host assembly). Return 0 on success. */
 int cg_print_llvm(CgModule *m, FILE *out);
 int cg_print_asm(CgModule *m, FILE *out);

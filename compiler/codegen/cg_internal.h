@@ -2,6 +2,8 @@
  *
  *   target.c   LLVM start-up, host TargetMachines, error reporting
  *   emit.c     cg_compile: buffer plan, constants, nnc_program, the O3 pipeline, printing
+ *   program.c  cg_compile_program: a Prog's host code and one function per region
+ *   slots.c    the program ops of a region (slot loads and stores, host scalars)
  *   kernel.c   loop-nest kernels: FUSED bodies, one-node kernels, transposes, copies
  *   layout.c   kernels of the layout and indexing ops (slice, pad, concat, upsample2d,
  *              gather, scatter_add, argmax, one_hot)
@@ -49,7 +51,26 @@ LLVMTargetMachineRef cg_host_target_machine(LLVMRelocMode reloc, LLVMCodeModel m
 /* Prints "nnc: <what>: <LLVM's message>" and consumes err. Returns 1 (for `return`). */
 int cg_report_error(LLVMErrorRef err, const char *what);
 
+/* Where a region's program ops (SLOT_LOAD, SLOT_STORE, SCALAR_INPUT, SCALAR_OUTPUT) find
+ * the program's state: the region function's parameters (float **slot_ptrs, double *vars,
+ * double *outs), and `scratch`, CG_BUFFER_ALIGN-aligned room of cg_slot_scratch_bytes(g)
+ * for the stores' snapshots. cg_compile's graphs hold no program ops and pass NULL. */
+typedef struct CgEnv {
+    LLVMValueRef slot_ptrs, vars, outs, scratch;
+} CgEnv;
+
 /* ---- emit.c --------------------------------------------------------------------------- */
+/* A module for the host with a Cg to emit into (cg->vals sized for node ids < nvals);
+ * NULL after printing why. cg_module_finish verifies and optimizes it (NULL on failure,
+ * having freed m) and releases the Cg. */
+CgModule *cg_module_new(const char *module_name, Cg *cg, int nvals);
+CgModule *cg_module_finish(CgModule *m, Cg *cg);
+/* The memory plan of g: offset[id] into its arena (-1: no arena bytes); returns the
+ * arena's size in bytes. */
+int64_t cg_plan_graph(const IrGraph *g, int64_t *offset);
+/* Emits g's nodes in order at the builder's position, intermediates at arena + offset. */
+void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, LLVMValueRef arena,
+                   const CgEnv *env);
 /* Assembly or an object file of m for its TargetMachine; NULL after printing why. */
 LLVMMemoryBufferRef cg_emit_to_memory(CgModule *m, LLVMCodeGenFileType kind);
 
@@ -100,6 +121,20 @@ LLVMValueRef cg_kernel_layout(Cg *cg, const char *name, const IrNode *n);
 /* Emits, at the builder's position, the runtime call computing the convolution or pooling
  * node n into buf[n->id] from its inputs' buffers. */
 void cg_emit_nn_call(Cg *cg, const IrNode *n, LLVMValueRef *buf);
+
+/* ---- slots.c -------------------------------------------------------------------------- */
+/* Emits a program op at the builder's position: SLOT_LOAD sets buf[id] to the slot's
+ * pointer, SCALAR_INPUT fills its buffer with (float)vars[k], SLOT_STORE copies its input
+ * into the slot, SCALAR_OUTPUT writes outs[k]. */
+void cg_emit_program_op(Cg *cg, const IrNode *n, LLVMValueRef *buf, const CgEnv *env);
+/* Bytes of scratch the snapshots of g need (see cg_emit_slot_snapshots). */
+int64_t cg_slot_scratch_bytes(const IrGraph *g);
+/* Called before g->nodes[first_store], the region's first SLOT_STORE: every value read
+ * after that point whose storage is a slot some store overwrites before the read (a swap
+ * of two slots, a value printed after its slot is stored) is copied into env->scratch and
+ * buf[] is redirected to the copy, so all reads see the slots' old values. */
+void cg_emit_slot_snapshots(Cg *cg, const IrGraph *g, int first_store, LLVMValueRef *buf,
+                            const CgEnv *env);
 
 /* ---- mathfn.c ------------------------------------------------------------------------- */
 /* Each emits, at the builder's position, IR computing the function of an f32 value: no

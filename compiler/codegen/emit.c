@@ -9,11 +9,13 @@
  *       rt_arena_release(arena);
  *   }
  *
- * Where each node's data lives is decided by plan_buffers alone (constants are globals,
+ * Where each node's data lives is decided by plan_buffers alone, from the memory plan
+ * (passes/memplan.c: buffers never live at once share arena bytes; constants are globals,
  * reshapes alias their input); the kernels are emitted by kernel.c. The module is then
  * optimized with LLVM's O3 pipeline for the host, and printed, JIT-run or emitted from
  * there. */
 #include "codegen/cg_internal.h"
+#include "passes/passes.h"
 #include "util/util.h"
 
 #include <llvm-c/Analysis.h>
@@ -32,26 +34,16 @@ enum {
 /* Gives every node whose result needs memory of its own a CG_BUFFER_ALIGN-aligned byte
  * offset into the program's one arena (offset[id]; -1 for the rest: constants, which are
  * globals, reshapes, which alias their input, and prints). Returns the arena's size.
- * For now every node keeps its buffer for the whole program; a liveness-based planner
- * replaces this function alone. */
+ * The offsets come from pass_memplan: buffers that are never live at once share bytes,
+ * and a node's output never overlaps its inputs, as the kernels' noalias needs. */
 static int64_t plan_buffers(const IrGraph *g, int64_t *offset)
 {
+    _Static_assert(MEM_ALIGN % CG_BUFFER_ALIGN == 0, "arena offsets must stay aligned");
+    MemPlan plan = pass_memplan(g);
     for (int id = 0; id < g->next_id; id++)
-        offset[id] = -1;
-    int64_t total = 0;
-    for (int i = 0; i < g->len; i++) {
-        const IrNode *n = g->nodes[i];
-        switch (n->op) {
-        case IR_OP_CONST:
-        case IR_OP_RESHAPE:
-        case IR_OP_PRINT: continue;
-        case IR_OP_GRAD: UNREACHABLE(); /* autodiff replaces every GRAD */
-        default: break;
-        }
-        int64_t bytes = ir_shape_numel(&n->shape) * (int64_t)sizeof(float);
-        offset[n->id] = total;
-        total += (bytes + CG_BUFFER_ALIGN - 1) / CG_BUFFER_ALIGN * CG_BUFFER_ALIGN;
-    }
+        offset[id] = plan.slot[id].kind == MEM_ARENA ? plan.slot[id].offset : -1;
+    int64_t total = plan.arena_bytes;
+    pass_memplan_free(&plan);
     return total;
 }
 
@@ -108,11 +100,13 @@ typedef struct Runtime {
     LLVMValueRef arena_new, arena_release, print, print_i32, matmul;
 } Runtime;
 
+/* The module's declaration of `name` (added on first use: a program's regions share it). */
 static LLVMValueRef declare(Cg *cg, const char *name, LLVMTypeRef ret, LLVMTypeRef *params,
                             unsigned n, LLVMTypeRef *fty)
 {
     *fty = LLVMFunctionType(ret, params, n, 0);
-    return LLVMAddFunction(cg->mod, name, *fty);
+    LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, name);
+    return fn ? fn : LLVMAddFunction(cg->mod, name, *fty);
 }
 
 /* The nnc_rt.h functions generated code calls, with their C signatures. */
@@ -172,7 +166,8 @@ static void emit_random(Cg *cg, const IrNode *n, LLVMValueRef out)
 /* Emits the code of one top-level node; buf[id] holds the data pointer of every node
  * before it and receives n's. Kernels are defined on the way (which moves the builder,
  * so its position in nnc_program is restored after each). */
-static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *buf)
+static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *buf,
+                      const CgEnv *env)
 {
     LLVMBasicBlockRef at = LLVMGetInsertBlock(cg->b);
     char name[64];
@@ -244,6 +239,10 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
         call_kernel(cg, fn, buf[n->id], n->in, n->nin, buf);
         return;
     }
+    case IR_OP_SLOT_LOAD:
+    case IR_OP_SLOT_STORE:
+    case IR_OP_SCALAR_INPUT:
+    case IR_OP_SCALAR_OUTPUT: cg_emit_program_op(cg, n, buf, env); return;
     case IR_OP_GRAD: UNREACHABLE();
     default: break;
     }
@@ -257,6 +256,38 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
     call_kernel(cg, fn, buf[n->id], n->in, n->nin, buf);
 }
 
+int64_t cg_plan_graph(const IrGraph *g, int64_t *offset)
+{
+    return plan_buffers(g, offset);
+}
+
+void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, LLVMValueRef arena,
+                   const CgEnv *env)
+{
+    Runtime rt;
+    declare_runtime(cg, &rt);
+    LLVMValueRef *buf = util_malloc(sizeof(LLVMValueRef) * (size_t)(g->next_id + 1));
+    memset(buf, 0, sizeof(LLVMValueRef) * (size_t)(g->next_id + 1));
+    bool stored = false;
+    for (int i = 0; i < g->len; i++) {
+        const IrNode *n = g->nodes[i];
+        ASSERT(n->dtype == IR_F32 || n->dtype == IR_I32); /* both 4 bytes */
+        if (n->op == IR_OP_SLOT_STORE && !stored) {
+            cg_emit_slot_snapshots(cg, g, i, buf, env);
+            stored = true;
+        }
+        if (offset[n->id] >= 0) {
+            LLVMValueRef off = i64c(cg, offset[n->id]);
+            char name[32];
+            snprintf(name, sizeof name, "t%d", n->id);
+            buf[n->id] = LLVMBuildInBoundsGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), arena,
+                                               &off, 1, name);
+        }
+        emit_node(cg, &rt, n, buf, env);
+    }
+    util_free(buf);
+}
+
 static void emit_program(Cg *cg, const IrGraph *g)
 {
     Runtime rt;
@@ -266,25 +297,12 @@ static void emit_program(Cg *cg, const IrGraph *g)
     LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
 
     int64_t *offset = util_malloc(sizeof(int64_t) * (size_t)(g->next_id + 1));
-    LLVMValueRef *buf = util_malloc(sizeof(LLVMValueRef) * (size_t)(g->next_id + 1));
-    int64_t total = plan_buffers(g, offset);
+    int64_t total = cg_plan_graph(g, offset);
     LLVMValueRef size = i64c(cg, total);
     LLVMValueRef arena = LLVMBuildCall2(cg->b, rt.arena_new_ty, rt.arena_new, &size, 1, "arena");
-    for (int i = 0; i < g->len; i++) {
-        const IrNode *n = g->nodes[i];
-        ASSERT(n->dtype == IR_F32 || n->dtype == IR_I32); /* both 4 bytes */
-        if (offset[n->id] >= 0) {
-            LLVMValueRef off = i64c(cg, offset[n->id]);
-            char name[32];
-            snprintf(name, sizeof name, "t%d", n->id);
-            buf[n->id] = LLVMBuildInBoundsGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), arena,
-                                               &off, 1, name);
-        }
-        emit_node(cg, &rt, n, buf);
-    }
+    cg_emit_graph(cg, g, offset, arena, NULL);
     LLVMBuildCall2(cg->b, rt.arena_release_ty, rt.arena_release, &arena, 1, "");
     LLVMBuildRetVoid(cg->b);
-    util_free(buf);
     util_free(offset);
 }
 
@@ -313,7 +331,7 @@ static bool optimize(CgModule *m)
     return true;
 }
 
-CgModule *cg_compile(const IrGraph *g, const char *module_name)
+CgModule *cg_module_new(const char *module_name, Cg *cg, int nvals)
 {
     CgModule *m = util_malloc(sizeof *m);
     *m = (CgModule){0};
@@ -333,26 +351,38 @@ CgModule *cg_compile(const IrGraph *g, const char *module_name)
     LLVMSetModuleDataLayout(m->mod, layout);
     LLVMDisposeTargetData(layout);
 
-    Cg cg = {.ctx = m->ctx, .mod = m->mod};
-    cg.b = LLVMCreateBuilderInContext(m->ctx);
-    cg.f32 = LLVMFloatTypeInContext(m->ctx);
-    cg.i1 = LLVMInt1TypeInContext(m->ctx);
-    cg.i32 = LLVMInt32TypeInContext(m->ctx);
-    cg.i64 = LLVMInt64TypeInContext(m->ctx);
-    cg.ptr = LLVMPointerTypeInContext(m->ctx, 0);
-    cg.void_ = LLVMVoidTypeInContext(m->ctx);
-    cg.nvals = g->next_id;
-    cg.vals = util_malloc(sizeof(LLVMValueRef) * (size_t)(g->next_id + 1));
+    *cg = (Cg){.ctx = m->ctx, .mod = m->mod};
+    cg->b = LLVMCreateBuilderInContext(m->ctx);
+    cg->f32 = LLVMFloatTypeInContext(m->ctx);
+    cg->i1 = LLVMInt1TypeInContext(m->ctx);
+    cg->i32 = LLVMInt32TypeInContext(m->ctx);
+    cg->i64 = LLVMInt64TypeInContext(m->ctx);
+    cg->ptr = LLVMPointerTypeInContext(m->ctx, 0);
+    cg->void_ = LLVMVoidTypeInContext(m->ctx);
+    cg->nvals = nvals;
+    cg->vals = util_malloc(sizeof(LLVMValueRef) * (size_t)(nvals + 1));
+    return m;
+}
 
-    emit_program(&cg, g);
-
-    util_free(cg.vals);
-    LLVMDisposeBuilder(cg.b);
+CgModule *cg_module_finish(CgModule *m, Cg *cg)
+{
+    util_free(cg->vals);
+    LLVMDisposeBuilder(cg->b);
     if (!optimize(m)) {
         cg_module_free(m);
         return NULL;
     }
     return m;
+}
+
+CgModule *cg_compile(const IrGraph *g, const char *module_name)
+{
+    Cg cg;
+    CgModule *m = cg_module_new(module_name, &cg, g->next_id);
+    if (!m)
+        return NULL;
+    emit_program(&cg, g);
+    return cg_module_finish(m, &cg);
 }
 
 void cg_module_free(CgModule *m)

@@ -212,6 +212,12 @@ static LLVMValueRef emit_elementwise(Cg *cg, IrOp op, LLVMValueRef *a)
 {
     LLVMBuilderRef b = cg->b;
     LLVMValueRef zero = LLVMConstReal(cg->f32, 0.0);
+    /* comparisons of two i32 values (labels, argmax results) are signed integer ones */
+    if (op >= IR_OP_CMP_LT && op <= IR_OP_CMP_NE && LLVMTypeOf(a[0]) == cg->i32) {
+        static const LLVMIntPredicate pred[] = {LLVMIntSLT, LLVMIntSLE, LLVMIntSGT,
+                                                LLVMIntSGE, LLVMIntEQ,  LLVMIntNE};
+        return bool_to_f32(cg, LLVMBuildICmp(b, pred[op - IR_OP_CMP_LT], a[0], a[1], ""));
+    }
     switch (op) {
     case IR_OP_NEG: return cg_fast(LLVMBuildFNeg(b, a[0], ""));
     case IR_OP_EXP: return cg_math_exp(cg, a[0]);
@@ -259,20 +265,44 @@ static LLVMValueRef reduce_init(Cg *cg, IrOp reduce)
 
 /* ---- FUSED kernels -------------------------------------------------------------------------- */
 
+/* CAST: f32 -> i32 truncates toward zero and saturates (NaN -> 0), as the evaluator;
+ * i32 -> f32 rounds to nearest; a cast to the same type is the value itself. */
+static LLVMValueRef emit_cast(Cg *cg, const IrNode *n, LLVMValueRef x)
+{
+    bool from_int = LLVMTypeOf(x) == cg->i32;
+    if (n->dtype == IR_I32 && !from_int) {
+        LLVMTypeRef params[1] = {cg->f32};
+        LLVMTypeRef fty = LLVMFunctionType(cg->i32, params, 1, 0);
+        LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, "llvm.fptosi.sat.i32.f32");
+        if (!fn)
+            fn = LLVMAddFunction(cg->mod, "llvm.fptosi.sat.i32.f32", fty);
+        return LLVMBuildCall2(cg->b, fty, fn, &x, 1, "");
+    }
+    if (n->dtype == IR_F32 && from_int)
+        return LLVMBuildSIToFP(cg->b, x, cg->f32, "");
+    return x;
+}
+
 /* The body's value at the current domain index: every input loaded at its broadcast
- * index, then body[0 .. nvalue) in order (each reads earlier values from cg->vals). */
+ * index (as i32 for an i32 tensor, else f32), then body[0 .. nvalue) in order (each reads
+ * earlier values from cg->vals). */
 static LLVMValueRef fused_value(Kernel *k)
 {
     Cg *cg = k->cg;
-    for (int i = 0; i < k->nin; i++)
-        cg->vals[k->in[i]->id] = load_f32(cg, element_ptr(k, i + 1));
+    for (int i = 0; i < k->nin; i++) {
+        LLVMTypeRef t = k->in[i]->dtype == IR_I32 ? cg->i32 : cg->f32;
+        LLVMValueRef v = LLVMBuildLoad2(cg->b, t, element_ptr(k, i + 1), "");
+        LLVMSetAlignment(v, 4);
+        cg->vals[k->in[i]->id] = v;
+    }
     for (int j = 0; j < k->nvalue; j++) {
         const IrNode *n = k->body[j];
         LLVMValueRef args[3];
         ASSERT(n->nin <= 3);
         for (int i = 0; i < n->nin; i++)
             args[i] = cg->vals[n->in[i]->id];
-        cg->vals[n->id] = emit_elementwise(cg, n->op, args);
+        cg->vals[n->id] = n->op == IR_OP_CAST ? emit_cast(cg, n, args[0])
+                                              : emit_elementwise(cg, n->op, args);
     }
     return cg->vals[k->value->id];
 }

@@ -7,6 +7,7 @@
 #include "lex/lex.h"
 #include "parse/parse.h"
 #include "passes/passes.h"
+#include "prog/prog.h"
 #include "sema/sema.h"
 #include "util/util.h"
 
@@ -39,6 +40,7 @@ typedef struct Options {
     int prog_argc;              /* arguments after "--", passed to the program */
     char **prog_argv;
     bool fmt_check;             /* fmt --check: only report whether FILE is formatted */
+    bool mem;                   /* --mem: print the memory plan instead of generating code */
 } Options;
 
 static void usage(FILE *out)
@@ -49,6 +51,9 @@ static void usage(FILE *out)
           "       nnc fmt [--check] FILE     print FILE formatted (--check: exit 1 if it\n"
           "                                  differs from that); see docs/fmt.md\n"
           "       nnc --emit=STAGE FILE      print a stage: tokens, ast, ir, llvm, asm\n"
+          "       nnc --mem FILE             print the memory plan after fusion, as\n"
+          "                                  'memory: N buffers, arena SIZE (peak live\n"
+          "                                  SIZE), no planning SIZE'; see docs/memory.md\n"
           "options:\n"
           "  -o FILE                  where to write the executable\n"
           "  --emit=STAGE             stop after STAGE and print its output\n"
@@ -133,6 +138,8 @@ static int parse_args(int argc, char **argv, Options *o)
             else
                 return usage_error("unknown --color value '%s' (expected auto, always or never)",
                                    a + 8);
+        } else if (strcmp(a, "--mem") == 0) {
+            o->mem = true;
         } else if (strcmp(a, "--check") == 0 && o->command == CMD_FMT) {
             o->fmt_check = true;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -149,7 +156,9 @@ static int parse_args(int argc, char **argv, Options *o)
     }
     if (o->eval && o->command != CMD_RUN)
         return usage_error("%s is only valid with 'nnc run'", "--eval");
-    if (o->command == CMD_BUILD && o->emit == EMIT_NONE && !o->output)
+    if (o->mem && (o->command != CMD_BUILD || o->emit != EMIT_NONE || o->output))
+        return usage_error("%s takes only a file (nnc --mem FILE)", "--mem");
+    if (o->command == CMD_BUILD && o->emit == EMIT_NONE && !o->output && !o->mem)
         return usage_error("no output file for '%s' (use -o OUT, or 'nnc run')", o->input);
     return -1;
 }
@@ -226,29 +235,10 @@ static void run_pass(const Options *o, IrGraph *g, int pass, void (*fn)(IrGraph 
     }
 }
 
-/* Everything after checking and lowering (the checker traced the program into g). */
-static int compile_checked(const Options *o, IrGraph *g)
+/* Prints, runs (JIT) or links the compiled module, as the command asks; frees it. */
+static int run_module(const Options *o, CgModule *m)
 {
-    run_pass(o, g, 0, NULL);
-    run_pass(o, g, 1, ad_run);
-    run_pass(o, g, 2, pass_simplify);
-    int status = EXIT_OK;
-    if (o->eval) {
-        EvalResult r = eval_graph(g, o->eval_precision, stdout);
-        eval_result_free(&r);
-        ir_graph_free(g);
-        return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERRORS;
-    }
-    run_pass(o, g, 3, pass_fuse);
-    if (o->emit == EMIT_IR) {
-        ir_print_graph(stdout, g);
-        ir_graph_free(g);
-        return EXIT_OK;
-    }
-    CgModule *m = cg_compile(g, o->input);
-    ir_graph_free(g);
-    if (!m)
-        return EXIT_ERRORS;
+    int status;
     if (o->emit == EMIT_LLVM)
         status = cg_print_llvm(m, stdout) ? EXIT_ERRORS : EXIT_OK;
     else if (o->emit == EMIT_ASM)
@@ -265,6 +255,60 @@ static int compile_checked(const Options *o, IrGraph *g)
         status = cg_emit_executable(m, o->output) ? EXIT_ERRORS : EXIT_OK;
     cg_module_free(m);
     return status;
+}
+
+/* A training program (prog/prog.h): every region through the middle end, then code. */
+static int compile_program(const Options *o, Prog *p)
+{
+    for (int i = 0; i < p->regions.len; i++) {
+        IrGraph *g = p->regions.items[i];
+        run_pass(o, g, 0, NULL);
+        run_pass(o, g, 1, ad_run);
+        run_pass(o, g, 2, pass_simplify);
+        run_pass(o, g, 3, pass_fuse);
+    }
+    int status = EXIT_OK;
+    if (o->eval) {
+        fputs("nnc: the reference evaluator does not run train blocks yet\n", stderr);
+        status = EXIT_ERRORS;
+    } else if (o->emit == EMIT_IR) {
+        prog_print(stdout, p);
+    } else {
+        CgModule *m = cg_compile_program(p, o->input);
+        status = m ? run_module(o, m) : EXIT_ERRORS;
+    }
+    prog_free(p);
+    return status;
+}
+
+/* Everything after checking and lowering (the checker traced the program into g). */
+static int compile_checked(const Options *o, IrGraph *g)
+{
+    run_pass(o, g, 0, NULL);
+    run_pass(o, g, 1, ad_run);
+    run_pass(o, g, 2, pass_simplify);
+    if (o->eval) {
+        EvalResult r = eval_graph(g, o->eval_precision, stdout);
+        eval_result_free(&r);
+        ir_graph_free(g);
+        return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERRORS;
+    }
+    run_pass(o, g, 3, pass_fuse);
+    if (o->mem) {
+        MemPlan plan = pass_memplan(g);
+        pass_memplan_print(stdout, &plan);
+        pass_memplan_free(&plan);
+        ir_graph_free(g);
+        return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERRORS;
+    }
+    if (o->emit == EMIT_IR) {
+        ir_print_graph(stdout, g);
+        ir_graph_free(g);
+        return EXIT_OK;
+    }
+    CgModule *m = cg_compile(g, o->input);
+    ir_graph_free(g);
+    return m ? run_module(o, m) : EXIT_ERRORS;
 }
 
 int main(int argc, char **argv)
@@ -307,12 +351,17 @@ int main(int argc, char **argv)
         /* Check; unless only checking, lower at the same time (sema/trace.c). */
         char stdlib[4096 + 64];
         IrGraph *g = o.command == CMD_CHECK ? NULL : ir_graph_new();
-        SemaOptions so = {stdlib_dir(stdlib, sizeof stdlib), getenv("NNC_PATH"), g};
+        Prog *prog = NULL;
+        SemaOptions so = {stdlib_dir(stdlib, sizeof stdlib), getenv("NNC_PATH"), g, &prog};
         sema_check(program, &so, &ast_arena, &diags);
-        if (diags.errors == 0)
-            status = g ? compile_checked(&o, g) : EXIT_OK;
-        else
+        if (diags.errors == 0 && prog) {
             ir_graph_free(g);
+            status = compile_program(&o, prog);
+        } else if (diags.errors == 0) {
+            status = g ? compile_checked(&o, g) : EXIT_OK;
+        } else {
+            ir_graph_free(g);
+        }
     }
 
 done:

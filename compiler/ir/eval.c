@@ -11,6 +11,7 @@ typedef struct Eval {
     double **values;
     EvalPrecision precision;
     FILE *out;
+    EvalEnv *env;   /* may be NULL */
 } Eval;
 
 static double round_to(const Eval *e, double v)
@@ -26,6 +27,19 @@ static void round_all(const Eval *e, const IrNode *n, double *out)
     int64_t numel = ir_shape_numel(&n->shape);
     for (int64_t i = 0; i < numel; i++)
         out[i] = round_to(e, out[i]);
+}
+
+/* CAST to i32: truncation toward zero, saturating at the i32 range, NaN -> 0 (what
+ * llvm.fptosi.sat computes in compiled code). */
+static double to_i32(double x)
+{
+    if (isnan(x))
+        return 0;
+    if (x <= (double)INT32_MIN)
+        return (double)INT32_MIN;
+    if (x >= (double)INT32_MAX)
+        return (double)INT32_MAX;
+    return trunc(x) + 0.0; /* -0.5 truncates to -0, an i32 0 */
 }
 
 static double apply_unary(IrOp op, double x)
@@ -99,7 +113,9 @@ static void eval_elementwise(Eval *e, IrNode *n, double *out)
     int64_t k = 0;
     do {
         double a = e->values[n->in[0]->id][offset(idx, strides[0], n->shape.rank)], r;
-        if (n->nin == 1) {
+        if (n->op == IR_OP_CAST) {
+            r = a; /* converted below */
+        } else if (n->nin == 1) {
             r = apply_unary(n->op, a);
         } else {
             double b = e->values[n->in[1]->id][offset(idx, strides[1], n->shape.rank)];
@@ -110,7 +126,11 @@ static void eval_elementwise(Eval *e, IrNode *n, double *out)
                 r = apply_binary(n->op, a, b);
             }
         }
-        out[k++] = round_to(e, r);
+        if (n->op == IR_OP_CAST && n->dtype == IR_I32)
+            r = to_i32(a);
+        else if (n->op == IR_OP_CAST)
+            r = a;
+        out[k++] = n->dtype == IR_I32 ? r : round_to(e, r);
     } while (next_index(idx, &n->shape));
 }
 
@@ -448,6 +468,14 @@ static void eval_node(Eval *e, IrNode *n)
         if (n->op == IR_OP_CONST) {
             memcpy(out, n->attr.konst.values, sizeof(double) * (size_t)numel);
             round_all(e, n, out);
+        } else if (n->op == IR_OP_SLOT_LOAD) {
+            if (e->env)
+                memcpy(out, e->env->slots[n->attr.io.index], sizeof(double) * (size_t)numel);
+            else
+                memset(out, 0, sizeof(double) * (size_t)numel);
+            round_all(e, n, out);
+        } else if (n->op == IR_OP_SCALAR_INPUT) {
+            out[0] = e->env ? round_to(e, e->env->vars[n->attr.io.index]) : 0;
         } else {
             eval_random(n, out);
         }
@@ -486,6 +514,17 @@ static void eval_node(Eval *e, IrNode *n)
         default: UNREACHABLE();
         }
     case IR_KIND_EFFECT:
+        if (n->op == IR_OP_SLOT_STORE) {
+            if (e->env)
+                memcpy(e->env->slots[n->attr.io.index], e->values[n->in[0]->id],
+                       sizeof(double) * (size_t)ir_shape_numel(&n->in[0]->shape));
+            return;
+        }
+        if (n->op == IR_OP_SCALAR_OUTPUT) {
+            if (e->env)
+                e->env->outs[n->attr.io.index] = e->values[n->in[0]->id][0];
+            return;
+        }
         if (e->out)
             rt_fprint_f64(e->out, ir_dtype_name(n->in[0]->dtype), e->values[n->in[0]->id],
                           n->in[0]->shape.rank, n->in[0]->shape.dims);
@@ -504,7 +543,12 @@ static void eval_node(Eval *e, IrNode *n)
 
 EvalResult eval_graph(const IrGraph *g, EvalPrecision p, FILE *out)
 {
-    Eval e = {.precision = p, .out = out};
+    return eval_graph_env(g, p, out, NULL);
+}
+
+EvalResult eval_graph_env(const IrGraph *g, EvalPrecision p, FILE *out, EvalEnv *env)
+{
+    Eval e = {.precision = p, .out = out, .env = env};
     e.values = util_malloc(sizeof(double *) * (size_t)(g->next_id + 1));
     memset(e.values, 0, sizeof(double *) * (size_t)(g->next_id + 1));
     for (int i = 0; i < g->len; i++)

@@ -306,6 +306,47 @@ IrNode *ir_random(IrGraph *g, Span s, IrOp op, const IrShape *shape, IrRandomAtt
     return finish(g, n);
 }
 
+IrNode *ir_slot_load(IrGraph *g, Span s, int slot, IrDType dtype, const IrShape *shape)
+{
+    ASSERT(slot >= 0 && (dtype == IR_F32 || dtype == IR_I32));
+    IrNode *n = ir_node_alloc(g, IR_OP_SLOT_LOAD, NULL, 0, s);
+    n->attr.io.index = slot;
+    n->dtype = dtype;
+    n->shape = *shape;
+    return finish(g, n);
+}
+
+IrNode *ir_slot_store(IrGraph *g, Span s, int slot, IrNode *x)
+{
+    ASSERT(slot >= 0);
+    IrNode *n = ir_node_alloc(g, IR_OP_SLOT_STORE, &x, 1, s);
+    n->attr.io.index = slot;
+    return finish(g, n);
+}
+
+IrNode *ir_scalar_input(IrGraph *g, Span s, int var)
+{
+    ASSERT(var >= 0);
+    IrNode *n = ir_node_alloc(g, IR_OP_SCALAR_INPUT, NULL, 0, s);
+    n->attr.io.index = var;
+    return finish(g, n);
+}
+
+IrNode *ir_scalar_output(IrGraph *g, Span s, int out, IrNode *x)
+{
+    ASSERT(out >= 0);
+    IrNode *n = ir_node_alloc(g, IR_OP_SCALAR_OUTPUT, &x, 1, s);
+    n->attr.io.index = out;
+    return finish(g, n);
+}
+
+IrNode *ir_cast(IrGraph *g, Span s, IrNode *x, IrDType to)
+{
+    IrNode *n = ir_node_alloc(g, IR_OP_CAST, &x, 1, s);
+    n->dtype = to;
+    return finish(g, n);
+}
+
 void ir_count_uses(IrGraph *g)
 {
     for (int i = 0; i < g->len; i++)
@@ -354,12 +395,12 @@ static void print_random(FILE *out, const IrRandomAttr *r, const char *a, const 
             (unsigned long long)r->counter);
 }
 
-static void print_node(FILE *out, const IrNode *n, int indent)
+void ir_print_node(FILE *out, const IrNode *n, int indent)
 {
     char shape[256];
     fprintf(out, "%*s", indent, "");
-    if (n->op == IR_OP_PRINT)
-        fprintf(out, "print");
+    if (ir_op_kind(n->op) == IR_KIND_EFFECT)
+        fputs(ir_op_name(n->op), out);
     else
         fprintf(out, "%%%d = %s %s%s", n->id, ir_op_name(n->op), ir_dtype_name(n->dtype),
                 ir_shape_str(&n->shape, shape, sizeof shape));
@@ -406,10 +447,14 @@ static void print_node(FILE *out, const IrNode *n, int indent)
         print_list(out, "before", n->shape.rank, n->attr.pad.before);
         print_list(out, "after", n->shape.rank, n->attr.pad.after);
         break;
+    case IR_OP_SLOT_LOAD:
+    case IR_OP_SLOT_STORE: fprintf(out, " slot=%d", n->attr.io.index); break;
+    case IR_OP_SCALAR_INPUT: fprintf(out, " var=%d", n->attr.io.index); break;
+    case IR_OP_SCALAR_OUTPUT: fprintf(out, " out=%d", n->attr.io.index); break;
     case IR_OP_FUSED:
         fputs(" {\n", out);
         for (int i = 0; i < n->attr.fused.nbody; i++)
-            print_node(out, n->attr.fused.body[i], indent + 4);
+            ir_print_node(out, n->attr.fused.body[i], indent + 4);
         fprintf(out, "%*s}", indent, "");
         break;
     default: break;
@@ -420,7 +465,7 @@ static void print_node(FILE *out, const IrNode *n, int indent)
 void ir_print_graph(FILE *out, const IrGraph *g)
 {
     for (int i = 0; i < g->len; i++)
-        print_node(out, g->nodes[i], 0);
+        ir_print_node(out, g->nodes[i], 0);
 }
 
 /* ---- verifier -------------------------------------------------------------------------- */
@@ -454,7 +499,7 @@ static const char *verify_node(const IrNode *n, const IrNode *const *defined, in
             snprintf(msg, sizeof msg, "type rule fails: %s", err);
             return msg;
         }
-        if (t != n->dtype && n->op != IR_OP_PRINT)
+        if (t != n->dtype && ir_op_kind(n->op) != IR_KIND_EFFECT)
             return "result type differs from the type rule's";
     }
     return NULL;

@@ -1,8 +1,9 @@
 /* ir.h — the graph IR: typed, shaped tensor ops in one arena per graph.
  *
  * A graph is a list of nodes in program order, which is also a topological order: every
- * node's inputs come before it. Effects (PRINT) run in list order. Passes rewrite the list;
- * nodes are never freed individually (the arena goes with the graph).
+ * node's inputs come before it. Effects (PRINT, SLOT_STORE, SCALAR_OUTPUT) run in list
+ * order. Passes rewrite the list; nodes are never freed individually (the arena goes with
+ * the graph).
  *
  * Broadcasting follows numpy: shapes are right-aligned; a dimension of 1 (or a missing
  * leading dimension) stretches to the other's size.
@@ -44,9 +45,11 @@ typedef enum IrOpKind {
 } IrOpKind;
 
 /* Element types. I32 holds integer indices and labels (GATHER and SCATTER_ADD indices,
- * ARGMAX results, ONE_HOT labels); CONST, PRINT and the data-movement ops RESHAPE,
- * TRANSPOSE, CONCAT, SLICE and PAD carry either type; every other op takes and gives
- * floats (ir_infer_dtype). Both types are 4 bytes in compiled code. */
+ * ARGMAX results, ONE_HOT labels); CONST, PRINT, the program ops SLOT_LOAD, SLOT_STORE and
+ * SCALAR_OUTPUT, and the data-movement ops RESHAPE, TRANSPOSE, CONCAT, SLICE and PAD carry
+ * either type; CAST converts between them; the comparisons take two floats or two i32s
+ * and give f32 0/1; every other op takes and gives floats (ir_infer_dtype). Both types
+ * are 4 bytes in compiled code. */
 typedef enum IrDType { IR_F32, IR_F64, IR_I32 } IrDType;
 
 /* CONV2D and its backward ops: x [N, C, H, W], w [O, C / groups, KH, KW], y [N, O, OH, OW]
@@ -103,6 +106,9 @@ struct IrNode {
         struct { int64_t before[IR_MAX_RANK], after[IR_MAX_RANK]; } pad;   /* PAD */
         struct { int depth; } one_hot;             /* ONE_HOT */
         IrRandomAttr random;                       /* RANDOM_* */
+        /* SLOT_LOAD, SLOT_STORE: the slot; SCALAR_INPUT: the var; SCALAR_OUTPUT: the out
+         * (indices into the Prog's slots, vars and outs, prog.h) */
+        struct { int index; } io;
     } attr;
     /* Scratch for passes; meaning is local to one pass, which must reset what it uses. */
     int uses;
@@ -217,9 +223,26 @@ IrNode *ir_one_hot(IrGraph *g, Span s, IrNode *labels, int depth);
  * IR_OP_RANDOM_UNIFORM, IR_OP_RANDOM_NORMAL or IR_OP_RANDOM_BERNOULLI. */
 IrNode *ir_random(IrGraph *g, Span s, IrOp op, const IrShape *shape, IrRandomAttr a);
 
+/* ---- program state (prog.h) ---------------------------------------------------------------- */
+/* The persistent tensor `slot`, of the given type and shape (the slot's). A source that
+ * autodiff treats as a leaf, so GRAD(y, slot_load) differentiates with respect to it. */
+IrNode *ir_slot_load(IrGraph *g, Span s, int slot, IrDType dtype, const IrShape *shape);
+/* Effect: copies x into `slot` (same type and shape). The stores of a region come after
+ * every node that reads the slots' old values (codegen keeps that true for swaps). */
+IrNode *ir_slot_store(IrGraph *g, Span s, int slot, IrNode *x);
+/* f32[] holding (float)vars[var] as the region starts. */
+IrNode *ir_scalar_input(IrGraph *g, Span s, int var);
+/* Effect: outs[out] = (double)x for an f32[] or i32[] x. */
+IrNode *ir_scalar_output(IrGraph *g, Span s, int out, IrNode *x);
+/* Elementwise conversion to IR_F32 or IR_I32: f32 -> i32 truncates toward zero,
+ * saturating at the i32 range, NaN -> 0; i32 -> f32 rounds to nearest (exact below 2^24). */
+IrNode *ir_cast(IrGraph *g, Span s, IrNode *x, IrDType to);
+
 /* ---- printing, parsing and checking ------------------------------------------------------------ */
 /* Textual IR, one node a line: "%3 = add f32[2, 3] %1, %2" (docs/ir.md). */
 void ir_print_graph(FILE *out, const IrGraph *g);
+/* One node (a FUSED node with its body), indented by `indent` spaces. */
+void ir_print_node(FILE *out, const IrNode *n, int indent);
 /* Checks the invariants above; on failure prints the reason and the graph, then aborts.
  * Called between passes in debug builds (NNC_VERIFY_IR) and by the pass tests. */
 void ir_verify(const IrGraph *g, const char *after_pass);

@@ -163,6 +163,27 @@ static bool shape_effect(IrNode *const *in, int nin, const IrNode *p, IrShape *o
     return true;
 }
 
+/* SCALAR_INPUT: f32[] */
+static bool shape_scalar(IrNode *const *in, int nin, const IrNode *p, IrShape *out, char *err,
+                         size_t errlen)
+{
+    *out = (IrShape){0};
+    return true;
+}
+
+/* SCALAR_OUTPUT: its input must be a scalar; no result */
+static bool shape_scalar_output(IrNode *const *in, int nin, const IrNode *p, IrShape *out,
+                                char *err, size_t errlen)
+{
+    if (in[0]->shape.rank != 0) {
+        char s[128];
+        return SHAPE_ERR("scalar_output needs a scalar, got shape %s",
+                         ir_shape_str(&in[0]->shape, s, sizeof s));
+    }
+    *out = (IrShape){0};
+    return true;
+}
+
 static bool shape_grad(IrNode *const *in, int nin, const IrNode *p, IrShape *out, char *err,
                        size_t errlen)
 {
@@ -485,8 +506,33 @@ bool ir_infer_dtype(IrOp op, IrNode *const *in, int nin, const IrNode *proto, Ir
         *out = proto->dtype;
         return true;
     case IR_OP_PRINT:
-        *out = IR_F32; /* no result */
+    case IR_OP_SLOT_STORE:
+    case IR_OP_SCALAR_OUTPUT:
+        *out = IR_F32; /* no result; the input may be either type */
         return true;
+    case IR_OP_SLOT_LOAD:
+        *out = proto->dtype;
+        return true;
+    case IR_OP_CAST:
+        if (proto->dtype != IR_F32 && proto->dtype != IR_I32)
+            return DTYPE_ERR("cast to %s", ir_dtype_name(proto->dtype));
+        *out = proto->dtype;
+        return true;
+    case IR_OP_CMP_LT:
+    case IR_OP_CMP_LE:
+    case IR_OP_CMP_GT:
+    case IR_OP_CMP_GE:
+    case IR_OP_CMP_EQ:
+    case IR_OP_CMP_NE:
+        /* two i32s compare as integers; otherwise both are floats (below) */
+        if (in[0]->dtype == IR_I32 || in[1]->dtype == IR_I32) {
+            if (in[0]->dtype != in[1]->dtype)
+                return DTYPE_ERR("%s of %s and %s", ir_op_name(op), ir_dtype_name(in[0]->dtype),
+                                 ir_dtype_name(in[1]->dtype));
+            *out = IR_F32;
+            return true;
+        }
+        break;
     case IR_OP_FUSED:
         *out = proto->dtype; /* its body's root, checked with the body */
         return true;
@@ -506,7 +552,7 @@ bool ir_infer_dtype(IrOp op, IrNode *const *in, int nin, const IrNode *proto, Ir
     case IR_OP_SCATTER_ADD: index_inputs = 1u << 0; break;
     case IR_OP_ONE_HOT: index_inputs = 1u << 0; break;
     default:
-        if (ir_op_kind(op) == IR_KIND_SOURCE) { /* random tensors */
+        if (ir_op_kind(op) == IR_KIND_SOURCE) { /* random tensors, SCALAR_INPUT */
             *out = IR_F32;
             return true;
         }

@@ -116,6 +116,7 @@ void pass_fuse(IrGraph *g)
         }
         IrNode *fused = ir_node_alloc(g, IR_OP_FUSED, (IrNode **)ext.items, ext.len, n->span);
         fused->shape = n->shape;
+        fused->dtype = n->dtype; /* i32 when the root is a cast to i32 */
         fused->attr.fused.nbody = mem->len;
         fused->attr.fused.body = arena_copy(&g->arena, mem->items, sizeof(IrNode *) * (size_t)mem->len);
         util_vec_free(&ext);

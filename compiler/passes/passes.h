@@ -1,8 +1,11 @@
-/* passes.h — graph-to-graph optimizations, run in this order by the driver. */
+/* passes.h — graph-to-graph optimizations, run in this order by the driver, and the
+ * memory plan that codegen (and `nnc --mem`) takes from the final graph. */
 #ifndef NNC_PASSES_H
 #define NNC_PASSES_H
 
 #include "ir/ir.h"
+
+#include <stdio.h>
 
 /* Folds algebraic identities (x*1, x+0, transpose of transpose), merges identical nodes
  * (CSE) and removes nodes no effect depends on (DCE). */
@@ -10,5 +13,48 @@ void pass_simplify(IrGraph *g);
 /* Groups each chain of elementwise ops, and the reduction consuming it, into one FUSED
  * node (see ir.h); every elementwise or reduce op ends up inside a FUSED node. */
 void pass_fuse(IrGraph *g);
+
+/* ---- memory planning (memplan.c, docs/memory.md) ------------------------------------ */
+
+enum { MEM_ALIGN = 64 }; /* every arena offset and reserved size is a multiple */
+
+/* Where a node's result lives. */
+typedef enum MemKind {
+    MEM_NONE,  /* no data: PRINT, the nodes inside FUSED bodies, ids not in the graph */
+    MEM_ARENA, /* its own bytes in the program's arena */
+    MEM_ALIAS, /* a view of node alias_of's data (RESHAPE) */
+    MEM_CONST, /* a constant of the module (CONST), not in the arena */
+} MemKind;
+
+typedef struct MemSlot {
+    MemKind kind;
+    /* MEM_ALIAS: the node owning the storage (MEM_ARENA or MEM_CONST, never an alias) */
+    int alias_of;
+    /* MEM_ARENA, and MEM_ALIAS of an arena node: byte offset in the arena; else -1 */
+    int64_t offset;
+    int64_t bytes;     /* MEM_ARENA: bytes reserved (numel x element size, rounded up) */
+    /* Top-level nodes: the index in g->nodes of the node; for MEM_ARENA and MEM_CONST,
+     * last is the index of the last node reading the data, directly or through aliases
+     * (first when nothing reads it). -1 for nodes not in the graph's list. */
+    int first, last;
+} MemSlot;
+
+typedef struct MemPlan {
+    MemSlot *slot;             /* by node id, nids entries */
+    int nids;                  /* g->next_id */
+    int nbuffers;              /* MEM_ARENA slots */
+    int64_t arena_bytes;       /* the arena to allocate: max of offset + bytes */
+    int64_t peak_bytes;        /* the most arena bytes live at one program point */
+    int64_t unplanned_bytes;   /* every buffer kept apart: the sum of their bytes */
+} MemPlan;
+
+/* Plans the arena of a fused graph: buffers whose live intervals [first, last] meet get
+ * disjoint bytes, so a node's output never overlaps its inputs (the kernels' noalias
+ * contract). Reads g only. Free the plan with pass_memplan_free. */
+MemPlan pass_memplan(const IrGraph *g);
+void pass_memplan_free(MemPlan *p);
+/* One line: "memory: N buffers, arena SIZE (peak live SIZE), no planning SIZE" with
+ * sizes as "832 B", "1.2 KiB", "3.0 MiB" (docs/memory.md). */
+void pass_memplan_print(FILE *out, const MemPlan *p);
 
 #endif

@@ -158,14 +158,18 @@ static bool same_node(const IrNode *a, const IrNode *b)
     case IR_OP_PAD:
         return same_ints(a->attr.pad.before, b->attr.pad.before, a->shape.rank) &&
                same_ints(a->attr.pad.after, b->attr.pad.after, a->shape.rank);
+    case IR_OP_SLOT_LOAD:
+    case IR_OP_SCALAR_INPUT: return a->attr.io.index == b->attr.io.index;
     case IR_OP_PRINT:
+    case IR_OP_SLOT_STORE:
+    case IR_OP_SCALAR_OUTPUT:
     case IR_OP_GRAD:
     case IR_OP_FUSED: return false; /* effects and meta nodes are never merged */
     default: return true;
     }
 }
 
-/* Keeps only nodes that a PRINT depends on. */
+/* Keeps only nodes that an effect (PRINT, SLOT_STORE, SCALAR_OUTPUT) depends on. */
 static void remove_dead(IrGraph *g)
 {
     for (int i = 0; i < g->len; i++)

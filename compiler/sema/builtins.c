@@ -364,8 +364,11 @@ static Value *b_float(Checker *c, CallArgs *a, const Builtin *b)
     Value *v = a->v[0];
     if (v->kind == V_ERROR)
         return v;
-    if (v->kind == V_INT)
-        return val_float(c, (double)v->i, v->known);
+    if (v->kind == V_INT) {
+        Value *r = val_float(c, (double)v->i, v->known);
+        r->hx = v->hx; /* host code computes in doubles already */
+        return r;
+    }
     if (v->kind == V_FLOAT)
         return v;
     Value *t = tensor_arg(c, a, 0, b->name);
@@ -381,8 +384,14 @@ static Value *b_int(Checker *c, CallArgs *a, const Builtin *b)
     Value *v = a->v[0];
     if (v->kind == V_ERROR || v->kind == V_INT)
         return v;
-    if (v->kind == V_FLOAT)
-        return v->known ? val_int(c, (int64_t)v->f) : val_int_unknown(c, (Dim){0, sema_symbol(c, "int")});
+    if (v->kind == V_FLOAT) {
+        if (v->known)
+            return val_int(c, (int64_t)v->f);
+        Value *r = val_int_unknown(c, (Dim){0, sema_symbol(c, "int")});
+        if (sema_training(c) && v->hx)
+            r->hx = prog_unary(c->prog, PX_OP_FLOOR, v->hx);
+        return r;
+    }
     Value *t = tensor_arg(c, a, 0, b->name);
     if (!t)
         return val_error(c);
@@ -976,7 +985,11 @@ static Value *b_map(Checker *c, CallArgs *a, const Builtin *b)
         return val_error(c);
     }
     Value *pos[2] = {s->x, s->y};
+    /* checked on the sample types; a traced program applies it to each batch (train.c) */
+    IrGraph *graph = c->graph;
+    c->graph = NULL;
     Value *r = sema_call_fn(c, f->def, NULL, a->call, pos, 2, NULL, NULL, 0);
+    c->graph = graph;
     if (r->kind == V_ERROR)
         return r;
     if (r->kind != V_TUPLE || r->len != 2 || r->items[0]->kind != V_TENSOR ||
@@ -1073,6 +1086,11 @@ static Value *t_print(Checker *c, CallArgs *a, const Builtin *b, Value *r)
     Value *v = a->v[0];
     if (v->kind == V_ERROR)
         return r;
+    if (sema_training(c) && (v->kind == V_INT || v->kind == V_FLOAT || v->kind == V_BOOL) &&
+        !v->known) {
+        train_print(c, v, a->call->span);
+        return r;
+    }
     if (v->kind != V_TENSOR && !val_is_numeric(v) && v->kind != V_LIST) {
         sema_unsupported(c, arg_span(a, 0), "printing this value");
         return val_error(c);
@@ -1397,6 +1415,115 @@ static Value *t_step(Checker *c, CallArgs *a, const Builtin *b, Value *r)
     return r;
 }
 
+/* ---- tracing train blocks (train.c): data, logging, checkpoints, modes ---------------- */
+
+static IrShape concrete(const Value *t)
+{
+    IrShape s = {.rank = t->rank < 0 ? 0 : t->rank};
+    for (int i = 0; i < s.rank; i++)
+        s.dims[i] = t->dims[i].n;
+    return s;
+}
+
+static Value *t_image_dataset(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    if (!sema_training(c)) {
+        sema_unsupported(c, a->call->span, "data sets outside a train block");
+        return val_error(c);
+    }
+    if (a->v[0]->kind != V_STRING || !a->v[0]->known) {
+        sema_unsupported(c, arg_span(a, 0), "directory names known only at run time");
+        return val_error(c);
+    }
+    DataRef *d = ARENA_NEW(c->arena, DataRef);
+    d->source.kind = !strcmp(b->name, "mnist") ? PD_MNIST : PD_FASHION_MNIST;
+    d->source.path = a->v[0]->s;
+    d->source.x_shape = concrete(r->x);
+    d->source.y_shape = concrete(r->y);
+    d->source.x_dtype = IR_F32;
+    d->source.y_dtype = IR_I32;
+    Value *v = val_copy(c, r);
+    v->data = d;
+    return v;
+}
+
+static Value *t_map(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    const DataRef *in = a->v[0]->data;
+    if (!in || in->nmaps == 8) {
+        sema_unsupported(c, a->call->span, "this data transform");
+        return val_error(c);
+    }
+    Value *v = val_copy(c, r);
+    v->data = ARENA_NEW(c->arena, DataRef);
+    *v->data = *in;
+    v->data->maps[v->data->nmaps++] = a->v[1]->def;
+    return v;
+}
+
+static Value *t_batches(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    const DataRef *in = a->v[0]->data;
+    Value *size = a->v[1];
+    if (!in) {
+        sema_unsupported(c, arg_span(a, 0), "batches of this data");
+        return val_error(c);
+    }
+    /* the batch size is part of the compiled shapes: a setting's default is used */
+    int64_t batch = size->known ? size->i : size->hx ? size->i : -1;
+    if (batch <= 0) {
+        sema_unsupported(c, arg_span(a, 1), "a batch size known only at run time");
+        return val_error(c);
+    }
+    if (a->v[2] && !a->v[2]->known) {
+        sema_unsupported(c, arg_span(a, 2), "shuffling decided at run time");
+        return val_error(c);
+    }
+    Value *v = val_copy(c, r);
+    v->data = ARENA_NEW(c->arena, DataRef);
+    *v->data = *in;
+    v->data->batch = batch;
+    v->data->shuffle = a->v[2] && a->v[2]->b;
+    v->data->seed = a->v[4] ? train_host(c, a->v[4], arg_span(a, 4)) : NULL;
+    /* the compiled batches all have the full size (the last partial batch is dropped) */
+    if (v->x->rank > 0)
+        v->x = val_copy(c, v->x), v->x->dims[0] = dim_const(batch);
+    if (v->y->rank > 0)
+        v->y = val_copy(c, v->y), v->y->dims[0] = dim_const(batch);
+    return v;
+}
+
+static Value *t_save_load(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    if (!sema_training(c)) {
+        sema_unsupported(c, a->call->span, "save and load outside a train block");
+        return val_error(c);
+    }
+    train_save(c, a->v[0]->inst, a->v[1], !strcmp(b->name, "load"), a->call->span);
+    return r;
+}
+
+static void set_mode(Instance *inst, bool training, int depth)
+{
+    inst->training = training;
+    for (int i = 0; i < inst->scope->len && depth < 64; i++) {
+        Value *v = inst->scope->items[i].value;
+        if (v->kind == V_INSTANCE && v->inst != inst)
+            set_mode(v->inst, training, depth + 1);
+        else if (v->kind == V_LIST)
+            for (int k = 0; k < v->len; k++)
+                if (v->items[k]->kind == V_INSTANCE)
+                    set_mode(v->items[k]->inst, training, depth + 1);
+    }
+}
+
+static Value *t_mode(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    Value *self = a->v[SEMA_MAX_PARAMS - 1];
+    set_mode(self->inst, !strcmp(b->name, ".train"), 0);
+    return r;
+}
+
 #define P(...) {__VA_ARGS__}
 static const Builtin builtins[] = {
     {"print", 1, P("x"), b_print, SEMA_PRINT, 0, t_print},
@@ -1444,22 +1571,22 @@ static const Builtin builtins[] = {
     {"max_pool2d", 2, P("x", "size", "stride"), b_pool, SEMA_OTHER, 0, t_pool},
     {"avg_pool2d", 2, P("x", "size", "stride"), b_pool, SEMA_OTHER, 0, t_pool},
     {"upsample2d", 2, P("x", "factor"), b_upsample, SEMA_OTHER, 0, t_upsample},
-    {"fashion_mnist", 1, P("dir"), b_image_dataset, SEMA_OTHER, 0},
-    {"mnist", 1, P("dir"), b_image_dataset, SEMA_OTHER, 0},
+    {"fashion_mnist", 1, P("dir"), b_image_dataset, SEMA_OTHER, 0, t_image_dataset},
+    {"mnist", 1, P("dir"), b_image_dataset, SEMA_OTHER, 0, t_image_dataset},
     {"idx", 2, P("images", "labels", "shape"), b_idx, SEMA_OTHER, 0},
     {"csv", 2, P("path", "features", "label"), b_csv, SEMA_OTHER, 0},
     {"npy", 2, P("x_path", "y_path", "shape"), b_npy, SEMA_OTHER, 0},
     {"text", 2, P("path", "seq"), b_text, SEMA_OTHER, 0},
     {"vocab", 1, P("data"), b_vocab, SEMA_OTHER, 0},
     {"split", 2, P("data", "fraction", "seed"), b_split, SEMA_OTHER, 0},
-    {"map", 2, P("data", "f"), b_map, SEMA_OTHER, 0},
-    {"batches", 2, P("data", "size", "shuffle", "drop_last", "seed"), b_batches, SEMA_OTHER, 0},
-    {"save", 2, P("model", "path"), b_save_load, SEMA_OTHER, 0},
-    {"load", 2, P("model", "path"), b_save_load, SEMA_OTHER, 0},
+    {"map", 2, P("data", "f"), b_map, SEMA_OTHER, 0, t_map},
+    {"batches", 2, P("data", "size", "shuffle", "drop_last", "seed"), b_batches, SEMA_OTHER, 0, t_batches},
+    {"save", 2, P("model", "path"), b_save_load, SEMA_OTHER, 0, t_save_load},
+    {"load", 2, P("model", "path"), b_save_load, SEMA_OTHER, 0, t_save_load},
     {"params", 1, P("model"), b_params, SEMA_OTHER, 0},
     /* methods (reached through a member, never by name) */
-    {".train", 0, P(NULL), b_mode, SEMA_OTHER, 0, t_none},
-    {".eval", 0, P(NULL), b_mode, SEMA_OTHER, 0, t_none},
+    {".train", 0, P(NULL), b_mode, SEMA_OTHER, 0, t_mode},
+    {".eval", 0, P(NULL), b_mode, SEMA_OTHER, 0, t_mode},
     {".step", 1, P("loss", "clip_norm"), b_step, SEMA_OTHER, 0, t_step},
 };
 

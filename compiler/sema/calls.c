@@ -323,6 +323,10 @@ Value *sema_call_value(Checker *c, Scope *s, Value *callee, AstNode *call, Value
     case V_ERROR: return callee;
     case V_BUILTIN: {
         const Builtin *b = callee->builtin;
+        if (!strcmp(b->name, "log") && npos == 0 && nkw > 0 && sema_training(c)) {
+            train_log(c, kw_names, kw, nkw, call->span);
+            return val_void(c);
+        }
         if (!strcmp(b->name, "log") && npos == 0 && nkw > 0) {
             /* log(name = value, ...): a progress line and a metrics row */
             for (int i = 0; i < nkw; i++) {
@@ -334,6 +338,8 @@ Value *sema_call_value(Checker *c, Scope *s, Value *callee, AstNode *call, Value
                                                     "'%s' is %s", kw_names[i].name,
                                val_type_str(c, v, buf, sizeof buf));
             }
+            if (sema_tracing(c))
+                sema_unsupported(c, call->span, "log outside a train block");
             return val_void(c);
         }
         int n = 0;
@@ -563,8 +569,11 @@ void sema_exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst)
                 n = sema_trace_op(c, ie->span, IR_OP_BROADCAST, &n, 1, &proto);
             }
             v->node = n;
+            v->region = c->region;
             if (!n)
                 v = val_error(c);
+            else if (c->prog)
+                v = train_declare_slot(c, v, st->decl.id.name);
             if (n && st->kind == AST_PARAM_DECL) {
                 ParamRef *ref = ARENA_NEW(c->arena, ParamRef);
                 *ref = (ParamRef){s, st->decl.id.name};

@@ -498,6 +498,18 @@ static Value *tensor_binary(Checker *c, AstNode *e, AstOp op, Value *a, Value *b
     return result;
 }
 
+/* In a traced train block, a scalar known only at run time is computed by host code: its
+ * host expression is made from its operands'. */
+static Value *host_scalar(Checker *c, AstOp op, Value *a, Value *b, Value *r)
+{
+    if (!sema_training(c) || r->known || r->kind == V_ERROR)
+        return r;
+    ProgExpr *x = train_host(c, a, (Span){0}), *y = x ? train_host(c, b, (Span){0}) : NULL;
+    if (y)
+        r->hx = prog_binary(c->prog, op, x, y);
+    return r;
+}
+
 Value *sema_eval_binary(Checker *c, Scope *s, AstNode *e)
 {
     Value *a = sema_eval(c, s, e->op.lhs), *b = sema_eval(c, s, e->op.rhs);
@@ -514,7 +526,7 @@ Value *sema_eval_binary(Checker *c, Scope *s, AstNode *e)
         }
         bool known = (a->known && b->known) || (a->known && (op == AST_OP_AND ? !a->b : a->b));
         bool r = op == AST_OP_AND ? a->b && b->b : a->b || b->b;
-        return val_bool(c, r, known);
+        return host_scalar(c, op, a, b, val_bool(c, r, known));
     }
     int d1, r1;
     Dim s1[IR_MAX_RANK];
@@ -547,7 +559,7 @@ Value *sema_eval_binary(Checker *c, Scope *s, AstNode *e)
                            val_type_str(c, a, x, sizeof x), val_type_str(c, b, y, sizeof y));
                 return val_error(c);
             }
-            return compare_scalars(c, op, a, b);
+            return host_scalar(c, op, a, b, compare_scalars(c, op, a, b));
         }
         if (!val_is_numeric(a) || !val_is_numeric(b)) {
             if (a->kind == V_STRING && b->kind == V_STRING && op == AST_OP_ADD)
@@ -562,7 +574,7 @@ Value *sema_eval_binary(Checker *c, Scope *s, AstNode *e)
             return val_error(c);
         }
         if (a->kind == V_INT && b->kind == V_INT)
-            return int_arith(c, op, a, b, e->span);
+            return host_scalar(c, op, a, b, int_arith(c, op, a, b, e->span));
         /* float arithmetic: known only when both are known */
         double p = a->kind == V_INT ? (double)a->i : a->f, q = b->kind == V_INT ? (double)b->i : b->f;
         bool known = a->known && b->known;
@@ -576,7 +588,7 @@ Value *sema_eval_binary(Checker *c, Scope *s, AstNode *e)
         case AST_OP_MOD: r = fmod(p, q); break;
         default: known = false; break;
         }
-        return val_float(c, r, known);
+        return host_scalar(c, op, a, b, val_float(c, r, known));
     }
     return tensor_binary(c, e, op, a, b);
 }
@@ -593,17 +605,27 @@ static Value *eval_unary(Checker *c, Scope *s, AstNode *e)
                        val_type_str(c, v, buf, sizeof buf));
             return val_error(c);
         }
-        return val_bool(c, !v->b, v->known);
+        Value *r = val_bool(c, !v->b, v->known);
+        if (sema_training(c) && !v->known && v->hx)
+            r->hx = prog_unary(c->prog, AST_OP_NOT, v->hx);
+        return r;
     }
     if (v->kind == V_INT) {
         if (v->known && v->i == INT64_MIN) {
             sema_error(c, e->span, "integer overflow: the result does not fit in 64 bits");
             return val_error(c);
         }
-        return v->known ? val_int(c, -v->i) : val_int_unknown(c, dim_sub(c, dim_const(0), v->dim));
+        Value *r = v->known ? val_int(c, -v->i) : val_int_unknown(c, dim_sub(c, dim_const(0), v->dim));
+        if (sema_training(c) && !v->known && v->hx)
+            r->hx = prog_unary(c->prog, AST_OP_NEG, v->hx);
+        return r;
     }
-    if (v->kind == V_FLOAT)
-        return val_float(c, -v->f, v->known);
+    if (v->kind == V_FLOAT) {
+        Value *r = val_float(c, -v->f, v->known);
+        if (sema_training(c) && !v->known && v->hx)
+            r->hx = prog_unary(c->prog, AST_OP_NEG, v->hx);
+        return r;
+    }
     Value *t = sema_need_tensor(c, v, e->op.lhs->span);
     if (sema_tracing(c) && t->kind == V_TENSOR) {
         IrNode *x = sema_node(c, v, e->op.lhs->span);
@@ -666,6 +688,11 @@ static Value *eval_member(Checker *c, Scope *s, AstNode *e)
             Value *v = val_new(c, V_SPLIT);
             v->x = o->x;
             v->y = o->y;
+            if (o->data) {
+                v->data = ARENA_NEW(c->arena, DataRef);
+                *v->data = *o->data;
+                v->data->source.test = !strcmp(name, "test");
+            }
             return v;
         }
         break;
@@ -982,6 +1009,24 @@ static void assign_name(Checker *c, Scope *s, AstNode *target, Value *v)
                    name);
         return;
     }
+    if (sema_training(c) && (c->runtime || (b && b->kind == BIND_STATE)) &&
+        (!b || b->kind == BIND_VAR || b->kind == BIND_STATE)) {
+        /* traced run-time code: host variables and slots (train.c) */
+        if (b && v->kind != V_ERROR && b->value->kind != V_ERROR && !assign_compatible(b->value, v)) {
+            sema_error(c, target->span, "'%s' has type %s, but this assigns %s", name,
+                       val_type_str(c, b->value, x, sizeof x), val_type_str(c, v, y, sizeof y));
+            sema_note(c, b->span, "'%s' is first assigned here", name);
+            return;
+        }
+        if (v->kind == V_TENSOR && !v->node && !v->has_slot)
+            sema_node(c, v, target->span); /* a literal or number: make its constant here */
+        Value *nv = train_assign(c, b, name, v, target->span);
+        if (b)
+            b->value = nv;
+        else
+            scope_bind(c, home_scope(s), name, nv, BIND_VAR, target->span);
+        return;
+    }
     if (b && (b->kind == BIND_STATE || (c->runtime && b->kind == BIND_VAR))) {
         /* State and run-time variables keep their type: they live in fixed storage. */
         if (v->kind != V_ERROR && b->value->kind != V_ERROR && !assign_compatible(b->value, v)) {
@@ -1156,6 +1201,14 @@ static Flow exec_for(Checker *c, Scope *s, AstNode *st)
             }
         }
     } else {
+        if (sema_training(c)) { /* a host loop around regions */
+            c->loop_depth--;
+            bool was_runtime = c->runtime;
+            c->runtime = true;
+            Flow f = train_for(c, s, st, src);
+            c->runtime = was_runtime;
+            return f;
+        }
         if (sema_tracing(c)) {
             sema_unsupported(c, st->loop.iter->span, "loops that run at run time");
             c->loop_depth--;
@@ -1196,8 +1249,14 @@ static Value *eval_name(Checker *c, Scope *s, AstNode *e)
         v->builtin = bi;
         return v;
     }
-    if (!strcmp(e->name, "training"))
-        return val_bool(c, false, sema_tracing(c)); /* traced scripts run in eval mode */
+    if (!strcmp(e->name, "training")) {
+        /* while tracing, the mode of the instance whose method runs (scripts: eval) */
+        if (sema_training(c))
+            for (Scope *in = s; in; in = in->parent)
+                if (in->kind == SCOPE_BODY && in->inst)
+                    return val_bool(c, in->inst->training, true);
+        return val_bool(c, false, sema_tracing(c));
+    }
     if (!strcmp(e->name, "step") && c->in_update)
         return sema_tracing(c) ? val_int(c, c->update_step)
                                : val_int_unknown(c, (Dim){0, sema_symbol(c, "step")});

@@ -120,12 +120,25 @@ static void check_train(Checker *c, AstNode *t)
                                               "string, found %s", val_type_str(c, v, buf, sizeof buf));
             v = val_error(c);
         }
+        if (c->prog && (v->kind == V_INT || v->kind == V_FLOAT || v->kind == V_BOOL)) {
+            /* a host variable set from --NAME; i/f keep the default (what shapes use) */
+            Value *dflt = sema_eval(c, c->globals, p->decl.init);
+            int var = prog_add_var(c->prog, p->decl.id.name, v->kind == V_INT);
+            double d = dflt->kind == V_INT ? (double)dflt->i : dflt->kind == V_FLOAT ? dflt->f : dflt->b;
+            prog_add_setting(c->prog, p->decl.id.name, var, v->kind == V_INT, d);
+            v = val_copy(c, v);
+            v->hx = prog_var(c->prog, var);
+            v->i = dflt->kind == V_INT ? dflt->i : 0;
+            v->f = dflt->kind == V_FLOAT ? dflt->f : 0;
+        }
         scope_bind(c, s, p->decl.id.name, v, BIND_VAR, p->decl.id.span);
     }
     c->runtime = true;
     Exec x = {0};
     sema_exec_block(c, s, t->def.body, &x);
     c->runtime = false;
+    if (c->prog)
+        train_close_region(c);
 }
 
 static void check_module_items(Checker *c, AstNode *program, bool imported)
@@ -169,6 +182,15 @@ SemaResult sema_check(AstNode *program, const SemaOptions *opts, Arena *arena, D
      * program's graph when code is to be generated. */
     Scope *script = scope_new(&c, c.globals, SCOPE_SCRIPT);
     c.graph = opts ? opts->trace : NULL;
+    bool has_train = false;
+    for (int i = 0; i < program->list.len; i++)
+        has_train |= program->list.items[i]->kind == AST_TRAIN;
+    if (has_train && c.graph && opts->program) {
+        /* a training program: the script runs first, as the program's first region */
+        c.prog = prog_new();
+        c.epoch_var = -1;
+        train_begin(&c);
+    }
     for (int i = 0; i < program->list.len; i++) {
         AstNode *st = program->list.items[i];
         switch (st->kind) {
@@ -193,13 +215,26 @@ SemaResult sema_check(AstNode *program, const SemaOptions *opts, Arena *arena, D
         }
         }
     }
-    if (c.train && sema_tracing(&c))
-        sema_unsupported(&c, c.train->def.id.span, "train blocks (docs/training.md)");
-    c.graph = NULL;
-    if (c.train)
+    /* The train block: traced into a program (opts->program) when code is generated. */
+    if (c.train && c.prog) {
         check_train(&c, (AstNode *)c.train);
+    } else {
+        if (c.train && sema_tracing(&c))
+            sema_unsupported(&c, c.train->def.id.span, "train blocks here");
+        c.graph = NULL;
+        if (c.train)
+            check_train(&c, (AstNode *)c.train);
+    }
     sema_flush_frames(&c);
-    SemaResult r = {diags->errors - before, c.has_definitions || c.modules.len > 0};
+    SemaResult r = {diags->errors - before, c.has_definitions || c.modules.len > 0, NULL};
+    if (c.prog) {
+        if (r.errors == 0 && opts->program)
+            *opts->program = c.prog;
+        else
+            prog_free(c.prog);
+    }
+    util_free(c.slot_loads);
+    util_vec_free(&c.stores);
     sema_free_modules(&c);
     util_vec_free(&c.params);
     util_free(c.symbols);

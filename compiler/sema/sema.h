@@ -47,11 +47,15 @@ typedef struct SemaOptions {
      * value carries the IR node computing it, functions and layers are inlined, and what
      * code generation cannot compile yet is reported as an error. */
     IrGraph *trace;
+    /* With trace: where a program with a train block is returned (its script part is in
+     * `trace`, its train block in the program's regions and host code; prog/prog.h). */
+    struct Prog **program;
 } SemaOptions;
 
 typedef struct SemaResult {
     int errors;
     bool has_definitions;  /* the program defines or instantiates layers, fns or train */
+    void *reserved;
 } SemaResult;
 
 /* Checks a program and every module it imports. Imported files are read and parsed into

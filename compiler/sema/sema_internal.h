@@ -2,6 +2,7 @@
 #ifndef NNC_SEMA_INTERNAL_H
 #define NNC_SEMA_INTERNAL_H
 
+#include "prog/prog.h"
 #include "sema/sema.h"
 #include "util/util.h"
 
@@ -65,6 +66,13 @@ struct Value {
     Value *lo, *hi;     /* V_RANGE */
     Value *x, *y;       /* V_SPLIT, V_BATCHES, V_DATASET: sample types */
     IrNode *node;             /* V_TENSOR while tracing: the graph node computing it */
+    int region;               /* ... and the region graph that node is in (train tracing) */
+    bool has_slot;            /* V_TENSOR (train tracing): kept in this persistent slot */
+    int slot;
+    ProgExpr *hx;             /* V_INT/V_FLOAT/V_BOOL known only at run time (train tracing):
+                                 the host expression computing it (i keeps a setting's
+                                 default, the value shapes are compiled with) */
+    struct DataRef *data;     /* V_DATASET, V_SPLIT, V_BATCHES (train tracing) */
     const AstNode *def;       /* V_FN, V_DEF, V_METHOD */
     Instance *inst;           /* V_INSTANCE, V_METHOD */
     const Builtin *builtin;   /* V_BUILTIN */
@@ -79,9 +87,22 @@ struct Instance {
     bool optimizer_checked;
     /* While tracing an optimizer: its per-parameter state scopes (parallel to the params
      * they belong to, identified by their ParamRef) and the number of steps taken. */
-    PtrVec state_params, state_scopes;
+    struct ParamRef **state_params;   /* arena arrays, grown by doubling */
+    Scope **state_scopes;
+    int nstates, capstates;
     int64_t steps;
+    bool training;          /* train/eval mode while tracing (net.train(), net.eval()) */
 };
+
+/* Where a dataset value comes from, while tracing a train block. */
+typedef struct DataRef {
+    ProgData source;          /* the file(s) and split */
+    const AstNode *maps[8];   /* map(s, f) transforms, applied to each batch in order */
+    int nmaps;
+    int64_t batch;            /* V_BATCHES */
+    bool shuffle;
+    ProgExpr *seed;
+} DataRef;
 
 /* A traced parameter: the instance scope holding it and its name (bindings move when a
  * scope grows, so they are found by name). */
@@ -151,6 +172,14 @@ typedef struct Checker {
     int npending;
     IrGraph *graph;       /* while tracing (SemaOptions.trace): the graph being built */
     PtrVec params;        /* while tracing: every parameter declared (ParamRef *), in order */
+    Prog *prog;           /* while tracing a train block: the program being built */
+    ProgBlock *block;     /* ... where host statements go */
+    int region;           /* ... the current region (c->graph is its graph) */
+    PtrVec stores;        /* ... slot stores of the current region (PendingStore *) */
+    IrNode **slot_loads;  /* ... SLOT_LOAD node of each slot in the current region */
+    int nslot_loads;
+    int epoch_var;        /* ... host variable of the innermost run-time range loop, or -1 */
+    bool binding_loop_target; /* ... binding a run-time loop's own variables */
     int64_t update_step;  /* while tracing an optimizer's update: the step number */
     uint64_t rng_counter; /* next word of the random stream for traced random tensors */
     PtrVec modules;       /* AST_PROGRAMs of imported modules, in load order */
@@ -302,5 +331,34 @@ void sema_check_type_names(Checker *c, Scope *s, AstNode *t);
 Value *sema_instantiate(Checker *c, const AstNode *def, AstNode *call, Value **pos, int npos,
                         const AstIdent *kw_names, Value **kw, int nkw);
 void sema_exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst);
+
+/* train.c: tracing a train block into a Prog */
+bool sema_training(const Checker *c);
+void train_begin(Checker *c);
+void train_close_region(Checker *c);
+/* The host expression of a scalar (a known number, a host variable, or a tensor scalar read
+ * back from its region); NULL after reporting. */
+ProgExpr *train_host(Checker *c, Value *v, Span at);
+/* The node of a value in the current region: loads of slots, inputs of host scalars,
+ * values of earlier regions kept in a slot. */
+IrNode *train_node(Checker *c, const Value *v, Span at);
+/* A variable assigned in run-time code: host scalars live in host variables, tensors
+ * assigned where a slot backs the old value keep that slot. Returns the value to bind. */
+Value *train_assign(Checker *c, Binding *old, const char *name, Value *v, Span at);
+/* Before a run-time loop: variables the body assigns get a host variable or a slot. */
+void train_widen(Checker *c, Binding *b);
+Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src);
+void train_log(Checker *c, const AstIdent *names, Value **values, int n, Span at);
+void train_save(Checker *c, Instance *net, Value *path, bool load, Span at);
+void train_print(Checker *c, Value *v, Span at);
+/* A new parameter or optimizer state in a train program: a named slot, initialized by the
+ * current region. */
+Value *train_declare_slot(Checker *c, Value *v, const char *name);
+/* Tracing code that runs once at program start (optimizer state initial values, which may
+ * depend only on the parameters' shapes): between begin and end, nodes go to a prologue
+ * region placed first in the program. */
+void *train_prologue_begin(Checker *c);
+void train_prologue_end(Checker *c, void *saved);
+
 
 #endif

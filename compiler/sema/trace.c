@@ -51,9 +51,14 @@ static bool flatten(const Value *v, double *out, int64_t *n)
 
 IrNode *sema_node(Checker *c, const Value *v, Span at)
 {
+    if (c->prog) {
+        IrNode *n = train_node(c, v, at);
+        if (n || v->kind == V_TENSOR || v->kind == V_ERROR || v->hx)
+            return n;
+    }
     /* A literal keeps the node made for it, so every use of a variable bound to one (and
      * grad with respect to it) refers to the same constant. */
-    if (v->node)
+    if (v->node && (!c->prog || v->region == c->region))
         return v->node;
     if (v->kind == V_INT || v->kind == V_FLOAT || v->kind == V_LIST) {
         Value *t = sema_as_tensor(c, (Value *)v);
@@ -66,6 +71,7 @@ IrNode *sema_node(Checker *c, const Value *v, Span at)
         if (flatten(v, values, &n) && n == count) {
             k = ir_const(c->graph, at, &shape, values);
             ((Value *)v)->node = k;
+            ((Value *)v)->region = c->region;
         }
         else
             sema_unsupported(c, at, "numbers only known at run time in tensors");
@@ -84,6 +90,8 @@ Value *sema_with_node(Checker *c, Value *v, IrNode *node)
         return val_error(c);
     Value *r = val_copy(c, v);
     r->node = node;
+    r->region = c->region;
+    r->has_slot = false; /* a new value: a slot is inherited only by assignment */
     return r;
 }
 
@@ -155,11 +163,12 @@ static void mark_ancestors(IrGraph *g, IrNode *root)
  * initial values, which may use p) on the first step. */
 static Scope *state_scope(Checker *c, Instance *opt, ParamRef *ref, Value *p)
 {
-    for (int i = 0; i < opt->state_params.len; i++)
-        if (opt->state_params.items[i] == ref)
-            return opt->state_scopes.items[i];
+    for (int i = 0; i < opt->nstates; i++)
+        if (opt->state_params[i] == ref)
+            return opt->state_scopes[i];
     Scope *st = scope_new(c, opt->scope, SCOPE_FN);
     st->inst = opt->scope->inst;
+    void *prologue = c->prog ? train_prologue_begin(c) : NULL;
     Scope *init_scope = scope_new(c, st, SCOPE_FN);
     scope_bind(c, init_scope, "p", p, BIND_VAR, opt->def->def.id.span);
     const AstList *body = &opt->def->def.body->list;
@@ -174,10 +183,27 @@ static Scope *state_scope(Checker *c, Instance *opt, ParamRef *ref, Value *p)
             IrNode proto = {.shape = shape};
             n = sema_trace_op(c, d->decl.init->span, IR_OP_BROADCAST, &n, 1, &proto);
         }
-        scope_bind(c, st, d->decl.id.name, sema_with_node(c, p, n), BIND_STATE, d->decl.id.span);
+        Value *sv = sema_with_node(c, p, n);
+        if (c->prog && sv->kind == V_TENSOR)
+            sv = train_declare_slot(c, sv, d->decl.id.name);
+        scope_bind(c, st, d->decl.id.name, sv, BIND_STATE, d->decl.id.span);
     }
-    util_vec_push(&opt->state_params, ref);
-    util_vec_push(&opt->state_scopes, st);
+    if (prologue)
+        train_prologue_end(c, prologue);
+    if (opt->nstates == opt->capstates) { /* arena arrays: they live as long as the instance */
+        int cap = opt->capstates ? opt->capstates * 2 : 8;
+        ParamRef **refs = ARENA_NEW_N(c->arena, ParamRef *, cap);
+        Scope **scopes = ARENA_NEW_N(c->arena, Scope *, cap);
+        for (int i = 0; i < opt->nstates; i++) {
+            refs[i] = opt->state_params[i];
+            scopes[i] = opt->state_scopes[i];
+        }
+        opt->state_params = refs;
+        opt->state_scopes = scopes;
+        opt->capstates = cap;
+    }
+    opt->state_params[opt->nstates] = ref;
+    opt->state_scopes[opt->nstates++] = st;
     return st;
 }
 
@@ -198,9 +224,13 @@ void sema_trace_step(Checker *c, Instance *opt, Value *loss, Value *clip_norm, S
     for (int i = 0; i < c->params.len; i++) {
         ParamRef *ref = c->params.items[i];
         Binding *b = scope_find_local(ref->scope, ref->name);
-        if (!b || b->value->kind != V_TENSOR || !b->value->node || !b->value->node->mark)
+        IrNode *pn = b && b->value->kind == V_TENSOR
+                         ? (c->prog ? (b->value->has_slot || b->value->node ? sema_node(c, b->value, at) : NULL)
+                                    : b->value->node)
+                         : NULL;
+        if (!pn || !pn->mark)
             continue;
-        IrNode *in[2] = {y, b->value->node};
+        IrNode *in[2] = {y, pn};
         refs[n] = ref;
         grads[n] = sema_trace_op(c, at, IR_OP_GRAD, in, 2, NULL);
         if (!grads[n])
@@ -253,12 +283,16 @@ void sema_trace_step(Checker *c, Instance *opt, Value *loss, Value *clip_norm, S
         IrNode *u = updated->kind == V_ERROR ? NULL : sema_node(c, updated, at);
         if (!u)
             break;
-        if (!ir_shape_eq(&u->shape, &p->node->shape)) {
-            IrNode proto = {.shape = p->node->shape};
+        IrShape pshape;
+        if (!sema_ir_shape(c, p, at, &pshape))
+            break;
+        if (!ir_shape_eq(&u->shape, &pshape)) {
+            IrNode proto = {.shape = pshape};
             u = sema_trace_op(c, at, IR_OP_BROADCAST, &u, 1, &proto);
         }
         b = scope_find_local(refs[i]->scope, refs[i]->name); /* the scope may have grown */
-        b->value = sema_with_node(c, b->value, u);
+        b->value = c->prog ? train_assign(c, b, b->name, sema_with_node(c, b->value, u), at)
+                           : sema_with_node(c, b->value, u);
     }
     sema_pop_frame(c);
     c->in_update = was_update;

@@ -15,8 +15,9 @@
  * values, whose rows must receive no gradient.
  *
  * Ops without a case, each with its reason (the test fails for any other op without one):
- *   const, random_*   no inputs
- *   print, grad, fused  never differentiated (effects, replaced by autodiff, made by fusion)
+ *   const, random_*, slot_load, scalar_input   no inputs
+ *   print, slot_store, scalar_output, grad, fused  never differentiated (effects, replaced
+ *                     by autodiff, made by fusion)
  *   argmax            integer result: no gradient flows through it
  *   one_hot           integer input: no gradient flows into it
  *   max_pool2d_backward  second derivatives of max pooling are not supported (rules.c) */
@@ -107,6 +108,7 @@ static const Case cases[] = {
     {"avg_pool2d_overlap", IR_OP_AVG_POOL2D, 1, {S(1, 2, 5, 6)}, .pool = {3, 2}},
     {"avg_pool2d_bwd", IR_OP_AVG_POOL2D_BACKWARD, 1, {S(1, 2, 2, 2)}, .to = S(1, 2, 5, 6),
      .pool = {3, 2}},
+    {"cast", IR_OP_CAST, 1, {S(3, 4)}}, /* f32 -> f32; casts involving i32 carry none */
     {"gather", IR_OP_GATHER, 2, {S(5, 3), S(2, 3)}, {DOMAIN_ANY, DOMAIN_INDEX}, .rows = 5},
     {"scatter_add", IR_OP_SCATTER_ADD, 2, {S(6), S(6, 3)}, {DOMAIN_INDEX}, .to = S(5, 3),
      .rows = 5},
@@ -153,6 +155,7 @@ static IrNode *apply(IrGraph *g, const Case *c, IrNode **x)
     case IR_OP_AVG_POOL2D_BACKWARD: return ir_avg_pool2d_backward(g, s, x[0], &c->to, c->pool);
     case IR_OP_GATHER: return ir_gather(g, s, x[0], x[1]);
     case IR_OP_SCATTER_ADD: return ir_scatter_add(g, s, x[0], x[1], c->to.dims[0]);
+    case IR_OP_CAST: return ir_cast(g, s, x[0], IR_F32);
     default: break;
     }
     switch (ir_op_kind(c->op)) {
@@ -272,7 +275,8 @@ int main(void)
     /* Every differentiable primitive must have a case; the exemptions are listed, with
      * their reasons, at the top of this file. */
     for (int op = 0; op < IR_OP_COUNT; op++) {
-        if (ir_op_kind((IrOp)op) == IR_KIND_SOURCE || op == IR_OP_PRINT || op == IR_OP_GRAD ||
+        if (ir_op_kind((IrOp)op) == IR_KIND_SOURCE || ir_op_kind((IrOp)op) == IR_KIND_EFFECT ||
+            op == IR_OP_GRAD ||
             op == IR_OP_FUSED || op == IR_OP_ARGMAX || op == IR_OP_ONE_HOT ||
             op == IR_OP_MAX_POOL2D_BACKWARD)
             continue;

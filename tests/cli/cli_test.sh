@@ -108,13 +108,14 @@ case_unknown_name() {
 }
 
 case_not_compiled_yet() {
-    # A valid program using what code generation cannot compile yet (a train block) checks
-    # cleanly, and `run` says what is missing, at its place, without running anything.
-    printf 'train(epochs = 1) {\n    print(1)\n}\n' >later.nn
+    # A valid program using what code generation cannot compile yet (a condition known only
+    # at run time, in a train block) checks cleanly, and `run` says what is missing, at its
+    # place, without running anything.
+    printf 'train(epochs = 1) {\n    if epochs > 2 {\n        print(1)\n    }\n}\n' >later.nn
     nnc check later.nn
     want_status 0
     nnc run later.nn
-    want_status 1; want_no_out; want_err "^later\.nn:1:1: error: code generation does not support train blocks"
+    want_status 1; want_no_out; want_err "^later\.nn:2:8: error: code generation does not support conditions known only at run time"
 }
 
 case_shape_mismatch() {

@@ -1,0 +1,692 @@
+/* program.c — cg_compile_program: a Prog (prog.h) becomes one LLVM module.
+ *
+ *   void region_k(float **slot_ptrs, double *vars, double *outs)   // one per region
+ *       { char *arena = @region_arena_k; ...the region's nodes, as cg_compile's... }
+ *   void nnc_program(void) {
+ *       rt_flags_reset(); rt_flag_int("epochs", 2, ...); ...; rt_flags_parse_command_line();
+ *       vars = rt_arena_new(...); outs = ...;  vars[setting] = rt_flag_get_int("epochs");
+ *       block = rt_arena_new(slot bytes); slot_ptrs[k] = block + offset_k;
+ *       @region_arena_k = rt_arena_new(plan + snapshots);
+ *       data_i = rt_dataset_fashion_mnist(...) ...;
+ *       ...the host code of p->main: loops, ifs, host scalars in vars/outs...
+ *       free everything
+ *   }
+ *
+ * Host scalars are doubles in the vars and outs arrays (ints exactly up to 2^53); host
+ * expressions follow prog.h: comparisons, `and`, `or` and `not` give 1.0 or 0.0, a
+ * condition is true when it is not 0, PX_OP_FLOOR rounds toward -inf, and AST_OP_MOD is
+ * the floored remainder (the sign of the divisor, like the language's int %). Every
+ * alloca lives in the function's first block, so loops do not grow the stack. */
+#include "ast/ast.h"
+#include "codegen/cg_internal.h"
+#include "prog/prog.h"
+#include "util/util.h"
+
+#include "nnc_rt.h"
+
+#include <string.h>
+
+enum { SLOT_ALIGN = 64 };
+_Static_assert((int)RT_MAX_RANK == (int)IR_MAX_RANK, "RtTensorView.dims holds every IR shape");
+
+typedef struct Loop {
+    const ProgStmt *stmt;
+    LLVMBasicBlockRef cont, brk;
+    LLVMValueRef lo, hi; /* PS_FOR_RANGE: the allocas holding the bounds */
+} Loop;
+
+typedef struct Pg {
+    Cg *cg;
+    const Prog *p;
+    LLVMTypeRef f64, view_ty;
+    LLVMBuilderRef allocas;      /* positioned before the first block's terminator */
+    LLVMValueRef slot_ptrs, vars, outs;
+    LLVMValueRef *region_fns;    /* by region */
+    LLVMValueRef *datasets;      /* by ProgData: RtDataset * */
+    Loop *loops;
+    int nloops, caploops;
+} Pg;
+
+static LLVMValueRef i64c(Cg *cg, int64_t v) { return LLVMConstInt(cg->i64, (uint64_t)v, 1); }
+static LLVMValueRef i32c(Cg *cg, int32_t v) { return LLVMConstInt(cg->i32, (uint64_t)v, 1); }
+static LLVMValueRef f64c(Pg *pg, double v) { return LLVMConstReal(pg->f64, v); }
+
+/* Calls the runtime function `name` (declared on first use) with the given C signature. */
+static LLVMValueRef call_rt(Pg *pg, const char *name, LLVMTypeRef ret, LLVMTypeRef *params,
+                            LLVMValueRef *args, unsigned n)
+{
+    Cg *cg = pg->cg;
+    LLVMTypeRef fty = LLVMFunctionType(ret, params, n, 0);
+    LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, name);
+    if (!fn)
+        fn = LLVMAddFunction(cg->mod, name, fty);
+    return LLVMBuildCall2(cg->b, fty, fn, args, n, "");
+}
+
+static LLVMValueRef call_rt0(Pg *pg, const char *name)
+{
+    return call_rt(pg, name, pg->cg->void_, NULL, NULL, 0);
+}
+
+static LLVMValueRef arena_new(Pg *pg, int64_t bytes, const char *name)
+{
+    LLVMTypeRef p = pg->cg->i64;
+    LLVMValueRef size = i64c(pg->cg, bytes > 0 ? bytes : 1);
+    LLVMValueRef v = call_rt(pg, "rt_arena_new", pg->cg->ptr, &p, &size, 1);
+    LLVMSetValueName2(v, name, strlen(name));
+    return v;
+}
+
+static void arena_release(Pg *pg, LLVMValueRef base)
+{
+    LLVMTypeRef p = pg->cg->ptr;
+    call_rt(pg, "rt_arena_release", pg->cg->void_, &p, &base, 1);
+}
+
+static LLVMValueRef string_ptr(Pg *pg, const char *s)
+{
+    return LLVMBuildGlobalStringPtr(pg->cg->b, s, "str");
+}
+
+static LLVMValueRef entry_alloca(Pg *pg, LLVMTypeRef t, const char *name)
+{
+    LLVMValueRef a = LLVMBuildAlloca(pg->allocas, t, name);
+    LLVMSetAlignment(a, 16);
+    return a;
+}
+
+/* &array[index] of 8-byte elements of type t. */
+static LLVMValueRef at8(Pg *pg, LLVMValueRef array, LLVMTypeRef t, int index)
+{
+    LLVMValueRef off = i64c(pg->cg, index);
+    return LLVMBuildInBoundsGEP2(pg->cg->b, t, array, &off, 1, "");
+}
+
+static LLVMValueRef load_var(Pg *pg, LLVMValueRef array, int index)
+{
+    return LLVMBuildLoad2(pg->cg->b, pg->f64, at8(pg, array, pg->f64, index), "");
+}
+
+static void store_var(Pg *pg, int index, LLVMValueRef v)
+{
+    LLVMBuildStore(pg->cg->b, v, at8(pg, pg->vars, pg->f64, index));
+}
+
+static LLVMValueRef slot_ptr(Pg *pg, int slot)
+{
+    return LLVMBuildLoad2(pg->cg->b, pg->cg->ptr, at8(pg, pg->slot_ptrs, pg->cg->ptr, slot),
+                          "slot");
+}
+
+/* A private constant i64 array (dims), or a null pointer when n is 0. */
+static LLVMValueRef dims_constant(Pg *pg, const IrShape *s)
+{
+    Cg *cg = pg->cg;
+    if (s->rank == 0)
+        return LLVMConstPointerNull(cg->ptr);
+    LLVMValueRef d[IR_MAX_RANK];
+    for (int i = 0; i < s->rank; i++)
+        d[i] = i64c(cg, s->dims[i]);
+    LLVMValueRef init = LLVMConstArray2(cg->i64, d, (uint64_t)s->rank);
+    LLVMValueRef gv = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), "dims");
+    LLVMSetInitializer(gv, init);
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetLinkage(gv, LLVMPrivateLinkage);
+    LLVMSetAlignment(gv, 8);
+    return gv;
+}
+
+/* ---- host expressions --------------------------------------------------------------------- */
+
+static LLVMValueRef intrinsic_f64(Pg *pg, const char *name, LLVMValueRef *args, unsigned n)
+{
+    Cg *cg = pg->cg;
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    ASSERT(id != 0);
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, &pg->f64, 1);
+    LLVMTypeRef fty = LLVMIntrinsicGetType(cg->ctx, id, &pg->f64, 1);
+    return LLVMBuildCall2(cg->b, fty, fn, args, n, "");
+}
+
+static LLVMValueRef bool_to_f64(Pg *pg, LLVMValueRef c)
+{
+    return LLVMBuildSelect(pg->cg->b, c, f64c(pg, 1.0), f64c(pg, 0.0), "");
+}
+
+static LLVMValueRef truth(Pg *pg, LLVMValueRef v)
+{
+    return LLVMBuildFCmp(pg->cg->b, LLVMRealUNE, v, f64c(pg, 0.0), "");
+}
+
+static LLVMValueRef emit_expr(Pg *pg, const ProgExpr *e)
+{
+    LLVMBuilderRef b = pg->cg->b;
+    switch (e->kind) {
+    case PX_CONST: return f64c(pg, e->value);
+    case PX_VAR: return load_var(pg, pg->vars, e->index);
+    case PX_OUT: return load_var(pg, pg->outs, e->index);
+    case PX_UNARY: {
+        LLVMValueRef a = emit_expr(pg, e->a);
+        if (e->op == PX_OP_FLOOR)
+            return intrinsic_f64(pg, "llvm.floor", &a, 1);
+        if (e->op == AST_OP_NEG)
+            return LLVMBuildFNeg(b, a, "");
+        ASSERT(e->op == AST_OP_NOT);
+        return bool_to_f64(pg, LLVMBuildFCmp(b, LLVMRealOEQ, a, f64c(pg, 0.0), ""));
+    }
+    case PX_BINARY: {
+        LLVMValueRef a = emit_expr(pg, e->a), c = emit_expr(pg, e->b);
+        LLVMValueRef args[2] = {a, c};
+        switch ((AstOp)e->op) {
+        case AST_OP_ADD: return LLVMBuildFAdd(b, a, c, "");
+        case AST_OP_SUB: return LLVMBuildFSub(b, a, c, "");
+        case AST_OP_MUL: return LLVMBuildFMul(b, a, c, "");
+        case AST_OP_DIV: return LLVMBuildFDiv(b, a, c, "");
+        case AST_OP_POW: return intrinsic_f64(pg, "llvm.pow", args, 2);
+        case AST_OP_MOD: {
+            /* r = fmod(a, c), moved to the divisor's sign when it is not 0 */
+            LLVMValueRef r = LLVMBuildFRem(b, a, c, "");
+            LLVMValueRef zero = f64c(pg, 0.0);
+            LLVMValueRef fix = LLVMBuildAnd(
+                b, LLVMBuildFCmp(b, LLVMRealONE, r, zero, ""),
+                LLVMBuildICmp(b, LLVMIntNE, LLVMBuildFCmp(b, LLVMRealOLT, r, zero, ""),
+                              LLVMBuildFCmp(b, LLVMRealOLT, c, zero, ""), ""),
+                "");
+            return LLVMBuildSelect(b, fix, LLVMBuildFAdd(b, r, c, ""), r, "");
+        }
+        case AST_OP_EQ: return bool_to_f64(pg, LLVMBuildFCmp(b, LLVMRealOEQ, a, c, ""));
+        case AST_OP_NE: return bool_to_f64(pg, LLVMBuildFCmp(b, LLVMRealUNE, a, c, ""));
+        case AST_OP_LT: return bool_to_f64(pg, LLVMBuildFCmp(b, LLVMRealOLT, a, c, ""));
+        case AST_OP_LE: return bool_to_f64(pg, LLVMBuildFCmp(b, LLVMRealOLE, a, c, ""));
+        case AST_OP_GT: return bool_to_f64(pg, LLVMBuildFCmp(b, LLVMRealOGT, a, c, ""));
+        case AST_OP_GE: return bool_to_f64(pg, LLVMBuildFCmp(b, LLVMRealOGE, a, c, ""));
+        case AST_OP_AND: return bool_to_f64(pg, LLVMBuildAnd(b, truth(pg, a), truth(pg, c), ""));
+        case AST_OP_OR: return bool_to_f64(pg, LLVMBuildOr(b, truth(pg, a), truth(pg, c), ""));
+        default: UNREACHABLE();
+        }
+    }
+    }
+    UNREACHABLE();
+}
+
+/* ---- host statements ------------------------------------------------------------------------ */
+
+static LLVMBasicBlockRef new_block(Pg *pg, const char *name)
+{
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(pg->cg->b));
+    return LLVMAppendBasicBlockInContext(pg->cg->ctx, fn, name);
+}
+
+static void push_loop(Pg *pg, const ProgStmt *s, LLVMBasicBlockRef cont, LLVMBasicBlockRef brk,
+                      LLVMValueRef lo, LLVMValueRef hi)
+{
+    if (pg->nloops == pg->caploops) {
+        pg->caploops = pg->caploops ? pg->caploops * 2 : 8;
+        pg->loops = util_realloc(pg->loops, sizeof(Loop) * (size_t)pg->caploops);
+    }
+    pg->loops[pg->nloops++] = (Loop){s, cont, brk, lo, hi};
+}
+
+static void emit_block(Pg *pg, const ProgBlock *b);
+
+/* Branches to `to` and continues in a fresh block no edge reaches (the statements after a
+ * break or continue). */
+static void jump_away(Pg *pg, LLVMBasicBlockRef to)
+{
+    LLVMBuildBr(pg->cg->b, to);
+    LLVMPositionBuilderAtEnd(pg->cg->b, new_block(pg, "dead"));
+}
+
+static void emit_for_range(Pg *pg, const ProgStmt *s)
+{
+    LLVMBuilderRef b = pg->cg->b;
+    LLVMValueRef lo = entry_alloca(pg, pg->f64, "lo"), hi = entry_alloca(pg, pg->f64, "hi");
+    LLVMBuildStore(b, emit_expr(pg, s->lo), lo);
+    LLVMBuildStore(b, emit_expr(pg, s->hi), hi);
+    store_var(pg, s->index, LLVMBuildLoad2(b, pg->f64, lo, ""));
+    LLVMBasicBlockRef header = new_block(pg, "for"), body = new_block(pg, "for.body");
+    LLVMBasicBlockRef latch = new_block(pg, "for.next"), exit = new_block(pg, "for.end");
+    LLVMBuildBr(b, header);
+    LLVMPositionBuilderAtEnd(b, header);
+    LLVMValueRef more = LLVMBuildFCmp(b, LLVMRealOLT, load_var(pg, pg->vars, s->index),
+                                      LLVMBuildLoad2(b, pg->f64, hi, ""), "");
+    LLVMBuildCondBr(b, more, body, exit);
+    LLVMPositionBuilderAtEnd(b, body);
+    push_loop(pg, s, latch, exit, lo, hi);
+    emit_block(pg, &s->body);
+    pg->nloops--;
+    LLVMBuildBr(b, latch);
+    LLVMPositionBuilderAtEnd(b, latch);
+    store_var(pg, s->index, LLVMBuildFAdd(b, load_var(pg, pg->vars, s->index), f64c(pg, 1.0), ""));
+    LLVMBuildBr(b, header);
+    LLVMPositionBuilderAtEnd(b, exit);
+}
+
+static void emit_while(Pg *pg, const ProgStmt *s)
+{
+    LLVMBuilderRef b = pg->cg->b;
+    LLVMBasicBlockRef header = new_block(pg, "while"), body = new_block(pg, "while.body");
+    LLVMBasicBlockRef exit = new_block(pg, "while.end");
+    LLVMBuildBr(b, header);
+    LLVMPositionBuilderAtEnd(b, header);
+    LLVMBuildCondBr(b, truth(pg, emit_expr(pg, s->cond)), body, exit);
+    LLVMPositionBuilderAtEnd(b, body);
+    push_loop(pg, s, header, exit, NULL, NULL);
+    emit_block(pg, &s->body);
+    pg->nloops--;
+    LLVMBuildBr(b, header);
+    LLVMPositionBuilderAtEnd(b, exit);
+}
+
+static void emit_if(Pg *pg, const ProgStmt *s)
+{
+    LLVMBuilderRef b = pg->cg->b;
+    LLVMBasicBlockRef then = new_block(pg, "then"), orelse = new_block(pg, "else");
+    LLVMBasicBlockRef merge = new_block(pg, "endif");
+    LLVMBuildCondBr(b, truth(pg, emit_expr(pg, s->cond)), then, orelse);
+    LLVMPositionBuilderAtEnd(b, then);
+    emit_block(pg, &s->body);
+    LLVMBuildBr(b, merge);
+    LLVMPositionBuilderAtEnd(b, orelse);
+    emit_block(pg, &s->orelse);
+    LLVMBuildBr(b, merge);
+    LLVMPositionBuilderAtEnd(b, merge);
+}
+
+/* The epoch and the number of epochs for the progress line ("epoch 3/10"): counted from 1
+ * over the enclosing loop on the epoch variable, else 1 of 1. */
+static void progress_epoch(Pg *pg, const ProgStmt *s, LLVMValueRef *epoch, LLVMValueRef *epochs)
+{
+    Cg *cg = pg->cg;
+    LLVMBuilderRef b = cg->b;
+    *epoch = *epochs = i64c(cg, 1);
+    for (int i = pg->nloops - 1; i >= 0 && s->epoch_var >= 0; i--) {
+        const Loop *l = &pg->loops[i];
+        if (l->stmt->kind != PS_FOR_RANGE || l->stmt->index != s->epoch_var)
+            continue;
+        LLVMValueRef lo = LLVMBuildLoad2(b, pg->f64, l->lo, "");
+        LLVMValueRef hi = LLVMBuildLoad2(b, pg->f64, l->hi, "");
+        LLVMValueRef at = LLVMBuildFSub(b, load_var(pg, pg->vars, s->epoch_var), lo, "");
+        *epoch = LLVMBuildAdd(b, LLVMBuildFPToSI(b, at, cg->i64, ""), i64c(cg, 1), "");
+        *epochs = LLVMBuildFPToSI(b, LLVMBuildFSub(b, hi, lo, ""), cg->i64, "");
+        return;
+    }
+}
+
+static void emit_for_batches(Pg *pg, const ProgStmt *s)
+{
+    Cg *cg = pg->cg;
+    LLVMBuilderRef b = cg->b;
+    const Prog *p = pg->p;
+    const ProgData *d = &p->datas[s->index];
+    /* drop_last: every batch is full, so the slots hold [batch, sample] exactly */
+    ASSERT(s->x_slot >= 0 && s->batch > 0);
+    ASSERT(ir_shape_numel(&p->slots[s->x_slot].shape) == s->batch * ir_shape_numel(&d->x_shape));
+    ASSERT(s->y_slot < 0 ||
+           ir_shape_numel(&p->slots[s->y_slot].shape) == s->batch * ir_shape_numel(&d->y_shape));
+
+    LLVMValueRef seed = s->expr ? LLVMBuildFPToUI(b, emit_expr(pg, s->expr), cg->i64, "seed")
+                                : i64c(cg, 0);
+    LLVMValueRef epoch = s->epoch_var >= 0
+                             ? LLVMBuildFPToSI(b, load_var(pg, pg->vars, s->epoch_var), cg->i64, "epoch")
+                             : i64c(cg, 0);
+    LLVMTypeRef begin_params[6] = {cg->ptr, cg->i64, cg->i32, cg->i32, cg->i64, cg->i64};
+    LLVMValueRef begin_args[6] = {pg->datasets[s->index], i64c(cg, s->batch),
+                                  i32c(cg, s->shuffle), i32c(cg, 1), seed, epoch};
+    LLVMValueRef it = call_rt(pg, "rt_batches_begin", cg->ptr, begin_params, begin_args, 6);
+    LLVMValueRef steps = call_rt(pg, "rt_batches_count", cg->i64, &cg->ptr, &it, 1);
+    LLVMValueRef shown, epochs;
+    progress_epoch(pg, s, &shown, &epochs);
+    LLVMTypeRef prog_params[4] = {cg->i64, cg->i64, cg->i64, cg->ptr};
+    LLVMValueRef prog_args[4] = {shown, epochs, steps, LLVMConstPointerNull(cg->ptr)};
+    call_rt(pg, "rt_progress_begin", cg->void_, prog_params, prog_args, 4);
+    LLVMValueRef x = slot_ptr(pg, s->x_slot);
+    LLVMValueRef y = s->y_slot >= 0 ? slot_ptr(pg, s->y_slot) : LLVMConstPointerNull(cg->ptr);
+
+    LLVMBasicBlockRef header = new_block(pg, "batch"), body = new_block(pg, "batch.body");
+    LLVMBasicBlockRef latch = new_block(pg, "batch.next"), exit = new_block(pg, "batch.end");
+    LLVMBuildBr(b, header);
+    LLVMPositionBuilderAtEnd(b, header);
+    LLVMTypeRef next_params[3] = {cg->ptr, cg->ptr, cg->ptr};
+    LLVMValueRef next_args[3] = {it, x, y};
+    LLVMValueRef got = call_rt(pg, "rt_batches_next", cg->i64, next_params, next_args, 3);
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntNE, got, i64c(cg, 0), ""), body, exit);
+    LLVMPositionBuilderAtEnd(b, body);
+    push_loop(pg, s, latch, exit, NULL, NULL);
+    emit_block(pg, &s->body);
+    pg->nloops--;
+    LLVMBuildBr(b, latch);
+    LLVMPositionBuilderAtEnd(b, latch);
+    LLVMTypeRef step_params[2] = {pg->f64, pg->f64};
+    LLVMValueRef step_args[2] = {f64c(pg, 0.0), f64c(pg, 0.0)};
+    call_rt(pg, "rt_progress_step", cg->void_, step_params, step_args, 2);
+    LLVMBuildBr(b, header);
+    LLVMPositionBuilderAtEnd(b, exit); /* the end of the epoch, or a break */
+    call_rt0(pg, "rt_progress_end");
+    call_rt(pg, "rt_batches_end", cg->void_, &cg->ptr, &it, 1);
+}
+
+static void emit_log(Pg *pg, const ProgStmt *s)
+{
+    Cg *cg = pg->cg;
+    LLVMTypeRef names_ty = LLVMArrayType2(cg->ptr, (uint64_t)s->n);
+    LLVMTypeRef values_ty = LLVMArrayType2(pg->f64, (uint64_t)s->n);
+    LLVMValueRef names = entry_alloca(pg, names_ty, "log.names");
+    LLVMValueRef values = entry_alloca(pg, values_ty, "log.values");
+    for (int i = 0; i < s->n; i++) {
+        LLVMBuildStore(cg->b, string_ptr(pg, s->names[i]), at8(pg, names, cg->ptr, i));
+        LLVMBuildStore(cg->b, emit_expr(pg, s->values[i]), at8(pg, values, pg->f64, i));
+    }
+    LLVMTypeRef params[3] = {cg->ptr, cg->ptr, cg->i32};
+    LLVMValueRef args[3] = {names, values, i32c(cg, s->n)};
+    call_rt(pg, "rt_log_metrics", cg->void_, params, args, 3);
+}
+
+static void emit_print(Pg *pg, const ProgStmt *s)
+{
+    Cg *cg = pg->cg;
+    LLVMValueRef v = entry_alloca(pg, cg->f32, "print");
+    LLVMBuildStore(cg->b, LLVMBuildFPTrunc(cg->b, emit_expr(pg, s->expr), cg->f32, ""), v);
+    LLVMTypeRef params[3] = {cg->ptr, cg->i32, cg->ptr};
+    LLVMValueRef args[3] = {v, i32c(cg, 0), LLVMConstPointerNull(cg->ptr)};
+    call_rt(pg, "rt_print_f32", cg->void_, params, args, 3);
+}
+
+/* An RtTensorView per listed slot (nnc_rt.h: name, dtype, rank, dims[8], data). */
+static void emit_checkpoint(Pg *pg, const ProgStmt *s)
+{
+    Cg *cg = pg->cg;
+    LLVMBuilderRef b = cg->b;
+    int n = s->nslot_list;
+    LLVMValueRef views = entry_alloca(pg, LLVMArrayType2(pg->view_ty, (uint64_t)(n ? n : 1)),
+                                      "views");
+    for (int i = 0; i < n; i++) {
+        const ProgSlot *slot = &pg->p->slots[s->slot_list[i]];
+        ASSERT(slot->dtype == IR_F32 || slot->dtype == IR_I32);
+        LLVMValueRef idx[2] = {i64c(cg, 0), i64c(cg, i)};
+        LLVMValueRef v = LLVMBuildInBoundsGEP2(b, LLVMArrayType2(pg->view_ty, (uint64_t)n), views,
+                                               idx, 2, "view");
+        LLVMBuildStore(b, string_ptr(pg, slot->name), LLVMBuildStructGEP2(b, pg->view_ty, v, 0, ""));
+        LLVMBuildStore(b, i32c(cg, slot->dtype == IR_I32 ? RT_DTYPE_I32 : RT_DTYPE_F32),
+                       LLVMBuildStructGEP2(b, pg->view_ty, v, 1, ""));
+        LLVMBuildStore(b, i32c(cg, slot->shape.rank), LLVMBuildStructGEP2(b, pg->view_ty, v, 2, ""));
+        LLVMValueRef dims = LLVMBuildStructGEP2(b, pg->view_ty, v, 3, "");
+        for (int d = 0; d < IR_MAX_RANK; d++)
+            LLVMBuildStore(b, i64c(cg, d < slot->shape.rank ? slot->shape.dims[d] : 0),
+                           at8(pg, dims, cg->i64, d));
+        LLVMBuildStore(b, slot_ptr(pg, s->slot_list[i]), LLVMBuildStructGEP2(b, pg->view_ty, v, 4, ""));
+    }
+    LLVMTypeRef params[4] = {cg->ptr, cg->ptr, cg->i32, cg->ptr};
+    LLVMValueRef args[4] = {string_ptr(pg, s->path), views, i32c(cg, n),
+                            LLVMConstPointerNull(cg->ptr)};
+    call_rt(pg, s->kind == PS_SAVE ? "rt_checkpoint_save" : "rt_checkpoint_load", cg->void_,
+            params, args, 4);
+}
+
+static void emit_stmt(Pg *pg, const ProgStmt *s)
+{
+    Cg *cg = pg->cg;
+    switch (s->kind) {
+    case PS_REGION: {
+        LLVMValueRef fn = pg->region_fns[s->index];
+        LLVMValueRef args[3] = {pg->slot_ptrs, pg->vars, pg->outs};
+        LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, 3, "");
+        return;
+    }
+    case PS_SET: store_var(pg, s->index, emit_expr(pg, s->expr)); return;
+    case PS_FOR_RANGE: emit_for_range(pg, s); return;
+    case PS_FOR_BATCHES: emit_for_batches(pg, s); return;
+    case PS_WHILE: emit_while(pg, s); return;
+    case PS_IF: emit_if(pg, s); return;
+    case PS_BREAK:
+    case PS_CONTINUE: {
+        ASSERT(pg->nloops > 0);
+        const Loop *l = &pg->loops[pg->nloops - 1];
+        jump_away(pg, s->kind == PS_BREAK ? l->brk : l->cont);
+        return;
+    }
+    case PS_LOG: emit_log(pg, s); return;
+    case PS_PRINT: emit_print(pg, s); return;
+    case PS_SAVE:
+    case PS_LOAD: emit_checkpoint(pg, s); return;
+    }
+    UNREACHABLE();
+}
+
+static void emit_block(Pg *pg, const ProgBlock *b)
+{
+    for (int i = 0; i < b->len; i++)
+        emit_stmt(pg, b->items[i]);
+}
+
+/* ---- regions, state and data ---------------------------------------------------------------- */
+
+/* Defines region_k and the global holding its arena; returns the arena's size. */
+static int64_t define_region(Pg *pg, int k, LLVMValueRef *arena_global)
+{
+    Cg *cg = pg->cg;
+    const IrGraph *g = pg->p->regions.items[k];
+    char name[48];
+    snprintf(name, sizeof name, "region_arena_%d", k);
+    LLVMValueRef gv = LLVMAddGlobal(cg->mod, cg->ptr, name);
+    LLVMSetInitializer(gv, LLVMConstPointerNull(cg->ptr));
+    LLVMSetLinkage(gv, LLVMInternalLinkage);
+    *arena_global = gv;
+
+    LLVMTypeRef params[3] = {cg->ptr, cg->ptr, cg->ptr};
+    snprintf(name, sizeof name, "region_%d", k);
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(cg->void_, params, 3, 0));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    pg->region_fns[k] = fn;
+
+    LLVMBasicBlockRef saved = LLVMGetInsertBlock(cg->b);
+    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
+    int64_t *offset = util_malloc(sizeof(int64_t) * (size_t)(g->next_id + 1));
+    int64_t planned = cg_plan_graph(g, offset);
+    planned = (planned + SLOT_ALIGN - 1) / SLOT_ALIGN * SLOT_ALIGN;
+    LLVMValueRef arena = LLVMBuildLoad2(cg->b, cg->ptr, gv, "arena");
+    LLVMValueRef off = i64c(cg, planned);
+    CgEnv env = {
+        .slot_ptrs = LLVMGetParam(fn, 0),
+        .vars = LLVMGetParam(fn, 1),
+        .outs = LLVMGetParam(fn, 2),
+        .scratch = LLVMBuildInBoundsGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), arena, &off, 1,
+                                         "scratch"),
+    };
+    cg_emit_graph(cg, g, offset, arena, &env);
+    LLVMBuildRetVoid(cg->b);
+    util_free(offset);
+    LLVMPositionBuilderAtEnd(cg->b, saved);
+    return planned + cg_slot_scratch_bytes(g);
+}
+
+/* Reads the command line into the settings' vars. */
+static void emit_settings(Pg *pg)
+{
+    Cg *cg = pg->cg;
+    const Prog *p = pg->p;
+    call_rt0(pg, "rt_flags_reset"); /* a process may run several programs (the JIT, tests) */
+    for (int i = 0; i < p->nsettings; i++) {
+        const ProgSetting *st = &p->settings[i];
+        LLVMValueRef name = string_ptr(pg, st->name);
+        LLVMValueRef help = LLVMConstPointerNull(cg->ptr);
+        if (st->is_int) {
+            LLVMTypeRef params[4] = {cg->ptr, cg->i64, cg->i32, cg->ptr};
+            LLVMValueRef args[4] = {name, i64c(cg, (int64_t)st->dflt), i32c(cg, RT_FLAG_ANY), help};
+            call_rt(pg, "rt_flag_int", cg->void_, params, args, 4);
+        } else {
+            LLVMTypeRef params[4] = {cg->ptr, pg->f64, cg->i32, cg->ptr};
+            LLVMValueRef args[4] = {name, f64c(pg, st->dflt), i32c(cg, RT_FLAG_ANY), help};
+            call_rt(pg, "rt_flag_float", cg->void_, params, args, 4);
+        }
+    }
+    call_rt0(pg, "rt_flags_parse_command_line");
+}
+
+static void read_settings(Pg *pg)
+{
+    Cg *cg = pg->cg;
+    const Prog *p = pg->p;
+    for (int i = 0; i < p->nsettings; i++) {
+        const ProgSetting *st = &p->settings[i];
+        LLVMValueRef name = string_ptr(pg, st->name);
+        LLVMValueRef v;
+        if (st->is_int)
+            v = LLVMBuildSIToFP(cg->b, call_rt(pg, "rt_flag_get_int", cg->i64, &cg->ptr, &name, 1),
+                                pg->f64, "");
+        else
+            v = call_rt(pg, "rt_flag_get_float", pg->f64, &cg->ptr, &name, 1);
+        store_var(pg, st->var, v);
+    }
+}
+
+/* One zero-filled block for every slot, each SLOT_ALIGN-aligned; slot_ptrs[k] points into
+ * it. Returns the block. */
+static LLVMValueRef allocate_slots(Pg *pg)
+{
+    Cg *cg = pg->cg;
+    const Prog *p = pg->p;
+    int64_t total = 0;
+    int64_t *offset = util_malloc(sizeof(int64_t) * (size_t)(p->nslots + 1));
+    for (int i = 0; i < p->nslots; i++) {
+        ASSERT(p->slots[i].dtype == IR_F32 || p->slots[i].dtype == IR_I32);
+        offset[i] = total;
+        int64_t bytes = ir_shape_numel(&p->slots[i].shape) * 4;
+        total += (bytes + SLOT_ALIGN - 1) / SLOT_ALIGN * SLOT_ALIGN;
+    }
+    LLVMValueRef block = arena_new(pg, total, "slots");
+    pg->slot_ptrs = arena_new(pg, 8 * (int64_t)p->nslots, "slot_ptrs");
+    for (int i = 0; i < p->nslots; i++) {
+        LLVMValueRef off = i64c(cg, offset[i]);
+        LLVMValueRef ptr = LLVMBuildInBoundsGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), block,
+                                                 &off, 1, p->slots[i].name);
+        LLVMBuildStore(cg->b, ptr, at8(pg, pg->slot_ptrs, cg->ptr, i));
+    }
+    util_free(offset);
+    return block;
+}
+
+static LLVMValueRef string_or_null(Pg *pg, const char *s)
+{
+    return s ? string_ptr(pg, s) : LLVMConstPointerNull(pg->cg->ptr);
+}
+
+/* Loads datas[i] at program start into pg->datasets[i]. */
+static void load_data(Pg *pg, int i)
+{
+    Cg *cg = pg->cg;
+    const ProgData *d = &pg->p->datas[i];
+    LLVMValueRef rank = i32c(cg, d->x_shape.rank), dims = dims_constant(pg, &d->x_shape);
+    switch (d->kind) {
+    case PD_FASHION_MNIST:
+    case PD_MNIST: {
+        LLVMValueRef train = entry_alloca(pg, cg->ptr, "train");
+        LLVMValueRef test = entry_alloca(pg, cg->ptr, "test");
+        LLVMTypeRef params[5] = {cg->ptr, cg->i32, cg->ptr, cg->ptr, cg->ptr};
+        LLVMValueRef args[5] = {string_or_null(pg, d->path), rank, dims, train, test};
+        call_rt(pg, d->kind == PD_MNIST ? "rt_dataset_mnist" : "rt_dataset_fashion_mnist",
+                cg->void_, params, args, 5);
+        LLVMValueRef keep = LLVMBuildLoad2(cg->b, cg->ptr, d->test ? test : train, "data");
+        LLVMValueRef drop = LLVMBuildLoad2(cg->b, cg->ptr, d->test ? train : test, "");
+        call_rt(pg, "rt_dataset_free", cg->void_, &cg->ptr, &drop, 1);
+        pg->datasets[i] = keep;
+        return;
+    }
+    case PD_IDX: {
+        LLVMTypeRef params[4] = {cg->ptr, cg->ptr, cg->i32, cg->ptr};
+        LLVMValueRef args[4] = {string_or_null(pg, d->path), string_or_null(pg, d->path2), rank,
+                                dims};
+        pg->datasets[i] = call_rt(pg, "rt_dataset_idx", cg->ptr, params, args, 4);
+        return;
+    }
+    case PD_CSV: {
+        LLVMTypeRef params[3] = {cg->ptr, cg->i64, cg->i32};
+        LLVMValueRef args[3] = {string_or_null(pg, d->path), i64c(cg, d->features), i32c(cg, 1)};
+        pg->datasets[i] = call_rt(pg, "rt_dataset_csv", cg->ptr, params, args, 3);
+        return;
+    }
+    case PD_NPY: {
+        LLVMTypeRef params[2] = {cg->ptr, cg->ptr};
+        LLVMValueRef args[2] = {string_or_null(pg, d->path), string_or_null(pg, d->path2)};
+        pg->datasets[i] = call_rt(pg, "rt_dataset_npy", cg->ptr, params, args, 2);
+        return;
+    }
+    case PD_TEXT: {
+        LLVMTypeRef params[2] = {cg->ptr, cg->i64};
+        LLVMValueRef args[2] = {string_or_null(pg, d->path), i64c(cg, d->seq)};
+        pg->datasets[i] = call_rt(pg, "rt_dataset_text", cg->ptr, params, args, 2);
+        return;
+    }
+    }
+    UNREACHABLE();
+}
+
+static void emit_nnc_program(Pg *pg)
+{
+    Cg *cg = pg->cg;
+    const Prog *p = pg->p;
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, "nnc_program", LLVMFunctionType(cg->void_, NULL, 0, 0));
+    LLVMBasicBlockRef allocas = LLVMAppendBasicBlockInContext(cg->ctx, fn, "allocas");
+    LLVMBasicBlockRef start = LLVMAppendBasicBlockInContext(cg->ctx, fn, "start");
+    LLVMPositionBuilderAtEnd(cg->b, allocas);
+    LLVMValueRef to_start = LLVMBuildBr(cg->b, start);
+    pg->allocas = LLVMCreateBuilderInContext(cg->ctx);
+    LLVMPositionBuilderBefore(pg->allocas, to_start);
+    LLVMPositionBuilderAtEnd(cg->b, start);
+
+    emit_settings(pg);
+    pg->vars = arena_new(pg, 8 * (int64_t)p->nvars, "vars");
+    pg->outs = arena_new(pg, 8 * (int64_t)p->nouts, "outs");
+    read_settings(pg);
+    LLVMValueRef slots = allocate_slots(pg);
+
+    int nregions = p->regions.len;
+    pg->region_fns = util_malloc(sizeof(LLVMValueRef) * (size_t)(nregions + 1));
+    LLVMValueRef *arena_globals = util_malloc(sizeof(LLVMValueRef) * (size_t)(nregions + 1));
+    for (int k = 0; k < nregions; k++) {
+        int64_t bytes = define_region(pg, k, &arena_globals[k]);
+        LLVMBuildStore(cg->b, arena_new(pg, bytes, "region_arena"), arena_globals[k]);
+    }
+    pg->datasets = util_malloc(sizeof(LLVMValueRef) * (size_t)(p->ndatas + 1));
+    for (int i = 0; i < p->ndatas; i++)
+        load_data(pg, i);
+
+    emit_block(pg, &p->main);
+
+    for (int i = 0; i < p->ndatas; i++)
+        call_rt(pg, "rt_dataset_free", cg->void_, &cg->ptr, &pg->datasets[i], 1);
+    for (int k = 0; k < nregions; k++) {
+        arena_release(pg, LLVMBuildLoad2(cg->b, cg->ptr, arena_globals[k], ""));
+        LLVMBuildStore(cg->b, LLVMConstPointerNull(cg->ptr), arena_globals[k]);
+    }
+    arena_release(pg, slots);
+    arena_release(pg, pg->slot_ptrs);
+    arena_release(pg, pg->outs);
+    arena_release(pg, pg->vars);
+    LLVMBuildRetVoid(cg->b);
+
+    LLVMDisposeBuilder(pg->allocas);
+    util_free(arena_globals);
+    util_free(pg->datasets);
+    util_free(pg->region_fns);
+    util_free(pg->loops);
+}
+
+CgModule *cg_compile_program(const Prog *p, const char *module_name)
+{
+    int nvals = 1;
+    for (int k = 0; k < p->regions.len; k++) {
+        const IrGraph *g = p->regions.items[k];
+        if (g->next_id > nvals)
+            nvals = g->next_id;
+    }
+    Cg cg;
+    CgModule *m = cg_module_new(module_name, &cg, nvals);
+    if (!m)
+        return NULL;
+    Pg pg = {.cg = &cg, .p = p, .f64 = LLVMDoubleTypeInContext(cg.ctx)};
+    LLVMTypeRef fields[5] = {cg.ptr, cg.i32, cg.i32, LLVMArrayType2(cg.i64, IR_MAX_RANK), cg.ptr};
+    pg.view_ty = LLVMStructTypeInContext(cg.ctx, fields, 5, 0);
+    emit_nnc_program(&pg);
+    return cg_module_finish(m, &cg);
+}

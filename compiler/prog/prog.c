@@ -1,0 +1,250 @@
+/* prog.c — building and printing programs (prog.h). */
+#include "prog/prog.h"
+#include "ast/ast.h"
+#include "util/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+Prog *prog_new(void)
+{
+    Prog *p = util_malloc(sizeof *p);
+    *p = (Prog){0};
+    arena_init(&p->arena);
+    return p;
+}
+
+void prog_free(Prog *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->regions.len; i++)
+        ir_graph_free(p->regions.items[i]);
+    util_vec_free(&p->regions);
+    util_free(p->slots);
+    util_free(p->vars);
+    util_free(p->datas);
+    util_free(p->settings);
+    arena_free(&p->arena);
+    util_free(p);
+}
+
+#define GROW(arr, n, cap)                                                                     \
+    do {                                                                                      \
+        if ((n) == (cap)) {                                                                   \
+            (cap) = (cap) ? (cap) * 2 : 16;                                                   \
+            (arr) = util_realloc((arr), sizeof *(arr) * (size_t)(cap));                       \
+        }                                                                                     \
+    } while (0)
+
+int prog_add_slot(Prog *p, const char *name, IrDType dtype, const IrShape *shape)
+{
+    GROW(p->slots, p->nslots, p->capslots);
+    p->slots[p->nslots] = (ProgSlot){arena_strndup(&p->arena, name, strlen(name)), dtype, *shape};
+    return p->nslots++;
+}
+
+int prog_add_var(Prog *p, const char *name, bool is_int)
+{
+    GROW(p->vars, p->nvars, p->capvars);
+    /* distinct names in the printed program: total, total.1, ... */
+    int same = 0;
+    size_t n = strlen(name);
+    for (int i = 0; i < p->nvars; i++)
+        if (!strncmp(p->vars[i].name, name, n) && (p->vars[i].name[n] == '\0' || p->vars[i].name[n] == '.'))
+            same++;
+    char buf[256];
+    snprintf(buf, sizeof buf, same ? "%s.%d" : "%s", name, same);
+    p->vars[p->nvars] = (ProgVar){arena_strndup(&p->arena, buf, strlen(buf)), is_int};
+    return p->nvars++;
+}
+
+int prog_add_data(Prog *p, const ProgData *d)
+{
+    GROW(p->datas, p->ndatas, p->capdatas);
+    p->datas[p->ndatas] = *d;
+    return p->ndatas++;
+}
+
+void prog_add_setting(Prog *p, const char *name, int var, bool is_int, double dflt)
+{
+    GROW(p->settings, p->nsettings, p->capsettings);
+    p->settings[p->nsettings++] = (ProgSetting){name, var, is_int, dflt};
+}
+
+ProgStmt *prog_stmt(Prog *p, ProgBlock *into, ProgStmtKind kind, Span at)
+{
+    ProgStmt *s = ARENA_NEW(&p->arena, ProgStmt);
+    s->kind = kind;
+    s->span = at;
+    s->x_slot = s->y_slot = s->epoch_var = -1;
+    if (into->len == into->cap) {
+        int cap = into->cap ? into->cap * 2 : 8;
+        ProgStmt **items = ARENA_NEW_N(&p->arena, ProgStmt *, cap);
+        if (into->len)
+            memcpy(items, into->items, sizeof(ProgStmt *) * (size_t)into->len);
+        into->items = items;
+        into->cap = cap;
+    }
+    into->items[into->len++] = s;
+    return s;
+}
+
+static ProgExpr *expr(Prog *p, ProgExprKind k)
+{
+    ProgExpr *e = ARENA_NEW(&p->arena, ProgExpr);
+    e->kind = k;
+    return e;
+}
+
+ProgExpr *prog_const(Prog *p, double v)
+{
+    ProgExpr *e = expr(p, PX_CONST);
+    e->value = v;
+    return e;
+}
+
+ProgExpr *prog_var(Prog *p, int var)
+{
+    ProgExpr *e = expr(p, PX_VAR);
+    e->index = var;
+    return e;
+}
+
+ProgExpr *prog_out(Prog *p, int out)
+{
+    ProgExpr *e = expr(p, PX_OUT);
+    e->index = out;
+    return e;
+}
+
+ProgExpr *prog_unary(Prog *p, int op, ProgExpr *a)
+{
+    ProgExpr *e = expr(p, PX_UNARY);
+    e->op = op;
+    e->a = a;
+    return e;
+}
+
+ProgExpr *prog_binary(Prog *p, int op, ProgExpr *a, ProgExpr *b)
+{
+    ProgExpr *e = expr(p, PX_BINARY);
+    e->op = op;
+    e->a = a;
+    e->b = b;
+    return e;
+}
+
+/* ---- printer -------------------------------------------------------------------------- */
+
+static void print_expr(FILE *out, const Prog *p, const ProgExpr *e)
+{
+    char num[40];
+    switch (e->kind) {
+    case PX_CONST: fputs(ast_format_double(e->value, num, sizeof num), out); break;
+    case PX_VAR: fprintf(out, "$%s", p->vars[e->index].name); break;
+    case PX_OUT: fprintf(out, "out%d", e->index); break;
+    case PX_UNARY:
+        fprintf(out, "%s(", e->op == PX_OP_FLOOR ? "floor" : ast_op_name((AstOp)e->op));
+        print_expr(out, p, e->a);
+        fputc(')', out);
+        break;
+    case PX_BINARY:
+        fputc('(', out);
+        print_expr(out, p, e->a);
+        fprintf(out, " %s ", ast_op_name((AstOp)e->op));
+        print_expr(out, p, e->b);
+        fputc(')', out);
+        break;
+    }
+}
+
+static void print_block(FILE *out, const Prog *p, const ProgBlock *b, int depth);
+
+static void print_stmt(FILE *out, const Prog *p, const ProgStmt *s, int depth)
+{
+    fprintf(out, "%*s", depth * 4, "");
+    switch (s->kind) {
+    case PS_REGION: {
+        fprintf(out, "region %d {\n", s->index);
+        const IrGraph *g = p->regions.items[s->index];
+        for (int i = 0; i < g->len; i++)
+            ir_print_node(out, g->nodes[i], (depth + 1) * 4);
+        fprintf(out, "%*s}\n", depth * 4, "");
+        return;
+    }
+    case PS_SET:
+        fprintf(out, "$%s = ", p->vars[s->index].name);
+        print_expr(out, p, s->expr);
+        fputc('\n', out);
+        return;
+    case PS_FOR_RANGE:
+        fprintf(out, "for $%s in ", p->vars[s->index].name);
+        print_expr(out, p, s->lo);
+        fputs("..", out);
+        print_expr(out, p, s->hi);
+        break;
+    case PS_FOR_BATCHES:
+        fprintf(out, "for batches of data%d (batch %lld%s) into slots %d, %d", s->index,
+                (long long)s->batch, s->shuffle ? ", shuffled" : "", s->x_slot, s->y_slot);
+        break;
+    case PS_WHILE:
+        fputs("while ", out);
+        print_expr(out, p, s->cond);
+        break;
+    case PS_IF:
+        fputs("if ", out);
+        print_expr(out, p, s->cond);
+        break;
+    case PS_BREAK: fputs("break\n", out); return;
+    case PS_CONTINUE: fputs("continue\n", out); return;
+    case PS_LOG:
+        fputs("log(", out);
+        for (int i = 0; i < s->n; i++) {
+            fprintf(out, "%s%s = ", i ? ", " : "", s->names[i]);
+            print_expr(out, p, s->values[i]);
+        }
+        fputs(")\n", out);
+        return;
+    case PS_PRINT:
+        fputs("print ", out);
+        print_expr(out, p, s->expr);
+        fputc('\n', out);
+        return;
+    case PS_SAVE:
+    case PS_LOAD:
+        fprintf(out, "%s \"%s\" slots", s->kind == PS_SAVE ? "save" : "load", s->path);
+        for (int i = 0; i < s->nslot_list; i++)
+            fprintf(out, " %d", s->slot_list[i]);
+        fputc('\n', out);
+        return;
+    }
+    fputs(" {\n", out);
+    print_block(out, p, &s->body, depth + 1);
+    if (s->kind == PS_IF && s->orelse.len) {
+        fprintf(out, "%*s} else {\n", depth * 4, "");
+        print_block(out, p, &s->orelse, depth + 1);
+    }
+    fprintf(out, "%*s}\n", depth * 4, "");
+}
+
+static void print_block(FILE *out, const Prog *p, const ProgBlock *b, int depth)
+{
+    for (int i = 0; i < b->len; i++)
+        print_stmt(out, p, b->items[i], depth);
+}
+
+void prog_print(FILE *out, const Prog *p)
+{
+    for (int i = 0; i < p->nslots; i++) {
+        char shape[200];
+        fprintf(out, "slot %d %s %s%s\n", i, p->slots[i].name, ir_dtype_name(p->slots[i].dtype),
+                ir_shape_str(&p->slots[i].shape, shape, sizeof shape));
+    }
+    for (int i = 0; i < p->nsettings; i++)
+        fprintf(out, "setting --%s -> $%s\n", p->settings[i].name, p->vars[p->settings[i].var].name);
+    for (int i = 0; i < p->ndatas; i++)
+        fprintf(out, "data%d %d \"%s\"%s\n", i, (int)p->datas[i].kind,
+                p->datas[i].path ? p->datas[i].path : "", p->datas[i].test ? " test" : "");
+    print_block(out, p, &p->main, 0);
+}

@@ -1,0 +1,145 @@
+/* prog.h — a compiled program: host code (loops, host scalars, data, logging, checkpoints)
+ * around *regions*, graphs of tensor code (docs/training.md). The tracer (sema/trace.c)
+ * builds it from a train block; codegen (cg_compile_program) turns it into one LLVM module
+ * whose nnc_program() runs the host code and calls one function per region.
+ *
+ * Storage:
+ *   slots  persistent tensors (parameters "net.fc1.w", optimizer state, tensors carried
+ *          across loop iterations, the current batch's x and y): one buffer each, allocated
+ *          at program start, zero-filled. Regions read them with SLOT_LOAD and write them
+ *          with SLOT_STORE (always the last nodes of a region, so every read of the old
+ *          value comes first).
+ *   vars   host scalars (doubles; ints are stored exactly as doubles up to 2^53): loop
+ *          counters, train settings, accumulated metrics. Regions read them with
+ *          SCALAR_INPUT (an f32[] tensor) and write results with SCALAR_OUTPUT into `outs`,
+ *          which host expressions read (PX_OUT). */
+#ifndef NNC_PROG_H
+#define NNC_PROG_H
+
+#include "ir/ir.h"
+#include "util/util.h"
+
+typedef enum ProgExprKind {
+    PX_CONST,   /* value */
+    PX_VAR,     /* vars[index] */
+    PX_OUT,     /* outs[index], written by the last region that ran */
+    PX_UNARY,   /* op a: AST_OP_NEG, AST_OP_NOT; PX_OP_FLOOR for int(x) */
+    PX_BINARY,  /* a op b: AST_OP_* arithmetic and comparisons (1.0 / 0.0), and, or */
+} ProgExprKind;
+
+enum { PX_OP_FLOOR = 100 };
+
+typedef struct ProgExpr ProgExpr;
+struct ProgExpr {
+    ProgExprKind kind;
+    double value;
+    int index;
+    int op;
+    ProgExpr *a, *b;
+};
+
+typedef enum ProgStmtKind {
+    PS_REGION,       /* run regions[index] */
+    PS_SET,          /* vars[index] = expr */
+    PS_FOR_RANGE,    /* for vars[index] = lo; vars[index] < hi; vars[index] += 1: body */
+    PS_FOR_BATCHES,  /* for each batch of datas[index] (batch, shuffle, seed = expr, epoch =
+                        vars[epoch_var] or 0): copy it into slots x_slot, y_slot, run body */
+    PS_WHILE,        /* while cond: body */
+    PS_IF,           /* if cond: body, else orelse */
+    PS_BREAK,
+    PS_CONTINUE,
+    PS_LOG,          /* log(names[i] = values[i]) */
+    PS_PRINT,        /* print the host scalar expr */
+    PS_SAVE,         /* write slots[slot_list[i]] (named slot names) to the file `path` */
+    PS_LOAD,         /* read them back */
+} ProgStmtKind;
+
+typedef struct ProgStmt ProgStmt;
+typedef struct ProgBlock {
+    ProgStmt **items;
+    int len, cap;
+} ProgBlock;
+
+struct ProgStmt {
+    ProgStmtKind kind;
+    Span span;
+    int index;
+    ProgExpr *expr, *lo, *hi, *cond;
+    ProgBlock body, orelse;
+    /* PS_FOR_BATCHES */
+    int64_t batch;
+    bool shuffle;
+    int x_slot, y_slot, epoch_var;
+    /* PS_LOG */
+    int n;
+    const char **names;
+    ProgExpr **values;
+    /* PS_SAVE, PS_LOAD */
+    const char *path;
+    int *slot_list;
+    int nslot_list;
+};
+
+typedef struct ProgSlot {
+    const char *name;   /* "net.fc1.w", "opt.v[net.fc1.w]", "carried.total", "batch.x" */
+    IrDType dtype;
+    IrShape shape;
+} ProgSlot;
+
+typedef struct ProgVar {
+    const char *name;
+    bool is_int;
+} ProgVar;
+
+typedef enum ProgDataKind { PD_FASHION_MNIST, PD_MNIST, PD_IDX, PD_CSV, PD_NPY, PD_TEXT } ProgDataKind;
+
+/* A dataset split to batch: loaded at program start. */
+typedef struct ProgData {
+    ProgDataKind kind;
+    const char *path, *path2;   /* directory or files, as the program wrote them */
+    bool test;                  /* PD_FASHION_MNIST, PD_MNIST: the test split, else train */
+    int64_t features, seq;      /* PD_CSV, PD_TEXT */
+    IrShape x_shape;            /* one sample's x (and y) as the checker knows them */
+    IrDType x_dtype, y_dtype;
+    IrShape y_shape;
+} ProgData;
+
+/* A train setting: a host variable initialized from --NAME on the command line. */
+typedef struct ProgSetting {
+    const char *name;
+    int var;
+    bool is_int;
+    double dflt;
+} ProgSetting;
+
+typedef struct Prog {
+    Arena arena;
+    PtrVec regions;      /* IrGraph *, region k is regions.items[k] */
+    ProgSlot *slots;
+    int nslots, capslots;
+    ProgVar *vars;
+    int nvars, capvars;
+    int nouts;
+    ProgData *datas;
+    int ndatas, capdatas;
+    ProgSetting *settings;
+    int nsettings, capsettings;
+    ProgBlock main;
+} Prog;
+
+Prog *prog_new(void);
+void prog_free(Prog *p);
+int prog_add_slot(Prog *p, const char *name, IrDType dtype, const IrShape *shape);
+int prog_add_var(Prog *p, const char *name, bool is_int);
+int prog_add_data(Prog *p, const ProgData *d);
+void prog_add_setting(Prog *p, const char *name, int var, bool is_int, double dflt);
+ProgStmt *prog_stmt(Prog *p, ProgBlock *into, ProgStmtKind kind, Span at);
+ProgExpr *prog_const(Prog *p, double v);
+ProgExpr *prog_var(Prog *p, int var);
+ProgExpr *prog_out(Prog *p, int out);
+ProgExpr *prog_unary(Prog *p, int op, ProgExpr *a);
+ProgExpr *prog_binary(Prog *p, int op, ProgExpr *a, ProgExpr *b);
+/* Textual form for --emit=ir: the host code with its regions' graphs inline. */
+void prog_print(FILE *out, const Prog *p);
+
+#endif

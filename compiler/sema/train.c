@@ -1,0 +1,538 @@
+/* train.c — tracing a train block into a program (prog/prog.h, docs/training.md).
+ *
+ * The checker runs the train block once, as it does to check it; while it does, host work
+ * (loops over epochs and batches, host scalars, log, save) becomes host statements and
+ * tensor work goes into *regions*: the graph of tensor code between two host statements.
+ * Whenever host code needs a region's result, or host code runs, the open region is closed
+ * (appended to the host code) and a new one opened, so the program keeps its order.
+ *
+ * Values crossing regions live in slots: parameters, optimizer state, tensors carried
+ * around loops, and any tensor used in a later region than the one computing it. A slot's
+ * new value is stored at the end of the region that computes it (pending stores), after
+ * every read of the old value in that region. */
+#include "sema/sema_internal.h"
+
+#include <string.h>
+
+typedef struct PendingStore {
+    int slot;
+    IrNode *node;
+} PendingStore;
+
+bool sema_training(const Checker *c) { return c->prog && c->graph && !sema_lenient; }
+
+static void open_region(Checker *c)
+{
+    IrGraph *g = ir_graph_new();
+    util_vec_push(&c->prog->regions, g);
+    c->graph = g;
+    c->region = c->prog->regions.len - 1;
+    util_free(c->slot_loads);
+    c->nslot_loads = c->prog->nslots + 64;
+    c->slot_loads = util_malloc(sizeof(IrNode *) * (size_t)c->nslot_loads);
+    memset(c->slot_loads, 0, sizeof(IrNode *) * (size_t)c->nslot_loads);
+}
+
+void train_begin(Checker *c)
+{
+    c->block = &c->prog->main;
+    open_region(c);
+}
+
+void train_close_region(Checker *c)
+{
+    IrGraph *g = c->graph;
+    for (int i = 0; i < c->stores.len; i++) {
+        PendingStore *p = c->stores.items[i];
+        ir_slot_store(g, p->node->span, p->slot, p->node);
+    }
+    c->stores.len = 0;
+    if (g->len > 0) {
+        ProgStmt *s = prog_stmt(c->prog, c->block, PS_REGION, (Span){0});
+        s->index = c->region;
+    }
+    open_region(c);
+}
+
+static void add_pending(Checker *c, int slot, IrNode *node)
+{
+    for (int i = 0; i < c->stores.len; i++) {
+        PendingStore *p = c->stores.items[i];
+        if (p->slot == slot) {
+            p->node = node; /* the latest value wins */
+            return;
+        }
+    }
+    PendingStore *p = ARENA_NEW(c->arena, PendingStore);
+    *p = (PendingStore){slot, node};
+    util_vec_push(&c->stores, p);
+}
+
+static IrNode *slot_load(Checker *c, int slot, Span at)
+{
+    if (slot >= c->nslot_loads) {
+        int n = slot + 64;
+        c->slot_loads = util_realloc(c->slot_loads, sizeof(IrNode *) * (size_t)n);
+        memset(c->slot_loads + c->nslot_loads, 0, sizeof(IrNode *) * (size_t)(n - c->nslot_loads));
+        c->nslot_loads = n;
+    }
+    if (!c->slot_loads[slot]) {
+        const ProgSlot *ps = &c->prog->slots[slot];
+        c->slot_loads[slot] = ir_slot_load(c->graph, at, slot, ps->dtype, &ps->shape);
+    }
+    return c->slot_loads[slot];
+}
+
+/* Gives the tensor value v a slot holding its current value (stored where it is computed). */
+static int ensure_slot(Checker *c, Value *v, const char *name, Span at)
+{
+    if (v->has_slot)
+        return v->slot;
+    IrShape shape;
+    if (!v->node || !sema_ir_shape(c, v, at, &shape))
+        return -1;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", name ? name : "value");
+    int slot = prog_add_slot(c->prog, buf, v->node->dtype, &shape);
+    v->has_slot = true;
+    v->slot = slot;
+    if (v->region == c->region)
+        add_pending(c, slot, v->node);
+    else /* an earlier region: store there, at its end */
+        ir_slot_store(c->prog->regions.items[v->region], at, slot, v->node);
+    return slot;
+}
+
+Value *train_declare_slot(Checker *c, Value *v, const char *name)
+{
+    if (v->kind != V_TENSOR || !v->node)
+        return v;
+    v->region = c->region;
+    ensure_slot(c, v, name, v->origin);
+    return v;
+}
+
+/* A host statement about to change vars[var]: the open region must first run with the old
+ * value if it reads it. */
+static void before_set(Checker *c, int var)
+{
+    IrGraph *g = c->graph;
+    for (int i = 0; i < g->len; i++)
+        if (g->nodes[i]->op == IR_OP_SCALAR_INPUT && g->nodes[i]->attr.io.index == var) {
+            train_close_region(c);
+            return;
+        }
+}
+
+static ProgStmt *set_var(Checker *c, int var, ProgExpr *e, Span at)
+{
+    before_set(c, var);
+    ProgStmt *s = prog_stmt(c->prog, c->block, PS_SET, at);
+    s->index = var;
+    s->expr = e;
+    return s;
+}
+
+static int temp_var(Checker *c, ProgExpr *e, bool is_int)
+{
+    char name[32];
+    snprintf(name, sizeof name, "t%d", c->prog->nvars);
+    int var = prog_add_var(c->prog, name, is_int);
+    set_var(c, var, e, (Span){0});
+    return var;
+}
+
+IrNode *train_node(Checker *c, const Value *v, Span at)
+{
+    if (v->kind == V_TENSOR) {
+        if (v->node && v->region == c->region)
+            return v->node;
+        if (v->has_slot)
+            return slot_load(c, v->slot, at);
+        if (v->node) { /* computed in an earlier region: keep it in a slot */
+            int slot = ensure_slot(c, (Value *)v, "value", at);
+            return slot < 0 ? NULL : slot_load(c, slot, at);
+        }
+        sema_unsupported(c, at, "this tensor (it has no compiled value)");
+        return NULL;
+    }
+    if ((v->kind == V_INT || v->kind == V_FLOAT || v->kind == V_BOOL) && !v->known) {
+        if (!v->hx) {
+            sema_unsupported(c, at, "this value known only at run time");
+            return NULL;
+        }
+        int var = v->hx->kind == PX_VAR ? v->hx->index : temp_var(c, v->hx, v->kind == V_INT);
+        return ir_scalar_input(c->graph, at, var);
+    }
+    return NULL; /* numbers and literals: the caller makes constants */
+}
+
+ProgExpr *train_host(Checker *c, Value *v, Span at)
+{
+    switch (v->kind) {
+    case V_INT:
+        if (v->known)
+            return prog_const(c->prog, (double)v->i);
+        break;
+    case V_FLOAT:
+        if (v->known)
+            return prog_const(c->prog, v->f);
+        break;
+    case V_BOOL:
+        if (v->known)
+            return prog_const(c->prog, v->b ? 1 : 0);
+        break;
+    case V_TENSOR: {
+        if (v->rank != 0) {
+            sema_unsupported(c, at, "reading a tensor that is not a scalar into host code");
+            return NULL;
+        }
+        IrNode *n = sema_node(c, v, at);
+        if (!n)
+            return NULL;
+        int out = c->prog->nouts++;
+        ir_scalar_output(c->graph, at, out, n);
+        train_close_region(c);
+        return prog_out(c->prog, out);
+    }
+    default: break;
+    }
+    if (v->hx)
+        return v->hx;
+    sema_unsupported(c, at, "this value in host code");
+    return NULL;
+}
+
+/* A host variable for a scalar binding: made on its first run-time assignment. */
+static Value *host_var(Checker *c, const char *name, Value *v, ProgExpr *value, Span at)
+{
+    bool is_int = v->kind == V_INT;
+    int var = prog_add_var(c->prog, name, is_int);
+    set_var(c, var, value, at);
+    Value *r = val_copy(c, v);
+    r->known = false;
+    r->hx = prog_var(c->prog, var);
+    if (is_int)
+        r->dim = (Dim){0, sema_symbol(c, name)};
+    return r;
+}
+
+Value *train_assign(Checker *c, Binding *old, const char *name, Value *v, Span at)
+{
+    if (c->binding_loop_target && !old)
+        return v; /* a loop's own variable: already a host variable or a slot */
+    if (v->kind == V_INT || v->kind == V_FLOAT || v->kind == V_BOOL ||
+        (v->kind == V_TENSOR && old && old->value->kind != V_TENSOR)) {
+        /* a host scalar (a tensor scalar assigned to a host variable is read back) */
+        Value *shape_of = old && old->value->kind != V_TENSOR ? old->value : v;
+        ProgExpr *e = train_host(c, v, at);
+        if (!e)
+            return val_error(c);
+        if (old && old->value->hx && old->value->hx->kind == PX_VAR) {
+            set_var(c, old->value->hx->index, e, at);
+            return old->value;
+        }
+        if (shape_of->kind == V_TENSOR)
+            shape_of = val_float(c, 0, false);
+        return host_var(c, name, shape_of, e, at);
+    }
+    if (v->kind == V_TENSOR && old && old->value->kind == V_TENSOR && old->value->has_slot) {
+        /* a tensor kept in a slot (carried around a loop): the new value goes there */
+        IrNode *n = sema_node(c, v, at);
+        if (!n)
+            return val_error(c);
+        Value *r = val_copy(c, v);
+        r->node = n;
+        r->region = c->region;
+        r->has_slot = true;
+        r->slot = old->value->slot;
+        add_pending(c, r->slot, n);
+        return r;
+    }
+    return v;
+}
+
+void train_widen(Checker *c, Binding *b)
+{
+    Value *v = b->value;
+    if ((v->kind == V_INT || v->kind == V_FLOAT || v->kind == V_BOOL) &&
+        !(v->hx && v->hx->kind == PX_VAR)) {
+        ProgExpr *e = train_host(c, v, b->span);
+        if (e)
+            b->value = host_var(c, b->name, v, e, b->span);
+    } else if (v->kind == V_TENSOR && !v->has_slot) {
+        ensure_slot(c, v, b->name, b->span);
+    }
+}
+
+void train_log(Checker *c, const AstIdent *names, Value **values, int n, Span at)
+{
+    ProgExpr **exprs = ARENA_NEW_N(&c->prog->arena, ProgExpr *, n ? n : 1);
+    const char **labels = ARENA_NEW_N(&c->prog->arena, const char *, n ? n : 1);
+    for (int i = 0; i < n; i++) {
+        exprs[i] = train_host(c, values[i], names[i].span);
+        if (!exprs[i])
+            return;
+        labels[i] = names[i].name;
+    }
+    train_close_region(c);
+    ProgStmt *s = prog_stmt(c->prog, c->block, PS_LOG, at);
+    s->n = n;
+    s->names = labels;
+    s->values = exprs;
+}
+
+void train_print(Checker *c, Value *v, Span at)
+{
+    ProgExpr *e = train_host(c, v, at);
+    if (!e)
+        return;
+    train_close_region(c);
+    ProgStmt *s = prog_stmt(c->prog, c->block, PS_PRINT, at);
+    s->expr = e;
+}
+
+/* Every parameter slot of an instance and its sub-layers, named by path. */
+static void collect_slots(Checker *c, Instance *inst, int *slots, const char **names, int *n,
+                          int max, const char *prefix)
+{
+    for (int i = 0; i < inst->scope->len && *n < max; i++) {
+        Binding *b = &inst->scope->items[i];
+        char path[256];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", b->name);
+        if (b->kind == BIND_PARAM || b->kind == BIND_STATE) {
+            if (b->value->kind == V_TENSOR && b->value->has_slot) {
+                slots[*n] = b->value->slot;
+                names[(*n)++] = arena_strndup(&c->prog->arena, path, strlen(path));
+            }
+        } else if (b->value->kind == V_INSTANCE && b->value->inst != inst) {
+            collect_slots(c, b->value->inst, slots, names, n, max, path);
+        } else if (b->value->kind == V_LIST) {
+            for (int k = 0; k < b->value->len; k++)
+                if (b->value->items[k]->kind == V_INSTANCE) {
+                    char item[300];
+                    snprintf(item, sizeof item, "%s.%d", path, k);
+                    collect_slots(c, b->value->items[k]->inst, slots, names, n, max, item);
+                }
+        }
+    }
+}
+
+void train_save(Checker *c, Instance *net, Value *path, bool load, Span at)
+{
+    if (path->kind != V_STRING || !path->known) {
+        sema_unsupported(c, at, "file names known only at run time");
+        return;
+    }
+    train_close_region(c);
+    int max = c->prog->nslots + 1, n = 0;
+    int *slots = ARENA_NEW_N(&c->prog->arena, int, max);
+    const char **names = ARENA_NEW_N(&c->prog->arena, const char *, max);
+    collect_slots(c, net, slots, names, &n, max, "");
+    for (int i = 0; i < n; i++)
+        c->prog->slots[slots[i]].name = names[i];
+    ProgStmt *s = prog_stmt(c->prog, c->block, load ? PS_LOAD : PS_SAVE, at);
+    s->path = arena_strndup(&c->prog->arena, path->s, strlen(path->s));
+    s->slot_list = slots;
+    s->nslot_list = n;
+}
+
+/* The names a loop body assigns (to widen them before the loop). */
+static void widen_body(Checker *c, Scope *s, AstNode *n)
+{
+    if (!n)
+        return;
+    switch (n->kind) {
+    case AST_ASSIGN:
+        for (int i = 0; i < n->assign.targets.len; i++) {
+            AstNode *t = n->assign.targets.items[i];
+            Binding *b = t->kind == AST_NAME ? scope_lookup(s, t->name) : NULL;
+            if (b && (b->kind == BIND_VAR || b->kind == BIND_STATE))
+                train_widen(c, b);
+        }
+        return;
+    case AST_BLOCK:
+        for (int i = 0; i < n->list.len; i++)
+            widen_body(c, s, n->list.items[i]);
+        return;
+    case AST_FOR: widen_body(c, s, n->loop.body); return;
+    case AST_EXPR_STMT: widen_body(c, s, n->expr); return;
+    case AST_IF:
+        widen_body(c, s, n->cond.then);
+        widen_body(c, s, n->cond.els);
+        return;
+    default: return;
+    }
+}
+
+static int register_data(Checker *c, const DataRef *d)
+{
+    for (int i = 0; i < c->prog->ndatas; i++) {
+        const ProgData *p = &c->prog->datas[i];
+        if (p->kind == d->source.kind && p->test == d->source.test &&
+            !strcmp(p->path ? p->path : "", d->source.path ? d->source.path : ""))
+            return i;
+    }
+    return prog_add_data(c->prog, &d->source);
+}
+
+static Value *batch_value(Checker *c, const Value *sample, int64_t batch, int slot)
+{
+    Value *v = val_tensor(c, sample->dtype, sample->rank + 1, NULL);
+    v->dims[0] = dim_const(batch);
+    for (int i = 0; i < sample->rank; i++)
+        v->dims[i + 1] = sample->dims[i];
+    v->has_slot = true;
+    v->slot = slot;
+    return v;
+}
+
+Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src)
+{
+    widen_body(c, s, st->loop.body);
+    ProgStmt *loop;
+    Value *item;
+    if (src->kind == V_RANGE) {
+        ProgExpr *lo = train_host(c, src->lo, st->loop.iter->span);
+        ProgExpr *hi = lo ? train_host(c, src->hi, st->loop.iter->span) : NULL;
+        if (!hi)
+            return FLOW_NORMAL;
+        train_close_region(c);
+        AstNode *t = st->loop.targets.items[0];
+        int var = prog_add_var(c->prog, t->kind == AST_NAME ? t->name : "i", true);
+        loop = prog_stmt(c->prog, c->block, PS_FOR_RANGE, st->span);
+        loop->index = var;
+        loop->lo = lo;
+        loop->hi = hi;
+        item = val_int_unknown(c, (Dim){0, sema_symbol(c, t->kind == AST_NAME ? t->name : "i")});
+        item->hx = prog_var(c->prog, var);
+    } else if (src->kind == V_BATCHES && src->data) {
+        const DataRef *d = src->data;
+        if (src->x->rank < 0 || src->y->rank < 0 || d->batch <= 0) {
+            sema_unsupported(c, st->loop.iter->span, "batches of samples whose shape is known only "
+                                                     "at run time");
+            return FLOW_NORMAL;
+        }
+        train_close_region(c);
+        /* the raw samples (before map transforms) fill the slots */
+        Value *raw_x = d->nmaps ? NULL : src->x;
+        Value *raw_y = d->nmaps ? NULL : src->y;
+        int dataset = register_data(c, d);
+        const ProgData *pd = &c->prog->datas[dataset];
+        IrShape xs = {.rank = pd->x_shape.rank + 1}, ys = {.rank = pd->y_shape.rank + 1};
+        xs.dims[0] = ys.dims[0] = d->batch;
+        for (int i = 0; i < pd->x_shape.rank; i++)
+            xs.dims[i + 1] = pd->x_shape.dims[i];
+        for (int i = 0; i < pd->y_shape.rank; i++)
+            ys.dims[i + 1] = pd->y_shape.dims[i];
+        int x_slot = prog_add_slot(c->prog, "batch.x", pd->x_dtype, &xs);
+        int y_slot = prog_add_slot(c->prog, "batch.y", pd->y_dtype, &ys);
+        loop = prog_stmt(c->prog, c->block, PS_FOR_BATCHES, st->span);
+        loop->index = dataset;
+        loop->batch = d->batch;
+        loop->shuffle = d->shuffle;
+        loop->expr = d->seed;
+        loop->x_slot = x_slot;
+        loop->y_slot = y_slot;
+        loop->epoch_var = c->epoch_var;
+        ProgBlock *outer = c->block;
+        c->block = &loop->body;
+        /* the samples as the program sees them: raw, then each map transform in turn */
+        Value *x = val_tensor(c, pd->x_dtype == IR_I32 ? DT_I32 : DT_F32, xs.rank, NULL);
+        Value *y = val_tensor(c, pd->y_dtype == IR_I32 ? DT_I32 : DT_F32, ys.rank, NULL);
+        for (int i = 0; i < xs.rank; i++)
+            x->dims[i] = dim_const(xs.dims[i]);
+        for (int i = 0; i < ys.rank; i++)
+            y->dims[i] = dim_const(ys.dims[i]);
+        x->has_slot = y->has_slot = true;
+        x->slot = x_slot;
+        y->slot = y_slot;
+        (void)raw_x;
+        (void)raw_y;
+        (void)batch_value;
+        for (int m = 0; m < d->nmaps; m++) {
+            Value *pos[2] = {x, y};
+            Value *r = sema_call_fn(c, d->maps[m], NULL, st, pos, 2, NULL, NULL, 0);
+            if (r->kind != V_TUPLE || r->len != 2) {
+                c->block = outer;
+                return FLOW_NORMAL;
+            }
+            x = r->items[0];
+            y = r->items[1];
+        }
+        Value *pair[2] = {x, y};
+        item = val_tuple(c, 2, pair);
+        c->block = outer;
+    } else {
+        sema_unsupported(c, st->loop.iter->span, "run-time loops over this kind of value");
+        return FLOW_NORMAL;
+    }
+    ProgBlock *outer = c->block;
+    int outer_epoch = c->epoch_var;
+    c->block = &loop->body;
+    if (loop->kind == PS_FOR_RANGE)
+        c->epoch_var = loop->index;
+    c->binding_loop_target = true;
+    sema_assign_targets(c, s, &st->loop.targets, item, st->loop.targets.items[0]->span);
+    c->binding_loop_target = false;
+    c->loop_depth++;
+    Exec x = {0};
+    sema_exec_block(c, s, st->loop.body, &x);
+    c->loop_depth--;
+    train_close_region(c);
+    c->block = outer;
+    c->epoch_var = outer_epoch;
+    return FLOW_NORMAL;
+}
+
+/* Code that runs once, at program start, before the train block's own code (optimizer
+ * state initial values): traced into a region of its own, put first in the program. */
+typedef struct Prologue {
+    IrGraph *graph;
+    int region;
+    PtrVec stores;
+    IrNode **slot_loads;
+    int nslot_loads;
+} Prologue;
+
+void *train_prologue_begin(Checker *c)
+{
+    Prologue *saved = ARENA_NEW(c->arena, Prologue);
+    *saved = (Prologue){c->graph, c->region, c->stores, c->slot_loads, c->nslot_loads};
+    c->stores = (PtrVec){0};
+    c->slot_loads = NULL;
+    c->nslot_loads = 0;
+    open_region(c);
+    return saved;
+}
+
+void train_prologue_end(Checker *c, void *state)
+{
+    Prologue *saved = state;
+    for (int i = 0; i < c->stores.len; i++) {
+        PendingStore *p = c->stores.items[i];
+        ir_slot_store(c->graph, p->node->span, p->slot, p->node);
+    }
+    util_vec_free(&c->stores);
+    util_free(c->slot_loads);
+    if (c->graph->len > 0) {
+        /* first in the program: insert at the front of main */
+        ProgBlock tmp = {0};
+        ProgStmt *s = prog_stmt(c->prog, &tmp, PS_REGION, (Span){0});
+        s->index = c->region;
+        prog_stmt(c->prog, &c->prog->main, PS_BREAK, (Span){0}); /* grow by one */
+        ProgBlock *m = &c->prog->main;
+        memmove(m->items + 1, m->items, sizeof(ProgStmt *) * (size_t)(m->len - 1));
+        m->items[0] = s;
+    }
+    c->graph = saved->graph;
+    c->region = saved->region;
+    c->stores = saved->stores;
+    c->slot_loads = saved->slot_loads;
+    c->nslot_loads = saved->nslot_loads;
+}
+
+Value *train_state_value(Checker *c, Value *v, const char *name)
+{
+    return train_declare_slot(c, v, name);
+}
