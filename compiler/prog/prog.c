@@ -77,7 +77,7 @@ ProgStmt *prog_stmt(Prog *p, ProgBlock *into, ProgStmtKind kind, Span at)
     ProgStmt *s = ARENA_NEW(&p->arena, ProgStmt);
     s->kind = kind;
     s->span = at;
-    s->x_slot = s->y_slot = s->epoch_var = -1;
+    s->x_slot = s->y_slot = s->epoch_var = s->loss_out = -1;
     if (into->len == into->cap) {
         int cap = into->cap ? into->cap * 2 : 8;
         ProgStmt **items = ARENA_NEW_N(&p->arena, ProgStmt *, cap);

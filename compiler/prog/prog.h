@@ -70,6 +70,7 @@ struct ProgStmt {
     int64_t batch;
     bool shuffle;
     int x_slot, y_slot, epoch_var;
+    int loss_out;       /* outs[] index of the step's loss, shown by the progress line, or -1 */
     /* PS_LOG */
     int n;
     const char **names;

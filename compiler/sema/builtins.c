@@ -1410,8 +1410,11 @@ static Value *t_none(Checker *c, CallArgs *a, const Builtin *b, Value *r) { retu
 static Value *t_step(Checker *c, CallArgs *a, const Builtin *b, Value *r)
 {
     Value *self = a->v[SEMA_MAX_PARAMS - 1];
-    if (a->v[0]->kind != V_ERROR)
+    if (a->v[0]->kind != V_ERROR) {
+        if (sema_training(c))
+            train_progress_loss(c, a->v[0], a->call->span);
         sema_trace_step(c, self->inst, a->v[0], a->v[1], a->call->span);
+    }
     return r;
 }
 

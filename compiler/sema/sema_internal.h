@@ -180,6 +180,7 @@ typedef struct Checker {
     int nslot_loads;
     int epoch_var;        /* ... host variable of the innermost run-time range loop, or -1 */
     bool binding_loop_target; /* ... binding a run-time loop's own variables */
+    struct ProgStmt *batch_loop; /* ... the innermost loop over batches, or NULL */
     int64_t update_step;  /* while tracing an optimizer's update: the step number */
     uint64_t rng_counter; /* next word of the random stream for traced random tensors */
     PtrVec modules;       /* AST_PROGRAMs of imported modules, in load order */
@@ -351,6 +352,8 @@ Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src);
 void train_log(Checker *c, const AstIdent *names, Value **values, int n, Span at);
 void train_save(Checker *c, Instance *net, Value *path, bool load, Span at);
 void train_print(Checker *c, Value *v, Span at);
+/* opt.step(loss) in a loop over batches: its loss is what the progress line shows. */
+void train_progress_loss(Checker *c, Value *loss, Span at);
 /* A new parameter or optimizer state in a train program: a named slot, initialized by the
  * current region. */
 Value *train_declare_slot(Checker *c, Value *v, const char *name);

@@ -469,6 +469,9 @@ Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src)
     }
     ProgBlock *outer = c->block;
     int outer_epoch = c->epoch_var;
+    ProgStmt *outer_batches = c->batch_loop;
+    if (loop->kind == PS_FOR_BATCHES)
+        c->batch_loop = loop;
     c->block = &loop->body;
     if (loop->kind == PS_FOR_RANGE)
         c->epoch_var = loop->index;
@@ -482,7 +485,20 @@ Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src)
     train_close_region(c);
     c->block = outer;
     c->epoch_var = outer_epoch;
+    c->batch_loop = outer_batches;
     return FLOW_NORMAL;
+}
+
+void train_progress_loss(Checker *c, Value *loss, Span at)
+{
+    if (!c->batch_loop || c->batch_loop->loss_out >= 0)
+        return;
+    IrNode *n = sema_node(c, loss, at);
+    if (!n || n->shape.rank != 0)
+        return;
+    int out = c->prog->nouts++;
+    ir_scalar_output(c->graph, at, out, n);
+    c->batch_loop->loss_out = out;
 }
 
 /* Code that runs once, at program start, before the train block's own code (optimizer
