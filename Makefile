@@ -1,7 +1,7 @@
 # Makefile — the front door. CMake does the building; this file installs what is missing,
 # configures, and strings the test runs together (README.md, docs/testing.md).
 #
-#   make run             set up, build into build/, run examples/hello.nn (EXAMPLE=...)
+#   make run             set up, build into build/, train examples/mlp.nn (EXAMPLE=...)
 #   make test            set up, build, the whole ctest suite, then the sanitizer build's
 #                        suite (build-asan) and a bounded fuzz run (build-fuzz)
 #   make check           build and the ctest suite only (no sanitizers, no fuzzing)
@@ -15,7 +15,7 @@
 SHELL        := /bin/bash
 JOBS         ?= $(shell nproc)
 BUILD        ?= build
-EXAMPLE      ?= examples/hello.nn
+EXAMPLE      ?= examples/mlp.nn
 FUZZ_SECONDS ?= 60
 NNC_WERROR   ?= ON
 CMAKE_ARGS   ?=
