@@ -40,6 +40,9 @@ void rt_init(int argc, char **argv);
 int rt_exit(void);
 /* Report a runtime failure ("nnc: <msg>") and exit with status 1. */
 _Noreturn void rt_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A setting whose value was compiled into the program's shapes (a batch size): if the
+ * command line gave another value, says so and exits with status 2. */
+void rt_setting_fixed(const char *name, double compiled, double given);
 
 /* ==== training support: randomness, threads, flags, data, checkpoints, progress,
  * metrics (rt_random.c rt_pool.c rt_flags.c rt_data.c rt_checkpoint.c rt_progress.c

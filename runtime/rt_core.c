@@ -48,3 +48,13 @@ _Noreturn void rt_fatal(const char *fmt, ...)
     fputc('\n', stderr);
     exit(1);
 }
+
+void rt_setting_fixed(const char *name, double compiled, double given)
+{
+    if (!rt_flag_is_set(name) || given == compiled)
+        return;
+    fflush(stdout);
+    fprintf(stderr, "nnc: --%s is %g in this program: it sizes the compiled tensors; change it "
+                    "in the source and compile again\n", name, compiled);
+    exit(2);
+}

@@ -537,6 +537,11 @@ static void read_settings(Pg *pg)
                                 pg->f64, "");
         else
             v = call_rt(pg, "rt_flag_get_float", pg->f64, &cg->ptr, &name, 1);
+        if (st->fixed) { /* its value is part of the compiled shapes */
+            LLVMTypeRef params[3] = {cg->ptr, pg->f64, pg->f64};
+            LLVMValueRef args[3] = {name, f64c(pg, st->dflt), v};
+            call_rt(pg, "rt_setting_fixed", cg->void_, params, args, 3);
+        }
         store_var(pg, st->var, v);
     }
 }

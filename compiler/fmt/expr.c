@@ -88,50 +88,185 @@ static void item(Fmt *F, const AstNode *n, int suffix)
     }
 }
 
-/* open items close, flat or broken one item a line (see the top of the file). A list with
- * a comment between its brackets always breaks, so each comment keeps a line end to go
- * to. open_at and close_at are the brackets' offsets in the source; one_tuple keeps the
- * comma of a 1-tuple. */
-static void list(Fmt *F, char open, const AstList *items, char close, uint32_t open_at,
-                 uint32_t close_at, bool one_tuple, int suffix)
+/* Comments between a list's brackets that are not inside one of its items. Returns how
+ * many; *ends_line tells whether one of them must end a line (so the list must break). */
+static int between_comments(const Fmt *F, const AstList *items, uint32_t open_at,
+                            uint32_t close_at, bool *ends_line)
 {
-    bool broken = false;
-    if (!F->measure && items->len > 0) {
-        broken = fmt_has_comment(F, open_at, close_at + 1);
-        if (!broken) {
-            Fmt M = fmt_measurer(F);
-            list(&M, open, items, close, open_at, close_at, one_tuple, 0);
-            FmtSize size = fmt_measured(&M);
-            broken = size.multiline || F->col + size.width + suffix > FMT_WIDTH;
+    int count = 0, j = 0;
+    *ends_line = false;
+    for (int i = fmt_comment_at(F, open_at); i < F->ncomments; i++) {
+        const FmtComment *c = &F->comments[i];
+        if (c->lo >= close_at)
+            break;
+        while (j < items->len && items->items[j]->span.hi <= c->lo)
+            j++;
+        if (j < items->len && items->items[j]->span.lo <= c->lo)
+            continue;   /* inside item j */
+        count++;
+        *ends_line |= fmt_comment_ends_line(F, i);
+    }
+    return count;
+}
+
+/* In a list written on one line: the one-line block comments in [lo, hi), each followed by
+ * a space (before an item) or preceded by one (after the last item). The others are left
+ * for the end of the line. */
+static void inline_comments(Fmt *F, uint32_t lo, uint32_t hi, bool before_item)
+{
+    for (int i = fmt_comment_at(F, lo); i < F->ncomments && F->comments[i].lo < hi; i++) {
+        if (fmt_comment_ends_line(F, i))
+            continue;
+        if (!before_item)
+            fmt_puts(F, " ");
+        fmt_comment_inline(F, i);
+        if (before_item)
+            fmt_puts(F, " ");
+    }
+}
+
+/* The one-line block comments of an empty list, spaces between them: f(/ * none * /). */
+static void empty_list_comments(Fmt *F, uint32_t lo, uint32_t hi)
+{
+    bool first = true;
+    for (int i = fmt_comment_at(F, lo); i < F->ncomments && F->comments[i].lo < hi; i++) {
+        if (fmt_comment_ends_line(F, i))
+            continue;
+        if (!first)
+            fmt_puts(F, " ");
+        fmt_comment_inline(F, i);
+        first = false;
+    }
+}
+
+/* A sole argument or element that can break on its own: f(g(...)) breaks as f(g( ... )). */
+static bool huggable(const AstNode *n)
+{
+    if (n->kind == AST_ARG)
+        n = n->arg.key.name ? NULL : n->arg.value;
+    if (!n)
+        return false;
+    if (n->kind == AST_CALL)
+        return n->call.args.len > 0;
+    return (n->kind == AST_LIST || n->kind == AST_TUPLE) && n->list.len > 0;
+}
+
+static bool atom(const AstNode *n)
+{
+    if (n->kind == AST_UNARY && n->op.op == AST_OP_NEG)
+        n = n->op.lhs;
+    return n->kind == AST_INT || n->kind == AST_FLOAT || n->kind == AST_BOOL ||
+           n->kind == AST_STRING || n->kind == AST_NAME;
+}
+
+/* A list literal of atoms, or of lists of atoms (a tensor's rows), is filled: as many
+ * items a line as fit. */
+static bool fillable(const AstList *items)
+{
+    for (int i = 0; i < items->len; i++) {
+        const AstNode *n = items->items[i];
+        if (n->kind == AST_LIST) {
+            for (int k = 0; k < n->list.len; k++)
+                if (!atom(n->list.items[k]))
+                    return false;
+        } else if (!atom(n)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+typedef enum Layout { LAYOUT_FLAT, LAYOUT_HUG, LAYOUT_FILL, LAYOUT_LINES } Layout;
+
+/* open items close (see the top of the file). open_at and close_at are the brackets'
+ * offsets in the source; fill allows LAYOUT_FILL (list literals); one_tuple keeps the comma
+ * of a 1-tuple. Comments between items are printed in place: inline when the list is on
+ * one line (a '#' comment, or one spanning lines, breaks the list), else before or after
+ * their item; comments inside an item are the item's. */
+static void list(Fmt *F, char open, const AstList *items, char close, uint32_t open_at,
+                 uint32_t close_at, bool fill, bool one_tuple, int suffix)
+{
+    bool ends_line;
+    int between = between_comments(F, items, open_at + 1, close_at, &ends_line);
+    Layout layout = LAYOUT_FLAT;
+    if (items->len > 0 && ends_line)
+        layout = LAYOUT_LINES;
+    if (!F->measure && items->len > 0 && layout == LAYOUT_FLAT) {
+        Fmt M = fmt_measurer(F);
+        list(&M, open, items, close, open_at, close_at, fill, one_tuple, 0);
+        FmtSize size = fmt_measured(&M);
+        if (size.multiline || F->col + size.width + suffix > FMT_WIDTH) {
+            if (between == 0 && items->len == 1 && huggable(items->items[0]))
+                layout = LAYOUT_HUG;
+            else if (between == 0 && fill && fillable(items) &&
+                     !fmt_has_comment(F, open_at, close_at))
+                layout = LAYOUT_FILL;
+            else
+                layout = LAYOUT_LINES;
         }
     }
     fmt_put(F, &open, 1);
     if (F->measure && F->head < 0 && F->lines == 0 && items->len > 0)
         F->head = F->col;
-    if (!broken) {
+    if (F->measure && layout == LAYOUT_LINES) {   /* it will break: the rest is not measured */
+        fmt_puts(F, "\n");
+        return;
+    }
+    switch (layout) {
+    case LAYOUT_FLAT:
         for (int i = 0; i < items->len; i++) {
+            const AstNode *n = items->items[i];
             if (i)
                 fmt_puts(F, ", ");
-            item(F, items->items[i], 0);
+            inline_comments(F, i ? items->items[i - 1]->span.hi : open_at + 1, n->span.lo, true);
+            item(F, n, 0);
         }
         if (one_tuple && items->len == 1)
             fmt_puts(F, ",");
-        fmt_put(F, &close, 1);
-        return;
-    }
-    fmt_trailing(F, open_at + 1, items->items[0]->span.lo);
-    fmt_newline(F);
-    F->indent++;
-    for (int i = 0; i < items->len; i++) {
-        const AstNode *n = items->items[i];
-        fmt_leading(F, n->span.lo, false);
-        item(F, n, 1);
-        fmt_puts(F, ",");
-        fmt_trailing(F, n->span.hi, i + 1 < items->len ? items->items[i + 1]->span.lo : close_at);
+        if (items->len)
+            inline_comments(F, items->items[items->len - 1]->span.hi, close_at, false);
+        else
+            empty_list_comments(F, open_at + 1, close_at);
+        break;
+    case LAYOUT_HUG:
+        item(F, items->items[0], suffix + 1);
+        break;
+    case LAYOUT_FILL:
         fmt_newline(F);
+        F->indent++;
+        for (int i = 0; i < items->len; i++) {
+            if (i) {
+                Fmt M = fmt_measurer(F);
+                item(&M, items->items[i], 0);
+                if (F->col + 2 + fmt_measured(&M).width + 1 > FMT_WIDTH) {
+                    fmt_puts(F, ",");
+                    fmt_newline(F);
+                } else {
+                    fmt_puts(F, ", ");
+                }
+            }
+            item(F, items->items[i], 0);
+        }
+        fmt_puts(F, ",");
+        fmt_newline(F);
+        F->indent--;
+        break;
+    case LAYOUT_LINES:
+        fmt_trailing(F, open_at + 1, items->items[0]->span.lo);
+        fmt_newline(F);
+        F->indent++;
+        for (int i = 0; i < items->len; i++) {
+            const AstNode *n = items->items[i];
+            fmt_leading(F, n->span.lo, false);
+            item(F, n, 1);
+            fmt_puts(F, ",");
+            fmt_trailing(F, n->span.hi, i + 1 < items->len ? items->items[i + 1]->span.lo : close_at);
+            fmt_newline(F);
+        }
+        fmt_leading(F, close_at, false);
+        F->indent--;
+        break;
     }
-    fmt_leading(F, close_at, false);
-    F->indent--;
     fmt_put(F, &close, 1);
 }
 
@@ -140,7 +275,7 @@ void fmt_params(Fmt *F, const AstNode *def, int suffix)
     const AstList *params = &def->def.params;
     uint32_t open = fmt_find(F, def->def.id.span.hi, '(');
     uint32_t last = params->len ? params->items[params->len - 1]->span.hi : open + 1;
-    list(F, '(', params, ')', open, fmt_find(F, last, ')'), false, suffix);
+    list(F, '(', params, ')', open, fmt_find(F, last, ')'), false, false, suffix);
 }
 
 /* One index of x[...] or dimension of a type: an expression, "..." or a slice lo:hi. */
@@ -307,10 +442,10 @@ void fmt_expr(Fmt *F, const AstNode *n, int suffix)
     case AST_BOOL: fmt_puts(F, n->bval ? "true" : "false"); break;
     case AST_NAME: fmt_puts(F, n->name); break;
     case AST_LIST:
-        list(F, '[', &n->list, ']', n->span.lo, n->span.hi - 1, false, suffix);
+        list(F, '[', &n->list, ']', n->span.lo, n->span.hi - 1, true, false, suffix);
         break;
     case AST_TUPLE:
-        list(F, '(', &n->list, ')', n->span.lo, n->span.hi - 1, true, suffix);
+        list(F, '(', &n->list, ')', n->span.lo, n->span.hi - 1, false, true, suffix);
         break;
     case AST_COMPREHENSION:
         fmt_puts(F, "[");
@@ -345,7 +480,7 @@ void fmt_expr(Fmt *F, const AstNode *n, int suffix)
         const AstNode *f = n->call.callee;
         child(F, f, prec(f) < PREC_POSTFIX, 1);
         list(F, '(', &n->call.args, ')', fmt_find(F, f->span.hi, '('), n->span.hi - 1, false,
-             suffix);
+             false, suffix);
         break;
     }
     case AST_MEMBER: {

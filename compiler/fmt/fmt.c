@@ -140,9 +140,9 @@ static FmtComment *scan_comments(const SourceFile *src, int *count)
     return list;
 }
 
-bool fmt_has_comment(const Fmt *F, uint32_t lo, uint32_t hi)
+int fmt_comment_at(const Fmt *F, uint32_t lo)
 {
-    int a = 0, b = F->ncomments;   /* first comment at or after lo */
+    int a = 0, b = F->ncomments;
     while (a < b) {
         int m = (a + b) / 2;
         if (F->comments[m].lo < lo)
@@ -150,7 +150,19 @@ bool fmt_has_comment(const Fmt *F, uint32_t lo, uint32_t hi)
         else
             b = m;
     }
-    return a < F->ncomments && F->comments[a].lo < hi;
+    return a;
+}
+
+bool fmt_has_comment(const Fmt *F, uint32_t lo, uint32_t hi)
+{
+    int i = fmt_comment_at(F, lo);
+    return i < F->ncomments && F->comments[i].lo < hi;
+}
+
+bool fmt_comment_ends_line(const Fmt *F, int i)
+{
+    const FmtComment *c = &F->comments[i];
+    return c->line || memchr(F->src->text + c->lo, '\n', c->hi - c->lo) != NULL;
 }
 
 /* The end of the comment that starts at pos, or pos if none does. */
@@ -231,15 +243,48 @@ static void put_comment(Fmt *F, const FmtComment *c)
         F->hash_on_line = true;
 }
 
+/* The first comment not printed yet (ncomments if none). Comments are printed in source
+ * order, except those printed inline inside a list (fmt_comment_inline). */
+static int pending(Fmt *F)
+{
+    while (F->next_comment < F->ncomments && F->printed[F->next_comment])
+        F->next_comment++;
+    return F->next_comment;
+}
+
+static void print_comment(Fmt *F, int i)
+{
+    put_comment(F, &F->comments[i]);
+    F->printed[i] = true;
+}
+
+void fmt_comment_inline(Fmt *F, int i)
+{
+    put_comment(F, &F->comments[i]);
+    if (F->printed)
+        F->printed[i] = true;
+}
+
+/* Comments that shared a source line (after a block comment) share an output line. */
 void fmt_leading(Fmt *F, uint32_t before, bool blank_ok)
 {
-    while (F->next_comment < F->ncomments && F->comments[F->next_comment].lo < before) {
-        const FmtComment *c = &F->comments[F->next_comment++];
+    int i;
+    while ((i = pending(F)) < F->ncomments && F->comments[i].lo < before) {
+        const FmtComment *c = &F->comments[i];
         if (!F->line_start)
             fmt_newline(F);
         if (blank_ok && blank_between(F->src, F->last_end, c->lo))
             blank_line(F);
-        put_comment(F, c);
+        print_comment(F, i);
+        while (!c->line && (i = pending(F)) < F->ncomments) {
+            const FmtComment *d = &F->comments[i];
+            if (d->lo >= before || !same_line(F->src, c->hi, d->lo))
+                break;
+            for (int gap = source_gap(F->src, d->lo); gap > 0; gap--)
+                fmt_put(F, " ", 1);
+            print_comment(F, i);
+            c = d;
+        }
         fmt_newline(F);
         F->last_end = c->hi;
         F->no_blank = false;
@@ -247,21 +292,20 @@ void fmt_leading(Fmt *F, uint32_t before, bool blank_ok)
 }
 
 /* A comment at the end of a line keeps the blanks that separated it from the code in the
- * source (so comments aligned in a column stay aligned while the code is unchanged). After
- * a '#' comment the next one goes on a line of its own. */
+ * source (so comments aligned in a column stay aligned while the code is unchanged). What
+ * follows a '#' comment stays pending: the next fmt_leading puts it on a line of its own,
+ * as it would when formatting the output again. */
 void fmt_trailing(Fmt *F, uint32_t at, uint32_t limit)
 {
-    while (F->next_comment < F->ncomments) {
-        const FmtComment *c = &F->comments[F->next_comment];
+    int i;
+    while ((i = pending(F)) < F->ncomments && !F->hash_on_line) {
+        const FmtComment *c = &F->comments[i];
         if (c->lo >= at && (c->lo >= limit || !same_line(F->src, at, c->lo)))
             break;
-        F->next_comment++;
-        if (F->hash_on_line)
-            fmt_newline(F);
         if (!F->line_start)
             for (int gap = source_gap(F->src, c->lo); gap > 0; gap--)
                 fmt_put(F, " ", 1);
-        put_comment(F, c);
+        print_comment(F, i);
         if (c->hi > at)
             at = c->hi;
         if (c->hi > F->last_end)
@@ -316,7 +360,7 @@ FmtBlockShape fmt_block_shape(const Fmt *F, const AstNode *block)
 void fmt_block_one_line(Fmt *F, const AstNode *block, int suffix)
 {
     fmt_puts(F, "{ ");
-    fmt_stmt_value(F, block->list.items[0]->expr, suffix + 2);
+    fmt_expr(F, block->list.items[0]->expr, suffix + 2);
     fmt_puts(F, " }");
 }
 
@@ -359,8 +403,8 @@ static void body(Fmt *F, const AstNode *block)
     fmt_block_lines(F, block);
 }
 
-/* a, b, c — targets of an assignment or loop, or a tuple statement. The last item is
- * followed by `suffix` columns. */
+/* a, b, c — the targets of an assignment or loop. The last is followed by `suffix`
+ * columns. */
 static void expr_list(Fmt *F, const AstList *l, int suffix)
 {
     for (int i = 0; i < l->len; i++) {
@@ -368,14 +412,6 @@ static void expr_list(Fmt *F, const AstList *l, int suffix)
             fmt_puts(F, ", ");
         fmt_expr(F, l->items[i], i + 1 < l->len ? 1 : suffix);
     }
-}
-
-void fmt_stmt_value(Fmt *F, const AstNode *e, int suffix)
-{
-    if (e->kind == AST_TUPLE && e->list.len >= 2)
-        expr_list(F, &e->list, suffix);
-    else
-        fmt_expr(F, e, suffix);
 }
 
 static void definition(Fmt *F, const AstNode *s, const char *keyword)
@@ -412,7 +448,7 @@ static const char *assign_op(AstOp op)
 static void stmt(Fmt *F, const AstNode *s)
 {
     switch (s->kind) {
-    case AST_EXPR_STMT: fmt_stmt_value(F, s->expr, 0); break;
+    case AST_EXPR_STMT: fmt_expr(F, s->expr, 0); break;
     case AST_ASSIGN:
         expr_list(F, &s->assign.targets, 3);
         fmt_puts(F, assign_op(s->assign.op));
@@ -471,7 +507,11 @@ char *fmt_render(const AstNode *program, const SourceFile *src, size_t *len)
     Fmt F = {.src = src, .line_start = true, .no_blank = true, .head = -1};
     FmtComment *comments = scan_comments(src, &F.ncomments);
     F.comments = comments;
+    F.printed = util_malloc(sizeof(bool) * (size_t)F.ncomments + 1);
+    memset(F.printed, 0, sizeof(bool) * (size_t)F.ncomments + 1);
     stmts(&F, &program->list, UINT32_MAX, true);
+    ASSERT(pending(&F) == F.ncomments);   /* no comment is lost */
+    util_free(F.printed);
     util_free(comments);
     if (!F.buf)
         buf_append(&F, "", 0);

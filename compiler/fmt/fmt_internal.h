@@ -24,7 +24,8 @@ typedef struct Fmt {
     const SourceFile *src;
     const FmtComment *comments;    /* in source order */
     int ncomments;
-    int next_comment;              /* comments before this one have been printed */
+    bool *printed;                 /* per comment: printed already (NULL when measuring) */
+    int next_comment;              /* every comment before this one has been printed */
     char *buf;                     /* the output so far */
     size_t len, cap;
     int col;                       /* columns (code points) on the current output line */
@@ -60,6 +61,12 @@ void fmt_newline(Fmt *F);
 Fmt fmt_measurer(const Fmt *F);
 FmtSize fmt_measured(Fmt *M);          /* frees M's buffer */
 bool fmt_has_comment(const Fmt *F, uint32_t lo, uint32_t hi);
+/* The index of the first comment that starts at or after lo (ncomments if none). */
+int fmt_comment_at(const Fmt *F, uint32_t lo);
+/* Whether comment i must end its line: a '#' comment, or a block comment over lines. */
+bool fmt_comment_ends_line(const Fmt *F, int i);
+/* Writes comment i where the output is (inside a line) and marks it printed. */
+void fmt_comment_inline(Fmt *F, int i);
 /* The offset of the next `ch` at or after pos, skipping comments (pos if none). */
 uint32_t fmt_find(const Fmt *F, uint32_t pos, char ch);
 /* Comments before `before`, each on its own line (with the blank line before it kept when
@@ -73,8 +80,6 @@ void fmt_trailing(Fmt *F, uint32_t at, uint32_t limit);
 FmtBlockShape fmt_block_shape(const Fmt *F, const AstNode *block);
 void fmt_block_one_line(Fmt *F, const AstNode *block, int suffix);
 void fmt_block_lines(Fmt *F, const AstNode *block);
-/* An expression statement's value: a tuple of two or more is written without parentheses. */
-void fmt_stmt_value(Fmt *F, const AstNode *e, int suffix);
 
 /* expr.c. `suffix` is how many columns must follow on the same line (a closing bracket,
  * " {"): a bracketed list breaks if its flat form would end past FMT_WIDTH - suffix. */

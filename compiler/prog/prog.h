@@ -111,6 +111,7 @@ typedef struct ProgSetting {
     int var;
     bool is_int;
     double dflt;
+    bool fixed;   /* compiled into shapes (a batch size): the flag may not change it */
 } ProgSetting;
 
 typedef struct Prog {

@@ -1474,6 +1474,10 @@ static Value *t_batches(Checker *c, CallArgs *a, const Builtin *b, Value *r)
     }
     /* the batch size is part of the compiled shapes: a setting's default is used */
     int64_t batch = size->known ? size->i : size->hx ? size->i : -1;
+    if (!size->known && size->hx && size->hx->kind == PX_VAR)
+        for (int i = 0; i < c->prog->nsettings; i++)
+            if (c->prog->settings[i].var == size->hx->index)
+                c->prog->settings[i].fixed = true;
     if (batch <= 0) {
         sema_unsupported(c, arg_span(a, 1), "a batch size known only at run time");
         return val_error(c);

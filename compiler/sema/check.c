@@ -1482,6 +1482,10 @@ Flow sema_exec_stmt(Checker *c, Scope *s, AstNode *st, Exec *x, bool is_last)
                        st->kind == AST_BREAK ? "break" : "continue");
             return FLOW_NORMAL;
         }
+        if (sema_training(c) && c->runtime) { /* a host loop's break or continue */
+            train_close_region(c);
+            prog_stmt(c->prog, c->block, st->kind == AST_BREAK ? PS_BREAK : PS_CONTINUE, st->span);
+        }
         return x->flow = st->kind == AST_BREAK ? FLOW_BREAK : FLOW_CONTINUE;
     case AST_PARAM_DECL: sema_misplaced(c, st, "here; parameters belong directly in a layer or model"); return FLOW_NORMAL;
     case AST_STATE_DECL: sema_misplaced(c, st, "here; state belongs directly in a layer, model or optimizer"); return FLOW_NORMAL;

@@ -118,6 +118,16 @@ case_not_compiled_yet() {
     want_status 1; want_no_out; want_err "^later\.nn:2:8: error: code generation does not support conditions known only at run time"
 }
 
+case_fixed_batch_flag() {
+    # A setting that sizes compiled tensors (the batch) cannot be changed by its flag: a clear
+    # message and status 2, before any training; other settings can.
+    printf 'train(steps = 2, batch = 4) {\n    data = fashion_mnist("/usr/share/datasets/fashion-mnist")\n    for i in 0..steps {\n        for x, y in batches(data.test, batch) {\n            print(sum(x * 0))\n            break\n        }\n    }\n}\n' >fixed.nn
+    nnc run fixed.nn -- --steps 1
+    want_status 0
+    nnc run fixed.nn -- --batch 8
+    want_status 2; want_no_out; want_err "^nnc: --batch is 4 in this program"
+}
+
 case_shape_mismatch() {
     printf 'print([[1, 2, 3]] @ [[1, 2]])\n' >shape.nn
     nnc check shape.nn
