@@ -181,6 +181,12 @@ const int64_t *rt_dataset_y_shape(const RtDataset *ds);
 int64_t rt_dataset_y_size(const RtDataset *ds);
 /* 1 + the largest i32 label (0 when the labels are not i32). */
 int32_t rt_dataset_classes(const RtDataset *ds);
+/* A dataset of `count` zero-filled samples of the given shapes (y_rank < 0: no y), to be
+ * filled with rt_dataset_set: what a map transform's results go into. */
+RtDataset *rt_dataset_new(int64_t count, RtDtype x_dtype, int32_t x_rank, const int64_t *x_shape,
+                          RtDtype y_dtype, int32_t y_rank, const int64_t *y_shape);
+/* Copies x (x size elements) and y (y size; ignored without y) into sample `index`. */
+void rt_dataset_set(RtDataset *ds, int64_t index, const void *x, const void *y);
 /* Copies sample `index` into x_out (x size elements) and y_out (y size; may be NULL). */
 void rt_dataset_get(const RtDataset *ds, int64_t index, void *x_out, void *y_out);
 

@@ -148,6 +148,29 @@ static void rt_copy_sample(const RtDataset *ds, int64_t index, uint32_t *x_out,
         memcpy(y_out, ds->y.base + row * ds->y.stride, (size_t)ds->y.size * RT_ELEMENT_BYTES);
 }
 
+RtDataset *rt_dataset_new(int64_t count, RtDtype x_dtype, int32_t x_rank, const int64_t *x_shape,
+                          RtDtype y_dtype, int32_t y_rank, const int64_t *y_shape)
+{
+    if (count < 0)
+        rt_fatal("a dataset cannot have %" PRId64 " samples", count);
+    int64_t xs = rt_shape_size("map", x_rank, x_shape);
+    int64_t ys = y_rank >= 0 ? rt_shape_size("map", y_rank, y_shape) : 0;
+    void *x = rt_alloc_zeroed((size_t)(count * xs + 1), RT_ELEMENT_BYTES);
+    void *y = y_rank >= 0 ? rt_alloc_zeroed((size_t)(count * ys + 1), RT_ELEMENT_BYTES) : NULL;
+    return rt_dataset_from_blocks("map", count, x_dtype, x_rank, x_shape, x, y_dtype,
+                                  y_rank >= 0 ? y_rank : 0, y_shape, y);
+}
+
+void rt_dataset_set(RtDataset *ds, int64_t index, const void *x, const void *y)
+{
+    if (index < 0 || index >= ds->count || ds->rows)
+        rt_fatal("%s: cannot set sample %" PRId64, ds->source, index);
+    memcpy((uint32_t *)ds->x.base + index * ds->x.stride, x, (size_t)ds->x.size * RT_ELEMENT_BYTES);
+    if (y && ds->y.size > 0)
+        memcpy((uint32_t *)ds->y.base + index * ds->y.stride, y,
+               (size_t)ds->y.size * RT_ELEMENT_BYTES);
+}
+
 void rt_dataset_get(const RtDataset *ds, int64_t index, void *x_out, void *y_out)
 {
     if (index < 0 || index >= ds->count)

@@ -424,6 +424,49 @@ static void emit_checkpoint(Pg *pg, const ProgStmt *s)
             params, args, 4);
 }
 
+/* datas[s->n] = every sample of datas[s->index] through region s->region: a new dataset
+ * filled once, sample by sample (map transforms are per sample). */
+static void emit_map_data(Pg *pg, const ProgStmt *s)
+{
+    Cg *cg = pg->cg;
+    LLVMBuilderRef b = cg->b;
+    const Prog *p = pg->p;
+    LLVMValueRef src = pg->datasets[s->index];
+    LLVMValueRef count = call_rt(pg, "rt_dataset_count", cg->i64, &cg->ptr, &src, 1);
+    const ProgSlot *xo = &p->slots[s->x_out], *yo = s->y_out >= 0 ? &p->slots[s->y_out] : NULL;
+    LLVMTypeRef new_params[7] = {cg->i64, cg->i32, cg->i32, cg->ptr, cg->i32, cg->i32, cg->ptr};
+    LLVMValueRef new_args[7] = {
+        count, i32c(cg, xo->dtype == IR_I32 ? RT_DTYPE_I32 : RT_DTYPE_F32), i32c(cg, xo->shape.rank),
+        dims_constant(pg, &xo->shape),
+        i32c(cg, yo && yo->dtype == IR_F32 ? RT_DTYPE_F32 : RT_DTYPE_I32),
+        i32c(cg, yo ? yo->shape.rank : -1), yo ? dims_constant(pg, &yo->shape) : LLVMConstPointerNull(cg->ptr)};
+    LLVMValueRef dst = call_rt(pg, "rt_dataset_new", cg->ptr, new_params, new_args, 7);
+
+    LLVMValueRef i = entry_alloca(pg, cg->i64, "sample");
+    LLVMBuildStore(b, i64c(cg, 0), i);
+    LLVMBasicBlockRef header = new_block(pg, "map"), body = new_block(pg, "map.body");
+    LLVMBasicBlockRef exit = new_block(pg, "map.end");
+    LLVMBuildBr(b, header);
+    LLVMPositionBuilderAtEnd(b, header);
+    LLVMValueRef at = LLVMBuildLoad2(b, cg->i64, i, "");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, at, count, ""), body, exit);
+    LLVMPositionBuilderAtEnd(b, body);
+    LLVMTypeRef get_params[4] = {cg->ptr, cg->i64, cg->ptr, cg->ptr};
+    LLVMValueRef get_args[4] = {src, at, slot_ptr(pg, s->x_slot),
+                                s->y_slot >= 0 ? slot_ptr(pg, s->y_slot) : LLVMConstPointerNull(cg->ptr)};
+    call_rt(pg, "rt_dataset_get", cg->void_, get_params, get_args, 4);
+    LLVMValueRef fn = pg->region_fns[s->region];
+    LLVMValueRef args[3] = {pg->slot_ptrs, pg->vars, pg->outs};
+    LLVMBuildCall2(b, LLVMGlobalGetValueType(fn), fn, args, 3, "");
+    LLVMValueRef set_args[4] = {dst, at, slot_ptr(pg, s->x_out),
+                                s->y_out >= 0 ? slot_ptr(pg, s->y_out) : LLVMConstPointerNull(cg->ptr)};
+    call_rt(pg, "rt_dataset_set", cg->void_, get_params, set_args, 4);
+    LLVMBuildStore(b, LLVMBuildAdd(b, at, i64c(cg, 1), ""), i);
+    LLVMBuildBr(b, header);
+    LLVMPositionBuilderAtEnd(b, exit);
+    pg->datasets[s->n] = dst;
+}
+
 static void emit_stmt(Pg *pg, const ProgStmt *s)
 {
     Cg *cg = pg->cg;
@@ -450,6 +493,7 @@ static void emit_stmt(Pg *pg, const ProgStmt *s)
     case PS_PRINT: emit_print(pg, s); return;
     case PS_SAVE:
     case PS_LOAD: emit_checkpoint(pg, s); return;
+    case PS_MAP_DATA: emit_map_data(pg, s); return;
     }
     UNREACHABLE();
 }
@@ -623,6 +667,9 @@ static void load_data(Pg *pg, int i)
         pg->datasets[i] = call_rt(pg, "rt_dataset_text", cg->ptr, params, args, 2);
         return;
     }
+    case PD_MAPPED:
+        pg->datasets[i] = NULL; /* made by its PS_MAP_DATA statement */
+        return;
     }
     UNREACHABLE();
 }

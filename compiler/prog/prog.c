@@ -211,6 +211,10 @@ static void print_stmt(FILE *out, const Prog *p, const ProgStmt *s, int depth)
         print_expr(out, p, s->expr);
         fputc('\n', out);
         return;
+    case PS_MAP_DATA:
+        fprintf(out, "data%d = map data%d through region %d (slots %d, %d -> %d, %d)\n", s->n,
+                s->index, s->region, s->x_slot, s->y_slot, s->x_out, s->y_out);
+        return;
     case PS_SAVE:
     case PS_LOAD:
         fprintf(out, "%s \"%s\" slots", s->kind == PS_SAVE ? "save" : "load", s->path);

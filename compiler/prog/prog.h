@@ -50,6 +50,9 @@ typedef enum ProgStmtKind {
     PS_CONTINUE,
     PS_LOG,          /* log(names[i] = values[i]) */
     PS_PRINT,        /* print the host scalar expr */
+    PS_MAP_DATA,     /* datas[n] = map of datas[index]: for each sample, copy it into slots
+                        x_slot/y_slot, run regions[region], and take slots x_out/y_out (at
+                        program start, before anything else uses datas[n]) */
     PS_SAVE,         /* write slots[slot_list[i]] (named slot names) to the file `path` */
     PS_LOAD,         /* read them back */
 } ProgStmtKind;
@@ -71,6 +74,8 @@ struct ProgStmt {
     bool shuffle;
     int x_slot, y_slot, epoch_var;
     int loss_out;       /* outs[] index of the step's loss, shown by the progress line, or -1 */
+    /* PS_MAP_DATA (and index, n, x_slot, y_slot above) */
+    int region, x_out, y_out;
     /* PS_LOG */
     int n;
     const char **names;
@@ -92,7 +97,10 @@ typedef struct ProgVar {
     bool is_int;
 } ProgVar;
 
-typedef enum ProgDataKind { PD_FASHION_MNIST, PD_MNIST, PD_IDX, PD_CSV, PD_NPY, PD_TEXT } ProgDataKind;
+typedef enum ProgDataKind {
+    PD_FASHION_MNIST, PD_MNIST, PD_IDX, PD_CSV, PD_NPY, PD_TEXT,
+    PD_MAPPED,  /* made by a PS_MAP_DATA statement, not loaded */
+} ProgDataKind;
 
 /* A dataset split to batch: loaded at program start. */
 typedef struct ProgData {

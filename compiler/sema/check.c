@@ -1011,7 +1011,12 @@ static void assign_name(Checker *c, Scope *s, AstNode *target, Value *v)
     }
     if (sema_training(c) && (c->runtime || (b && b->kind == BIND_STATE)) &&
         (!b || b->kind == BIND_VAR || b->kind == BIND_STATE)) {
-        /* traced run-time code: host variables and slots (train.c) */
+        /* traced run-time code: host variables and slots (train.c); a loop's own variables
+         * are bound anew by each loop */
+        if (c->binding_loop_target && b && b->kind == BIND_VAR) {
+            b->value = v;
+            return;
+        }
         if (b && v->kind != V_ERROR && b->value->kind != V_ERROR && !assign_compatible(b->value, v)) {
             sema_error(c, target->span, "'%s' has type %s, but this assigns %s", name,
                        val_type_str(c, b->value, x, sizeof x), val_type_str(c, v, y, sizeof y));

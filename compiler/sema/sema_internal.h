@@ -362,6 +362,8 @@ Value *train_declare_slot(Checker *c, Value *v, const char *name);
  * region placed first in the program. */
 void *train_prologue_begin(Checker *c);
 void train_prologue_end(Checker *c, void *saved);
+/* Ends a prologue without running its region (a map's region runs per sample). */
+void train_prologue_discard(Checker *c, void *saved);
 
 
 #endif

@@ -376,15 +376,76 @@ static int register_data(Checker *c, const DataRef *d)
     return prog_add_data(c->prog, &d->source);
 }
 
-static Value *batch_value(Checker *c, const Value *sample, int64_t batch, int slot)
+/* A tensor value kept in a slot of the given type. */
+static Value *slot_value(Checker *c, IrDType dtype, const IrShape *shape, int slot)
 {
-    Value *v = val_tensor(c, sample->dtype, sample->rank + 1, NULL);
-    v->dims[0] = dim_const(batch);
-    for (int i = 0; i < sample->rank; i++)
-        v->dims[i + 1] = sample->dims[i];
+    Value *v = val_tensor(c, dtype == IR_I32 ? DT_I32 : DT_F32, shape->rank, NULL);
+    for (int i = 0; i < shape->rank; i++)
+        v->dims[i] = dim_const(shape->dims[i]);
     v->has_slot = true;
     v->slot = slot;
     return v;
+}
+
+/* The data a loop over batches reads: the source, or the source with its map transforms
+ * applied sample by sample once at program start (PS_MAP_DATA; the same chain is mapped
+ * once however many loops read it). Returns the data index, or -1 after reporting. */
+static int mapped_data(Checker *c, const DataRef *d, AstNode *at)
+{
+    int data = register_data(c, d);
+    for (int m = 0; m < d->nmaps; m++) {
+        char key[64];
+        snprintf(key, sizeof key, "map %d %p", data, (const void *)d->maps[m]);
+        for (int i = 0; i < c->prog->ndatas; i++)
+            if (c->prog->datas[i].kind == PD_MAPPED && c->prog->datas[i].path &&
+                !strcmp(c->prog->datas[i].path, key)) {
+                data = i;
+                goto next;
+            }
+        {
+            const ProgData src = c->prog->datas[data];
+            int x_in = prog_add_slot(c->prog, "sample.x", src.x_dtype, &src.x_shape);
+            int y_in = prog_add_slot(c->prog, "sample.y", src.y_dtype, &src.y_shape);
+            void *prologue = train_prologue_begin(c);
+            int region = c->region;
+            Value *pos[2] = {slot_value(c, src.x_dtype, &src.x_shape, x_in),
+                             slot_value(c, src.y_dtype, &src.y_shape, y_in)};
+            Value *r = sema_call_fn(c, d->maps[m], NULL, at, pos, 2, NULL, NULL, 0);
+            IrNode *xo = r->kind == V_TUPLE && r->len == 2 ? sema_node(c, r->items[0], at->span) : NULL;
+            IrNode *yo = xo ? sema_node(c, r->items[1], at->span) : NULL;
+            if (!yo) {
+                train_prologue_discard(c, prologue);
+                return -1;
+            }
+            ProgData out = {.kind = PD_MAPPED, .x_shape = xo->shape, .y_shape = yo->shape,
+                            .x_dtype = xo->dtype, .y_dtype = yo->dtype};
+            out.path = arena_strndup(&c->prog->arena, key, strlen(key));
+            int x_out = prog_add_slot(c->prog, "sample.x.out", xo->dtype, &xo->shape);
+            int y_out = prog_add_slot(c->prog, "sample.y.out", yo->dtype, &yo->shape);
+            ir_slot_store(c->graph, at->span, x_out, xo);
+            ir_slot_store(c->graph, at->span, y_out, yo);
+            train_prologue_discard(c, prologue); /* the region runs per sample, not once */
+            int n = prog_add_data(c->prog, &out);
+            ProgStmt *map = prog_stmt(c->prog, &c->prog->main, PS_MAP_DATA, at->span);
+            /* at program start, after earlier maps (they may feed this one) */
+            ProgBlock *b = &c->prog->main;
+            int pos_at = 0;
+            while (pos_at < b->len - 1 && b->items[pos_at]->kind == PS_MAP_DATA)
+                pos_at++;
+            memmove(b->items + pos_at + 1, b->items + pos_at, sizeof(ProgStmt *) * (size_t)(b->len - 1 - pos_at));
+            b->items[pos_at] = map;
+            map->index = data;
+            map->n = n;
+            map->region = region;
+            map->x_slot = x_in;
+            map->y_slot = y_in;
+            map->x_out = x_out;
+            map->y_out = y_out;
+            data = n;
+        }
+    next:;
+    }
+    return data;
 }
 
 Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src)
@@ -413,11 +474,10 @@ Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src)
                                                      "at run time");
             return FLOW_NORMAL;
         }
+        int dataset = mapped_data(c, d, st);
+        if (dataset < 0)
+            return FLOW_NORMAL;
         train_close_region(c);
-        /* the raw samples (before map transforms) fill the slots */
-        Value *raw_x = d->nmaps ? NULL : src->x;
-        Value *raw_y = d->nmaps ? NULL : src->y;
-        int dataset = register_data(c, d);
         const ProgData *pd = &c->prog->datas[dataset];
         IrShape xs = {.rank = pd->x_shape.rank + 1}, ys = {.rank = pd->y_shape.rank + 1};
         xs.dims[0] = ys.dims[0] = d->batch;
@@ -435,34 +495,8 @@ Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src)
         loop->x_slot = x_slot;
         loop->y_slot = y_slot;
         loop->epoch_var = c->epoch_var;
-        ProgBlock *outer = c->block;
-        c->block = &loop->body;
-        /* the samples as the program sees them: raw, then each map transform in turn */
-        Value *x = val_tensor(c, pd->x_dtype == IR_I32 ? DT_I32 : DT_F32, xs.rank, NULL);
-        Value *y = val_tensor(c, pd->y_dtype == IR_I32 ? DT_I32 : DT_F32, ys.rank, NULL);
-        for (int i = 0; i < xs.rank; i++)
-            x->dims[i] = dim_const(xs.dims[i]);
-        for (int i = 0; i < ys.rank; i++)
-            y->dims[i] = dim_const(ys.dims[i]);
-        x->has_slot = y->has_slot = true;
-        x->slot = x_slot;
-        y->slot = y_slot;
-        (void)raw_x;
-        (void)raw_y;
-        (void)batch_value;
-        for (int m = 0; m < d->nmaps; m++) {
-            Value *pos[2] = {x, y};
-            Value *r = sema_call_fn(c, d->maps[m], NULL, st, pos, 2, NULL, NULL, 0);
-            if (r->kind != V_TUPLE || r->len != 2) {
-                c->block = outer;
-                return FLOW_NORMAL;
-            }
-            x = r->items[0];
-            y = r->items[1];
-        }
-        Value *pair[2] = {x, y};
+        Value *pair[2] = {slot_value(c, pd->x_dtype, &xs, x_slot), slot_value(c, pd->y_dtype, &ys, y_slot)};
         item = val_tuple(c, 2, pair);
-        c->block = outer;
     } else {
         sema_unsupported(c, st->loop.iter->span, "run-time loops over this kind of value");
         return FLOW_NORMAL;
@@ -541,6 +575,18 @@ void train_prologue_end(Checker *c, void *state)
         memmove(m->items + 1, m->items, sizeof(ProgStmt *) * (size_t)(m->len - 1));
         m->items[0] = s;
     }
+    c->graph = saved->graph;
+    c->region = saved->region;
+    c->stores = saved->stores;
+    c->slot_loads = saved->slot_loads;
+    c->nslot_loads = saved->nslot_loads;
+}
+
+void train_prologue_discard(Checker *c, void *state)
+{
+    Prologue *saved = state;
+    util_vec_free(&c->stores);
+    util_free(c->slot_loads);
     c->graph = saved->graph;
     c->region = saved->region;
     c->stores = saved->stores;
