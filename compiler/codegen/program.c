@@ -174,6 +174,11 @@ static LLVMValueRef emit_expr(Pg *pg, const ProgExpr *e)
         ASSERT(e->op == AST_OP_NOT);
         return bool_to_f64(pg, LLVMBuildFCmp(b, LLVMRealOEQ, a, f64c(pg, 0.0), ""));
     }
+    case PX_SELECT: {
+        LLVMValueRef cond = LLVMBuildFCmp(b, LLVMRealUNE, emit_expr(pg, e->cond), f64c(pg, 0.0), "");
+        LLVMValueRef yes = emit_expr(pg, e->a), no = emit_expr(pg, e->b);
+        return LLVMBuildSelect(b, cond, yes, no, "");
+    }
     case PX_BINARY: {
         LLVMValueRef a = emit_expr(pg, e->a), c = emit_expr(pg, e->b);
         LLVMValueRef args[2] = {a, c};

@@ -135,6 +135,15 @@ ProgExpr *prog_binary(Prog *p, int op, ProgExpr *a, ProgExpr *b)
     return e;
 }
 
+ProgExpr *prog_select(Prog *p, ProgExpr *cond, ProgExpr *a, ProgExpr *b)
+{
+    ProgExpr *e = expr(p, PX_SELECT);
+    e->cond = cond;
+    e->a = a;
+    e->b = b;
+    return e;
+}
+
 /* ---- printer -------------------------------------------------------------------------- */
 
 static void print_expr(FILE *out, const Prog *p, const ProgExpr *e)
@@ -147,6 +156,15 @@ static void print_expr(FILE *out, const Prog *p, const ProgExpr *e)
     case PX_UNARY:
         fprintf(out, "%s(", e->op == PX_OP_FLOOR ? "floor" : ast_op_name((AstOp)e->op));
         print_expr(out, p, e->a);
+        fputc(')', out);
+        break;
+    case PX_SELECT:
+        fputs("(if ", out);
+        print_expr(out, p, e->cond);
+        fputs(" then ", out);
+        print_expr(out, p, e->a);
+        fputs(" else ", out);
+        print_expr(out, p, e->b);
         fputc(')', out);
         break;
     case PX_BINARY:

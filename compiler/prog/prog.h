@@ -25,6 +25,7 @@ typedef enum ProgExprKind {
     PX_OUT,     /* outs[index], written by the last region that ran */
     PX_UNARY,   /* op a: AST_OP_NEG, AST_OP_NOT; PX_OP_FLOOR for int(x) */
     PX_BINARY,  /* a op b: AST_OP_* arithmetic and comparisons (1.0 / 0.0), and, or */
+    PX_SELECT,  /* cond != 0 ? a : b */
 } ProgExprKind;
 
 enum { PX_OP_FLOOR = 100 };
@@ -35,7 +36,7 @@ struct ProgExpr {
     double value;
     int index;
     int op;
-    ProgExpr *a, *b;
+    ProgExpr *a, *b, *cond;
 };
 
 typedef enum ProgStmtKind {
@@ -149,6 +150,7 @@ ProgExpr *prog_var(Prog *p, int var);
 ProgExpr *prog_out(Prog *p, int out);
 ProgExpr *prog_unary(Prog *p, int op, ProgExpr *a);
 ProgExpr *prog_binary(Prog *p, int op, ProgExpr *a, ProgExpr *b);
+ProgExpr *prog_select(Prog *p, ProgExpr *cond, ProgExpr *a, ProgExpr *b);
 /* Textual form for --emit=ir: the host code with its regions' graphs inline. */
 void prog_print(FILE *out, const Prog *p);
 

@@ -1096,8 +1096,12 @@ static void assign_target(Checker *c, Scope *s, AstNode *target, Value *v)
                            val_type_str(c, v, y, sizeof y));
                 sema_note(c, b->span, "declared here");
             }
-            if (optimizer && b->kind == BIND_HYPER && val_is_numeric(b->value))
-                b->value = val_join(c, b->value, v);
+            if (optimizer && b->kind == BIND_HYPER && val_is_numeric(b->value)) {
+                if (sema_training(c) && v->kind != V_ERROR) /* a host variable from now on */
+                    b->value = train_assign(c, b, target->member.field.name, v, target->span);
+                else
+                    b->value = val_join(c, b->value, v);
+            }
             return;
         }
         sema_error(c, target->span, "cannot assign to '%s': only state and optimizer "
@@ -1269,6 +1273,37 @@ static Value *eval_name(Checker *c, Scope *s, AstNode *e)
     return val_error(c);
 }
 
+/* The expression a branch of an if-expression reduces to: its block's only statement. */
+static AstNode *branch_expr(AstNode *b)
+{
+    if (b->kind == AST_IF)
+        return b;
+    if (b->kind == AST_BLOCK && b->list.len == 1 && b->list.items[0]->kind == AST_EXPR_STMT)
+        return b->list.items[0]->expr;
+    return NULL;
+}
+
+/* `if c { a } else { b }` in host code, with c known only at run time: a select between two
+ * host scalars. NULL when the branches are anything else (reported by the caller). */
+static Value *host_if(Checker *c, Scope *s, AstNode *e, Value *cond)
+{
+    AstNode *ta = branch_expr(e->cond.then), *tb = branch_expr(e->cond.els);
+    if (!ta || !tb)
+        return NULL;
+    Value *a = sema_eval(c, s, ta), *b = sema_eval(c, s, tb);
+    bool scalars = (val_is_numeric(a) || a->kind == V_BOOL) && (val_is_numeric(b) || b->kind == V_BOOL);
+    if (!scalars)
+        return NULL;
+    ProgExpr *x = train_host(c, a, ta->span), *y = x ? train_host(c, b, tb->span) : NULL;
+    if (!y)
+        return val_error(c);
+    Value *r = val_join(c, a, b);
+    r = r->known ? val_copy(c, r) : r;
+    r->known = false;
+    r->hx = prog_select(c->prog, cond->hx, x, y);
+    return r;
+}
+
 static Value *eval_if(Checker *c, Scope *s, AstNode *e)
 {
     Value *cond = sema_eval(c, s, e->cond.cond);
@@ -1285,6 +1320,12 @@ static Value *eval_if(Checker *c, Scope *s, AstNode *e)
             return val_void(c);
         Exec x = {0};
         return branch->kind == AST_BLOCK ? sema_exec_block(c, s, branch, &x) : sema_eval(c, s, branch);
+    }
+    if (sema_training(c) && cond->kind == V_BOOL && cond->hx && e->cond.els) {
+        /* a host value chosen at run time: both branches are single host expressions */
+        Value *r = host_if(c, s, e, cond);
+        if (r)
+            return r;
     }
     if (sema_tracing(c) && cond->kind == V_BOOL) {
         sema_unsupported(c, e->cond.cond->span, "conditions known only at run time");

@@ -170,6 +170,7 @@ IrNode *train_node(Checker *c, const Value *v, Span at)
 ProgExpr *train_host(Checker *c, Value *v, Span at)
 {
     switch (v->kind) {
+    case V_ERROR: return NULL; /* reported where it arose */
     case V_INT:
         if (v->known)
             return prog_const(c->prog, (double)v->i);
