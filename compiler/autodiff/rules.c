@@ -188,6 +188,8 @@ static IrNode *ad_transpose(IrGraph *g, IrNode *n, int i, IrNode *gy)
 static IrNode *ad_matmul(IrGraph *g, IrNode *n, int i, IrNode *gy)
 {
     static const int swap[IR_MAX_RANK] = {1, 0};
+    /* autodiff runs before simplify folds transposes into products */
+    ASSERT(!n->attr.matmul.trans_a && !n->attr.matmul.trans_b);
     if (i == 0)
         return ir_matmul(g, n->span, gy, ir_transpose(g, n->span, n->in[1], swap));
     return ir_matmul(g, n->span, ir_transpose(g, n->span, n->in[0], swap), gy);

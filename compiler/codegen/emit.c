@@ -182,10 +182,11 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
         return;
     }
     case IR_OP_MATMUL: {
-        /* [M, K] @ [K, N] -> [M, N], all contiguous row-major */
-        int64_t m = n->in[0]->shape.dims[0], k = n->in[0]->shape.dims[1];
-        int64_t nn = n->in[1]->shape.dims[1];
-        LLVMValueRef args[8] = {i64c(cg, m), i64c(cg, nn), i64c(cg, k), i32c(cg, 0), i32c(cg, 0),
+        /* op(A) [M, K] @ op(B) [K, N] -> [M, N], all contiguous row-major; op transposes
+         * an input marked by simplify */
+        bool ta = n->attr.matmul.trans_a, tb = n->attr.matmul.trans_b;
+        int64_t m = n->shape.dims[0], nn = n->shape.dims[1], k = n->in[0]->shape.dims[ta ? 0 : 1];
+        LLVMValueRef args[8] = {i64c(cg, m), i64c(cg, nn), i64c(cg, k), i32c(cg, ta), i32c(cg, tb),
                                 buf[n->in[0]->id], buf[n->in[1]->id], buf[n->id]};
         LLVMBuildCall2(cg->b, rt->matmul_ty, rt->matmul, args, 8, "");
         return;

@@ -176,13 +176,14 @@ static void eval_transpose(Eval *e, IrNode *n, double *out)
 
 static void eval_matmul(Eval *e, IrNode *n, double *out)
 {
-    int64_t M = n->shape.dims[0], N = n->shape.dims[1], K = n->in[0]->shape.dims[1];
+    bool ta = n->attr.matmul.trans_a, tb = n->attr.matmul.trans_b;
+    int64_t M = n->shape.dims[0], N = n->shape.dims[1], K = n->in[0]->shape.dims[ta ? 0 : 1];
     const double *a = e->values[n->in[0]->id], *b = e->values[n->in[1]->id];
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < N; j++) {
             double acc = 0;
             for (int64_t k = 0; k < K; k++)
-                acc += a[i * K + k] * b[k * N + j];
+                acc += (ta ? a[k * M + i] : a[i * K + k]) * (tb ? b[j * K + k] : b[k * N + j]);
             out[i * N + j] = round_to(e, acc);
         }
 }

@@ -420,6 +420,12 @@ void ir_print_node(FILE *out, const IrNode *n, int indent)
     case IR_OP_TRANSPOSE:
         print_axes(out, "perm", 0, n->shape.rank, n->attr.transpose.perm);
         break;
+    case IR_OP_MATMUL:
+        if (n->attr.matmul.trans_a)
+            fputs(" trans_a", out);
+        if (n->attr.matmul.trans_b)
+            fputs(" trans_b", out);
+        break;
     case IR_OP_CONV2D:
     case IR_OP_CONV2D_BACKWARD_DATA:
     case IR_OP_CONV2D_BACKWARD_WEIGHTS:

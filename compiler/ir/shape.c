@@ -148,11 +148,13 @@ static bool shape_matmul(IrNode *const *in, int nin, const IrNode *p, IrShape *o
     if (a->rank != 2 || b->rank != 2)
         return SHAPE_ERR("matmul needs two matrices, got shapes %s and %s",
                          ir_shape_str(a, sa, sizeof sa), ir_shape_str(b, sb, sizeof sb));
-    if (a->dims[1] != b->dims[0])
+    bool ta = p->attr.matmul.trans_a, tb = p->attr.matmul.trans_b;
+    int64_t m = a->dims[ta], k = a->dims[!ta], k2 = b->dims[tb], n = b->dims[!tb];
+    if (k != k2)
         return SHAPE_ERR("matmul of %s and %s: inner dimensions %lld and %lld differ",
                          ir_shape_str(a, sa, sizeof sa), ir_shape_str(b, sb, sizeof sb),
-                         (long long)a->dims[1], (long long)b->dims[0]);
-    *out = (IrShape){.rank = 2, .dims = {a->dims[0], b->dims[1]}};
+                         (long long)k, (long long)k2);
+    *out = (IrShape){.rank = 2, .dims = {m, n}};
     return true;
 }
 

@@ -71,6 +71,19 @@ static IrNode *fold(IrGraph *g, IrNode *n)
         return ir_shape_eq(&x->shape, &n->shape) && n->nin == 1 ? x : n;
     case IR_OP_NEG:
         return x->op == IR_OP_NEG ? x->in[0] : n;
+    case IR_OP_MATMUL:
+        /* matmul(transpose(a), b): oneDNN reads a transposed, no copy is made */
+        for (int i = 0; i < 2; i++) {
+            IrNode *t = n->in[i];
+            if (t->op == IR_OP_TRANSPOSE && t->shape.rank == 2 && t->attr.transpose.perm[0] == 1) {
+                n->in[i] = t->in[0];
+                if (i == 0)
+                    n->attr.matmul.trans_a = !n->attr.matmul.trans_a;
+                else
+                    n->attr.matmul.trans_b = !n->attr.matmul.trans_b;
+            }
+        }
+        return n;
     case IR_OP_MUL: {
         IrNode *r = identity_operand(n, 1.0, true);
         return r ? r : n;
@@ -128,6 +141,9 @@ static bool same_node(const IrNode *a, const IrNode *b)
     case IR_OP_TRANSPOSE:
         return memcmp(a->attr.transpose.perm, b->attr.transpose.perm,
                       sizeof a->attr.transpose.perm) == 0;
+    case IR_OP_MATMUL:
+        return a->attr.matmul.trans_a == b->attr.matmul.trans_a &&
+               a->attr.matmul.trans_b == b->attr.matmul.trans_b;
     case IR_OP_CONV2D:
     case IR_OP_CONV2D_BACKWARD_DATA:
     case IR_OP_CONV2D_BACKWARD_WEIGHTS:
