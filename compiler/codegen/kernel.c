@@ -10,7 +10,7 @@
  * the last two axes of a contiguous tensor is one inner reduction loop.
  *
  * Kernels are `internal noinline void name(float *out, const float *in0, ...)`. All
- * pointers are noalias: the output never overlaps an input (each node has its own buffer;
+ * buffers come from the static memory plan (passes/memplan.c, docs/memory.md).
  * a memory planner that reuses buffers must keep a kernel's output apart from its inputs,
  * or drop the noalias here) and every buffer is 64-byte aligned (arena offsets and
  * constant globals both are). */

@@ -53,7 +53,8 @@ static void usage(FILE *out)
           "       nnc --emit=STAGE FILE      print a stage: tokens, ast, ir, llvm, asm\n"
           "       nnc --mem FILE             print the memory plan after fusion, as\n"
           "                                  'memory: N buffers, arena SIZE (peak live\n"
-          "                                  SIZE), no planning SIZE'; see docs/memory.md\n"
+          "                                  SIZE), no planning SIZE' (a train block: one\n"
+          "                                  such line per region); see docs/memory.md\n"
           "options:\n"
           "  -o FILE                  where to write the executable\n"
           "  --emit=STAGE             stop after STAGE and print its output\n"
@@ -271,6 +272,8 @@ static int compile_program(const Options *o, Prog *p)
     if (o->eval) {
         fputs("nnc: the reference evaluator does not run train blocks yet\n", stderr);
         status = EXIT_ERRORS;
+    } else if (o->mem) {
+        pass_memplan_print_prog(stdout, p);
     } else if (o->emit == EMIT_IR) {
         prog_print(stdout, p);
     } else {

@@ -5,11 +5,14 @@
  * computes in registers, so its nodes have no buffers). Every top-level node is one of:
  *
  *   CONST      a constant global of the module (MEM_CONST), never in the arena;
+ *   SLOT_LOAD  a persistent tensor of the program (prog.h), read in place: MEM_SLOT,
+ *              storage allocated once per run outside the arena;
  *   RESHAPE    a view of its input's data (MEM_ALIAS of the node that owns the storage,
  *              found through chains of reshapes);
- *   PRINT      no result (MEM_NONE); it reads its input, which is a use like any other;
- *   the rest   a buffer of its own in the arena (MEM_ARENA): numel x 4 bytes, rounded
- *              up to MEM_ALIGN.
+ *   effects    PRINT, SLOT_STORE, SCALAR_OUTPUT: no result (MEM_NONE); each reads its
+ *              input, which is a use like any other;
+ *   the rest   a buffer of its own in the arena (MEM_ARENA): numel x element size,
+ *              rounded up to MEM_ALIGN (SCALAR_INPUT too: the host scalar as f32[]).
  *
  * Liveness. Node i of g->nodes is at program point i. A buffer is live over the closed
  * interval [first, last]: from the node that defines it to its last use, where a use of
@@ -23,33 +26,48 @@
  * when an input dies at i. The price is that a chain x -> y -> z alternates between two
  * buffers instead of working in place; the kernels would need in-place variants first.
  *
- * Assignment: one walk in program order, a best-fit allocator over the freed space. At
- * point i, the output of node i is placed first (its inputs are still held), then every
- * buffer whose last use is i is released. A request takes the smallest free gap that
- * holds it: between two held blocks, or between the last held block and the arena's
- * current end; the lowest offset wins a tie. If no gap holds it, it goes right after the
- * last held block and the arena grows. Everything here depends only on the graph, so the
- * plan is deterministic.
+ * Assignment: best fit, in two orders, keeping the smaller arena (program order on a
+ * tie). A buffer takes the smallest free gap that holds it among the buffers already
+ * placed that are live with it: between two of them, or between the last of them and the
+ * arena's current end; the lowest offset wins a tie. If no gap holds it, it goes right
+ * after the last of them and the arena grows.
+ *   - In program order: at point i, the output of node i is placed (its inputs are still
+ *     held), then every buffer whose last use is i is released. Follows the program's
+ *     own pattern of allocation and release; best on short-lived mixed sizes.
+ *   - Largest first (ties in program order): each buffer among all those placed before
+ *     it whose intervals meet its own. Big activations claim the low offsets and small
+ *     ones fill around them; usually best on training steps, whose large forward
+ *     activations live across the backward pass.
+ * On the programs measured (docs/memory.md) the better of the two equals the peak on
+ * most and stays within 20% of it on all; neither is optimal in general (the problem is
+ * NP-hard). Everything here depends only on the graph, so the plan is deterministic.
  *
  * The numbers reported: arena_bytes (the size allocated per run), peak_bytes (the most
  * bytes live at one point: a lower bound for any plan, arena_bytes is usually equal or
  * close) and unplanned_bytes (every buffer kept apart: what the arena was before this
  * pass).
  *
- * What later work changes (docs/training.md, docs/memory.md):
- *   - Parameters, their gradients, optimizer state and layer state live in persistent
- *     flat blocks allocated once for the whole run, not in a region's arena: PARAM(slot)
- *     will be a view into a block (like an alias, but of storage that is not planned
- *     here) and STORE(slot, value) a use of its value, like PRINT.
- *   - A region's inputs (INPUT(k)) are the caller's buffers, and its outputs are read by
- *     host code after the region returns: they are pinned — inputs not in the arena at
- *     all, outputs live to the end of the region (last = g->len), so nothing reuses them.
- *   - With a symbolic batch, buffers are sized for the largest batch (--batch); the plan
- *     stays one static arena per region. */
+ * Regions of a training program (prog.h) are planned one by one; each region's arena is
+ * allocated once and reused by every call, which is sound because nothing in the arena
+ * outlives a call and every kernel writes all of its output. What does not live in it:
+ *   - Parameters, optimizer state, carried tensors and the batch are slots: persistent
+ *     storage allocated once per run (SLOT_LOAD reads one in place, MEM_SLOT; SLOT_STORE
+ *     copies its input into one, a use like PRINT). They are pinned: never planned here.
+ *   - A region's inputs and outputs are pinned the same way: tensors come in as slots,
+ *     host scalars as SCALAR_INPUT (copied into a small buffer of its own at its point)
+ *     and leave through SCALAR_OUTPUT or SLOT_STORE, which copy them out at their point,
+ *     so no value has to outlive the region's last node. A region output read in place
+ *     by host code after the region returns would instead need last = g->len.
+ *   - The snapshots of slots that a region overwrites before it is done reading them
+ *     (codegen/slots.c) go in scratch after the planned arena, not in it.
+ *   - With a symbolic batch, buffers will be sized for the largest batch (--batch); the
+ *     plan stays one static arena per region. */
 #include "passes/passes.h"
+#include "prog/prog.h"
 #include "util/util.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int64_t round_up(int64_t bytes)
@@ -71,7 +89,7 @@ static void classify(const IrGraph *g, MemPlan *p)
         MemSlot *s = &p->slot[n->id];
         switch (n->op) {
         case IR_OP_CONST: s->kind = MEM_CONST; break;
-        case IR_OP_PRINT: s->kind = MEM_NONE; break;
+        case IR_OP_SLOT_LOAD: s->kind = MEM_SLOT; break;
         case IR_OP_RESHAPE: {
             const MemSlot *src = &p->slot[n->in[0]->id];
             ASSERT(src->kind != MEM_NONE);
@@ -81,6 +99,10 @@ static void classify(const IrGraph *g, MemPlan *p)
         }
         case IR_OP_GRAD: UNREACHABLE(); /* autodiff replaces every GRAD */
         default:
+            if (ir_op_kind(n->op) == IR_KIND_EFFECT) {
+                s->kind = MEM_NONE;
+                break;
+            }
             s->kind = MEM_ARENA;
             s->bytes = round_up(ir_shape_numel(&n->shape) * element_bytes(n->dtype));
             p->unplanned_bytes += s->bytes;
@@ -158,8 +180,11 @@ static int64_t place(const Held *h, int64_t arena_end, int64_t bytes, int *at)
     return best;
 }
 
-static void assign(const IrGraph *g, MemPlan *p)
+/* Program order: at each point, place the node's output, then release what dies there.
+ * Sets every arena slot's offset; returns the arena's size. */
+static int64_t assign_in_order(const IrGraph *g, MemPlan *p)
 {
+    int64_t arena = 0;
     Held h = {util_malloc(sizeof(MemSlot *) * (size_t)(p->nbuffers ? p->nbuffers : 1)), 0};
     for (int i = 0; i < g->len; i++) {
         MemSlot *s = &p->slot[g->nodes[i]->id];
@@ -167,12 +192,12 @@ static void assign(const IrGraph *g, MemPlan *p)
             s->offset = 0; /* an empty tensor: nothing to hold, nothing to overlap */
         } else if (s->kind == MEM_ARENA) {
             int at;
-            s->offset = place(&h, p->arena_bytes, s->bytes, &at);
+            s->offset = place(&h, arena, s->bytes, &at);
             memmove(&h.items[at + 1], &h.items[at], sizeof(MemSlot *) * (size_t)(h.len - at));
             h.items[at] = s;
             h.len++;
-            if (s->offset + s->bytes > p->arena_bytes)
-                p->arena_bytes = s->offset + s->bytes;
+            if (s->offset + s->bytes > arena)
+                arena = s->offset + s->bytes;
         }
         int k = 0;
         for (int j = 0; j < h.len; j++)
@@ -181,6 +206,56 @@ static void assign(const IrGraph *g, MemPlan *p)
         h.len = k;
     }
     util_free(h.items);
+    return arena;
+}
+
+static int by_size_order(const void *a, const void *b)
+{
+    const MemSlot *x = *(MemSlot *const *)a, *y = *(MemSlot *const *)b;
+    if (x->bytes != y->bytes)
+        return x->bytes > y->bytes ? -1 : 1;
+    return (x->first > y->first) - (x->first < y->first);
+}
+
+/* Largest first: each buffer goes, by best fit, among the buffers already placed whose
+ * live intervals meet its own. Sets every arena slot's offset; returns the arena's size. */
+static int64_t assign_by_size(const IrGraph *g, MemPlan *p)
+{
+    size_t cap = (size_t)(p->nbuffers ? p->nbuffers : 1);
+    MemSlot **order = util_malloc(sizeof(MemSlot *) * cap);
+    MemSlot **placed = util_malloc(sizeof(MemSlot *) * cap); /* sorted by offset */
+    Held meet = {util_malloc(sizeof(MemSlot *) * cap), 0};
+    int n = 0, nplaced = 0;
+    for (int i = 0; i < g->len; i++) {
+        MemSlot *s = &p->slot[g->nodes[i]->id];
+        if (s->kind == MEM_ARENA && s->bytes == 0)
+            s->offset = 0;
+        else if (s->kind == MEM_ARENA)
+            order[n++] = s;
+    }
+    qsort(order, (size_t)n, sizeof *order, by_size_order);
+    int64_t arena = 0;
+    for (int k = 0; k < n; k++) {
+        MemSlot *s = order[k];
+        meet.len = 0;
+        for (int j = 0; j < nplaced; j++)
+            if (placed[j]->first <= s->last && s->first <= placed[j]->last)
+                meet.items[meet.len++] = placed[j];
+        int at;
+        s->offset = place(&meet, arena, s->bytes, &at);
+        if (s->offset + s->bytes > arena)
+            arena = s->offset + s->bytes;
+        int pos = nplaced;
+        while (pos > 0 && placed[pos - 1]->offset > s->offset)
+            pos--;
+        memmove(&placed[pos + 1], &placed[pos], sizeof(MemSlot *) * (size_t)(nplaced - pos));
+        placed[pos] = s;
+        nplaced++;
+    }
+    util_free(meet.items);
+    util_free(placed);
+    util_free(order);
+    return arena;
 }
 
 MemPlan pass_memplan(const IrGraph *g)
@@ -193,7 +268,19 @@ MemPlan pass_memplan(const IrGraph *g)
     classify(g, &p);
     liveness(g, &p);
     measure_peak(g, &p);
-    assign(g, &p);
+    /* both placements; the smaller arena wins, program order on a tie */
+    int64_t by_size = assign_by_size(g, &p);
+    int64_t *kept = util_malloc(sizeof(int64_t) * (size_t)(p.nids ? p.nids : 1));
+    for (int id = 0; id < p.nids; id++)
+        kept[id] = p.slot[id].offset;
+    int64_t in_order = assign_in_order(g, &p);
+    p.arena_bytes = in_order;
+    if (by_size < in_order) {
+        for (int id = 0; id < p.nids; id++)
+            p.slot[id].offset = kept[id];
+        p.arena_bytes = by_size;
+    }
+    util_free(kept);
     for (int i = 0; i < g->len; i++) {
         MemSlot *s = &p.slot[g->nodes[i]->id];
         if (s->kind == MEM_ALIAS && p.slot[s->alias_of].kind == MEM_ARENA)
@@ -233,5 +320,28 @@ void pass_memplan_print(FILE *out, const MemPlan *p)
     print_size(out, p->peak_bytes);
     fputs("), no planning ", out);
     print_size(out, p->unplanned_bytes);
+    fputc('\n', out);
+}
+
+void pass_memplan_print_prog(FILE *out, const Prog *prog)
+{
+    int64_t arenas = 0, unplanned = 0, slots = 0;
+    for (int k = 0; k < prog->regions.len; k++) {
+        MemPlan p = pass_memplan(prog->regions.items[k]);
+        fprintf(out, "region %d: ", k);
+        pass_memplan_print(out, &p);
+        arenas += p.arena_bytes;
+        unplanned += p.unplanned_bytes;
+        pass_memplan_free(&p);
+    }
+    for (int i = 0; i < prog->nslots; i++)
+        slots += round_up(ir_shape_numel(&prog->slots[i].shape) * element_bytes(prog->slots[i].dtype));
+    fprintf(out, "memory: %d region%s, arenas ", prog->regions.len,
+            prog->regions.len == 1 ? "" : "s");
+    print_size(out, arenas);
+    fputs(" in all (no planning ", out);
+    print_size(out, unplanned);
+    fputs("), slots ", out);
+    print_size(out, slots);
     fputc('\n', out);
 }

@@ -20,22 +20,25 @@ enum { MEM_ALIGN = 64 }; /* every arena offset and reserved size is a multiple *
 
 /* Where a node's result lives. */
 typedef enum MemKind {
-    MEM_NONE,  /* no data: PRINT, the nodes inside FUSED bodies, ids not in the graph */
-    MEM_ARENA, /* its own bytes in the program's arena */
+    MEM_NONE,  /* no data: effects (PRINT, SLOT_STORE, SCALAR_OUTPUT), the nodes inside
+                  FUSED bodies, ids not in the graph */
+    MEM_ARENA, /* its own bytes in the arena */
     MEM_ALIAS, /* a view of node alias_of's data (RESHAPE) */
     MEM_CONST, /* a constant of the module (CONST), not in the arena */
+    MEM_SLOT,  /* a persistent slot read in place (SLOT_LOAD, prog.h), not in the arena */
 } MemKind;
 
 typedef struct MemSlot {
     MemKind kind;
-    /* MEM_ALIAS: the node owning the storage (MEM_ARENA or MEM_CONST, never an alias) */
+    /* MEM_ALIAS: the node owning the storage (MEM_ARENA, MEM_CONST or MEM_SLOT) */
     int alias_of;
     /* MEM_ARENA, and MEM_ALIAS of an arena node: byte offset in the arena; else -1 */
     int64_t offset;
     int64_t bytes;     /* MEM_ARENA: bytes reserved (numel x element size, rounded up) */
-    /* Top-level nodes: the index in g->nodes of the node; for MEM_ARENA and MEM_CONST,
-     * last is the index of the last node reading the data, directly or through aliases
-     * (first when nothing reads it). -1 for nodes not in the graph's list. */
+    /* Top-level nodes: the index in g->nodes of the node; for the owners of storage (all
+     * but MEM_ALIAS and MEM_NONE), last is the index of the last node reading the data,
+     * directly or through aliases (first when nothing reads it). -1 for nodes not in the
+     * graph's list. */
     int first, last;
 } MemSlot;
 
@@ -48,7 +51,8 @@ typedef struct MemPlan {
     int64_t unplanned_bytes;   /* every buffer kept apart: the sum of their bytes */
 } MemPlan;
 
-/* Plans the arena of a fused graph: buffers whose live intervals [first, last] meet get
+/* Plans the arena of a fused graph (a script program, or one region of a training
+ * program: a region's arena is allocated once and reused by every call): buffers whose live intervals [first, last] meet get
  * disjoint bytes, so a node's output never overlaps its inputs (the kernels' noalias
  * contract). Reads g only. Free the plan with pass_memplan_free. */
 MemPlan pass_memplan(const IrGraph *g);
@@ -56,5 +60,9 @@ void pass_memplan_free(MemPlan *p);
 /* One line: "memory: N buffers, arena SIZE (peak live SIZE), no planning SIZE" with
  * sizes as "832 B", "1.2 KiB", "3.0 MiB" (docs/memory.md). */
 void pass_memplan_print(FILE *out, const MemPlan *p);
+/* For a training program (prog/prog.h): one line per region, "region K: " and the line
+ * above, then "memory: N regions, arenas SIZE in all (no planning SIZE), slots SIZE". */
+struct Prog;
+void pass_memplan_print_prog(FILE *out, const struct Prog *prog);
 
 #endif

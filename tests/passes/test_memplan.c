@@ -2,10 +2,11 @@
  * are live at once, never lets a node's output overlap its inputs, and reuses memory.
  *
  *   test_memplan                 graphs built by hand (chains, diamonds, multi-use,
- *                                reshape aliases, FUSED nodes, dead and empty tensors)
- *                                and random graphs
- *   test_memplan FILE.nn...      each program through the driver's pipeline up to fusion;
- *                                prints its arena before and after planning
+ *                                reshape aliases, FUSED nodes, dead and empty tensors,
+ *                                a region with slots and host scalars) and random graphs
+ *   test_memplan FILE.nn...      each program through the driver's pipeline up to fusion
+ *                                (every region of a training program); prints each
+ *                                arena before and after planning
  *
  * Every plan is checked against liveness computed here, independently of the pass:
  * node i of g->nodes is point i; a buffer is live from its node to its last reader, a
@@ -14,6 +15,7 @@
 #include "autodiff/ad.h"
 #include "parse/parse.h"
 #include "passes/passes.h"
+#include "prog/prog.h"
 #include "sema/sema.h"
 #include "util/util.h"
 
@@ -104,10 +106,11 @@ static bool check_plan(const char *what, const IrGraph *g, const MemPlan *p)
     for (int i = 0; i < g->len; i++) {
         const IrNode *n = g->nodes[i];
         const MemSlot *s = &p->slot[n->id];
-        MemKind want = n->op == IR_OP_CONST     ? MEM_CONST
-                       : n->op == IR_OP_RESHAPE ? MEM_ALIAS
-                       : n->op == IR_OP_PRINT   ? MEM_NONE
-                                                : MEM_ARENA;
+        MemKind want = n->op == IR_OP_CONST                      ? MEM_CONST
+                       : n->op == IR_OP_SLOT_LOAD                ? MEM_SLOT
+                       : n->op == IR_OP_RESHAPE                  ? MEM_ALIAS
+                       : ir_op_kind(n->op) == IR_KIND_EFFECT     ? MEM_NONE
+                                                                 : MEM_ARENA;
         if (s->kind != want) {
             fail(&c, "%%%d: kind %d", n->id, (int)s->kind);
             continue;
@@ -421,6 +424,42 @@ static void test_best_fit(void)
     ir_graph_free(g);
 }
 
+/* A region of a training program: parameters and state are slots read in place and
+ * stored back at the end, host scalars come in and go out; none of it is in the arena. */
+static void test_region(void)
+{
+    IrGraph *g = ir_graph_new();
+    int64_t dw[2] = {64, 64}, dx[2] = {8, 64};
+    IrShape sw = ir_shape_make(2, dw), sx = ir_shape_make(2, dx);
+    IrNode *w = ir_slot_load(g, NOWHERE, 0, IR_F32, &sw);
+    IrNode *x = ir_slot_load(g, NOWHERE, 1, IR_F32, &sx);
+    IrNode *lr = ir_scalar_input(g, NOWHERE, 0);
+    IrNode *h = ir_unary(g, NOWHERE, IR_OP_TANH, ir_matmul(g, NOWHERE, x, w));
+    int64_t flat = 8 * 64;
+    IrShape sf = ir_shape_make(1, &flat);
+    IrNode *loss = ir_reduce(g, NOWHERE, IR_OP_SUM, ir_reshape(g, NOWHERE, h, &sf), 1u);
+    IrNode *gw = ir_grad(g, NOWHERE, loss, w);
+    IrNode *w2 = ir_binary(g, NOWHERE, IR_OP_SUB, w, ir_binary(g, NOWHERE, IR_OP_MUL, gw, lr));
+    IrNode *rw = ir_reshape(g, NOWHERE, w, &(IrShape){1, {64 * 64}});
+    ir_scalar_output(g, NOWHERE, 0, loss);
+    ir_scalar_output(g, NOWHERE, 1, ir_reduce(g, NOWHERE, IR_OP_SUM, rw, 1u));
+    ir_slot_store(g, NOWHERE, 0, w2);
+    ad_run(g);
+    pass_simplify(g);
+    pass_fuse(g);
+    bool ok;
+    MemPlan p = plan_checked("region", g, &ok);
+    ok = ok && p.slot[w->id].kind == MEM_SLOT && p.slot[w->id].offset == -1
+         && p.slot[rw->id].kind == MEM_ALIAS && p.slot[rw->id].alias_of == w->id
+         && p.slot[lr->id].kind == MEM_ARENA;
+    for (int i = 0; i < g->len; i++)
+        if (ir_op_kind(g->nodes[i]->op) == IR_KIND_EFFECT)
+            ok = ok && p.slot[g->nodes[i]->id].kind == MEM_NONE;
+    report("region: slots, scalars, stores", ok, g);
+    pass_memplan_free(&p);
+    ir_graph_free(g);
+}
+
 /* ---- random graphs -------------------------------------------------------------------- */
 
 static uint64_t rng = 0x9E3779B97F4A7C15u;
@@ -497,6 +536,22 @@ static void test_random(int trial)
 
 /* ---- programs ----------------------------------------------------------------------------- */
 
+/* The middle end as the driver runs it, then the plan, checked; prints its sizes. */
+static bool check_graph(const char *what, IrGraph *g)
+{
+    ad_run(g);
+    pass_simplify(g);
+    pass_fuse(g);
+    ir_verify(g, "fuse");
+    MemPlan p = pass_memplan(g);
+    bool ok = check_plan(what, g, &p);
+    printf("%-32s %4d buffers  before %8" PRId64 " B  after %8" PRId64 " B  peak %8" PRId64
+           " B  %s\n",
+           what, p.nbuffers, p.unplanned_bytes, p.arena_bytes, p.peak_bytes, ok ? "ok" : "FAIL");
+    pass_memplan_free(&p);
+    return ok;
+}
+
 static bool check_program(const char *path)
 {
     size_t len;
@@ -512,21 +567,19 @@ static bool check_program(const char *path)
     arena_init(&arena);
     AstNode *program = parse_file(&src, &arena, &diags);
     IrGraph *g = ir_graph_new();
-    SemaOptions opts = {.stdlib_dir = getenv("NNC_STDLIB"), .trace = g};
+    Prog *prog = NULL;
+    SemaOptions opts = {.stdlib_dir = getenv("NNC_STDLIB"), .trace = g, .program = &prog};
     bool ok = diags.errors == 0 && sema_check(program, &opts, &arena, &diags).errors == 0;
-    if (ok) {
-        ad_run(g);
-        pass_simplify(g);
-        pass_fuse(g);
-        ir_verify(g, "fuse");
-        MemPlan p = pass_memplan(g);
-        ok = check_plan(path, g, &p);
-        const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-        printf("%-28s %4d buffers  before %8" PRId64 " B  after %8" PRId64
-               " B  peak %8" PRId64 " B  %s\n",
-               name, p.nbuffers, p.unplanned_bytes, p.arena_bytes, p.peak_bytes,
-               ok ? "ok" : "FAIL");
-        pass_memplan_free(&p);
+    const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    if (ok && prog) {
+        for (int k = 0; k < prog->regions.len; k++) {
+            char what[64];
+            snprintf(what, sizeof what, "%s region %d", name, k);
+            ok = check_graph(what, prog->regions.items[k]) && ok;
+        }
+        prog_free(prog);
+    } else if (ok) {
+        ok = check_graph(name, g);
     } else {
         diag_print(&diags, stdout);
         printf("FAIL %s\n", path);
@@ -552,6 +605,7 @@ int main(int argc, char **argv)
         test_fused();
         test_dead_and_empty();
         test_best_fit();
+        test_region();
         for (int t = 0; t < 400; t++)
             test_random(t);
     }
