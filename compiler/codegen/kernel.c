@@ -9,11 +9,10 @@
  * so that e.g. a contiguous elementwise op on [64, 3, 32] is one flat loop, and a sum over
  * the last two axes of a contiguous tensor is one inner reduction loop.
  *
- * Kernels are `internal noinline void name(float *out, const float *in0, ...)`. All
- * buffers come from the static memory plan (passes/memplan.c, docs/memory.md).
- * a memory planner that reuses buffers must keep a kernel's output apart from its inputs,
- * or drop the noalias here) and every buffer is 64-byte aligned (arena offsets and
- * constant globals both are). */
+ * Kernels are `internal noinline void name(float *out, const float *in0, ...)`. Buffers
+ * come from the static memory plan (passes/memplan.c, docs/memory.md), which never gives a
+ * kernel's output bytes of its inputs (the pointers are noalias) and aligns every buffer
+ * to 64 bytes, as constant globals are too. */
 #include "codegen/cg_internal.h"
 #include "util/util.h"
 
