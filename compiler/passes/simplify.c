@@ -49,6 +49,16 @@ static IrNode *fold(IrGraph *g, IrNode *n)
             identity &= n->attr.transpose.perm[i] == i;
         if (identity)
             return x;
+        if (x->op == IR_OP_MATMUL && n->shape.rank == 2 && x->uses == 1) {
+            /* transpose(a @ b) = b^T @ a^T: the product written transposed, no copy */
+            IrNode *in[2] = {x->in[1], x->in[0]};
+            IrNode *m = ir_node_alloc(g, IR_OP_MATMUL, in, 2, n->span);
+            m->attr.matmul.trans_a = !x->attr.matmul.trans_b;
+            m->attr.matmul.trans_b = !x->attr.matmul.trans_a;
+            m->shape = n->shape;
+            m->dtype = n->dtype;
+            return m;
+        }
         if (x->op == IR_OP_TRANSPOSE) {
             /* transpose(transpose(y, p), q)[i] = y dim p[q[i]] */
             int composed[IR_MAX_RANK];
@@ -210,6 +220,8 @@ void pass_simplify(IrGraph *g)
     memset(table, 0, sizeof(IrNode *) * (size_t)cap);
     for (int i = 0; i < g->len; i++)
         g->nodes[i]->aux = NULL;
+    ir_count_uses(g);
+    int fresh = g->next_id; /* nodes fold makes have ids from here on */
     int k = 0;
     for (int i = 0; i < g->len; i++) {
         IrNode *n = g->nodes[i];
@@ -217,6 +229,11 @@ void pass_simplify(IrGraph *g)
             while (n->in[j]->aux)
                 n->in[j] = n->in[j]->aux;
         IrNode *r = fold(g, n);
+        if (r != n && r->id >= fresh) { /* a new node takes n's place in the list */
+            n->aux = r;
+            g->nodes[k++] = r;
+            continue;
+        }
         if (r == n) {
             uint64_t h = hash_node(n);
             size_t slot = (size_t)h & (size_t)(cap - 1);
