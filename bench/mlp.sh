@@ -7,7 +7,9 @@
 # steps after 5 warm-ups) with OPENBLAS_CORETYPE unset and the faster of 1 and 2 threads,
 # as shared/peers/README.md prescribes. Prints ms/step for both, the ratio nnc/PyTorch
 # (below 1: nnc is faster), and nnc's GFLOP/s against the machine's FP32 peak (474 GFLOP/s
-# on the 2 cores). Needs Debian's python3-torch for the PyTorch side.
+# on the 2 cores of the reference Zen 5 machine; other hosts differ). The PyTorch side needs
+# Debian's python3-torch and an optimized BLAS for it: libopenblas0-pthread (without it
+# PyTorch falls back to the reference BLAS and is several times slower).
 # Usage: bench/mlp.sh [NNC] [RUNS]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
