@@ -16,10 +16,11 @@ set -euo pipefail
 #   libedit-dev           line editing in `nnc repl`
 #   cmake, make, gcc, libc6-dev   the build itself
 #   python3               tests/tools/numdiff.py
-#   dataset-fashion-mnist /usr/share/datasets/fashion-mnist, used by the examples
+#   dataset-fashion-mnist /usr/share/datasets/fashion-mnist, used by the examples and tests
+#   vim                   the test of editors/vim's syntax file (tests/fmt)
 PACKAGES=(
     llvm-19-dev clang-19 libclang-rt-19-dev re2c bison libdnnl-dev zlib1g-dev libedit-dev
-    cmake make gcc libc6-dev python3 dataset-fashion-mnist
+    cmake make gcc libc6-dev python3 dataset-fashion-mnist vim
 )
 
 # (Read whole, not piped into grep -q: with pipefail, dpkg's SIGPIPE would fail the test.)

@@ -4,8 +4,10 @@
  * is parenthesized when it binds looser than its parent, or equally on the side the
  * operator does not associate to. Call arguments, parameters, list and tuple elements are
  * written on one line when that fits in FMT_WIDTH columns (with what must follow on the
- * line), and otherwise one a line with a trailing comma. Index lists, type dimensions and
- * comprehensions never break: the grammar allows no trailing comma there. */
+ * line); otherwise a sole bracketed item hugs (f(g( ... ))), a list literal of atoms fills
+ * its lines, and anything else goes one item a line with a trailing comma. Index lists,
+ * type dimensions and comprehensions never break: the grammar allows no trailing comma
+ * there. */
 #include "fmt/fmt_internal.h"
 #include "util/util.h"
 
@@ -43,6 +45,40 @@ static int prec(const AstNode *n)
     }
 }
 
+uint32_t fmt_first_token(const AstNode *n)
+{
+    for (;;) {
+        const AstNode *left = NULL;
+        bool paren = false;
+        switch (n->kind) {
+        case AST_EXPR_STMT:   /* a tuple statement is written bare: a, b */
+            left = n->expr;
+            if (left->kind == AST_TUPLE && left->list.len >= 2)
+                left = left->list.items[0];
+            break;
+        case AST_ASSIGN: left = n->assign.targets.items[0]; break;
+        case AST_ARG: left = n->arg.key.name ? NULL : n->arg.value; break;
+        case AST_BINARY:
+            left = n->op.lhs;
+            paren = prec(left) < op_prec(n->op.op) ||
+                    (prec(left) == op_prec(n->op.op) &&
+                     (n->op.op == AST_OP_POW || op_prec(n->op.op) == PREC_COMPARE));
+            break;
+        case AST_RANGE: left = n->range.lo; paren = prec(left) <= PREC_RANGE; break;
+        case AST_CALL: left = n->call.callee; paren = prec(left) < PREC_POSTFIX; break;
+        case AST_MEMBER:
+            left = n->member.object;
+            paren = prec(left) < PREC_POSTFIX || left->kind == AST_INT;
+            break;
+        case AST_INDEX: left = n->index.object; paren = prec(left) < PREC_POSTFIX; break;
+        default: break;
+        }
+        if (!left || paren)
+            return n->span.lo;
+        n = left;
+    }
+}
+
 /* The child of an operator, in parentheses if asked; they take one column of suffix. */
 static void child(Fmt *F, const AstNode *n, bool paren, int suffix)
 {
@@ -67,6 +103,7 @@ static int head_width(const Fmt *F, const AstNode *n, bool paren)
 /* One element of a list: an expression, a call argument or a definition's parameter. */
 static void item(Fmt *F, const AstNode *n, int suffix)
 {
+    fmt_inline_comments(F, n->span.lo, FMT_INLINE_BEFORE);
     if (n->kind == AST_ARG) {
         if (n->arg.key.name) {
             fmt_puts(F, n->arg.key.name);
@@ -88,14 +125,15 @@ static void item(Fmt *F, const AstNode *n, int suffix)
     }
 }
 
-/* Comments between a list's brackets that are not inside one of its items. Returns how
- * many; *ends_line tells whether one of them must end a line (so the list must break). */
-static int between_comments(const Fmt *F, const AstList *items, uint32_t open_at,
+/* Comments in [from, close_at) that are not inside one of the list's items (from is where
+ * the list starts in the source, callee included). Returns how many; *ends_line tells
+ * whether one of them must end a line, so the list must break. */
+static int between_comments(const Fmt *F, const AstList *items, uint32_t from,
                             uint32_t close_at, bool *ends_line)
 {
     int count = 0, j = 0;
     *ends_line = false;
-    for (int i = fmt_comment_at(F, open_at); i < F->ncomments; i++) {
+    for (int i = fmt_comment_at(F, from); i < F->ncomments; i++) {
         const FmtComment *c = &F->comments[i];
         if (c->lo >= close_at)
             break;
@@ -107,36 +145,6 @@ static int between_comments(const Fmt *F, const AstList *items, uint32_t open_at
         *ends_line |= fmt_comment_ends_line(F, i);
     }
     return count;
-}
-
-/* In a list written on one line: the one-line block comments in [lo, hi), each followed by
- * a space (before an item) or preceded by one (after the last item). The others are left
- * for the end of the line. */
-static void inline_comments(Fmt *F, uint32_t lo, uint32_t hi, bool before_item)
-{
-    for (int i = fmt_comment_at(F, lo); i < F->ncomments && F->comments[i].lo < hi; i++) {
-        if (fmt_comment_ends_line(F, i))
-            continue;
-        if (!before_item)
-            fmt_puts(F, " ");
-        fmt_comment_inline(F, i);
-        if (before_item)
-            fmt_puts(F, " ");
-    }
-}
-
-/* The one-line block comments of an empty list, spaces between them: f(/ * none * /). */
-static void empty_list_comments(Fmt *F, uint32_t lo, uint32_t hi)
-{
-    bool first = true;
-    for (int i = fmt_comment_at(F, lo); i < F->ncomments && F->comments[i].lo < hi; i++) {
-        if (fmt_comment_ends_line(F, i))
-            continue;
-        if (!first)
-            fmt_puts(F, " ");
-        fmt_comment_inline(F, i);
-        first = false;
-    }
 }
 
 /* A sole argument or element that can break on its own: f(g(...)) breaks as f(g( ... )). */
@@ -187,7 +195,7 @@ static void list(Fmt *F, char open, const AstList *items, char close, uint32_t o
                  uint32_t close_at, bool fill, bool one_tuple, int suffix)
 {
     bool ends_line;
-    int between = between_comments(F, items, open_at + 1, close_at, &ends_line);
+    int between = between_comments(F, items, F->src_pos, close_at, &ends_line);
     Layout layout = LAYOUT_FLAT;
     if (items->len > 0 && ends_line)
         layout = LAYOUT_LINES;
@@ -218,15 +226,11 @@ static void list(Fmt *F, char open, const AstList *items, char close, uint32_t o
             const AstNode *n = items->items[i];
             if (i)
                 fmt_puts(F, ", ");
-            inline_comments(F, i ? items->items[i - 1]->span.hi : open_at + 1, n->span.lo, true);
             item(F, n, 0);
         }
         if (one_tuple && items->len == 1)
             fmt_puts(F, ",");
-        if (items->len)
-            inline_comments(F, items->items[items->len - 1]->span.hi, close_at, false);
-        else
-            empty_list_comments(F, open_at + 1, close_at);
+        fmt_inline_comments(F, close_at, items->len ? FMT_INLINE_AFTER : FMT_INLINE_ALONE);
         break;
     case LAYOUT_HUG:
         item(F, items->items[0], suffix + 1);
@@ -257,10 +261,11 @@ static void list(Fmt *F, char open, const AstList *items, char close, uint32_t o
         F->indent++;
         for (int i = 0; i < items->len; i++) {
             const AstNode *n = items->items[i];
-            fmt_leading(F, n->span.lo, false);
+            fmt_leading(F, fmt_first_token(n), false);
             item(F, n, 1);
             fmt_puts(F, ",");
-            fmt_trailing(F, n->span.hi, i + 1 < items->len ? items->items[i + 1]->span.lo : close_at);
+            uint32_t next = i + 1 < items->len ? items->items[i + 1]->span.lo : close_at;
+            fmt_trailing(F, n->span.hi, next);
             fmt_newline(F);
         }
         fmt_leading(F, close_at, false);
@@ -305,12 +310,14 @@ static void index_items(Fmt *F, const AstList *l)
 
 void fmt_type(Fmt *F, const AstNode *t)
 {
+    fmt_inline_comments(F, t->span.lo, FMT_INLINE_BEFORE);
     switch (t->kind) {
     case AST_TYPE_NAME: fmt_puts(F, t->name); break;
     case AST_TYPE_TENSOR:
         fmt_puts(F, t->tensor.dtype.name);
         fmt_puts(F, "[");
         index_items(F, &t->tensor.dims);
+        fmt_inline_comments(F, t->span.hi - 1, FMT_INLINE_AFTER);
         fmt_puts(F, "]");
         break;
     case AST_TYPE_LIST:
@@ -373,8 +380,10 @@ static bool if_one_line_allowed(const Fmt *F, const AstNode *n)
 static void if_block(Fmt *F, const AstNode *block, bool one_line, int suffix)
 {
     FmtBlockShape shape = fmt_block_shape(F, block);
-    if (shape == FMT_BLOCK_EMPTY)
+    if (shape == FMT_BLOCK_EMPTY) {
+        fmt_inline_comments(F, block->span.lo, FMT_INLINE_BEFORE);
         fmt_puts(F, "{}");
+    }
     else if (shape == FMT_BLOCK_ONE_LINE && (one_line || F->measure))
         fmt_block_one_line(F, block, suffix);
     else
@@ -433,6 +442,7 @@ static void binary(Fmt *F, const AstNode *n, int suffix)
 void fmt_expr(Fmt *F, const AstNode *n, int suffix)
 {
     const SourceFile *src = F->src;
+    fmt_inline_comments(F, n->span.lo, FMT_INLINE_BEFORE);
     switch (n->kind) {
     case AST_INT:
     case AST_FLOAT:   /* as written: 0xff, 1_000, 1e-3 */
@@ -458,6 +468,7 @@ void fmt_expr(Fmt *F, const AstNode *n, int suffix)
         }
         fmt_puts(F, " in ");
         fmt_expr(F, n->loop.iter, suffix + 1);
+        fmt_inline_comments(F, n->span.hi - 1, FMT_INLINE_AFTER);
         fmt_puts(F, "]");
         break;
     case AST_UNARY: {   /* "- -x", not "--x" */
@@ -503,6 +514,7 @@ void fmt_expr(Fmt *F, const AstNode *n, int suffix)
         child(F, o, prec(o) < PREC_POSTFIX, rest + suffix);
         fmt_puts(F, "[");
         index_items(F, &n->index.indices);
+        fmt_inline_comments(F, n->span.hi - 1, FMT_INLINE_AFTER);
         fmt_puts(F, "]");
         break;
     }

@@ -2,11 +2,12 @@
  * output buffer, the comments (found again in the source text, since the lexer drops
  * them), statements and blocks; expr.c holds expressions, types and line breaking.
  *
- * Comments are printed in source order, each at the first place after it where a line may
- * end: before the next statement or list element (on its own line), or at the end of the
- * line that holds what precedes it. Decisions about the layout depend only on the AST,
- * on which nodes contain comments and on which blocks were on one line, and the output
- * keeps each comment inside the brackets and blocks that held it; that is what makes
+ * Each comment is printed once: on a line of its own before the statement or list item it
+ * precedes (fmt_leading), at the end of the line holding what precedes it (fmt_trailing),
+ * or, for a block comment inside a line, just before the next thing printed after it
+ * (fmt_inline_comments). Layout decisions depend only on the AST, on where comments lie
+ * between its nodes and on which blocks were on one line; the output keeps every comment
+ * inside the brackets and blocks that held it and before the same node. That is what makes
  * formatting idempotent. */
 #include "fmt/fmt_internal.h"
 #include "util/util.h"
@@ -76,7 +77,7 @@ static void blank_line(Fmt *F)
 Fmt fmt_measurer(const Fmt *F)
 {
     return (Fmt){.src = F->src, .comments = F->comments, .ncomments = F->ncomments,
-                 .measure = true, .head = -1};
+                 .src_pos = F->src_pos, .measure = true, .head = -1};
 }
 
 FmtSize fmt_measured(Fmt *M)
@@ -244,7 +245,7 @@ static void put_comment(Fmt *F, const FmtComment *c)
 }
 
 /* The first comment not printed yet (ncomments if none). Comments are printed in source
- * order, except those printed inline inside a list (fmt_comment_inline). */
+ * order, except block comments printed inline (fmt_inline_comments). */
 static int pending(Fmt *F)
 {
     while (F->next_comment < F->ncomments && F->printed[F->next_comment])
@@ -258,11 +259,23 @@ static void print_comment(Fmt *F, int i)
     F->printed[i] = true;
 }
 
-void fmt_comment_inline(Fmt *F, int i)
+void fmt_inline_comments(Fmt *F, uint32_t pos, FmtInline how)
 {
-    put_comment(F, &F->comments[i]);
-    if (F->printed)
-        F->printed[i] = true;
+    bool first = true;
+    for (int i = fmt_comment_at(F, F->src_pos); i < F->ncomments && F->comments[i].lo < pos; i++) {
+        if (F->comments[i].line || (F->printed && F->printed[i]))
+            continue;
+        if (how == FMT_INLINE_AFTER || (how == FMT_INLINE_ALONE && !first))
+            fmt_puts(F, " ");
+        put_comment(F, &F->comments[i]);
+        if (F->printed)
+            F->printed[i] = true;
+        if (how == FMT_INLINE_BEFORE)
+            fmt_puts(F, " ");
+        first = false;
+    }
+    if (pos > F->src_pos)
+        F->src_pos = pos;
 }
 
 /* Comments that shared a source line (after a block comment) share an output line. */
@@ -331,9 +344,10 @@ static void stmts(Fmt *F, const AstList *l, uint32_t end, bool top)
         const AstNode *s = l->items[i];
         if (top && i > 0 && (is_definition(s) || is_definition(l->items[i - 1])))
             blank_line(F);
-        fmt_leading(F, s->span.lo, true);
+        fmt_leading(F, fmt_first_token(s), true);
         if (blank_between(F->src, F->last_end, s->span.lo))
             blank_line(F);
+        F->src_pos = s->span.lo;
         stmt(F, s);
         F->last_end = s->span.hi;
         fmt_trailing(F, s->span.hi, i + 1 < l->len ? l->items[i + 1]->span.lo : end);
@@ -359,8 +373,9 @@ FmtBlockShape fmt_block_shape(const Fmt *F, const AstNode *block)
 
 void fmt_block_one_line(Fmt *F, const AstNode *block, int suffix)
 {
+    fmt_inline_comments(F, block->span.lo, FMT_INLINE_BEFORE);
     fmt_puts(F, "{ ");
-    fmt_expr(F, block->list.items[0]->expr, suffix + 2);
+    fmt_stmt_value(F, block->list.items[0]->expr, suffix + 2);
     fmt_puts(F, " }");
 }
 
@@ -368,6 +383,7 @@ void fmt_block_lines(Fmt *F, const AstNode *block)
 {
     const AstList *l = &block->list;
     uint32_t close = block->span.hi - 1;
+    fmt_inline_comments(F, block->span.lo, FMT_INLINE_BEFORE);
     fmt_puts(F, "{");
     if (F->measure) {   /* only the first line's width matters */
         fmt_puts(F, "\n}");
@@ -387,6 +403,7 @@ void fmt_block_lines(Fmt *F, const AstNode *block)
 static void body(Fmt *F, const AstNode *block)
 {
     FmtBlockShape shape = fmt_block_shape(F, block);
+    fmt_inline_comments(F, block->span.lo, FMT_INLINE_BEFORE);
     if (shape == FMT_BLOCK_EMPTY) {
         fmt_puts(F, "{}");
         return;
@@ -403,8 +420,8 @@ static void body(Fmt *F, const AstNode *block)
     fmt_block_lines(F, block);
 }
 
-/* a, b, c — the targets of an assignment or loop. The last is followed by `suffix`
- * columns. */
+/* a, b, c — the targets of an assignment or loop, or a tuple statement. The last is
+ * followed by `suffix` columns. */
 static void expr_list(Fmt *F, const AstList *l, int suffix)
 {
     for (int i = 0; i < l->len; i++) {
@@ -412,6 +429,16 @@ static void expr_list(Fmt *F, const AstList *l, int suffix)
             fmt_puts(F, ", ");
         fmt_expr(F, l->items[i], i + 1 < l->len ? 1 : suffix);
     }
+}
+
+/* An expression statement's value. A tuple of two or more is written bare, `h, c`, as a
+ * block's value usually is; with one element or none it keeps its parentheses. */
+void fmt_stmt_value(Fmt *F, const AstNode *e, int suffix)
+{
+    if (e->kind == AST_TUPLE && e->list.len >= 2)
+        expr_list(F, &e->list, suffix);
+    else
+        fmt_expr(F, e, suffix);
 }
 
 static void definition(Fmt *F, const AstNode *s, const char *keyword)
@@ -448,7 +475,7 @@ static const char *assign_op(AstOp op)
 static void stmt(Fmt *F, const AstNode *s)
 {
     switch (s->kind) {
-    case AST_EXPR_STMT: fmt_expr(F, s->expr, 0); break;
+    case AST_EXPR_STMT: fmt_stmt_value(F, s->expr, 0); break;
     case AST_ASSIGN:
         expr_list(F, &s->assign.targets, 3);
         fmt_puts(F, assign_op(s->assign.op));

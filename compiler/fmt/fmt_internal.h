@@ -19,7 +19,8 @@ typedef struct FmtComment {
 } FmtComment;
 
 /* The formatter's state. A second Fmt with `measure` set renders a piece flat into its
- * own buffer to learn its width: it breaks nothing and prints no comments. */
+ * own buffer to learn its width: it breaks nothing (a list that must break writes a
+ * newline and stops) and prints only the block comments that would be inline. */
 typedef struct Fmt {
     const SourceFile *src;
     const FmtComment *comments;    /* in source order */
@@ -35,6 +36,8 @@ typedef struct Fmt {
     bool hash_on_line;             /* a '#' comment ends this line: nothing may follow */
     bool no_blank;                 /* no blank line may come next (block start, or one
                                       was just written) */
+    uint32_t src_pos;              /* block comments before this offset are placed: the
+                                      inline ones printed, the others left for a line end */
     uint32_t last_end;             /* source end of the last statement or comment printed
                                       at line level: blank lines are looked for after it */
     bool measure;                  /* a measuring Fmt (see above) */
@@ -58,6 +61,7 @@ typedef enum FmtBlockShape { FMT_BLOCK_EMPTY, FMT_BLOCK_ONE_LINE, FMT_BLOCK_LINE
 void fmt_put(Fmt *F, const char *s, size_t n);
 void fmt_puts(Fmt *F, const char *s);
 void fmt_newline(Fmt *F);
+/* A measuring Fmt that starts where F is in the source (same src_pos). */
 Fmt fmt_measurer(const Fmt *F);
 FmtSize fmt_measured(Fmt *M);          /* frees M's buffer */
 bool fmt_has_comment(const Fmt *F, uint32_t lo, uint32_t hi);
@@ -65,8 +69,12 @@ bool fmt_has_comment(const Fmt *F, uint32_t lo, uint32_t hi);
 int fmt_comment_at(const Fmt *F, uint32_t lo);
 /* Whether comment i must end its line: a '#' comment, or a block comment over lines. */
 bool fmt_comment_ends_line(const Fmt *F, int i);
-/* Writes comment i where the output is (inside a line) and marks it printed. */
-void fmt_comment_inline(Fmt *F, int i);
+/* Block comments are printed where they are: those in [src_pos, pos) not printed yet are
+ * written inline, before a node ("c "), after the last item of a list (" c"), or alone in an
+ * empty one (separated by spaces). '#' comments are left for the end of the line. Moves
+ * src_pos to pos. */
+typedef enum FmtInline { FMT_INLINE_BEFORE, FMT_INLINE_AFTER, FMT_INLINE_ALONE } FmtInline;
+void fmt_inline_comments(Fmt *F, uint32_t pos, FmtInline how);
 /* The offset of the next `ch` at or after pos, skipping comments (pos if none). */
 uint32_t fmt_find(const Fmt *F, uint32_t pos, char ch);
 /* Comments before `before`, each on its own line (with the blank line before it kept when
@@ -80,11 +88,17 @@ void fmt_trailing(Fmt *F, uint32_t at, uint32_t limit);
 FmtBlockShape fmt_block_shape(const Fmt *F, const AstNode *block);
 void fmt_block_one_line(Fmt *F, const AstNode *block, int suffix);
 void fmt_block_lines(Fmt *F, const AstNode *block);
+/* An expression statement's value: a tuple of two or more is written without parentheses. */
+void fmt_stmt_value(Fmt *F, const AstNode *e, int suffix);
 
 /* expr.c. `suffix` is how many columns must follow on the same line (a closing bracket,
  * " {"): a bracketed list breaks if its flat form would end past FMT_WIDTH - suffix. */
 void fmt_expr(Fmt *F, const AstNode *n, int suffix);
 void fmt_type(Fmt *F, const AstNode *t);
+/* Where the first token printed for statement or item n is in the source: past the
+ * parentheses the formatter drops ("(f)(x)" prints as "f(x)"). Comments before it are
+ * printed on lines of their own, as they will be when the output is formatted again. */
+uint32_t fmt_first_token(const AstNode *n);
 /* "(params)" of a definition; suffix as above. */
 void fmt_params(Fmt *F, const AstNode *def, int suffix);
 int fmt_type_width(const Fmt *F, const AstNode *t);
