@@ -1139,9 +1139,7 @@ void sema_assign_targets(Checker *c, Scope *s, AstList *targets, Value *v, Span 
         assign_target(c, s, targets->items[i], v->items[i]);
 }
 
-/* Names assigned anywhere in a loop body: before a run-time loop they are widened, so what
- * the checker knows holds for every iteration. */
-static void widen_assigned(Checker *c, Scope *s, AstNode *n)
+void sema_for_assigned(Checker *c, Scope *s, AstNode *n, void (*fn)(Checker *, Binding *))
 {
     if (!n)
         return;
@@ -1149,31 +1147,41 @@ static void widen_assigned(Checker *c, Scope *s, AstNode *n)
     case AST_ASSIGN:
         for (int i = 0; i < n->assign.targets.len; i++) {
             AstNode *t = n->assign.targets.items[i];
-            if (t->kind != AST_NAME)
-                continue;
-            Binding *b = scope_lookup(s, t->name);
-            if (b && b->kind == BIND_VAR && (b->value->kind == V_INT || b->value->kind == V_FLOAT ||
-                                             b->value->kind == V_BOOL))
-                b->value = val_join(c, b->value, b->value->kind == V_INT
-                                                     ? val_int_unknown(c, (Dim){0, sema_symbol(c, "int")})
-                                                 : b->value->kind == V_FLOAT ? val_float(c, 0, false)
-                                                                             : val_bool(c, false, false));
+            Binding *b = t->kind == AST_NAME ? scope_lookup(s, t->name) : NULL;
+            if (b)
+                fn(c, b);
         }
         return;
     case AST_BLOCK:
         for (int i = 0; i < n->list.len; i++)
-            widen_assigned(c, s, n->list.items[i]);
+            sema_for_assigned(c, s, n->list.items[i], fn);
         return;
-    case AST_FOR: widen_assigned(c, s, n->loop.body); return;
-    case AST_WHILE: widen_assigned(c, s, n->cond.then); return;
-    case AST_EXPR_STMT: widen_assigned(c, s, n->expr); return;
+    case AST_FOR: sema_for_assigned(c, s, n->loop.body, fn); return;
+    case AST_WHILE: sema_for_assigned(c, s, n->cond.then, fn); return;
+    case AST_EXPR_STMT: sema_for_assigned(c, s, n->expr, fn); return;
     case AST_IF:
-        widen_assigned(c, s, n->cond.then);
-        widen_assigned(c, s, n->cond.els);
+        sema_for_assigned(c, s, n->cond.then, fn);
+        sema_for_assigned(c, s, n->cond.els, fn);
         return;
     default: return;
     }
 }
+
+/* Before a run-time loop, the scalars its body assigns become unknown, so what the checker
+ * knows holds for every iteration. */
+static void widen_one(Checker *c, Binding *b)
+{
+    if (b->kind != BIND_VAR)
+        return;
+    switch (b->value->kind) {
+    case V_INT: b->value = val_join(c, b->value, val_int_unknown(c, (Dim){0, sema_symbol(c, "int")})); return;
+    case V_FLOAT: b->value = val_join(c, b->value, val_float(c, 0, false)); return;
+    case V_BOOL: b->value = val_join(c, b->value, val_bool(c, false, false)); return;
+    default: return;
+    }
+}
+
+static void widen_assigned(Checker *c, Scope *s, AstNode *body) { sema_for_assigned(c, s, body, widen_one); }
 
 static void bind_loop_targets(Checker *c, Scope *s, AstNode *loop, Value *item)
 {

@@ -312,6 +312,8 @@ Value *sema_exec_block(Checker *c, Scope *s, AstNode *block, Exec *x);
 Value *sema_eval_call(Checker *c, Scope *s, AstNode *e);
 Value *sema_eval_binary(Checker *c, Scope *s, AstNode *e);
 void sema_assign_targets(Checker *c, Scope *s, AstList *targets, Value *v, Span at);
+/* Calls fn for the binding of every name the statements under n assign. */
+void sema_for_assigned(Checker *c, Scope *s, AstNode *n, void (*fn)(Checker *, Binding *));
 void sema_push_frame(Checker *c, Span call, const char *what);
 void sema_pop_frame(Checker *c);
 void sema_misplaced(Checker *c, AstNode *st, const char *where);

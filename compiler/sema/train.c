@@ -338,32 +338,11 @@ void train_save(Checker *c, Instance *net, Value *path, bool load, Span at)
     s->nslot_list = n;
 }
 
-/* The names a loop body assigns (to widen them before the loop). */
-static void widen_body(Checker *c, Scope *s, AstNode *n)
+/* Before a host loop, what its body assigns gets a host variable or a slot. */
+static void widen_one(Checker *c, Binding *b)
 {
-    if (!n)
-        return;
-    switch (n->kind) {
-    case AST_ASSIGN:
-        for (int i = 0; i < n->assign.targets.len; i++) {
-            AstNode *t = n->assign.targets.items[i];
-            Binding *b = t->kind == AST_NAME ? scope_lookup(s, t->name) : NULL;
-            if (b && (b->kind == BIND_VAR || b->kind == BIND_STATE))
-                train_widen(c, b);
-        }
-        return;
-    case AST_BLOCK:
-        for (int i = 0; i < n->list.len; i++)
-            widen_body(c, s, n->list.items[i]);
-        return;
-    case AST_FOR: widen_body(c, s, n->loop.body); return;
-    case AST_EXPR_STMT: widen_body(c, s, n->expr); return;
-    case AST_IF:
-        widen_body(c, s, n->cond.then);
-        widen_body(c, s, n->cond.els);
-        return;
-    default: return;
-    }
+    if (b->kind == BIND_VAR || b->kind == BIND_STATE)
+        train_widen(c, b);
 }
 
 static int register_data(Checker *c, const DataRef *d)
@@ -451,7 +430,7 @@ static int mapped_data(Checker *c, const DataRef *d, AstNode *at)
 
 Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src)
 {
-    widen_body(c, s, st->loop.body);
+    sema_for_assigned(c, s, st->loop.body, widen_one);
     ProgStmt *loop;
     Value *item;
     if (src->kind == V_RANGE) {
