@@ -249,6 +249,8 @@ void rt_progress_configure(FILE *stream, RtProgressMode mode);
 void rt_progress_begin(int64_t epoch, int64_t epochs, int64_t steps, const char *metric_name);
 /* One batch done, with its loss (and metric, ignored without a metric name). */
 void rt_progress_step(double loss, double metric);
+/* One batch done without a loss (an evaluation loop): the line then shows no loss. */
+void rt_progress_tick(void);
 /* Ends the epoch: the final line (elapsed time, mean loss and metric) stays on screen. */
 void rt_progress_end(void);
 /* The program's log(name = value, ...): prints "name = value, ..." to stdout and, when a

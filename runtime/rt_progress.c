@@ -31,6 +31,7 @@ typedef struct RtProgress {
     int running; /* between begin and end */
     int line_live; /* a terminal line is on screen and not ended by '\n' */
     int64_t epoch, epochs, steps, done;
+    int64_t loss_steps; /* steps that reported a loss; none (an eval loop) hides the loss */
     char metric_name[32];
     double loss_sum, metric_sum;
     double started, last_draw;
@@ -97,16 +98,18 @@ static void rt_format_duration(char *text, size_t capacity, double seconds)
 /* The loss and metric means, " loss 0.4123 acc 0.8712", with `separator` between fields. */
 static void rt_format_means(char *text, size_t capacity, const char *separator)
 {
-    char loss[32], metric[32];
-    double steps = rt_progress.done > 0 ? (double)rt_progress.done : 1;
-    rt_format_value(loss, sizeof loss, rt_progress.loss_sum / steps);
-    if (rt_progress.metric_name[0]) {
-        rt_format_value(metric, sizeof metric, rt_progress.metric_sum / steps);
-        snprintf(text, capacity, "%sloss %s%s%s %s", separator, loss, separator,
-                 rt_progress.metric_name, metric);
-    } else {
-        snprintf(text, capacity, "%sloss %s", separator, loss);
+    char loss[64] = "", metric[96] = "";
+    if (rt_progress.loss_steps > 0) {
+        char value[32];
+        rt_format_value(value, sizeof value, rt_progress.loss_sum / (double)rt_progress.loss_steps);
+        snprintf(loss, sizeof loss, "%sloss %s", separator, value);
     }
+    if (rt_progress.metric_name[0] && rt_progress.loss_steps > 0) {
+        char value[32];
+        rt_format_value(value, sizeof value, rt_progress.metric_sum / (double)rt_progress.loss_steps);
+        snprintf(metric, sizeof metric, "%s%s %s", separator, rt_progress.metric_name, value);
+    }
+    snprintf(text, capacity, "%s%s", loss, metric);
 }
 
 /* Redraws the terminal line; `final` shows the elapsed time instead of the ETA. */
@@ -193,6 +196,7 @@ void rt_progress_begin(int64_t epoch, int64_t epochs, int64_t steps, const char 
     rt_progress.epochs = epochs;
     rt_progress.steps = steps > 0 ? steps : 0;
     rt_progress.done = 0;
+    rt_progress.loss_steps = 0;
     rt_progress.loss_sum = 0;
     rt_progress.metric_sum = 0;
     snprintf(rt_progress.metric_name, sizeof rt_progress.metric_name, "%s",
@@ -207,10 +211,18 @@ void rt_progress_step(double loss, double metric)
 {
     if (!rt_progress.running)
         return;
-    rt_progress.done++;
+    rt_progress.loss_steps++;
     rt_progress.loss_sum += loss;
     if (rt_progress.metric_name[0])
         rt_progress.metric_sum += metric;
+    rt_progress_tick();
+}
+
+void rt_progress_tick(void)
+{
+    if (!rt_progress.running)
+        return;
+    rt_progress.done++;
     if (rt_progress.active_mode != RT_PROGRESS_TERMINAL)
         return;
     double now = rt_now();

@@ -362,10 +362,13 @@ static void emit_for_batches(Pg *pg, const ProgStmt *s)
     pg->nloops--;
     LLVMBuildBr(b, latch);
     LLVMPositionBuilderAtEnd(b, latch);
-    LLVMTypeRef step_params[2] = {pg->f64, pg->f64};
-    LLVMValueRef loss = s->loss_out >= 0 ? load_var(pg, pg->outs, s->loss_out) : f64c(pg, 0.0);
-    LLVMValueRef step_args[2] = {loss, f64c(pg, 0.0)};
-    call_rt(pg, "rt_progress_step", cg->void_, step_params, step_args, 2);
+    if (s->loss_out >= 0) {
+        LLVMTypeRef step_params[2] = {pg->f64, pg->f64};
+        LLVMValueRef step_args[2] = {load_var(pg, pg->outs, s->loss_out), f64c(pg, 0.0)};
+        call_rt(pg, "rt_progress_step", cg->void_, step_params, step_args, 2);
+    } else {
+        call_rt0(pg, "rt_progress_tick");
+    }
     LLVMBuildBr(b, header);
     LLVMPositionBuilderAtEnd(b, exit); /* the end of the epoch, or a break */
     call_rt0(pg, "rt_progress_end");

@@ -52,6 +52,24 @@ static void test_progress(void)
     text = progress_text(RT_PROGRESS_OFF, "acc");
     record(text[0] == '\0', "off: nothing written");
     free(text);
+
+    /* Regression: an evaluation loop reports no loss, and its line used to read "loss 0.0000". */
+    const char *path = scratch("progress_eval.txt");
+    FILE *out = fopen(path, "w");
+    rt_progress_configure(out, RT_PROGRESS_LINES);
+    rt_progress_begin(1, 1, 2, NULL);
+    rt_progress_tick();
+    rt_progress_tick();
+    rt_progress_end();
+    rt_progress_configure(NULL, RT_PROGRESS_AUTO);
+    fclose(out);
+    text = read_file(path, NULL);
+    record(strncmp(text, "epoch 1/1: 2 steps in ", 22) == 0 && strstr(text, "loss") == NULL &&
+               strstr(text, " it/s)\n") != NULL,
+           "steps without a loss: the line shows no loss");
+    if (getenv("RT_TEST_VERBOSE"))
+        printf("  eval: %s", text);
+    free(text);
 }
 
 /* ---- log() ----------------------------------------------------------------------------------- */
