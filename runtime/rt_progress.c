@@ -14,6 +14,7 @@
 #include "rt_internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,18 @@ void rt_progress_step(double loss, double metric)
 {
     if (!rt_progress.running)
         return;
+    if (!isfinite(loss)) {
+        /* Training cannot recover from a non-finite loss: every parameter it touches is
+         * now NaN. Stop at once, naming the step; checkpoints are written atomically and
+         * this step saved none, so the last one written is the last good state. */
+        if (rt_progress.line_live)
+            fputc('\n', rt_progress_stream());
+        rt_progress.running = 0;
+        rt_fatal("the loss is %s at epoch %" PRId64 ", batch %" PRId64
+                 "; training stopped (checkpoints already written are kept)",
+                 isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf", rt_progress.epoch,
+                 rt_progress.done + 1);
+    }
     rt_progress.loss_steps++;
     rt_progress.loss_sum += loss;
     if (rt_progress.metric_name[0])

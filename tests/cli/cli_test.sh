@@ -128,6 +128,17 @@ case_fixed_batch_flag() {
     want_status 2; want_no_out; want_err "^nnc: --batch is 4 in this program"
 }
 
+case_nan_loss() {
+    # A diverging run (a learning rate that overflows the parameters) stops at the first
+    # non-finite loss, naming the epoch and batch, with status 1; it never trains on NaNs.
+    printf 'import std\n\ntrain(epochs = 2, batch = 50, lr = 1e38) {\n    data = fashion_mnist("/usr/share/datasets/fashion-mnist")\n    net = dense(784, 10)\n    opt = sgd(lr = lr)\n    for epoch in 0..epochs {\n        for x, y in batches(data.test, batch) {\n            loss = cross_entropy(net(reshape(x, [-1, 784])), y)\n            opt.step(loss)\n        }\n        print(epoch)\n    }\n}\n' >nan.nn
+    nnc run nan.nn
+    want_status 1; want_no_out
+    want_err "^nnc: the loss is (nan|inf) at epoch 1, batch [0-9]+; training stopped"
+    nnc run nan.nn -- --lr 0.01 --epochs 1
+    want_status 0; want_out "^0$"; want_err "epoch 1/1: 200 steps"
+}
+
 case_shape_mismatch() {
     printf 'print([[1, 2, 3]] @ [[1, 2]])\n' >shape.nn
     nnc check shape.nn
