@@ -44,6 +44,9 @@ uint32_t rt_load_be32(const uint8_t *p);
 /* ---- numbers in text ------------------------------------------------------------------- */
 /* Parse all of text[0..length) (no surrounding spaces) as a decimal integer or a finite
  * float. Return 1 on success, 0 when the text is not such a number or is out of range. */
+/* Caps the threads oneDNN's kernels use (threads > 0; 0 leaves its default, one per CPU),
+ * so --threads bounds every kernel, not only the pool's (rt_matmul.c). */
+void rt_dnnl_set_threads(int32_t threads);
 int rt_parse_int64(const char *text, size_t length, int64_t *value);
 int rt_parse_double(const char *text, size_t length, double *value);
 

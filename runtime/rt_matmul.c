@@ -1,6 +1,8 @@
-/* rt_matmul.c — dense matrix multiply, delegated to oneDNN's sgemm. */
-#include "nnc_rt.h"
+/* rt_matmul.c — dense matrix multiply, delegated to oneDNN's sgemm; oneDNN's thread count. */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
+#include "rt_internal.h"
 
+#include <dlfcn.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -35,4 +37,16 @@ void rt_matmul_f32(int64_t M, int64_t N, int64_t K, int32_t trans_a, int32_t tra
         rt_fatal("matmul of [%" PRId64 ", %" PRId64 "] x [%" PRId64 ", %" PRId64
                  "] failed in oneDNN: %s",
                  M, K, K, N, dnnl_status2str(status));
+}
+
+/* Debian's oneDNN runs its kernels on OpenMP threads, whose number only OpenMP sets. The
+ * symbol is looked up rather than linked so that the runtime does not depend on which
+ * threading runtime oneDNN was built with: without OpenMP there is nothing to set. */
+void rt_dnnl_set_threads(int32_t threads)
+{
+    if (threads <= 0)
+        return;
+    void (*set_num_threads)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    if (set_num_threads)
+        set_num_threads(threads);
 }

@@ -141,6 +141,7 @@ void rt_pool_set_threads(int32_t threads)
     pthread_mutex_lock(&rt_pool.lock);
     rt_pool.requested = threads;
     pthread_mutex_unlock(&rt_pool.lock);
+    rt_dnnl_set_threads(threads);
 }
 
 void rt_pool_shutdown(void)

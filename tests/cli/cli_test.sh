@@ -12,6 +12,7 @@ set -uo pipefail
 [ $# -ge 1 ] || { echo "usage: cli_test.sh NNC [CASE]" >&2; exit 2; }
 NNC=$1
 [ -x "$NNC" ] || { echo "cli_test.sh: nnc is not built (no executable at $NNC)" >&2; exit 2; }
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)  # the source tree
 T=$(mktemp -d "${TMPDIR:-/tmp}/nnc-cli.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 2
@@ -137,6 +138,19 @@ case_nan_loss() {
     want_err "^nnc: the loss is (nan|inf) at epoch 1, batch [0-9]+; training stopped"
     nnc run nan.nn -- --lr 0.01 --epochs 1
     want_status 0; want_out "^0$"; want_err "epoch 1/1: 200 steps"
+}
+
+case_threads_determinism() {
+    # The same seed gives the same training run whatever --threads says: the pool's chunks
+    # and oneDNN's kernels are both capped by it (1 thread runs at ~100% CPU, 2 above).
+    # Compared: the logged mean loss (6 significant digits) and the test accuracy (exact
+    # count of 10,000), which any changed bit in the run would almost surely move.
+    nnc run "$SRC/tests/train/small_mlp.nn" -- --threads 1
+    want_status 0
+    local one=$out
+    nnc run "$SRC/tests/train/small_mlp.nn" -- --threads 2
+    want_status 0
+    [ -n "$one" ] && [ "$out" = "$one" ] || problem "--threads 1 printed '$one', --threads 2 '$out'"
 }
 
 case_shape_mismatch() {
