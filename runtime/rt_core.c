@@ -19,6 +19,7 @@ void rt_init(int argc, char **argv)
 void rt_flags_parse_command_line(void)
 {
     rt_flags_parse(rt_argument_count, rt_arguments);
+    rt_flags_reject_unused();
 }
 
 /* Returns the process exit status: 0, or 1 when stdout could not be written (a full disk,

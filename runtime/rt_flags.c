@@ -465,3 +465,25 @@ void rt_flags_parse(int argc, char **argv)
     if (log != NULL)
         rt_log_set_file(log);
 }
+
+void rt_flags_reject_unused(void)
+{
+    static const char *const runtime_used[] = {"threads", "log", "data", "help"};
+    static const char *const not_yet[] = {"save", "resume", "eval-only"};
+    for (int32_t i = 0; i < rt_flags.count; i++) {
+        const RtFlag *flag = &rt_flags.flags[i];
+        if (!flag->builtin || flag->declared || !flag->set)
+            continue;
+        int used = 0;
+        for (size_t k = 0; k < sizeof runtime_used / sizeof *runtime_used; k++)
+            used |= strcmp(flag->name, runtime_used[k]) == 0;
+        if (used)
+            continue;
+        for (size_t k = 0; k < sizeof not_yet / sizeof *not_yet; k++)
+            if (strcmp(flag->name, not_yet[k]) == 0)
+                rt_usage_error("--%s is not implemented yet for compiled programs", flag->name);
+        rt_usage_error("--%s: this program has no setting '%s' (declare it in train(...) "
+                       "to use it)",
+                       flag->name, flag->name);
+    }
+}

@@ -426,7 +426,12 @@ static void emit_checkpoint(Pg *pg, const ProgStmt *s)
         LLVMBuildStore(b, slot_ptr(pg, s->slot_list[i]), LLVMBuildStructGEP2(b, pg->view_ty, v, 4, ""));
     }
     LLVMTypeRef params[4] = {cg->ptr, cg->ptr, cg->i32, cg->ptr};
-    LLVMValueRef args[4] = {string_ptr(pg, s->path), views, i32c(cg, n),
+    LLVMValueRef path = string_ptr(pg, s->path);
+    if (s->path_setting) {
+        LLVMValueRef name = string_ptr(pg, s->path_setting);
+        path = call_rt(pg, "rt_flag_get_string", cg->ptr, &cg->ptr, &name, 1);
+    }
+    LLVMValueRef args[4] = {path, views, i32c(cg, n),
                             LLVMConstPointerNull(cg->ptr)};
     call_rt(pg, s->kind == PS_SAVE ? "rt_checkpoint_save" : "rt_checkpoint_load", cg->void_,
             params, args, 4);
@@ -563,7 +568,11 @@ static void emit_settings(Pg *pg)
         const ProgSetting *st = &p->settings[i];
         LLVMValueRef name = string_ptr(pg, st->name);
         LLVMValueRef help = LLVMConstPointerNull(cg->ptr);
-        if (st->is_int) {
+        if (st->text) {
+            LLVMTypeRef params[3] = {cg->ptr, cg->ptr, cg->ptr};
+            LLVMValueRef args[3] = {name, string_ptr(pg, st->text), help};
+            call_rt(pg, "rt_flag_string", cg->void_, params, args, 3);
+        } else if (st->is_int) {
             LLVMTypeRef params[4] = {cg->ptr, cg->i64, cg->i32, cg->ptr};
             LLVMValueRef args[4] = {name, i64c(cg, (int64_t)st->dflt), i32c(cg, RT_FLAG_ANY), help};
             call_rt(pg, "rt_flag_int", cg->void_, params, args, 4);
@@ -582,6 +591,8 @@ static void read_settings(Pg *pg)
     const Prog *p = pg->p;
     for (int i = 0; i < p->nsettings; i++) {
         const ProgSetting *st = &p->settings[i];
+        if (st->text)
+            continue; /* a string setting is read where it is used */
         LLVMValueRef name = string_ptr(pg, st->name);
         LLVMValueRef v;
         if (st->is_int)

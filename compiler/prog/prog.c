@@ -72,6 +72,12 @@ void prog_add_setting(Prog *p, const char *name, int var, bool is_int, double df
     p->settings[p->nsettings++] = (ProgSetting){name, var, is_int, dflt};
 }
 
+void prog_add_string_setting(Prog *p, const char *name, const char *dflt)
+{
+    GROW(p->settings, p->nsettings, p->capsettings);
+    p->settings[p->nsettings++] = (ProgSetting){.name = name, .var = -1, .text = dflt};
+}
+
 ProgStmt *prog_stmt(Prog *p, ProgBlock *into, ProgStmtKind kind, Span at)
 {
     ProgStmt *s = ARENA_NEW(&p->arena, ProgStmt);
@@ -235,7 +241,10 @@ static void print_stmt(FILE *out, const Prog *p, const ProgStmt *s, int depth)
         return;
     case PS_SAVE:
     case PS_LOAD:
-        fprintf(out, "%s \"%s\" slots", s->kind == PS_SAVE ? "save" : "load", s->path);
+        if (s->path_setting)
+            fprintf(out, "%s --%s slots", s->kind == PS_SAVE ? "save" : "load", s->path_setting);
+        else
+            fprintf(out, "%s \"%s\" slots", s->kind == PS_SAVE ? "save" : "load", s->path);
         for (int i = 0; i < s->nslot_list; i++)
             fprintf(out, " %d", s->slot_list[i]);
         fputc('\n', out);
@@ -263,8 +272,13 @@ void prog_print(FILE *out, const Prog *p)
         fprintf(out, "slot %d %s %s%s\n", i, p->slots[i].name, ir_dtype_name(p->slots[i].dtype),
                 ir_shape_str(&p->slots[i].shape, shape, sizeof shape));
     }
-    for (int i = 0; i < p->nsettings; i++)
-        fprintf(out, "setting --%s -> $%s\n", p->settings[i].name, p->vars[p->settings[i].var].name);
+    for (int i = 0; i < p->nsettings; i++) {
+        const ProgSetting *st = &p->settings[i];
+        if (st->var < 0)
+            fprintf(out, "setting --%s (string, default \"%s\")\n", st->name, st->text);
+        else
+            fprintf(out, "setting --%s -> $%s\n", st->name, p->vars[st->var].name);
+    }
     for (int i = 0; i < p->ndatas; i++)
         fprintf(out, "data%d %d \"%s\"%s\n", i, (int)p->datas[i].kind,
                 p->datas[i].path ? p->datas[i].path : "", p->datas[i].test ? " test" : "");

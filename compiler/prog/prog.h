@@ -81,8 +81,9 @@ struct ProgStmt {
     int n;
     const char **names;
     ProgExpr **values;
-    /* PS_SAVE, PS_LOAD */
+    /* PS_SAVE, PS_LOAD: the file is `path`, or the string setting --path_setting when set */
     const char *path;
+    const char *path_setting;
     int *slot_list;
     int nslot_list;
 };
@@ -121,6 +122,7 @@ typedef struct ProgSetting {
     bool is_int;
     double dflt;
     bool fixed;   /* compiled into shapes (a batch size): the flag may not change it */
+    const char *text; /* a string setting's default (var is then -1): read where it is used */
 } ProgSetting;
 
 typedef struct Prog {
@@ -144,6 +146,7 @@ int prog_add_slot(Prog *p, const char *name, IrDType dtype, const IrShape *shape
 int prog_add_var(Prog *p, const char *name, bool is_int);
 int prog_add_data(Prog *p, const ProgData *d);
 void prog_add_setting(Prog *p, const char *name, int var, bool is_int, double dflt);
+void prog_add_string_setting(Prog *p, const char *name, const char *dflt);
 ProgStmt *prog_stmt(Prog *p, ProgBlock *into, ProgStmtKind kind, Span at);
 ProgExpr *prog_const(Prog *p, double v);
 ProgExpr *prog_var(Prog *p, int var);

@@ -130,6 +130,10 @@ static void check_train(Checker *c, AstNode *t)
             v->hx = prog_var(c->prog, var);
             v->i = dflt->kind == V_INT ? dflt->i : 0;
             v->f = dflt->kind == V_FLOAT ? dflt->f : 0;
+        } else if (c->prog && v->kind == V_STRING) {
+            /* read from --NAME where it is used (a file name) */
+            v->setting = p->decl.id.name;
+            prog_add_string_setting(c->prog, p->decl.id.name, v->s);
         }
         scope_bind(c, s, p->decl.id.name, v, BIND_VAR, p->decl.id.span);
     }

@@ -72,6 +72,8 @@ struct Value {
     ProgExpr *hx;             /* V_INT/V_FLOAT/V_BOOL known only at run time (train tracing):
                                  the host expression computing it (i keeps a setting's
                                  default, the value shapes are compiled with) */
+    const char *setting;      /* V_STRING known only at run time: the train setting (--NAME)
+                                 it comes from, read when the program starts */
     struct DataRef *data;     /* V_DATASET, V_SPLIT, V_BATCHES (train tracing) */
     const AstNode *def;       /* V_FN, V_DEF, V_METHOD */
     Instance *inst;           /* V_INSTANCE, V_METHOD */

@@ -321,8 +321,8 @@ static void collect_slots(Checker *c, Instance *inst, int *slots, const char **n
 
 void train_save(Checker *c, Instance *net, Value *path, bool load, Span at)
 {
-    if (path->kind != V_STRING || !path->known) {
-        sema_unsupported(c, at, "file names known only at run time");
+    if (path->kind != V_STRING || (!path->known && !path->setting)) {
+        sema_unsupported(c, at, "file names computed at run time (a string setting is supported)");
         return;
     }
     train_close_region(c);
@@ -334,6 +334,7 @@ void train_save(Checker *c, Instance *net, Value *path, bool load, Span at)
         c->prog->slots[slots[i]].name = names[i];
     ProgStmt *s = prog_stmt(c->prog, c->block, load ? PS_LOAD : PS_SAVE, at);
     s->path = arena_strndup(&c->prog->arena, path->s, strlen(path->s));
+    s->path_setting = path->known ? NULL : path->setting;
     s->slot_list = slots;
     s->nslot_list = n;
 }

@@ -153,6 +153,63 @@ case_threads_determinism() {
     [ -n "$one" ] && [ "$out" = "$one" ] || problem "--threads 1 printed '$one', --threads 2 '$out'"
 }
 
+case_checkpoint_roundtrip() {
+    # save(net, path) in one program and load(net, path) in another give the same test
+    # accuracy (4 digits of a count over 10,000: any lost or misplaced weight moves it).
+    # The path is a string setting, so --out/--path choose the file at run time. A missing
+    # or truncated checkpoint is a clear error with status 1.
+    cat >save.nn <<'EOF2'
+import std
+
+fn flat(x, y) {
+    reshape((x - 0.2860) / 0.3530, [784]), y
+}
+
+train(batch = 100, lr = 0.05, out = "default.safetensors") {
+    data = fashion_mnist("/usr/share/datasets/fashion-mnist")
+    net = dense(784, 10)
+    opt = sgd(lr = lr)
+    for x, y in batches(map(data.train, flat), batch) {
+        loss = cross_entropy(net(x), y)
+        opt.step(loss)
+    }
+    save(net, out)
+    print(accuracy(net, map(data.test, flat)))
+}
+EOF2
+    sed -e 's/out = "default.safetensors"/path = "default.safetensors"/' -e 's/save(net, out)/load(net, path)/' \
+        -e '/opt = sgd/,/^    }$/d' save.nn >load.nn
+    nnc run save.nn -- --out net.safetensors
+    want_status 0
+    local trained=$out
+    [ -s net.safetensors ] && [ ! -e default.safetensors ] || problem "--out did not choose the file"
+    ls | grep -q '\.tmp' && problem "a temporary file was left behind"
+    nnc run load.nn -- --path net.safetensors
+    want_status 0
+    [ -n "$trained" ] && [ "$out" = "$trained" ] || problem "trained: '$trained', loaded: '$out'"
+    nnc run load.nn -- --path missing.safetensors
+    want_status 1; want_err "^nnc: cannot open checkpoint missing\.safetensors"
+    head -c 100 net.safetensors >cut.safetensors
+    nnc run load.nn -- --path cut.safetensors
+    want_status 1; want_err "^nnc: cut\.safetensors: corrupt checkpoint: truncated"
+}
+
+case_unused_flags() {
+    # A built-in flag the program does not use is an error, not silently ignored; the
+    # unimplemented --resume/--save/--eval-only say so. All before any work (no stdout).
+    printf 'train(steps = 1) {\n    print(steps)\n}\n' >flags.nn
+    nnc run flags.nn -- --steps 2
+    want_status 0; want_out "^2$"
+    nnc run flags.nn -- --epochs 3
+    want_status 2; want_no_out; want_err "^nnc: --epochs: this program has no setting 'epochs'"
+    for flag in "--resume x.safetensors" "--save x.safetensors" "--eval-only"; do
+        nnc run flags.nn -- $flag
+        want_status 2; want_no_out; want_err "^nnc: ${flag%% *} is not implemented yet"
+    done
+    nnc run flags.nn -- --threads 1
+    want_status 0
+}
+
 case_shape_mismatch() {
     printf 'print([[1, 2, 3]] @ [[1, 2]])\n' >shape.nn
     nnc check shape.nn
