@@ -143,8 +143,9 @@ typedef struct RtDataset RtDataset;
  * x shape is sample_shape (the file's shape when rank is 0); y is a scalar label. */
 RtDataset *rt_dataset_idx(const char *images_path, const char *labels_path, int32_t rank,
                           const int64_t *sample_shape);
-/* {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] from dir (NULL: --data, else
- * /usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist); *train gets the 60k
+/* {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] from --data DIR when given, else dir
+ * (the program's), else /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist,
+ * when dir is NULL); *train gets the 60k
  * training samples, *test the 10k test samples. MNIST uses the same names. */
 void rt_dataset_fashion_mnist(const char *dir, int32_t rank, const int64_t *sample_shape,
                               RtDataset **train, RtDataset **test);

@@ -227,13 +227,18 @@ static void rt_dataset_idx_pair(const char *dir, const char *title, const char *
     }
 }
 
+/* The data directory: --data DIR when given (the user's choice at run time overrides the
+ * program's), else the program's, else the Debian package's. */
+static const char *rt_data_dir(const char *program_dir, const char *package_dir)
+{
+    const char *given = rt_flag_get_string("data");
+    return given ? given : program_dir ? program_dir : package_dir;
+}
+
 void rt_dataset_fashion_mnist(const char *dir, int32_t rank, const int64_t *sample_shape,
                               RtDataset **train, RtDataset **test)
 {
-    if (dir == NULL)
-        dir = rt_flag_get_string("data");
-    if (dir == NULL)
-        dir = "/usr/share/datasets/fashion-mnist";
+    dir = rt_data_dir(dir, "/usr/share/datasets/fashion-mnist");
     rt_dataset_idx_pair(dir, "Fashion-MNIST",
                         "on Debian: apt-get install dataset-fashion-mnist, or pass --data DIR",
                         rank, sample_shape, train, test);
@@ -242,10 +247,7 @@ void rt_dataset_fashion_mnist(const char *dir, int32_t rank, const int64_t *samp
 void rt_dataset_mnist(const char *dir, int32_t rank, const int64_t *sample_shape,
                       RtDataset **train, RtDataset **test)
 {
-    if (dir == NULL)
-        dir = rt_flag_get_string("data");
-    if (dir == NULL)
-        dir = "/usr/share/datasets/mnist";
+    dir = rt_data_dir(dir, "/usr/share/datasets/mnist");
     rt_dataset_idx_pair(dir, "MNIST",
                         "put the four MNIST IDX files there, or pass --data DIR", rank,
                         sample_shape, train, test);

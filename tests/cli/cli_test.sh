@@ -210,6 +210,23 @@ case_unused_flags() {
     want_status 0
 }
 
+case_data_flag() {
+    # --data DIR overrides the directory the program names; a missing directory and a
+    # truncated images file are clear errors (status 1) that name the file, never a crash.
+    printf 'train(batch = 4) {\n    data = fashion_mnist("/usr/share/datasets/fashion-mnist")\n    for x, y in batches(data.test, batch) {\n        print(sum(x * 0))\n        break\n    }\n}\n' >data.nn
+    nnc run data.nn -- --data "$T/nowhere"
+    want_status 1; want_no_out
+    want_err "^nnc: no Fashion-MNIST data: cannot open directory $T/nowhere"
+    mkdir fm
+    for f in /usr/share/datasets/fashion-mnist/*; do ln -s "$f" fm/; done
+    rm fm/t10k-images-idx3-ubyte*
+    gzip -dc /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz | head -c 5000 |
+        gzip >fm/t10k-images-idx3-ubyte.gz
+    nnc run data.nn -- --data fm
+    want_status 1; want_no_out
+    want_err "^nnc: fm/t10k-images-idx3-ubyte\.gz: truncated: expected 7840000 bytes of images"
+}
+
 case_shape_mismatch() {
     printf 'print([[1, 2, 3]] @ [[1, 2]])\n' >shape.nn
     nnc check shape.nn
