@@ -115,11 +115,11 @@ void rt_flags_parse(int argc, char **argv);
 /* rt_flags_parse of the command line rt_init was given (what a compiled training program
  * calls once it has declared its settings). */
 void rt_flags_parse_command_line(void);
-/* After parsing: a built-in flag that was given, but that neither the runtime (--threads,
- * --log, --data) nor the program (a train setting of that name) uses, is a usage error
- * (status 2) rather than silently ignored; --save, --resume and --eval-only say that they
- * are not implemented yet. */
-void rt_flags_reject_unused(void);
+/* rt_flags_parse for a compiled program: a built-in flag that neither the runtime
+ * (--threads, --log, --data) nor the program (a train setting of that name) uses is left
+ * out of --help, and giving it is a usage error (status 2) rather than silently ignored;
+ * --save, --resume and --eval-only say that they are not implemented yet. */
+void rt_flags_parse_program_command_line(int argc, char **argv);
 /* Values after parsing (the default when not given). An undeclared name is fatal. */
 int64_t rt_flag_get_int(const char *name);
 double rt_flag_get_float(const char *name);

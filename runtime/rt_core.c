@@ -18,8 +18,7 @@ void rt_init(int argc, char **argv)
 
 void rt_flags_parse_command_line(void)
 {
-    rt_flags_parse(rt_argument_count, rt_arguments);
-    rt_flags_reject_unused();
+    rt_flags_parse_program_command_line(rt_argument_count, rt_arguments);
 }
 
 /* Returns the process exit status: 0, or 1 when stdout could not be written (a full disk,

@@ -36,6 +36,8 @@ typedef struct RtFlagTable {
     RtFlag *flags;
     int32_t count, capacity;
     int builtins_added;
+    int compiled_program; /* parsing for a compiled program: unused built-ins are hidden
+                             from --help and rejected (rt_flags_parse_command_line) */
     const char *program; /* argv[0], for messages */
 } RtFlagTable;
 
@@ -372,6 +374,19 @@ _Noreturn static void rt_unknown_flag(const char *name, size_t length)
     rt_usage_error("unknown flag --%.*s", (int)length, name);
 }
 
+/* A built-in flag that has an effect in this program: one the runtime reads itself, or one
+ * the program declared as a setting. Only meaningful for a compiled program. */
+static int rt_flag_in_use(const RtFlag *flag)
+{
+    static const char *const runtime_used[] = {"threads", "log", "data", "help"};
+    if (!flag->builtin || flag->declared)
+        return 1;
+    for (size_t k = 0; k < sizeof runtime_used / sizeof *runtime_used; k++)
+        if (strcmp(flag->name, runtime_used[k]) == 0)
+            return 1;
+    return 0;
+}
+
 static void rt_flags_print_help(void)
 {
     printf("usage: %s [flags]\n", rt_flags.program ? rt_flags.program : "PROGRAM");
@@ -387,7 +402,8 @@ static void rt_flags_print_help(void)
         int printed_heading = 0;
         for (int32_t i = 0; i < rt_flags.count; i++) {
             const RtFlag *flag = &rt_flags.flags[i];
-            if (flag->builtin != (section == 0))
+            if (flag->builtin != (section == 0) ||
+                (rt_flags.compiled_program && !rt_flag_in_use(flag)))
                 continue;
             if (!printed_heading) {
                 printf(section == 0 ? "\nflags:\n" : "\nsettings of this program:\n");
@@ -466,18 +482,12 @@ void rt_flags_parse(int argc, char **argv)
         rt_log_set_file(log);
 }
 
-void rt_flags_reject_unused(void)
+static void rt_flags_reject_unused(void)
 {
-    static const char *const runtime_used[] = {"threads", "log", "data", "help"};
     static const char *const not_yet[] = {"save", "resume", "eval-only"};
     for (int32_t i = 0; i < rt_flags.count; i++) {
         const RtFlag *flag = &rt_flags.flags[i];
-        if (!flag->builtin || flag->declared || !flag->set)
-            continue;
-        int used = 0;
-        for (size_t k = 0; k < sizeof runtime_used / sizeof *runtime_used; k++)
-            used |= strcmp(flag->name, runtime_used[k]) == 0;
-        if (used)
+        if (!flag->set || rt_flag_in_use(flag))
             continue;
         for (size_t k = 0; k < sizeof not_yet / sizeof *not_yet; k++)
             if (strcmp(flag->name, not_yet[k]) == 0)
@@ -486,4 +496,11 @@ void rt_flags_reject_unused(void)
                        "to use it)",
                        flag->name, flag->name);
     }
+}
+
+void rt_flags_parse_program_command_line(int argc, char **argv)
+{
+    rt_flags.compiled_program = 1;
+    rt_flags_parse(argc, argv);
+    rt_flags_reject_unused();
 }

@@ -208,6 +208,9 @@ case_unused_flags() {
     done
     nnc run flags.nn -- --threads 1
     want_status 0
+    nnc run flags.nn -- --help
+    want_status 0; want_out "^  --steps N "; want_out "^  --threads N "
+    grep -Eq -- "--(epochs|resume|save|eval-only)" <<<"$out" && problem "--help lists unused flags"
 }
 
 case_data_flag() {
