@@ -47,16 +47,6 @@ static const char *rt_dtype_name(RtDtype dtype)
     return (unsigned)dtype < 3 ? rt_dtypes[dtype].name : "?";
 }
 
-static void rt_shape_string(char *text, size_t capacity, int32_t rank, const int64_t *dims)
-{
-    size_t used = (size_t)snprintf(text, capacity, "[");
-    for (int32_t axis = 0; axis < rank && used < capacity; axis++)
-        used += (size_t)snprintf(text + used, capacity - used, axis ? ", %" PRId64 : "%" PRId64,
-                                 dims[axis]);
-    if (used < capacity)
-        snprintf(text + used, capacity - used, "]");
-}
-
 /* Bytes of a view's tensor; a bad view (a program bug) is fatal. */
 static uint64_t rt_view_bytes(const RtTensorView *view)
 {
@@ -584,7 +574,7 @@ static void rt_check_layout(RtHeader *header, uint64_t data_size)
                        entry->name, entry->begin, entry->end);
         if (entry->end - entry->begin != bytes) {
             char shape[160];
-            rt_shape_string(shape, sizeof shape, entry->rank, entry->dims);
+            rt_shape_text(shape, sizeof shape, entry->rank, entry->dims);
             rt_corrupt(header, "tensor '%s' is %s %s (%" PRIu64 " bytes) but its data_offsets "
                        "[%" PRIu64 ", %" PRIu64 "] span %" PRIu64 " bytes",
                        entry->name, rt_dtypes[entry->dtype].name, shape, bytes, entry->begin,
@@ -732,8 +722,8 @@ void rt_checkpoint_load(const char *path, const RtTensorView *views, int32_t n, 
         if (entry->rank != view->rank ||
             memcmp(entry->dims, view->dims, (size_t)view->rank * sizeof(int64_t)) != 0) {
             char expected[160], got[160];
-            rt_shape_string(expected, sizeof expected, view->rank, view->dims);
-            rt_shape_string(got, sizeof got, entry->rank, entry->dims);
+            rt_shape_text(expected, sizeof expected, view->rank, view->dims);
+            rt_shape_text(got, sizeof got, entry->rank, entry->dims);
             rt_fatal("%s: tensor '%s' has shape %s in the checkpoint, but the program expects %s",
                      path, view->name, got, expected);
         }

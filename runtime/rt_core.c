@@ -1,6 +1,6 @@
 /* rt_core.c — program lifecycle and fatal errors.
  * Both the AOT main() (rt_main.c) and the JIT bracket a program with rt_init / rt_exit. */
-#include "nnc_rt.h"
+#include "rt_internal.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -35,17 +35,22 @@ int rt_exit(void)
     return 0;
 }
 
-_Noreturn void rt_fatal(const char *fmt, ...)
+void rt_vmessage(const char *fmt, va_list args)
 {
     /* Flush first so what the program printed before failing appears before the error
      * when stdout and stderr go to the same terminal. */
     fflush(stdout);
     fputs("nnc: ", stderr);
+    vfprintf(stderr, fmt, args);
+    fputc('\n', stderr);
+}
+
+_Noreturn void rt_fatal(const char *fmt, ...)
+{
     va_list args;
     va_start(args, fmt);
-    vfprintf(stderr, fmt, args);
+    rt_vmessage(fmt, args);
     va_end(args);
-    fputc('\n', stderr);
     exit(1);
 }
 

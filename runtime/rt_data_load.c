@@ -10,19 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Writes "[d0, d1, ...]" into text. */
-static const char *rt_shape_text(char *text, size_t capacity, int32_t rank,
-                                 const int64_t *dims)
-{
-    size_t used = (size_t)snprintf(text, capacity, "[");
-    for (int32_t axis = 0; axis < rank && used < capacity; axis++)
-        used += (size_t)snprintf(text + used, capacity - used, axis ? ", %" PRId64 : "%" PRId64,
-                                 dims[axis]);
-    if (used < capacity)
-        snprintf(text + used, capacity - used, "]");
-    return text;
-}
-
 static int64_t rt_dims_product(int32_t rank, const int64_t *dims)
 {
     int64_t product = 1;

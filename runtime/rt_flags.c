@@ -252,13 +252,11 @@ int32_t rt_flag_is_set(const char *name)
 
 _Noreturn __attribute__((format(printf, 1, 2))) static void rt_usage_error(const char *fmt, ...)
 {
-    fflush(stdout);
-    fputs("nnc: ", stderr);
     va_list args;
     va_start(args, fmt);
-    vfprintf(stderr, fmt, args);
+    rt_vmessage(fmt, args);
     va_end(args);
-    fprintf(stderr, "\nnnc: run '%s --help' to list the flags\n",
+    fprintf(stderr, "nnc: run '%s --help' to list the flags\n",
             rt_flags.program ? rt_flags.program : "PROGRAM");
     exit(2);
 }

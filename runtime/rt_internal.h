@@ -6,6 +6,7 @@
 
 #include "nnc_rt.h"
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,10 @@ uint32_t rt_load_be32(const uint8_t *p);
 /* Caps the threads oneDNN's kernels use (threads > 0; 0 leaves its default, one per CPU),
  * so --threads bounds every kernel, not only the pool's (rt_matmul.c). */
 void rt_dnnl_set_threads(int32_t threads);
+/* Prints "nnc: <message>\n" to stderr, stdout flushed first (rt_fatal, usage errors). */
+void rt_vmessage(const char *fmt, va_list args) __attribute__((format(printf, 1, 0)));
+/* Writes "[d0, d1, ...]" into text (cut to capacity) and returns text. */
+const char *rt_shape_text(char *text, size_t capacity, int32_t rank, const int64_t *dims);
 int rt_parse_int64(const char *text, size_t length, int64_t *value);
 int rt_parse_double(const char *text, size_t length, double *value);
 

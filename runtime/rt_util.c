@@ -210,3 +210,14 @@ int rt_parse_double(const char *text, size_t length, double *value)
     *value = parsed;
     return 1;
 }
+
+const char *rt_shape_text(char *text, size_t capacity, int32_t rank, const int64_t *dims)
+{
+    size_t used = (size_t)snprintf(text, capacity, "[");
+    for (int32_t axis = 0; axis < rank && used < capacity; axis++)
+        used += (size_t)snprintf(text + used, capacity - used, axis ? ", %" PRId64 : "%" PRId64,
+                                 dims[axis]);
+    if (used < capacity)
+        snprintf(text + used, capacity - used, "]");
+    return text;
+}

@@ -193,11 +193,8 @@ static LLVMValueRef argmax_kernel(Cg *cg, const char *name, const IrNode *n)
 {
     const IrShape *xs = &n->in[0]->shape;
     int axis = n->attr.argmax.axis;
-    int64_t outer = 1, inner = 1, len = xs->dims[axis];
-    for (int d = 0; d < axis; d++)
-        outer *= xs->dims[d];
-    for (int d = axis + 1; d < xs->rank; d++)
-        inner *= xs->dims[d];
+    int64_t outer, inner, len = xs->dims[axis];
+    ir_shape_around(xs, axis, &outer, &inner);
     LLVMValueRef fn = cg_kernel_begin(cg, name, 2);
     LLVMValueRef out = LLVMGetParam(fn, 0), x = LLVMGetParam(fn, 1);
     LLVMValueRef best_slot = LLVMBuildAlloca(cg->b, cg->f32, "best");

@@ -408,11 +408,8 @@ static void eval_argmax(Eval *e, IrNode *n, double *out)
 {
     const IrShape *xs = &n->in[0]->shape;
     int axis = n->attr.argmax.axis;
-    int64_t outer = 1, inner = 1, len = xs->dims[axis];
-    for (int d = 0; d < axis; d++)
-        outer *= xs->dims[d];
-    for (int d = axis + 1; d < xs->rank; d++)
-        inner *= xs->dims[d];
+    int64_t outer, inner, len = xs->dims[axis];
+    ir_shape_around(xs, axis, &outer, &inner);
     const double *x = e->values[n->in[0]->id];
     for (int64_t o = 0; o < outer; o++)
         for (int64_t i = 0; i < inner; i++) {

@@ -134,6 +134,8 @@ bool ir_op_is_elementwise(IrOp op);   /* UNARY, BINARY, SELECT, BROADCAST kinds 
 
 /* ---- shapes -------------------------------------------------------------------------- */
 int64_t ir_shape_numel(const IrShape *s);
+/* The shape viewed as [outer, dims[axis], inner]: the products before and after axis. */
+void ir_shape_around(const IrShape *s, int axis, int64_t *outer, int64_t *inner);
 bool ir_shape_eq(const IrShape *a, const IrShape *b);
 IrShape ir_shape_make(int rank, const int64_t *dims);
 /* "[2, 3]" into buf (returns buf). */

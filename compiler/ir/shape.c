@@ -14,6 +14,15 @@ int64_t ir_shape_numel(const IrShape *s)
     return n;
 }
 
+void ir_shape_around(const IrShape *s, int axis, int64_t *outer, int64_t *inner)
+{
+    *outer = *inner = 1;
+    for (int d = 0; d < axis; d++)
+        *outer *= s->dims[d];
+    for (int d = axis + 1; d < s->rank; d++)
+        *inner *= s->dims[d];
+}
+
 bool ir_shape_eq(const IrShape *a, const IrShape *b)
 {
     if (a->rank != b->rank)

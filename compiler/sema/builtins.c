@@ -188,22 +188,25 @@ static bool axes_arg(Checker *c, CallArgs *a, int i, int rank, uint32_t *mask, c
     return true;
 }
 
-static bool bool_arg(Checker *c, CallArgs *a, int i, const char *what)
+/* Argument i, when given, is a value of `kind` (a bool, a string): else an error. */
+static bool kind_arg(Checker *c, CallArgs *a, int i, const char *what, VKind kind,
+                     const char *kind_name)
 {
     Value *v = a->v[i];
-    if (!v || v->kind == V_ERROR || v->kind == V_BOOL)
+    if (!v || v->kind == V_ERROR || v->kind == kind)
         return true;
-    sema_error(c, arg_span(a, i), "%s expects a bool here, found %s", what, ty(c, v, 0));
+    sema_error(c, arg_span(a, i), "%s expects a %s here, found %s", what, kind_name, ty(c, v, 0));
     return false;
+}
+
+static bool bool_arg(Checker *c, CallArgs *a, int i, const char *what)
+{
+    return kind_arg(c, a, i, what, V_BOOL, "bool");
 }
 
 static bool string_arg(Checker *c, CallArgs *a, int i, const char *what)
 {
-    Value *v = a->v[i];
-    if (!v || v->kind == V_ERROR || v->kind == V_STRING)
-        return true;
-    sema_error(c, arg_span(a, i), "%s expects a string here, found %s", what, ty(c, v, 0));
-    return false;
+    return kind_arg(c, a, i, what, V_STRING, "string");
 }
 
 static Value *instance_arg(Checker *c, CallArgs *a, int i, const char *what)

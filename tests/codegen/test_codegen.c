@@ -21,6 +21,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* open_memstream, mkstemp */
 #endif
+#include "cg_test.h"
 #include "codegen/cg.h"
 #include "ir/eval.h"
 #include "ir/ir.h"
@@ -36,26 +37,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
-
-static int tests_passed, tests_failed;
 static const Span NOWHERE = {0};
-
-static void record(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void record(bool ok, const char *fmt, ...)
-{
-    if (ok) {
-        tests_passed++;
-        return;
-    }
-    tests_failed++;
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("FAIL ", stdout);
-    vprintf(fmt, ap);
-    fputc('\n', stdout);
-    va_end(ap);
-}
 
 /* ---- building graphs ------------------------------------------------------------------------ */
 
@@ -108,13 +90,6 @@ static IrNode *fused(IrGraph *g, IrNode *const *in, int nin, IrNode *const *body
 
 /* ---- running -------------------------------------------------------------------------------- */
 
-static char *read_all(const char *path)
-{
-    size_t len;
-    char *text = util_read_file(path, &len);
-    return text ? text : util_strdup("");
-}
-
 /* Compiles g and JIT-runs it; returns what it printed (caller frees), or NULL. */
 static char *jit_output(IrGraph *g, const char *name)
 {
@@ -124,30 +99,8 @@ static char *jit_output(IrGraph *g, const char *name)
         record(false, "%s: cg_compile failed", name);
         return NULL;
     }
-    char path[] = "/tmp/nnc-test-out-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        perror("mkstemp");
-        exit(2);
-    }
-    fflush(stdout);
-    int saved = dup(STDOUT_FILENO);
-    dup2(fd, STDOUT_FILENO);
     char *argv[] = {(char *)name, NULL};
-    int rc = cg_jit_run(m, 1, argv);
-    fflush(stdout);
-    dup2(saved, STDOUT_FILENO);
-    close(saved);
-    close(fd);
-    cg_module_free(m);
-    char *text = read_all(path);
-    unlink(path);
-    if (rc != 0) {
-        record(false, "%s: cg_jit_run returned %d", name, rc);
-        free(text);
-        return NULL;
-    }
-    return text;
+    return jit_capture(m, name, 1, argv);
 }
 
 /* ---- reading printed tensors back ---------------------------------------------------------------- */
@@ -1028,30 +981,6 @@ static void test_emit_text(void)
     record(rc == 0, "jit run after printing returned %d", rc);
     cg_module_free(mod);
     ir_graph_free(g);
-}
-
-/* Runs path with stdout into a file; returns the output, NULL if it did not exit 0. */
-static char *run_executable(const char *path)
-{
-    char out[] = "/tmp/nnc-test-exe-out-XXXXXX";
-    int fd = mkstemp(out);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fd, STDOUT_FILENO);
-    char *argv[] = {(char *)path, NULL};
-    pid_t pid;
-    int status = -1;
-    if (posix_spawn(&pid, path, &fa, NULL, argv, environ) == 0)
-        waitpid(pid, &status, 0);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fd);
-    char *text = read_all(out);
-    unlink(out);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        free(text);
-        return NULL;
-    }
-    return text;
 }
 
 /* The same graph, JIT-run and built into an executable, prints the same bytes. */

@@ -18,6 +18,7 @@
 #endif
 #include "ast/ast.h"
 #include "autodiff/ad.h"
+#include "cg_test.h"
 #include "codegen/cg.h"
 #include "ir/eval.h"
 #include "ir/ir.h"
@@ -37,27 +38,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-extern char **environ;
-
-static int tests_passed, tests_failed;
 static const Span NOWHERE = {0};
 static char scratch_dir[256];
-
-static void record(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void record(bool ok, const char *fmt, ...)
-{
-    if (ok) {
-        tests_passed++;
-        return;
-    }
-    tests_failed++;
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("FAIL ", stdout);
-    vprintf(fmt, ap);
-    fputc('\n', stdout);
-    va_end(ap);
-}
 
 /* ---- building programs ------------------------------------------------------------------ */
 
@@ -112,13 +94,6 @@ static ProgStmt *for_range(Prog *p, ProgBlock *into, int var, ProgExpr *lo, Prog
 
 /* ---- running -------------------------------------------------------------------------------- */
 
-static char *read_all(const char *path)
-{
-    size_t len;
-    char *text = util_read_file(path, &len);
-    return text ? text : util_strdup("");
-}
-
 /* Compiles p and JIT-runs it with the given arguments after the program name; returns
  * what it printed (caller frees), or NULL. */
 static char *jit_output(const Prog *p, const char *name, int nargs, char **args)
@@ -128,32 +103,10 @@ static char *jit_output(const Prog *p, const char *name, int nargs, char **args)
         record(false, "%s: cg_compile_program failed", name);
         return NULL;
     }
-    char path[] = "/tmp/nnc-test-prog-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        perror("mkstemp");
-        exit(2);
-    }
-    fflush(stdout);
-    int saved = dup(STDOUT_FILENO);
-    dup2(fd, STDOUT_FILENO);
     char *argv[8] = {(char *)name};
     for (int i = 0; i < nargs && i < 6; i++)
         argv[i + 1] = args[i];
-    int rc = cg_jit_run(m, nargs + 1, argv);
-    fflush(stdout);
-    dup2(saved, STDOUT_FILENO);
-    close(saved);
-    close(fd);
-    cg_module_free(m);
-    char *text = read_all(path);
-    unlink(path);
-    if (rc != 0) {
-        record(false, "%s: cg_jit_run returned %d", name, rc);
-        free(text);
-        return NULL;
-    }
-    return text;
+    return jit_capture(m, name, nargs + 1, argv);
 }
 
 static void expect_output(const char *name, const char *got, const char *want)
@@ -208,30 +161,6 @@ static void test_regions_and_loops(void)
     Prog *p = counting_program();
     expect_run(p, "regions and loops", counting_output);
     prog_free(p);
-}
-
-/* Runs path with stdout into a file; returns the output, NULL if it did not exit 0. */
-static char *run_executable(const char *path)
-{
-    char out[] = "/tmp/nnc-test-prog-exe-out-XXXXXX";
-    int fd = mkstemp(out);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fd, STDOUT_FILENO);
-    char *argv[] = {(char *)path, NULL};
-    pid_t pid;
-    int status = -1;
-    if (posix_spawn(&pid, path, &fa, NULL, argv, environ) == 0)
-        waitpid(pid, &status, 0);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fd);
-    char *text = read_all(out);
-    unlink(out);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        free(text);
-        return NULL;
-    }
-    return text;
 }
 
 static void test_aot(void)
