@@ -9,6 +9,10 @@
 
 typedef struct CgModule CgModule;
 
+/* Initializes LLVM's native target, once per process (every entry point below does it
+ * first; the REPL does it before it forks, so its children start ready). */
+void cg_llvm_init(void);
+
 /* Builds the module for g (whose top level holds CONST, RESHAPE, TRANSPOSE, MATMUL, PRINT
  * and FUSED nodes, layout and opaque ops, and random tensors; any other elementwise or
  * reduce node is compiled as a one-node kernel) and optimizes it with the O3 pipeline for
@@ -28,17 +32,18 @@ void cg_module_free(CgModule *m);
 typedef struct Prog Prog;
 CgModule *cg_compile_program(const Prog *p, const char *module_name);
 
-/* A training program (prog/prog.h) whose regions went through the middle end: one module
- * whose nnc_program() runs the host code and calls one function per region. */
-struct Prog;
-CgModule *cg_compile_program(const struct Prog *p, const char *module_name);
-
 /* --emit=llvm and --emit=asm (host assembly). Return 0 on success. */
 int cg_print_llvm(CgModule *m, FILE *out);
 int cg_print_asm(CgModule *m, FILE *out);
 
 /* JIT-compiles and runs: rt_init(argc, argv), nnc_program(), then returns rt_exit(). */
 int cg_jit_run(CgModule *m, int argc, char **argv);
+
+/* JIT-compiles m and sets *program to its nnc_program, which stays callable (any number
+ * of times, for the REPL's :time) until cg_jit_free; NULL after printing why. */
+typedef struct CgJit CgJit;
+CgJit *cg_jit_new(CgModule *m, void (**program)(void));
+void cg_jit_free(CgJit *j);
 
 /* Emits an object file and links it with the runtime into an executable at out_path
  * (rt_main.o, libnncrt.a, -ldnnl -lm; never LLVM). Returns 0, or 1 after printing why. */

@@ -44,17 +44,20 @@ typedef struct Cg {
 } Cg;
 
 /* ---- target.c ------------------------------------------------------------------------- */
-/* Initializes the native target once per process. */
-void cg_llvm_init(void);
 /* A TargetMachine for the host CPU and its features at -O3; NULL after printing why. */
 LLVMTargetMachineRef cg_host_target_machine(LLVMRelocMode reloc, LLVMCodeModel model);
 /* Prints "nnc: <what>: <LLVM's message>" and consumes err. Returns 1 (for `return`). */
 int cg_report_error(LLVMErrorRef err, const char *what);
 
+/* Arena offsets and constant globals: a cache line, a zmm. */
+enum { CG_BUFFER_ALIGN = 64 };
+
 /* Where a region's program ops (SLOT_LOAD, SLOT_STORE, SCALAR_INPUT, SCALAR_OUTPUT) find
  * the program's state: the region function's parameters (float **slot_ptrs, double *vars,
  * double *outs), and `scratch`, CG_BUFFER_ALIGN-aligned room of cg_slot_scratch_bytes(g)
- * for the stores' snapshots. cg_compile's graphs hold no program ops and pass NULL. */
+ * for the stores' snapshots. cg_compile's graphs hold no program ops (env NULL) except a
+ * REPL entry's slot loads and stores, whose table is the process's `nnc_repl_slots`. */
+
 typedef struct CgEnv {
     LLVMValueRef slot_ptrs, vars, outs, scratch;
 } CgEnv;

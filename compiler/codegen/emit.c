@@ -25,7 +25,6 @@
 #include <string.h>
 
 enum {
-    CG_BUFFER_ALIGN = 64,      /* arena offsets and constant globals: a cache line, a zmm */
     CG_CONST_AS_FLOATS = 4096, /* larger constants are emitted as raw bytes (fast to build) */
 };
 
@@ -289,6 +288,14 @@ void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, LLVMValueRef
     util_free(buf);
 }
 
+static bool has_slots(const IrGraph *g)
+{
+    for (int i = 0; i < g->len; i++)
+        if (g->nodes[i]->op == IR_OP_SLOT_LOAD || g->nodes[i]->op == IR_OP_SLOT_STORE)
+            return true;
+    return false;
+}
+
 static void emit_program(Cg *cg, const IrGraph *g)
 {
     Runtime rt;
@@ -299,9 +306,23 @@ static void emit_program(Cg *cg, const IrGraph *g)
 
     int64_t *offset = util_malloc(sizeof(int64_t) * (size_t)(g->next_id + 1));
     int64_t total = cg_plan_graph(g, offset);
-    LLVMValueRef size = i64c(cg, total);
+    total = (total + CG_BUFFER_ALIGN - 1) / CG_BUFFER_ALIGN * CG_BUFFER_ALIGN;
+    int64_t scratch = cg_slot_scratch_bytes(g);
+    LLVMValueRef size = i64c(cg, total + scratch);
     LLVMValueRef arena = LLVMBuildCall2(cg->b, rt.arena_new_ty, rt.arena_new, &size, 1, "arena");
-    cg_emit_graph(cg, g, offset, arena, NULL);
+    /* A REPL entry's graph reads and writes the session's tensors as slots, through the
+     * slot table the REPL keeps in the process (compiler/repl/repl.c). */
+    CgEnv env = {0};
+    if (has_slots(g)) {
+        LLVMValueRef table = LLVMGetNamedGlobal(cg->mod, "nnc_repl_slots");
+        if (!table)
+            table = LLVMAddGlobal(cg->mod, cg->ptr, "nnc_repl_slots");
+        LLVMValueRef off = i64c(cg, total);
+        env.slot_ptrs = LLVMBuildLoad2(cg->b, cg->ptr, table, "slots");
+        env.scratch = LLVMBuildInBoundsGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), arena, &off,
+                                            1, "scratch");
+    }
+    cg_emit_graph(cg, g, offset, arena, env.slot_ptrs ? &env : NULL);
     LLVMBuildCall2(cg->b, rt.arena_release_ty, rt.arena_release, &arena, 1, "");
     LLVMBuildRetVoid(cg->b);
     util_free(offset);

@@ -8,6 +8,7 @@
 #include <llvm-c/LLJIT.h>
 
 #include "nnc_rt.h"
+#include "util/util.h"
 
 /* Creates an LLJIT for the host with the process's symbols visible; NULL after
  * printing why. */
@@ -38,35 +39,56 @@ static LLVMOrcLLJITRef make_jit(void)
     return jit;
 }
 
-int cg_jit_run(CgModule *m, int argc, char **argv)
+struct CgJit {
+    LLVMOrcLLJITRef jit;
+};
+
+CgJit *cg_jit_new(CgModule *m, void (**program)(void))
 {
     LLVMOrcLLJITRef jit = make_jit();
     if (!jit)
-        return 1;
+        return NULL;
     /* The JIT takes the module it is given: hand it a clone (same context) and keep m's
      * module for printing and object emission. */
     LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(LLVMCloneModule(m->mod),
                                                                       m->tsc);
     LLVMErrorRef err = LLVMOrcLLJITAddLLVMIRModule(jit, LLVMOrcLLJITGetMainJITDylib(jit), tsm);
-    int status = 1;
+    LLVMOrcExecutorAddress addr = 0;
     if (err) {
         LLVMOrcDisposeThreadSafeModule(tsm);
         cg_report_error(err, "cannot add the program to the JIT");
-        goto done;
-    }
-    LLVMOrcExecutorAddress addr = 0;
-    err = LLVMOrcLLJITLookup(jit, &addr, "nnc_program");
-    if (err) {
+    } else if ((err = LLVMOrcLLJITLookup(jit, &addr, "nnc_program"))) {
         cg_report_error(err, "cannot compile the program");
-        goto done;
     }
-    void (*program)(void) = (void (*)(void))(uintptr_t)addr;
-    rt_init(argc, argv);
-    program();
-    status = rt_exit();
-done:
-    err = LLVMOrcDisposeLLJIT(jit);
+    CgJit *j = util_malloc(sizeof *j);
+    j->jit = jit;
+    if (!addr) {
+        cg_jit_free(j);
+        return NULL;
+    }
+    *program = (void (*)(void))(uintptr_t)addr;
+    return j;
+}
+
+void cg_jit_free(CgJit *j)
+{
+    if (!j)
+        return;
+    LLVMErrorRef err = LLVMOrcDisposeLLJIT(j->jit);
     if (err)
         cg_report_error(err, "cannot shut the JIT down");
+    util_free(j);
+}
+
+int cg_jit_run(CgModule *m, int argc, char **argv)
+{
+    void (*program)(void);
+    CgJit *j = cg_jit_new(m, &program);
+    if (!j)
+        return 1;
+    rt_init(argc, argv);
+    program();
+    int status = rt_exit();
+    cg_jit_free(j);
     return status;
 }

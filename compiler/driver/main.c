@@ -8,6 +8,7 @@
 #include "parse/parse.h"
 #include "passes/passes.h"
 #include "prog/prog.h"
+#include "repl/repl.h"
 #include "sema/sema.h"
 #include "util/util.h"
 
@@ -22,7 +23,7 @@
 
 enum { EXIT_OK = 0, EXIT_ERRORS = 1, EXIT_USAGE = 2 };
 
-typedef enum Command { CMD_BUILD, CMD_RUN, CMD_CHECK, CMD_FMT } Command;
+typedef enum Command { CMD_BUILD, CMD_RUN, CMD_CHECK, CMD_FMT, CMD_REPL } Command;
 typedef enum Emit { EMIT_NONE, EMIT_TOKENS, EMIT_AST, EMIT_IR, EMIT_LLVM, EMIT_ASM } Emit;
 
 static const char *const pass_names[] = {"lower", "autodiff", "simplify", "fuse"};
@@ -47,6 +48,8 @@ static void usage(FILE *out)
 {
     fputs("usage: nnc FILE -o OUT            compile FILE to an executable\n"
           "       nnc run FILE [-- ARGS...]  compile FILE in memory (JIT) and run it\n"
+          "       nnc repl                   the interactive session (also plain 'nnc' on a\n"
+          "                                  terminal); see docs/repl.md\n"
           "       nnc check FILE             parse and check FILE only\n"
           "       nnc fmt [--check] FILE     print FILE formatted (--check: exit 1 if it\n"
           "                                  differs from that); see docs/fmt.md\n"
@@ -89,6 +92,11 @@ static int parse_args(int argc, char **argv, Options *o)
     } else if (i < argc && strcmp(argv[i], "fmt") == 0) {
         o->command = CMD_FMT;
         i++;
+    } else if (i < argc && strcmp(argv[i], "repl") == 0) {
+        o->command = CMD_REPL;
+        i++;
+    } else if (argc == 1 && isatty(0) && isatty(1)) {
+        o->command = CMD_REPL;
     }
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -150,6 +158,12 @@ static int parse_args(int argc, char **argv, Options *o)
         } else {
             o->input = a;
         }
+    }
+    if (o->command == CMD_REPL) {
+        if (o->input || o->emit != EMIT_NONE || o->output || o->mem || o->eval ||
+            o->prog_argc)
+            return usage_error("%s takes no file and no options but --color", "nnc repl");
+        return -1;
     }
     if (!o->input) {
         usage(stderr);
@@ -320,6 +334,12 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0)
         return rc;
+
+    if (o.command == CMD_REPL) {
+        char stdlib[4096 + 64];
+        ReplOptions ro = {stdlib_dir(stdlib, sizeof stdlib), getenv("NNC_PATH"), o.color};
+        return repl_main(&ro);
+    }
 
     DiagSink diags;
     diag_init(&diags);

@@ -1042,10 +1042,13 @@ static void assign_name(Checker *c, Scope *s, AstNode *target, Value *v)
                 b->value = val_error(c); /* its later uses are not checked again */
             return;
         }
-        if (b->kind == BIND_STATE && sema_tracing(c) && v->kind == V_TENSOR && v->node) {
+        if (b->kind == BIND_STATE && sema_tracing(c) && v->kind == V_TENSOR &&
+            (v->node || v->has_slot)) {
             /* a traced state update: the new value, in the declared shape */
-            IrNode *n = v->node;
+            IrNode *n = sema_node(c, v, target->span);
             IrShape shape;
+            if (!n)
+                return;
             if (sema_ir_shape(c, b->value, target->span, &shape) && !ir_shape_eq(&n->shape, &shape)) {
                 IrNode proto = {.shape = shape};
                 n = sema_trace_op(c, target->span, IR_OP_BROADCAST, &n, 1, &proto);

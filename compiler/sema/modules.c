@@ -9,12 +9,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Where module files and their ASTs live: as long as the program's AST, or in a REPL
+ * session (session.c) as long as the session. */
+static Arena *ast_arena(Checker *c) { return c->module_arena ? c->module_arena : c->arena; }
+
 static const char *dir_of(Checker *c, const char *path)
 {
     const char *slash = strrchr(path, '/');
     if (!slash)
         return ".";
-    return arena_strndup(c->arena, path, (size_t)(slash - path));
+    return arena_strndup(ast_arena(c), path, (size_t)(slash - path));
 }
 
 /* "a.b" -> "DIR/a/b.nn" if that file exists. */
@@ -98,9 +102,9 @@ static void load_from(Checker *c, AstNode *program, const char *dir)
             continue;
         }
         /* The module's text and name live in the AST arena, as long as its nodes. */
-        SourceFile *f = ARENA_NEW(c->arena, SourceFile);
-        f->name = arena_strndup(c->arena, path, strlen(path));
-        f->text = arena_copy(c->arena, text, len + 1);
+        SourceFile *f = ARENA_NEW(ast_arena(c), SourceFile);
+        f->name = arena_strndup(ast_arena(c), path, strlen(path));
+        f->text = arena_copy(ast_arena(c), text, len + 1);
         f->len = (uint32_t)len;
         util_free(text);
         util_free(path);
@@ -108,7 +112,7 @@ static void load_from(Checker *c, AstNode *program, const char *dir)
             sema_error(c, st->import.path_span, "module '%s' is not a text file", f->name);
             continue;
         }
-        AstNode *mod = parse_file(f, c->arena, c->diags);
+        AstNode *mod = parse_file(f, ast_arena(c), c->diags);
         util_vec_push(&c->modules, mod);
         load_from(c, mod, dir_of(c, f->name));
     }

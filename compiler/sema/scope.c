@@ -32,7 +32,7 @@ static void index_insert(Scope *s, int pos)
         }
 }
 
-static void index_rebuild(Checker *c, Scope *s)
+void scope_reindex(Checker *c, Scope *s)
 {
     s->index_cap = 64;
     while (s->index_cap < 2 * s->cap)
@@ -82,11 +82,23 @@ Binding *scope_bind(Checker *c, Scope *s, const char *name, Value *v, BindKind k
         b = &s->items[s->len++];
         *b = (Binding){name, v, kind, at};
         if (s->len > INDEX_AFTER && (!s->index || 2 * s->len > s->index_cap))
-            index_rebuild(c, s);
+            scope_reindex(c, s);
         else if (s->index)
             index_insert(s, s->len - 1);
         return b;
     }
     *b = (Binding){name, v, kind, at};
     return b;
+}
+
+void scope_remove(Checker *c, Scope *s, const char *name)
+{
+    Binding *b = scope_find_local(s, name);
+    if (!b)
+        return;
+    int at = (int)(b - s->items);
+    memmove(&s->items[at], &s->items[at + 1], sizeof(Binding) * (size_t)(s->len - at - 1));
+    s->len--;
+    if (s->index)
+        scope_reindex(c, s);
 }

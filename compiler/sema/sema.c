@@ -10,7 +10,9 @@ static void declare_global(Checker *c, AstNode *d)
 {
     const char *name = d->def.id.name;
     Binding *old = scope_find_local(c->globals, name);
-    if (old) {
+    if (old && c->session && old->value->def && old->value->def->span.file != d->span.file) {
+        /* the REPL: a later definition replaces an earlier one (instances keep theirs) */
+    } else if (old) {
         sema_error(c, d->def.id.span, "'%s' is defined more than once", name);
         sema_note(c, old->span, "the first definition is here");
         return;
@@ -145,7 +147,7 @@ static void check_train(Checker *c, AstNode *t)
         train_close_region(c);
 }
 
-static void check_module_items(Checker *c, AstNode *program, bool imported)
+void sema_check_items(Checker *c, AstNode *program, bool imported)
 {
     for (int i = 0; i < program->list.len; i++) {
         AstNode *st = program->list.items[i];
@@ -159,7 +161,7 @@ static void check_module_items(Checker *c, AstNode *program, bool imported)
     }
 }
 
-static void declare_items(Checker *c, AstNode *program)
+void sema_declare_items(Checker *c, AstNode *program)
 {
     for (int i = 0; i < program->list.len; i++) {
         AstNode *st = program->list.items[i];
@@ -177,11 +179,11 @@ SemaResult sema_check(AstNode *program, const SemaOptions *opts, Arena *arena, D
      * check every definition on its own. */
     sema_load_imports(&c, program);
     for (int m = 0; m < c.modules.len; m++)
-        declare_items(&c, c.modules.items[m]);
-    declare_items(&c, program);
+        sema_declare_items(&c, c.modules.items[m]);
+    sema_declare_items(&c, program);
     for (int m = 0; m < c.modules.len; m++)
-        check_module_items(&c, c.modules.items[m], true);
-    check_module_items(&c, program, false);
+        sema_check_items(&c, c.modules.items[m], true);
+    sema_check_items(&c, program, false);
     /* The script, then the train block. The script's statements are traced into the
      * program's graph when code is to be generated. */
     Scope *script = scope_new(&c, c.globals, SCOPE_SCRIPT);

@@ -63,4 +63,60 @@ typedef struct SemaResult {
 SemaResult sema_check(AstNode *program, const SemaOptions *opts, Arena *arena,
                       DiagSink *diags);
 
+/* ---- a REPL session (session.c, docs/repl.md) -----------------------------------------
+ *
+ * The checker kept alive from one entry to the next. Each entry is checked and traced
+ * against the state the earlier entries left: their definitions, their variables, and
+ * their tensors, which live in the session's slots (read with SLOT_LOAD; the tensors an
+ * entry binds are written to new slots with SLOT_STORE). An entry works on a copy of the
+ * state, so one that fails (in checking, or when it runs) changes nothing; the copy also
+ * drops what nothing refers to any more (old values, replaced definitions, dead slots), so
+ * a long session stays as large as what it keeps. */
+
+typedef struct SemaSession SemaSession;
+
+/* A tensor the session keeps: numel(shape) 4-byte elements (f32 or i32). */
+typedef struct SemaSlot {
+    IrDType dtype;
+    IrShape shape;
+    void *data;        /* NULL until the entry that made it has run */
+} SemaSlot;
+
+typedef enum SemaEntryKind {
+    SEMA_ENTRY_RUN,    /* statements; a last expression's value is shown */
+    SEMA_ENTRY_LOAD,   /* a file's statements (:load): nothing shown, train blocks skipped */
+    SEMA_ENTRY_CHECK,  /* one expression, checked only (:type, :shape) */
+    SEMA_ENTRY_VALUE,  /* one expression, traced and stored to a scratch slot, not shown
+                          (:ir, :llvm, :time) */
+} SemaEntryKind;
+
+typedef struct SemaEntry {
+    IrGraph *graph;    /* RUN, VALUE: what to compile (the caller runs the passes) */
+    int *new_slots;    /* slots the graph stores, to be filled by running it */
+    int nnew;
+    char *shown;       /* RUN: a last expression's value that is not a tensor, in words
+                          ("3", an instance's parameters); a tensor is printed by the graph */
+    char *type;        /* CHECK: the expression's type ("f32[2, 3]", "int", "mlp") */
+    bool is_tensor;    /* CHECK: ... and whether it is a tensor */
+    char *shape;       /* CHECK: a tensor's shape ("[2, 3]") */
+} SemaEntry;
+
+SemaSession *sema_session_new(const char *stdlib_dir, const char *search_path,
+                              DiagSink *diags);
+void sema_session_free(SemaSession *s);
+/* Parses (as file `name`), checks and traces one entry. False when it has errors (they are
+ * in the session's DiagSink); the state is then as it was. After true, the caller runs
+ * e->graph if it has one and ends the entry with commit = whether that succeeded. */
+bool sema_session_begin(SemaSession *s, const char *name, const char *text, SemaEntryKind kind,
+                        SemaEntry *e);
+void sema_session_end(SemaSession *s, SemaEntry *e, bool commit);
+/* The session's slot table: slot k is (*slots)[k]; *count slots, some unused. */
+SemaSlot *sema_session_slots(SemaSession *s, int *count);
+/* For :mem: variables, tensors kept and their bytes, bytes of checker state. */
+typedef struct SemaSessionStats {
+    int variables, tensors;
+    int64_t tensor_bytes, state_bytes;
+} SemaSessionStats;
+SemaSessionStats sema_session_stats(const SemaSession *s);
+
 #endif

@@ -187,6 +187,10 @@ typedef struct Checker {
     uint64_t rng_counter; /* next word of the random stream for traced random tensors */
     PtrVec modules;       /* AST_PROGRAMs of imported modules, in load order */
     PtrVec loaded_paths;  /* their resolved paths (heap strings) */
+    Arena *module_arena;  /* where modules are parsed; NULL: arena (REPL: the session's) */
+    struct SemaSession *session; /* a REPL session (session.c): tensors of earlier entries
+                                    live in its slots (Value.has_slot); definitions may be
+                                    replaced */
 } Checker;
 
 /* Errors: reported once per place and message, with a note for each call frame. */
@@ -297,6 +301,18 @@ void sema_load_imports(Checker *c, AstNode *program);
 void sema_free_modules(Checker *c);
 /* check.c */
 void sema_check_update(Checker *c, Instance *inst, Span at);
+
+/* sema.c: the top level, shared with the REPL's session (session.c) */
+void sema_declare_items(Checker *c, AstNode *program);
+void sema_check_items(Checker *c, AstNode *program, bool imported);
+
+/* scope.c: for the session's copies of scopes */
+void scope_reindex(Checker *c, Scope *s);
+/* Removes name's binding from s (nothing if there is none). */
+void scope_remove(Checker *c, Scope *s, const char *name);
+
+/* session.c: the node of a session tensor (Value.has_slot) in this entry's graph */
+IrNode *session_node(Checker *c, const Value *v, Span at);
 
 /* ---- shared between the checker's files ----------------------------------------------- */
 

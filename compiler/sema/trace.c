@@ -51,6 +51,8 @@ static bool flatten(const Value *v, double *out, int64_t *n)
 
 IrNode *sema_node(Checker *c, const Value *v, Span at)
 {
+    if (c->session && v->kind == V_TENSOR && v->has_slot && !(v->node && v->region == c->region))
+        return session_node(c, v, at);
     if (c->prog) {
         IrNode *n = train_node(c, v, at);
         if (n || v->kind == V_TENSOR || v->kind == V_ERROR || v->hx)
@@ -225,7 +227,8 @@ void sema_trace_step(Checker *c, Instance *opt, Value *loss, Value *clip_norm, S
         ParamRef *ref = c->params.items[i];
         Binding *b = scope_find_local(ref->scope, ref->name);
         IrNode *pn = b && b->value->kind == V_TENSOR
-                         ? (c->prog ? (b->value->has_slot || b->value->node ? sema_node(c, b->value, at) : NULL)
+                         ? (c->prog || c->session
+                                ? (b->value->has_slot || b->value->node ? sema_node(c, b->value, at) : NULL)
                                     : b->value->node)
                          : NULL;
         if (!pn || !pn->mark)
@@ -240,6 +243,9 @@ void sema_trace_step(Checker *c, Instance *opt, Value *loss, Value *clip_norm, S
     if (n == 0) {
         sema_error(c, at, "the loss does not depend on any parameter, so step has nothing to "
                           "update");
+        if (c->session)
+            sema_note(c, at, "a value an earlier REPL entry computed is data here: compute the "
+                             "loss in the entry that steps, e.g. opt.step(loss_of(net, x))");
         return;
     }
     if (clip_norm && clip_norm->kind != V_ERROR) {

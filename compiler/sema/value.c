@@ -98,7 +98,9 @@ int sema_symbol(Checker *c, const char *name)
         c->symbols = util_realloc(c->symbols, sizeof(char *) * (size_t)c->capsymbols);
         c->symbol_hash = util_realloc(c->symbol_hash, sizeof(uint64_t) * (size_t)c->capsymbols);
     }
-    c->symbols[c->nsymbols] = arena_strndup(c->arena, name, strlen(name));
+    /* symbols outlive a REPL entry's arena: the session keeps them with its modules */
+    Arena *a = c->module_arena ? c->module_arena : c->arena;
+    c->symbols[c->nsymbols] = arena_strndup(a, name, strlen(name));
     c->symbol_hash[c->nsymbols] = h;
     return c->nsymbols++;
 }

@@ -27,6 +27,18 @@ nnc() {
     err=$(tr -d '\0' <"$T/.err")
 }
 
+# nnc_input FILE ARGS...: as nnc, with FILE on stdin (REPL sessions).
+nnc_input() {
+    local input=$1
+    shift
+    last="nnc $* < $input"
+    shown=0
+    "$NNC" "$@" >"$T/.out" 2>"$T/.err" <"$input"
+    status=$?
+    out=$(tr -d '\0' <"$T/.out")
+    err=$(tr -d '\0' <"$T/.err")
+}
+
 problems=0
 problem() {  # reports a problem with the last nnc run, showing that run once
     echo "FAIL: $*"
@@ -62,6 +74,80 @@ want_no_err() { [ -z "$err" ] || problem "expected no stderr"; }
 want_diag() { want_err "^$1:[0-9]+:[0-9]+: error: "; }
 
 ESC=$'\033'
+
+case_repl_measures() {  # :time and :mem report measurements (their values vary, not their form)
+    printf 'x = uniform([64, 64])\n:time x @ x\n:mem\n' >s.repl
+    nnc_input s.repl repl
+    want_status 0
+    want_out '^median [0-9.]+ (us|ms), fastest [0-9.]+ (us|ms) over [0-9]+ runs \(compiled in [0-9.]+ ms\)$'
+    want_out '^1 variables, 1 tensors \(16384 bytes\), checker state [0-9]+ bytes, process resident [0-9]+ KiB$'
+    want_no_err
+    printf 'x = [1.0, 2.0]\n:llvm x * 3\n' >l.repl
+    nnc_input l.repl repl
+    want_status 0
+    want_out '^define void @nnc_program\(\)'
+    want_out 'load ptr, ptr @nnc_repl_slots'
+}
+
+case_repl_reload() {  # :reload reads the loaded files again
+    echo 'fn v() { 1 }' >d.nn
+    last="nnc repl (d.nn changed between :load and :reload)"
+    shown=0
+    { echo ':load d.nn'; echo 'v()'; sleep 1; echo 'fn v() { 2 }' >d.nn; echo ':reload'
+      echo 'v()'; } | "$NNC" repl >"$T/.out" 2>"$T/.err"
+    status=$?
+    out=$(cat "$T/.out") err=$(cat "$T/.err")
+    want_status 0
+    [ "$out" = $'1\n2' ] || problem "expected 1 then 2"
+    want_no_err
+}
+
+case_repl_usage() {  # nnc repl takes no file
+    nnc repl x.nn
+    want_status 2
+    want_err 'nnc repl takes no file'
+}
+
+case_repl_memory() {  # 10,000 entries: what is replaced is released, so the session stays the same size
+    awk -v n=10000 'BEGIN {
+        print "opt = sgd(lr = 0.01)"
+        print "model m(k: int = 3) {\n    fc = dense(4, k)\n    fn forward(x) { fc(x) }\n}"
+        print "net = m()"
+        for (i = 1; i <= n; i++) {
+            if (i == 1000 || i == n) { print ":mem"; continue }
+            k = i % 10
+            if (k == 0) print "fn f(x) { x * " i " }"
+            else if (k == 1) print "v = [" i ", 2, 3]"
+            else if (k == 2) print "n = " i
+            else if (k == 3) print "model m(k: int = " (i % 7 + 1) ") {\n    fc = dense(4, k)\n    fn forward(x) { fc(x) }\n}"
+            else if (k == 4 && i % 100 == 4) print "net = m()"
+            else if (k == 5 && i % 100 == 5) print "t = uniform([64, 64]) * " i
+            else if (k == 6) print "bad_name + " i
+            else if (k == 7) print "s = \"entry " i "\""
+            else if (k == 8 && i % 100 == 8) print "opt.step(mean(net(uniform([2, 4]))))"
+            else print "q = n * " i
+        }
+    }' >long.repl
+    nnc_input long.repl repl
+    no_signal || return 0
+    local mem
+    mem=$(grep -E '^[0-9]+ variables' <<<"$out")
+    [ "$(wc -l <<<"$mem")" -eq 2 ] || { problem "expected two :mem lines"; return 0; }
+    # "7 variables, 3 tensors (16484 bytes), checker state 45440 bytes, process resident
+    # 55036 KiB": fields 3, 9 and 13
+    local t1 s1 r1 t2 s2 r2
+    read -r t1 s1 r1 < <(sed -n 1p <<<"$mem" | tr -d '(,' | awk '{print $3, $9, $13}')
+    read -r t2 s2 r2 < <(sed -n 2p <<<"$mem" | tr -d '(,' | awk '{print $3, $9, $13}')
+    # the same variables are alive at entries 1,000 and 10,000: the same tensors, and
+    # checker state within a few strings' length of each other
+    [ "$t1" = "$t2" ] || problem "tensors kept grew from $t1 to $t2"
+    [ "$s2" -le $((s1 + s1 / 10)) ] || problem "checker state grew from $s1 to $s2 bytes"
+    # resident memory: allocator slack only (not under ASan, whose quarantine keeps what
+    # is freed)
+    if [ -z "${ASAN_OPTIONS:-}" ] && [ "$r2" -gt $((r1 + 16384)) ]; then
+        problem "resident memory grew from $r1 to $r2 KiB"
+    fi
+}
 
 case_empty_file() {
     : >empty.nn

@@ -11,6 +11,7 @@
 #   aot     nnc FILE -o TMP, then TMP              stdout of TMP (the same NAME.out as run)
 #   eval    nnc run --eval=f64 FILE                stdout, compared with numdiff.py (NAME.out)
 #   err     nnc check FILE, expecting exit 1       stderr (NAME.err)
+#   repl    nnc repl < FILE (FILE.repl: entries)   stdout and stderr, interleaved (NAME.out)
 #   (*) if nnc also wrote to stderr, a line "# stderr:" and the stderr follow.
 #
 # nnc runs with --color=never in the directory of FILE, given its bare name, so goldens hold
@@ -29,12 +30,12 @@ set -uo pipefail
 
 die() { echo "golden.sh: $*" >&2; exit 2; }
 
-[ $# -eq 4 ] || die "usage: golden.sh tokens|ast|ir|run|aot|eval|err NNC FILE.nn GOLDEN"
+[ $# -eq 4 ] || die "usage: golden.sh tokens|ast|ir|run|aot|eval|err|repl NNC FILE GOLDEN"
 mode=$1 nnc=$2 file=$3 golden=$4
 tools=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 case $mode in
-tokens|ast|ir|run|aot|eval|err) ;;
+tokens|ast|ir|run|aot|eval|err|repl) ;;
 *) die "unknown mode '$mode'" ;;
 esac
 [ -f "$file" ] || die "no such test file: $file"
@@ -132,6 +133,14 @@ aot)
     check_status "the compiled program" "$expect_exit"
     show "stderr of the compiled program (not compared)" "$tmp/stderr"
     cp "$tmp/stdout" "$tmp/actual"
+    ;;
+repl)
+    # one stream, so an error shows up after the results before it
+    (cd "$dir" && "$nnc" repl --color=never <"$base") >"$tmp/actual" 2>&1
+    status=$?
+    cp "$tmp/actual" "$tmp/stdout"
+    : >"$tmp/stderr"
+    check_status "nnc repl < $base" "$expect_exit"
     ;;
 err)
     run_in_dir "$tmp/stdout" "$tmp/stderr" "$nnc" check --color=never "${args[@]}" "$base"
