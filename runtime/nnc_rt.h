@@ -50,7 +50,8 @@ void rt_setting_fixed(const char *name, double compiled, double given);
  * exits through rt_fatal (status 1); command-line mistakes exit with status 2. ========== */
 
 /* Element types of dataset tensors and checkpoint tensors. */
-typedef enum RtDtype { RT_DTYPE_F32, RT_DTYPE_I32, RT_DTYPE_I64 } RtDtype;
+/* F64 is for checkpoints only (a program's host scalars); datasets never hold it. */
+typedef enum RtDtype { RT_DTYPE_F32, RT_DTYPE_I32, RT_DTYPE_I64, RT_DTYPE_F64 } RtDtype;
 enum { RT_MAX_RANK = 8 };
 
 /* ---- random numbers (Philox-4x32-10, counter-based) ------------------------------------- */
@@ -117,9 +118,14 @@ void rt_flags_parse(int argc, char **argv);
 void rt_flags_parse_command_line(void);
 /* rt_flags_parse for a compiled program: a built-in flag that neither the runtime
  * (--threads, --log, --data) nor the program (a train setting of that name) uses is left
- * out of --help, and giving it is a usage error (status 2) rather than silently ignored;
- * --save, --resume and --eval-only say that they are not implemented yet. */
+ * out of --help, and giving it is a usage error (status 2) rather than silently ignored.
+ * --eval-only without --resume, or with --save, is a usage error too. */
 void rt_flags_parse_program_command_line(int argc, char **argv);
+/* A compiled program says, before parsing, whether it can checkpoint its training
+ * (--save, --resume, --eval-only): why_not NULL when it can; otherwise giving one of those
+ * flags is a usage error that quotes why_not ("it has no loop that trains"). A program
+ * setting of one of those names keeps the flag for itself, and checkpoints are off. */
+void rt_flags_allow_checkpoints(const char *why_not);
 /* Values after parsing (the default when not given). An undeclared name is fatal. */
 int64_t rt_flag_get_int(const char *name);
 double rt_flag_get_float(const char *name);
@@ -240,6 +246,16 @@ void rt_checkpoint_save(const char *path, const RtTensorView *views, int32_t n,
  * is validated before any view is written; a bad file is fatal with "nnc: PATH: corrupt
  * checkpoint: ..." or names the tensor and the expected and found dtype or shape. */
 void rt_checkpoint_load(const char *path, const RtTensorView *views, int32_t n, RtMeta *meta);
+
+/* Training checkpoints (--save FILE, --resume FILE; docs/training.md): the program's state
+ * as views (parameters, optimizer and layer state, its host scalars as rank-0 F64 views),
+ * written by rt_checkpoint_save with metadata {epoch, seed = --seed}. rt_train_save does
+ * nothing without --save. rt_train_resume does nothing and returns 0 without --resume;
+ * otherwise it reads every view from that file and returns 1. A file without an epoch in
+ * its metadata (one that save(net, path) wrote) is refused as "not a training checkpoint";
+ * other problems are those of rt_checkpoint_load. */
+void rt_train_save(const RtTensorView *views, int32_t n, int64_t epoch);
+int32_t rt_train_resume(const RtTensorView *views, int32_t n);
 
 /* ---- progress and logging --------------------------------------------------------------------- */
 typedef enum RtProgressMode {

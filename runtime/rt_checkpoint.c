@@ -33,8 +33,8 @@ typedef struct RtDtypeInfo {
 } RtDtypeInfo;
 
 /* Every safetensors dtype, so a file holding other tensors (say BF16 weights the program
- * does not ask for) still validates; the program's own tensors must be F32, I32 or I64
- * (the first three, in RtDtype order). */
+ * does not ask for) still validates; the program's own tensors must be F32, I32, I64 or
+ * F64 (the first four, in RtDtype order). */
 static const RtDtypeInfo rt_dtypes[] = {
     {"F32", 4}, {"I32", 4}, {"I64", 8}, {"F64", 8}, {"F16", 2}, {"BF16", 2}, {"I16", 2},
     {"U16", 2}, {"U32", 4}, {"U64", 8}, {"I8", 1},  {"U8", 1},  {"BOOL", 1}, {"F8_E5M2", 1},
@@ -44,13 +44,13 @@ enum { RT_DTYPE_COUNT = sizeof rt_dtypes / sizeof rt_dtypes[0] };
 
 static const char *rt_dtype_name(RtDtype dtype)
 {
-    return (unsigned)dtype < 3 ? rt_dtypes[dtype].name : "?";
+    return (unsigned)dtype <= RT_DTYPE_F64 ? rt_dtypes[dtype].name : "?";
 }
 
 /* Bytes of a view's tensor; a bad view (a program bug) is fatal. */
 static uint64_t rt_view_bytes(const RtTensorView *view)
 {
-    if ((unsigned)view->dtype > RT_DTYPE_I64)
+    if ((unsigned)view->dtype > RT_DTYPE_F64)
         rt_fatal("checkpoint tensor '%s' has an unknown dtype %d", view->name, (int)view->dtype);
     if (view->rank < 0 || view->rank > RT_MAX_RANK)
         rt_fatal("checkpoint tensor '%s' has rank %d (0..%d allowed)", view->name, view->rank,
@@ -630,8 +630,10 @@ static void rt_read_exact(int fd, const char *path, void *out, uint64_t bytes, u
     }
 }
 
-static void rt_meta_read(RtHeader *header, RtMeta *meta)
+/* Returns 1 when the metadata names an epoch (a training checkpoint's). */
+static int rt_meta_read(RtHeader *header, RtMeta *meta)
 {
+    int has_epoch = 0;
     static const char *const keys[] = {"step", "epoch", "seed", "rng_counter", "data_position"};
     uint64_t *unsigned_fields[] = {NULL, NULL, &meta->seed, &meta->rng_counter, NULL};
     int64_t *signed_fields[] = {&meta->step, &meta->epoch, NULL, NULL, &meta->data_position};
@@ -641,6 +643,7 @@ static void rt_meta_read(RtHeader *header, RtMeta *meta)
             if (strcmp(header->meta_keys[i], keys[k]) != 0)
                 continue;
             const char *text = header->meta_values[i];
+            has_epoch |= k == 1;
             char *end;
             errno = 0;
             if (unsigned_fields[k]) {
@@ -658,9 +661,12 @@ static void rt_meta_read(RtHeader *header, RtMeta *meta)
             }
         }
     }
+    return has_epoch;
 }
 
-void rt_checkpoint_load(const char *path, const RtTensorView *views, int32_t n, RtMeta *meta)
+/* rt_checkpoint_load; with `training`, a file whose metadata has no epoch is refused. */
+static void rt_checkpoint_read(const char *path, const RtTensorView *views, int32_t n,
+                               RtMeta *meta, int training)
 {
     rt_check_views(views, n);
     int fd = open(path, O_RDONLY);
@@ -699,9 +705,11 @@ void rt_checkpoint_load(const char *path, const RtTensorView *views, int32_t n, 
     uint64_t data_start = 8 + header_length;
     rt_check_layout(&header, file_size - data_start);
 
-    RtMeta read_meta;
-    if (meta != NULL)
-        rt_meta_read(&header, &read_meta);
+    RtMeta read_meta = {0};
+    if ((meta != NULL || training) && !rt_meta_read(&header, &read_meta) && training)
+        rt_fatal("%s: not a training checkpoint: its metadata has no epoch (save(net, path) "
+                 "writes parameters only; --save writes what --resume reads)",
+                 path);
 
     /* Every requested tensor must be present with its dtype and shape, before any copy. */
     const RtEntry **found = rt_alloc(rt_size_mul((size_t)n + 1, sizeof *found));
@@ -737,4 +745,30 @@ void rt_checkpoint_load(const char *path, const RtTensorView *views, int32_t n, 
     rt_free(found);
     rt_free(text);
     rt_header_free(&header);
+}
+
+void rt_checkpoint_load(const char *path, const RtTensorView *views, int32_t n, RtMeta *meta)
+{
+    rt_checkpoint_read(path, views, n, meta, 0);
+}
+
+/* ---- training checkpoints (--save, --resume) ----------------------------------------------- */
+
+void rt_train_save(const RtTensorView *views, int32_t n, int64_t epoch)
+{
+    const char *path = rt_flags_checkpoints_allowed() ? rt_flag_get_string("save") : NULL;
+    if (path == NULL)
+        return;
+    RtMeta meta = {.epoch = epoch, .seed = (uint64_t)rt_flag_get_int("seed")};
+    rt_checkpoint_save(path, views, n, &meta);
+}
+
+int32_t rt_train_resume(const RtTensorView *views, int32_t n)
+{
+    const char *path = rt_flags_checkpoints_allowed() ? rt_flag_get_string("resume") : NULL;
+    if (path == NULL)
+        return 0;
+    RtMeta meta;
+    rt_checkpoint_read(path, views, n, &meta, 1);
+    return 1;
 }

@@ -38,6 +38,9 @@ typedef struct RtFlagTable {
     int builtins_added;
     int compiled_program; /* parsing for a compiled program: unused built-ins are hidden
                              from --help and rejected (rt_flags_parse_command_line) */
+    int checkpoints;      /* the program can checkpoint its training (--save, --resume,
+                             --eval-only); else checkpoints_why_not says why not */
+    char *checkpoints_why_not;
     const char *program; /* argv[0], for messages */
 } RtFlagTable;
 
@@ -160,11 +163,13 @@ static void rt_flags_add_builtins(void)
     rt_flag_define_int("threads", 0, RT_FLAG_NONNEGATIVE, "worker threads (0: one per CPU)",
                        1);
     rt_flag_define_string("data", NULL, "directory of the data set", "DIR", 1);
-    rt_flag_define_string("save", NULL, "write a checkpoint to FILE", "FILE", 1);
+    rt_flag_define_string("save", NULL, "write a training checkpoint to FILE after every epoch",
+                          "FILE", 1);
     rt_flag_define_string("resume", NULL, "continue training from checkpoint FILE", "FILE",
                           1);
     RtFlag *eval_only = rt_flag_declare("eval-only", RT_FLAG_BOOL, RT_FLAG_ANY,
-                                        "evaluate only (no training)", "", 1);
+                                        "with --resume: evaluate the checkpoint, no training",
+                                        "", 1);
     eval_only->int_default = eval_only->int_value = 0;
     rt_flag_define_string("log", NULL, "append logged values to FILE as CSV", "FILE", 1);
 }
@@ -202,6 +207,7 @@ void rt_flags_reset(void)
         rt_free(flag->string_default);
     }
     rt_free(rt_flags.flags);
+    rt_free(rt_flags.checkpoints_why_not);
     rt_flags = (RtFlagTable){0};
 }
 
@@ -372,6 +378,28 @@ _Noreturn static void rt_unknown_flag(const char *name, size_t length)
     rt_usage_error("unknown flag --%.*s", (int)length, name);
 }
 
+static int rt_flag_is_checkpoint(const RtFlag *flag)
+{
+    return strcmp(flag->name, "save") == 0 || strcmp(flag->name, "resume") == 0 ||
+           strcmp(flag->name, "eval-only") == 0;
+}
+
+void rt_flags_allow_checkpoints(const char *why_not)
+{
+    rt_flags_add_builtins();
+    for (int32_t i = 0; i < rt_flags.count; i++)
+        if (rt_flag_is_checkpoint(&rt_flags.flags[i]) && rt_flags.flags[i].declared)
+            why_not = "its own settings take the names --save, --resume or --eval-only";
+    rt_flags.checkpoints = why_not == NULL;
+    rt_free(rt_flags.checkpoints_why_not);
+    rt_flags.checkpoints_why_not = why_not ? rt_strdup(why_not) : NULL;
+}
+
+int32_t rt_flags_checkpoints_allowed(void)
+{
+    return rt_flags.checkpoints;
+}
+
 /* A built-in flag that has an effect in this program: one the runtime reads itself, or one
  * the program declared as a setting. Only meaningful for a compiled program. */
 static int rt_flag_in_use(const RtFlag *flag)
@@ -379,6 +407,8 @@ static int rt_flag_in_use(const RtFlag *flag)
     static const char *const runtime_used[] = {"threads", "log", "data", "help"};
     if (!flag->builtin || flag->declared)
         return 1;
+    if (rt_flag_is_checkpoint(flag))
+        return rt_flags.checkpoints;
     for (size_t k = 0; k < sizeof runtime_used / sizeof *runtime_used; k++)
         if (strcmp(flag->name, runtime_used[k]) == 0)
             return 1;
@@ -482,17 +512,23 @@ void rt_flags_parse(int argc, char **argv)
 
 static void rt_flags_reject_unused(void)
 {
-    static const char *const not_yet[] = {"save", "resume", "eval-only"};
     for (int32_t i = 0; i < rt_flags.count; i++) {
         const RtFlag *flag = &rt_flags.flags[i];
         if (!flag->set || rt_flag_in_use(flag))
             continue;
-        for (size_t k = 0; k < sizeof not_yet / sizeof *not_yet; k++)
-            if (strcmp(flag->name, not_yet[k]) == 0)
-                rt_usage_error("--%s is not implemented yet for compiled programs", flag->name);
+        if (rt_flag_is_checkpoint(flag))
+            rt_usage_error("--%s: this program cannot checkpoint its training: %s", flag->name,
+                           rt_flags.checkpoints_why_not ? rt_flags.checkpoints_why_not
+                                                        : "it has no train block");
         rt_usage_error("--%s: this program has no setting '%s' (declare it in train(...) "
                        "to use it)",
                        flag->name, flag->name);
+    }
+    if (rt_flags.checkpoints && rt_flag_get_bool("eval-only")) {
+        if (rt_flag_get_string("resume") == NULL)
+            rt_usage_error("--eval-only needs --resume FILE, the checkpoint to evaluate");
+        if (rt_flag_get_string("save") != NULL)
+            rt_usage_error("--eval-only does not train, so --save has nothing to write");
     }
 }
 

@@ -48,6 +48,9 @@ uint32_t rt_load_be32(const uint8_t *p);
 /* Caps the threads oneDNN's kernels use (threads > 0; 0 leaves its default, one per CPU),
  * so --threads bounds every kernel, not only the pool's (rt_matmul.c). */
 void rt_dnnl_set_threads(int32_t threads);
+/* rt_flags_allow_checkpoints said yes, and no setting of the program took the names of
+ * --save, --resume, --eval-only: rt_train_save and rt_train_resume may read them. */
+int32_t rt_flags_checkpoints_allowed(void);
 /* Prints "nnc: <message>\n" to stderr, stdout flushed first (rt_fatal, usage errors). */
 void rt_vmessage(const char *fmt, va_list args) __attribute__((format(printf, 1, 0)));
 /* Writes "[d0, d1, ...]" into text (cut to capacity) and returns text. */

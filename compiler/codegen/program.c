@@ -3,12 +3,15 @@
  *   void region_k(float **slot_ptrs, double *vars, double *outs)   // one per region
  *       { char *arena = @region_arena_k; ...the region's nodes, as cg_compile's... }
  *   void nnc_program(void) {
- *       rt_flags_reset(); rt_flag_int("epochs", 2, ...); ...; rt_flags_parse_command_line();
+ *       rt_flags_reset(); rt_flag_int("epochs", 2, ...); ...;
+ *       rt_flags_allow_checkpoints(why_not); rt_flags_parse_command_line();
  *       vars = rt_arena_new(...); outs = ...;  vars[setting] = rt_flag_get_int("epochs");
  *       block = rt_arena_new(slot bytes); slot_ptrs[k] = block + offset_k;
+ *       state[] = RtTensorViews of the training loop's vars and slots (prog_checkpoint_plan)
  *       @region_arena_k = rt_arena_new(plan + snapshots);
  *       data_i = rt_dataset_fashion_mnist(...) ...;
- *       ...the host code of p->main: loops, ifs, host scalars in vars/outs...
+ *       ...the host code of p->main: loops, ifs, host scalars in vars/outs; the training
+ *          loop resumes (rt_train_resume) and saves (rt_train_save) the state...
  *       free everything
  *   }
  *
@@ -45,6 +48,9 @@ typedef struct Pg {
     LLVMValueRef *datasets;      /* by ProgData: RtDataset * */
     Loop *loops;
     int nloops, caploops;
+    ProgCheckpoint cp;           /* what --save and --resume hold */
+    LLVMValueRef state_views;    /* RtTensorView[nstate] of cp's vars, then its slots */
+    int nstate;
 } Pg;
 
 static LLVMValueRef i64c(Cg *cg, int64_t v) { return LLVMConstInt(cg->i64, (uint64_t)v, 1); }
@@ -233,6 +239,26 @@ static void push_loop(Pg *pg, const ProgStmt *s, LLVMBasicBlockRef cont, LLVMBas
 }
 
 static void emit_block(Pg *pg, const ProgBlock *b);
+static void emit_stmts(Pg *pg, const ProgBlock *b, int from);
+
+/* rt_train_resume of the state views: an i1, true when --resume loaded them. */
+static LLVMValueRef emit_resume(Pg *pg)
+{
+    Cg *cg = pg->cg;
+    LLVMTypeRef params[2] = {cg->ptr, cg->i32};
+    LLVMValueRef args[2] = {pg->state_views, i32c(cg, pg->nstate)};
+    LLVMValueRef resumed = call_rt(pg, "rt_train_resume", cg->i32, params, args, 2);
+    return LLVMBuildICmp(cg->b, LLVMIntNE, resumed, i32c(cg, 0), "resumed");
+}
+
+/* rt_train_save of the state views (nothing happens without --save). */
+static void emit_save_state(Pg *pg, LLVMValueRef epoch)
+{
+    Cg *cg = pg->cg;
+    LLVMTypeRef params[3] = {cg->ptr, cg->i32, cg->i64};
+    LLVMValueRef args[3] = {pg->state_views, i32c(cg, pg->nstate), epoch};
+    call_rt(pg, "rt_train_save", cg->void_, params, args, 3);
+}
 
 /* Branches to `to` and continues in a fresh block no edge reaches (the statements after a
  * break or continue). */
@@ -242,7 +268,10 @@ static void jump_away(Pg *pg, LLVMBasicBlockRef to)
     LLVMPositionBuilderAtEnd(pg->cg->b, new_block(pg, "dead"));
 }
 
-static void emit_for_range(Pg *pg, const ProgStmt *s)
+/* A loop over a range. The training loop (checkpointed) also saves the state at the end of
+ * every iteration, and with --resume starts after the saved iteration, or, with
+ * --eval-only, runs just the saved iteration's evaluation (its body from cp.eval_from). */
+static void emit_for_range(Pg *pg, const ProgStmt *s, bool checkpointed)
 {
     LLVMBuilderRef b = pg->cg->b;
     LLVMValueRef lo = entry_alloca(pg, pg->f64, "lo"), hi = entry_alloca(pg, pg->f64, "hi");
@@ -251,6 +280,23 @@ static void emit_for_range(Pg *pg, const ProgStmt *s)
     store_var(pg, s->index, LLVMBuildLoad2(b, pg->f64, lo, ""));
     LLVMBasicBlockRef header = new_block(pg, "for"), body = new_block(pg, "for.body");
     LLVMBasicBlockRef latch = new_block(pg, "for.next"), exit = new_block(pg, "for.end");
+    if (checkpointed) {
+        LLVMBasicBlockRef resume = new_block(pg, "resume"), next = new_block(pg, "resume.next");
+        LLVMBasicBlockRef evaluate = new_block(pg, "evaluate");
+        LLVMBuildCondBr(b, emit_resume(pg), resume, header);
+        LLVMPositionBuilderAtEnd(b, resume);
+        LLVMValueRef name = string_ptr(pg, "eval-only");
+        LLVMValueRef eval_only = call_rt(pg, "rt_flag_get_bool", pg->cg->i32, &pg->cg->ptr, &name, 1);
+        LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntNE, eval_only, i32c(pg->cg, 0), ""), evaluate,
+                        next);
+        LLVMPositionBuilderAtEnd(b, evaluate);
+        push_loop(pg, s, exit, exit, lo, hi);
+        emit_stmts(pg, &s->body, pg->cp.eval_from);
+        pg->nloops--;
+        LLVMBuildBr(b, exit);
+        LLVMPositionBuilderAtEnd(b, next); /* the saved iteration is done: go on after it */
+        store_var(pg, s->index, LLVMBuildFAdd(b, load_var(pg, pg->vars, s->index), f64c(pg, 1.0), ""));
+    }
     LLVMBuildBr(b, header);
     LLVMPositionBuilderAtEnd(b, header);
     LLVMValueRef more = LLVMBuildFCmp(b, LLVMRealOLT, load_var(pg, pg->vars, s->index),
@@ -262,6 +308,8 @@ static void emit_for_range(Pg *pg, const ProgStmt *s)
     pg->nloops--;
     LLVMBuildBr(b, latch);
     LLVMPositionBuilderAtEnd(b, latch);
+    if (checkpointed)
+        emit_save_state(pg, LLVMBuildFPToSI(b, load_var(pg, pg->vars, s->index), pg->cg->i64, ""));
     store_var(pg, s->index, LLVMBuildFAdd(b, load_var(pg, pg->vars, s->index), f64c(pg, 1.0), ""));
     LLVMBuildBr(b, header);
     LLVMPositionBuilderAtEnd(b, exit);
@@ -401,29 +449,40 @@ static void emit_print(Pg *pg, const ProgStmt *s)
     call_rt(pg, "rt_print_f32", cg->void_, params, args, 3);
 }
 
-/* An RtTensorView per listed slot (nnc_rt.h: name, dtype, rank, dims[8], data). */
-static void emit_checkpoint(Pg *pg, const ProgStmt *s)
+static RtDtype slot_rt_dtype(const ProgSlot *slot)
+{
+    ASSERT(slot->dtype == IR_F32 || slot->dtype == IR_I32);
+    return slot->dtype == IR_I32 ? RT_DTYPE_I32 : RT_DTYPE_F32;
+}
+
+/* views[i] = {name, dtype, rank, dims, data}: nnc_rt.h's RtTensorView. */
+static void set_view(Pg *pg, LLVMValueRef views, int i, const char *name, RtDtype dtype,
+                     const IrShape *shape, LLVMValueRef data)
 {
     Cg *cg = pg->cg;
     LLVMBuilderRef b = cg->b;
+    LLVMValueRef at = i64c(cg, i);
+    LLVMValueRef v = LLVMBuildInBoundsGEP2(b, pg->view_ty, views, &at, 1, "view");
+    LLVMBuildStore(b, string_ptr(pg, name), LLVMBuildStructGEP2(b, pg->view_ty, v, 0, ""));
+    LLVMBuildStore(b, i32c(cg, dtype), LLVMBuildStructGEP2(b, pg->view_ty, v, 1, ""));
+    LLVMBuildStore(b, i32c(cg, shape->rank), LLVMBuildStructGEP2(b, pg->view_ty, v, 2, ""));
+    LLVMValueRef dims = LLVMBuildStructGEP2(b, pg->view_ty, v, 3, "");
+    for (int d = 0; d < IR_MAX_RANK; d++)
+        LLVMBuildStore(b, i64c(cg, d < shape->rank ? shape->dims[d] : 0), at8(pg, dims, cg->i64, d));
+    LLVMBuildStore(b, data, LLVMBuildStructGEP2(b, pg->view_ty, v, 4, ""));
+}
+
+/* save(net, path) / load(net, path): an RtTensorView per listed slot. */
+static void emit_checkpoint(Pg *pg, const ProgStmt *s)
+{
+    Cg *cg = pg->cg;
     int n = s->nslot_list;
     LLVMValueRef views = entry_alloca(pg, LLVMArrayType2(pg->view_ty, (uint64_t)(n ? n : 1)),
                                       "views");
     for (int i = 0; i < n; i++) {
         const ProgSlot *slot = &pg->p->slots[s->slot_list[i]];
-        ASSERT(slot->dtype == IR_F32 || slot->dtype == IR_I32);
-        LLVMValueRef idx[2] = {i64c(cg, 0), i64c(cg, i)};
-        LLVMValueRef v = LLVMBuildInBoundsGEP2(b, LLVMArrayType2(pg->view_ty, (uint64_t)n), views,
-                                               idx, 2, "view");
-        LLVMBuildStore(b, string_ptr(pg, slot->name), LLVMBuildStructGEP2(b, pg->view_ty, v, 0, ""));
-        LLVMBuildStore(b, i32c(cg, slot->dtype == IR_I32 ? RT_DTYPE_I32 : RT_DTYPE_F32),
-                       LLVMBuildStructGEP2(b, pg->view_ty, v, 1, ""));
-        LLVMBuildStore(b, i32c(cg, slot->shape.rank), LLVMBuildStructGEP2(b, pg->view_ty, v, 2, ""));
-        LLVMValueRef dims = LLVMBuildStructGEP2(b, pg->view_ty, v, 3, "");
-        for (int d = 0; d < IR_MAX_RANK; d++)
-            LLVMBuildStore(b, i64c(cg, d < slot->shape.rank ? slot->shape.dims[d] : 0),
-                           at8(pg, dims, cg->i64, d));
-        LLVMBuildStore(b, slot_ptr(pg, s->slot_list[i]), LLVMBuildStructGEP2(b, pg->view_ty, v, 4, ""));
+        set_view(pg, views, i, s->names[i], slot_rt_dtype(slot), &slot->shape,
+                 slot_ptr(pg, s->slot_list[i]));
     }
     LLVMTypeRef params[4] = {cg->ptr, cg->ptr, cg->i32, cg->ptr};
     LLVMValueRef path = string_ptr(pg, s->path);
@@ -491,7 +550,7 @@ static void emit_stmt(Pg *pg, const ProgStmt *s)
         return;
     }
     case PS_SET: store_var(pg, s->index, emit_expr(pg, s->expr)); return;
-    case PS_FOR_RANGE: emit_for_range(pg, s); return;
+    case PS_FOR_RANGE: emit_for_range(pg, s, false); return;
     case PS_FOR_BATCHES: emit_for_batches(pg, s); return;
     case PS_WHILE: emit_while(pg, s); return;
     case PS_IF: emit_if(pg, s); return;
@@ -511,10 +570,58 @@ static void emit_stmt(Pg *pg, const ProgStmt *s)
     UNREACHABLE();
 }
 
+static void emit_stmts(Pg *pg, const ProgBlock *b, int from)
+{
+    for (int i = from; i < b->len; i++)
+        emit_stmt(pg, b->items[i]);
+}
+
 static void emit_block(Pg *pg, const ProgBlock *b)
 {
-    for (int i = 0; i < b->len; i++)
-        emit_stmt(pg, b->items[i]);
+    emit_stmts(pg, b, 0);
+}
+
+/* The training statement (pg->cp.stmt): a loop over epochs is checkpointed per epoch
+ * (emit_for_range); a loop over batches alone is one epoch, saved after it and skipped
+ * whole by --resume and --eval-only. */
+static void emit_training(Pg *pg, const ProgStmt *s)
+{
+    if (s->kind == PS_FOR_RANGE) {
+        emit_for_range(pg, s, true);
+        return;
+    }
+    ASSERT(s->kind == PS_FOR_BATCHES);
+    LLVMBuilderRef b = pg->cg->b;
+    LLVMBasicBlockRef train = new_block(pg, "train"), done = new_block(pg, "train.end");
+    LLVMBuildCondBr(b, emit_resume(pg), done, train);
+    LLVMPositionBuilderAtEnd(b, train);
+    emit_for_batches(pg, s);
+    emit_save_state(pg, i64c(pg->cg, 0));
+    LLVMBuildBr(b, done);
+    LLVMPositionBuilderAtEnd(b, done);
+}
+
+/* pg->state_views: one RtTensorView per var of the state ("$name", a rank-0 F64 view of
+ * vars[k]), then per slot (its name). Filled once: the storage never moves. */
+static void define_state_views(Pg *pg)
+{
+    const Prog *p = pg->p;
+    const ProgCheckpoint *cp = &pg->cp;
+    pg->nstate = cp->nvars + cp->nslots;
+    pg->state_views = entry_alloca(
+        pg, LLVMArrayType2(pg->view_ty, (uint64_t)(pg->nstate ? pg->nstate : 1)), "state");
+    for (int i = 0; i < cp->nvars; i++) {
+        char name[300];
+        snprintf(name, sizeof name, "$%s", p->vars[cp->vars[i]].name);
+        IrShape scalar = {.rank = 0};
+        set_view(pg, pg->state_views, i, name, RT_DTYPE_F64, &scalar,
+                 at8(pg, pg->vars, pg->f64, cp->vars[i]));
+    }
+    for (int i = 0; i < cp->nslots; i++) {
+        const ProgSlot *slot = &p->slots[cp->slots[i]];
+        set_view(pg, pg->state_views, cp->nvars + i, slot->name, slot_rt_dtype(slot),
+                 &slot->shape, slot_ptr(pg, cp->slots[i]));
+    }
 }
 
 /* ---- regions, state and data ---------------------------------------------------------------- */
@@ -582,6 +689,8 @@ static void emit_settings(Pg *pg)
             call_rt(pg, "rt_flag_float", cg->void_, params, args, 4);
         }
     }
+    LLVMValueRef why_not = pg->cp.stmt >= 0 ? LLVMConstPointerNull(cg->ptr) : string_ptr(pg, pg->cp.why);
+    call_rt(pg, "rt_flags_allow_checkpoints", cg->void_, &cg->ptr, &why_not, 1);
     call_rt0(pg, "rt_flags_parse_command_line");
 }
 
@@ -711,6 +820,8 @@ static void emit_nnc_program(Pg *pg)
     pg->outs = arena_new(pg, 8 * (int64_t)p->nouts, "outs");
     read_settings(pg);
     LLVMValueRef slots = allocate_slots(pg);
+    if (pg->cp.stmt >= 0)
+        define_state_views(pg);
 
     int nregions = p->regions.len;
     pg->region_fns = util_malloc(sizeof(LLVMValueRef) * (size_t)(nregions + 1));
@@ -723,7 +834,12 @@ static void emit_nnc_program(Pg *pg)
     for (int i = 0; i < p->ndatas; i++)
         load_data(pg, i);
 
-    emit_block(pg, &p->main);
+    for (int i = 0; i < p->main.len; i++) {
+        if (i == pg->cp.stmt)
+            emit_training(pg, p->main.items[i]);
+        else
+            emit_stmt(pg, p->main.items[i]);
+    }
 
     for (int i = 0; i < p->ndatas; i++)
         call_rt(pg, "rt_dataset_free", cg->void_, &cg->ptr, &pg->datasets[i], 1);
@@ -756,9 +872,11 @@ CgModule *cg_compile_program(const Prog *p, const char *module_name)
     CgModule *m = cg_module_new(module_name, &cg, nvals);
     if (!m)
         return NULL;
-    Pg pg = {.cg = &cg, .p = p, .f64 = LLVMDoubleTypeInContext(cg.ctx)};
+    Pg pg = {.cg = &cg, .p = p, .f64 = LLVMDoubleTypeInContext(cg.ctx),
+             .cp = prog_checkpoint_plan(p)};
     LLVMTypeRef fields[5] = {cg.ptr, cg.i32, cg.i32, LLVMArrayType2(cg.i64, IR_MAX_RANK), cg.ptr};
     pg.view_ty = LLVMStructTypeInContext(cg.ctx, fields, 5, 0);
     emit_nnc_program(&pg);
+    prog_checkpoint_free(&pg.cp);
     return cg_module_finish(m, &cg);
 }

@@ -150,6 +150,108 @@ ProgExpr *prog_select(Prog *p, ProgExpr *cond, ProgExpr *a, ProgExpr *b)
     return e;
 }
 
+/* ---- checkpoints ---------------------------------------------------------------------- */
+
+static bool block_trains(const ProgBlock *b);
+
+static bool stmt_trains(const ProgStmt *s)
+{
+    if (s->kind == PS_FOR_BATCHES && s->loss_out >= 0)
+        return true;
+    return block_trains(&s->body) || block_trains(&s->orelse);
+}
+
+static bool block_trains(const ProgBlock *b)
+{
+    for (int i = 0; i < b->len; i++)
+        if (stmt_trains(b->items[i]))
+            return true;
+    return false;
+}
+
+/* Marks in var_written / slot_written what the statements of b write. */
+static void mark_written(const Prog *p, const ProgBlock *b, bool *var_written,
+                         bool *slot_written)
+{
+    for (int i = 0; i < b->len; i++) {
+        const ProgStmt *s = b->items[i];
+        switch (s->kind) {
+        case PS_REGION: {
+            const IrGraph *g = p->regions.items[s->index];
+            for (int k = 0; k < g->len; k++)
+                if (g->nodes[k]->op == IR_OP_SLOT_STORE)
+                    slot_written[g->nodes[k]->attr.io.index] = true;
+            break;
+        }
+        case PS_SET:
+        case PS_FOR_RANGE: var_written[s->index] = true; break;
+        case PS_LOAD:
+            for (int k = 0; k < s->nslot_list; k++)
+                slot_written[s->slot_list[k]] = true;
+            break;
+        default: break; /* a batch loop's input slots are refilled before every read */
+        }
+        mark_written(p, &s->body, var_written, slot_written);
+        mark_written(p, &s->orelse, var_written, slot_written);
+    }
+}
+
+static int *marked(const bool *flags, int n, int *count)
+{
+    int *out = util_malloc(sizeof(int) * (size_t)(n + 1));
+    *count = 0;
+    for (int i = 0; i < n; i++)
+        if (flags[i])
+            out[(*count)++] = i;
+    return out;
+}
+
+ProgCheckpoint prog_checkpoint_plan(const Prog *p)
+{
+    ProgCheckpoint cp = {.stmt = -1};
+    for (int i = 0; i < p->main.len; i++) {
+        if (!stmt_trains(p->main.items[i]))
+            continue;
+        if (cp.stmt >= 0) {
+            cp.stmt = -1;
+            cp.why = "it trains in more than one top-level loop (checkpoints follow one)";
+            return cp;
+        }
+        cp.stmt = i;
+    }
+    if (cp.stmt < 0) {
+        cp.why = "it has no loop that trains (calls opt.step)";
+        return cp;
+    }
+    const ProgStmt *s = p->main.items[cp.stmt];
+    if (s->kind != PS_FOR_RANGE && s->kind != PS_FOR_BATCHES) {
+        cp.stmt = -1;
+        cp.why = "its training is not a loop of the train block itself";
+        return cp;
+    }
+    for (int i = 0; i < s->body.len; i++)
+        if (stmt_trains(s->body.items[i]))
+            cp.eval_from = i + 1;
+    bool *var_written = util_malloc(sizeof(bool) * (size_t)(p->nvars + 1));
+    bool *slot_written = util_malloc(sizeof(bool) * (size_t)(p->nslots + 1));
+    memset(var_written, 0, sizeof(bool) * (size_t)(p->nvars + 1));
+    memset(slot_written, 0, sizeof(bool) * (size_t)(p->nslots + 1));
+    ProgBlock self = {.items = (ProgStmt **)&p->main.items[cp.stmt], .len = 1};
+    mark_written(p, &self, var_written, slot_written);
+    cp.vars = marked(var_written, p->nvars, &cp.nvars);
+    cp.slots = marked(slot_written, p->nslots, &cp.nslots);
+    util_free(var_written);
+    util_free(slot_written);
+    return cp;
+}
+
+void prog_checkpoint_free(ProgCheckpoint *cp)
+{
+    util_free(cp->vars);
+    util_free(cp->slots);
+    *cp = (ProgCheckpoint){.stmt = -1};
+}
+
 /* ---- printer -------------------------------------------------------------------------- */
 
 static void print_expr(FILE *out, const Prog *p, const ProgExpr *e)

@@ -54,7 +54,7 @@ typedef enum ProgStmtKind {
     PS_MAP_DATA,     /* datas[n] = map of datas[index]: for each sample, copy it into slots
                         x_slot/y_slot, run regions[region], and take slots x_out/y_out (at
                         program start, before anything else uses datas[n]) */
-    PS_SAVE,         /* write slots[slot_list[i]] (named slot names) to the file `path` */
+    PS_SAVE,         /* write slots[slot_list[i]], named names[i], to the file `path` */
     PS_LOAD,         /* read them back */
 } ProgStmtKind;
 
@@ -77,7 +77,7 @@ struct ProgStmt {
     int loss_out;       /* outs[] index of the step's loss, shown by the progress line, or -1 */
     /* PS_MAP_DATA (and index, n, x_slot, y_slot above) */
     int region, x_out, y_out;
-    /* PS_LOG */
+    /* PS_LOG (and PS_SAVE, PS_LOAD: names) */
     int n;
     const char **names;
     ProgExpr **values;
@@ -140,6 +140,20 @@ typedef struct Prog {
     ProgBlock main;
 } Prog;
 
+/* What --save, --resume and --eval-only act on (docs/training.md, "Checkpoints"). The
+ * training statement is the one top-level statement of main that trains: a loop over
+ * epochs or a loop over batches with an optimizer step (a progress loss) inside. Its state
+ * is every var and slot it writes (the batch loops' input slots excepted): what a resumed
+ * run must get back; everything else is recomputed by the statements before it. */
+typedef struct ProgCheckpoint {
+    int stmt;          /* p->main.items[stmt], or -1: why says why there is none */
+    const char *why;
+    int eval_from;     /* an epoch loop: body.items[eval_from..] evaluate (they follow its
+                          last statement that trains) */
+    int *vars, nvars;  /* ascending; util_malloc'd, freed by prog_checkpoint_free */
+    int *slots, nslots;
+} ProgCheckpoint;
+
 Prog *prog_new(void);
 void prog_free(Prog *p);
 int prog_add_slot(Prog *p, const char *name, IrDType dtype, const IrShape *shape);
@@ -154,6 +168,8 @@ ProgExpr *prog_out(Prog *p, int out);
 ProgExpr *prog_unary(Prog *p, int op, ProgExpr *a);
 ProgExpr *prog_binary(Prog *p, int op, ProgExpr *a, ProgExpr *b);
 ProgExpr *prog_select(Prog *p, ProgExpr *cond, ProgExpr *a, ProgExpr *b);
+ProgCheckpoint prog_checkpoint_plan(const Prog *p);
+void prog_checkpoint_free(ProgCheckpoint *cp);
 /* Textual form for --emit=ir: the host code with its regions' graphs inline. */
 void prog_print(FILE *out, const Prog *p);
 

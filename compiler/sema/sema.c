@@ -143,8 +143,10 @@ static void check_train(Checker *c, AstNode *t)
     Exec x = {0};
     sema_exec_block(c, s, t->def.body, &x);
     c->runtime = false;
-    if (c->prog)
+    if (c->prog) {
         train_close_region(c);
+        train_name_slots(c, s);
+    }
 }
 
 void sema_check_items(Checker *c, AstNode *program, bool imported)

@@ -371,6 +371,10 @@ void train_widen(Checker *c, Binding *b);
 Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src);
 void train_log(Checker *c, const AstIdent *names, Value **values, int n, Span at);
 void train_save(Checker *c, Instance *net, Value *path, bool load, Span at);
+/* After the train block (s is its scope): slots named by path for checkpoints and
+ * --emit=ir — a model's parameters and layer state "net.fc1.w", an optimizer's state
+ * "opt.m[net.fc1.w]" — and every slot name made distinct. */
+void train_name_slots(Checker *c, Scope *s);
 void train_print(Checker *c, Value *v, Span at);
 /* opt.step(loss) in a loop over batches: its loss is what the progress line shows. */
 void train_progress_loss(Checker *c, Value *loss, Span at);

@@ -330,13 +330,73 @@ void train_save(Checker *c, Instance *net, Value *path, bool load, Span at)
     int *slots = ARENA_NEW_N(&c->prog->arena, int, max);
     const char **names = ARENA_NEW_N(&c->prog->arena, const char *, max);
     collect_slots(c, net, slots, names, &n, max, "");
-    for (int i = 0; i < n; i++)
-        c->prog->slots[slots[i]].name = names[i];
     ProgStmt *s = prog_stmt(c->prog, c->block, load ? PS_LOAD : PS_SAVE, at);
+    s->names = names; /* relative to net, so a file fits any instance of the model */
     s->path = arena_strndup(&c->prog->arena, path->s, strlen(path->s));
     s->path_setting = path->known ? NULL : path->setting;
     s->slot_list = slots;
     s->nslot_list = n;
+}
+
+/* Makes every slot name distinct: a name used by an earlier slot gets ".2", ".3", ... */
+static void unique_slot_names(Prog *p)
+{
+    for (int i = 0; i < p->nslots; i++) {
+        const char *base = p->slots[i].name;
+        for (int k = 2;; k++) {
+            int j = 0;
+            while (j < i && strcmp(p->slots[j].name, p->slots[i].name) != 0)
+                j++;
+            if (j == i)
+                break;
+            char name[300];
+            snprintf(name, sizeof name, "%s.%d", base, k);
+            p->slots[i].name = arena_strndup(&p->arena, name, strlen(name));
+        }
+    }
+}
+
+void train_name_slots(Checker *c, Scope *s)
+{
+    Prog *p = c->prog;
+    int max = p->nslots + 1;
+    int *slots = util_malloc(sizeof(int) * (size_t)max);
+    const char **names = util_malloc(sizeof(const char *) * (size_t)max);
+    for (int i = 0; i < s->len; i++) { /* models and layers first: optimizers name by them */
+        const Binding *b = &s->items[i];
+        if (b->value->kind != V_INSTANCE ||
+            b->value->inst->def->def.def_kind == AST_DEF_OPTIMIZER)
+            continue;
+        int n = 0;
+        collect_slots(c, b->value->inst, slots, names, &n, max, b->name);
+        for (int k = 0; k < n; k++)
+            p->slots[slots[k]].name = names[k];
+    }
+    for (int i = 0; i < s->len; i++) {
+        const Binding *b = &s->items[i];
+        if (b->value->kind != V_INSTANCE)
+            continue;
+        const Instance *opt = b->value->inst;
+        for (int k = 0; k < opt->nstates; k++) {
+            const Binding *param = scope_find_local(opt->state_params[k]->scope,
+                                                    opt->state_params[k]->name);
+            const char *of = param && param->value->kind == V_TENSOR && param->value->has_slot
+                                 ? p->slots[param->value->slot].name
+                                 : opt->state_params[k]->name;
+            const Scope *state = opt->state_scopes[k];
+            for (int j = 0; j < state->len; j++) {
+                const Value *v = state->items[j].value;
+                if (state->items[j].kind != BIND_STATE || v->kind != V_TENSOR || !v->has_slot)
+                    continue;
+                char name[600];
+                snprintf(name, sizeof name, "%s.%s[%s]", b->name, state->items[j].name, of);
+                p->slots[v->slot].name = arena_strndup(&p->arena, name, strlen(name));
+            }
+        }
+    }
+    util_free(slots);
+    util_free((void *)names);
+    unique_slot_names(p);
 }
 
 /* Before a host loop, what its body assigns gets a host variable or a slot. */

@@ -17,14 +17,20 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/nnc-cli.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 2
 
-# nnc ARGS...: runs nnc here with stdin closed; sets $status, $out and $err.
-nnc() {
-    last="nnc $*"
+# run COMMAND ARGS...: runs a command (a compiled program) here with stdin closed; sets
+# $status, $out and $err.
+run() {
+    last="$*"
     shown=0
-    "$NNC" "$@" >"$T/.out" 2>"$T/.err" </dev/null
+    "$@" >"$T/.out" 2>"$T/.err" </dev/null
     status=$?
     out=$(tr -d '\0' <"$T/.out")
     err=$(tr -d '\0' <"$T/.err")
+}
+# nnc ARGS...: run for nnc.
+nnc() {
+    run "$NNC" "$@"
+    last="nnc $*"
 }
 
 # nnc_input FILE ARGS...: as nnc, with FILE on stdin (REPL sessions).
@@ -281,8 +287,9 @@ EOF2
 }
 
 case_unused_flags() {
-    # A built-in flag the program does not use is an error, not silently ignored; the
-    # unimplemented --resume/--save/--eval-only say so. All before any work (no stdout).
+    # A built-in flag the program does not use is an error, not silently ignored;
+    # --resume/--save/--eval-only in a program that does not train say why they cannot
+    # work. All before any work (no stdout).
     printf 'train(steps = 1) {\n    print(steps)\n}\n' >flags.nn
     nnc run flags.nn -- --steps 2
     want_status 0; want_out "^2$"
@@ -290,13 +297,127 @@ case_unused_flags() {
     want_status 2; want_no_out; want_err "^nnc: --epochs: this program has no setting 'epochs'"
     for flag in "--resume x.safetensors" "--save x.safetensors" "--eval-only"; do
         nnc run flags.nn -- $flag
-        want_status 2; want_no_out; want_err "^nnc: ${flag%% *} is not implemented yet"
+        want_status 2; want_no_out
+        want_err "^nnc: ${flag%% *}: this program cannot checkpoint its training: it has no loop that trains"
     done
     nnc run flags.nn -- --threads 1
     want_status 0
     nnc run flags.nn -- --help
     want_status 0; want_out "^  --steps N "; want_out "^  --threads N "
     grep -Eq -- "--(epochs|resume|save|eval-only)" <<<"$out" && problem "--help lists unused flags"
+    # A program's own setting named like a checkpoint flag keeps it: --resume is its file
+    # name (save(net, resume) writes parameters only), and --save is refused.
+    printf 'import std\n\ntrain(batch = 500, resume = "own.st") {\n    data = fashion_mnist("/usr/share/datasets/fashion-mnist")\n    net = dense(784, 10)\n    opt = sgd(lr = 0.01)\n    for x, y in batches(data.test, batch) {\n        opt.step(cross_entropy(net(reshape(x, [-1, 784])), y))\n    }\n    save(net, resume)\n}\n' >own.nn
+    nnc run own.nn -- --resume mine.st
+    want_status 0
+    [ -s mine.st ] && ! grep -q __metadata__ mine.st || problem "--resume was not the program's own"
+    nnc run own.nn -- --save x.st
+    want_status 2; want_no_out
+    want_err "^nnc: --save: this program cannot checkpoint its training: its own settings take"
+}
+
+# The program of the checkpoint tests: 3 epochs of Adam on a batch-normalized MLP, a host
+# scalar carried across epochs and a shuffle that depends on the epoch.
+RESUME=$SRC/tests/train/resume.nn
+
+case_resume_matches_uninterrupted() {
+    # Training 3 epochs straight, and 1 epoch then resuming for the other 2 (--epochs
+    # changes between the runs), log the same lines and end with byte-identical
+    # checkpoints: every bit of state (parameters, Adam's moments, batch-norm statistics,
+    # host scalars) came back. Once with the JIT, once with an executable, which also
+    # resumes from the JIT's checkpoint.
+    nnc run "$RESUME" -- --save straight.st
+    want_status 0
+    local straight=$out
+    [ "$(grep -c '^epoch = ' <<<"$straight")" = 3 ] || problem "expected 3 logged epochs"
+    nnc run "$RESUME" -- --epochs 1 --save part.st
+    want_status 0
+    [ "$out" = "$(sed -n 1p <<<"$straight")" ] || problem "epoch 1 differs from the straight run"
+    cp part.st one.st
+    nnc run "$RESUME" -- --resume part.st --save part.st
+    want_status 0
+    [ "$out" = "$(sed -n '2,$p' <<<"$straight")" ] || problem "resumed epochs 2-3 differ"
+    cmp -s straight.st part.st || problem "the resumed run's last checkpoint differs"
+    nnc "$RESUME" -o resume
+    want_status 0
+    run ./resume --resume one.st --epochs 2 --save aot.st
+    want_status 0
+    [ "$out" = "$(sed -n 2p <<<"$straight")" ] || problem "the executable's epoch 2 differs"
+    run ./resume --resume aot.st --save aot.st
+    want_status 0
+    [ "$out" = "$(sed -n 3p <<<"$straight")" ] || problem "the executable's epoch 3 differs"
+    cmp -s straight.st aot.st || problem "the executable's last checkpoint differs"
+    ls | grep -q '\.tmp' && problem "a temporary file was left behind"
+    return 0
+}
+
+case_resume_bad_checkpoint() {
+    # --resume of a file that is not this program's checkpoint: one line naming the file
+    # and the problem, status 1, nothing trained or logged.
+    nnc "$RESUME" -o resume
+    want_status 0
+    run ./resume --epochs 1 --save good.st
+    want_status 0
+    run ./resume --resume missing.st
+    want_status 1; want_no_out; want_err "^nnc: cannot open checkpoint missing\.st: No such file"
+    run ./resume --resume "$RESUME"
+    want_status 1; want_no_out; want_err "^nnc: .*resume\.nn: corrupt checkpoint: header length"
+    head -c 3000 good.st >cut.st
+    run ./resume --resume cut.st
+    want_status 1; want_no_out; want_err "^nnc: cut\.st: corrupt checkpoint: truncated"
+    printf '\x10\0\0\0\0\0\0\0{"a": [1, 2}    ' >json.st
+    run ./resume --resume json.st
+    want_status 1; want_no_out; want_err "^nnc: json\.st: corrupt checkpoint: bad JSON header"
+    # A model of another width, which also writes its parameters alone with save(m, path)
+    # before training.
+    sed -e 's/m = net()/m = net(hidden = 8)/' \
+        -e 's/^    seen = 0$/&\n    save(m, "params.st")/' "$RESUME" >narrow.nn
+    nnc run narrow.nn -- --resume good.st
+    want_status 1; want_no_out
+    want_err "^nnc: good\.st: tensor 'm\.fc1\.w' has shape \[16, 784\] in the checkpoint, but the program expects \[8, 784\]$"
+    run ./resume --resume params.st
+    want_status 1; want_no_out; want_err "^nnc: params\.st: not a training checkpoint"
+    sed 's/\bm\b/mlp/g' "$RESUME" >renamed.nn
+    nnc run renamed.nn -- --resume good.st
+    want_status 1; want_no_out
+    want_err "^nnc: good\.st: the checkpoint has no tensor 'mlp\.fc1\.w'"
+    [ "$(grep -c "^nnc: " <<<"$err")" = 1 ] || problem "expected a one-line message"
+}
+
+case_save_full_disk() {
+    # A checkpoint that cannot be written (here: a file size limit, so write() fails with
+    # EFBIG, as on a full disk) stops the run with a clear message and status 1, and
+    # leaves the previous checkpoint intact and no temporary file.
+    nnc run "$RESUME" -- --epochs 1 --save ck.st
+    want_status 0
+    cp ck.st before.st
+    run bash -c 'ulimit -f 64; trap "" XFSZ; exec "$@"' limit "$NNC" run "$RESUME" -- --epochs 2 --save ck.st
+    want_status 1
+    want_err "^nnc: cannot write checkpoint ck\.st: File too large \(any previous checkpoint there is unchanged\)"
+    cmp -s ck.st before.st || problem "the previous checkpoint was changed"
+    ls | grep -q '\.tmp' && problem "a temporary file was left behind"
+    return 0
+}
+
+case_eval_only() {
+    # --eval-only --resume FILE trains nothing: it runs the evaluation that ends the saved
+    # epoch (the statements after the training loop in its body), which logs exactly what
+    # the training run logged for that epoch. It needs --resume and refuses --save.
+    nnc run "$RESUME" -- --epochs 2 --save ck.st
+    want_status 0
+    local trained=$out
+    cp ck.st before.st
+    nnc run "$RESUME" -- --resume ck.st --eval-only
+    want_status 0
+    [ "$out" = "$(sed -n 2p <<<"$trained")" ] || problem "evaluation differs from epoch 2's log"
+    grep -q '100 steps' <<<"$err" && problem "--eval-only trained"
+    cmp -s ck.st before.st || problem "--eval-only changed the checkpoint"
+    nnc run "$RESUME" -- --eval-only
+    want_status 2; want_no_out; want_err "^nnc: --eval-only needs --resume FILE"
+    nnc run "$RESUME" -- --eval-only --resume ck.st --save other.st
+    want_status 2; want_no_out; want_err "^nnc: --eval-only does not train, so --save"
+    [ -e other.st ] && problem "--eval-only wrote a checkpoint"
+    return 0
 }
 
 case_data_flag() {
