@@ -1277,9 +1277,14 @@ static Value *eval_name(Checker *c, Scope *s, AstNode *e)
                     return val_bool(c, in->inst->training, true);
         return val_bool(c, false, sema_tracing(c));
     }
-    if (!strcmp(e->name, "step") && c->in_update)
-        return sema_tracing(c) ? val_int(c, c->update_step)
-                               : val_int_unknown(c, (Dim){0, sema_symbol(c, "step")});
+    if (!strcmp(e->name, "step") && c->in_update) {
+        if (sema_tracing(c) && !c->update_step_hx)
+            return val_int(c, c->update_step);
+        Value *v = val_int_unknown(c, (Dim){0, sema_symbol(c, "step")});
+        v->hx = sema_tracing(c) ? c->update_step_hx : NULL;
+        v->i = c->update_step; /* what shapes would use (none do) */
+        return v;
+    }
     sema_error(c, e->span, "unknown name '%s'", e->name);
     return val_error(c);
 }

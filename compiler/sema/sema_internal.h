@@ -94,6 +94,8 @@ struct Instance {
     int nstates, capstates;
     int64_t steps;
     bool training;          /* train/eval mode while tracing (net.train(), net.eval()) */
+    int step_var;           /* an optimizer in a train program: 1 + the host variable that
+                               counts its steps at run time (0: none yet) */
 };
 
 /* Where a dataset value comes from, while tracing a train block. */
@@ -184,6 +186,7 @@ typedef struct Checker {
     bool binding_loop_target; /* ... binding a run-time loop's own variables */
     struct ProgStmt *batch_loop; /* ... the innermost loop over batches, or NULL */
     int64_t update_step;  /* while tracing an optimizer's update: the step number */
+    ProgExpr *update_step_hx; /* ... in a train program: the host variable counting it */
     uint64_t rng_counter; /* next word of the random stream for traced random tensors */
     PtrVec modules;       /* AST_PROGRAMs of imported modules, in load order */
     PtrVec loaded_paths;  /* their resolved paths (heap strings) */
@@ -376,6 +379,9 @@ void train_save(Checker *c, Instance *net, Value *path, bool load, Span at);
  * "opt.m[net.fc1.w]" — and every slot name made distinct. */
 void train_name_slots(Checker *c, Scope *s);
 void train_print(Checker *c, Value *v, Span at);
+/* opt.step in a train program: adds 1 to the optimizer's run-time step count (a host
+ * variable, made on the first step) before the step's region runs; returns the count. */
+ProgExpr *train_count_step(Checker *c, Instance *opt, Span at);
 /* opt.step(loss) in a loop over batches: its loss is what the progress line shows. */
 void train_progress_loss(Checker *c, Value *loss, Span at);
 /* A new parameter or optimizer state in a train program: a named slot, initialized by the

@@ -270,8 +270,12 @@ void sema_trace_step(Checker *c, Instance *opt, Value *loss, Value *clip_norm, S
     opt->steps++;
     bool was_update = c->in_update;
     int64_t was_step = c->update_step;
+    ProgExpr *was_step_hx = c->update_step_hx;
     c->in_update = true;
     c->update_step = opt->steps;
+    /* in a train program the update is traced once and runs at every step: `step` is
+     * counted at run time */
+    c->update_step_hx = c->prog ? train_count_step(c, opt, at) : NULL;
     sema_push_frame(c, at, opt->def->def.id.name);
     for (int i = 0; i < n; i++) {
         Binding *b = scope_find_local(refs[i]->scope, refs[i]->name);
@@ -303,4 +307,5 @@ void sema_trace_step(Checker *c, Instance *opt, Value *loss, Value *clip_norm, S
     sema_pop_frame(c);
     c->in_update = was_update;
     c->update_step = was_step;
+    c->update_step_hx = was_step_hx;
 }

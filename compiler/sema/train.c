@@ -204,6 +204,19 @@ ProgExpr *train_host(Checker *c, Value *v, Span at)
     return NULL;
 }
 
+ProgExpr *train_count_step(Checker *c, Instance *opt, Span at)
+{
+    if (!opt->step_var) {
+        char name[160];
+        snprintf(name, sizeof name, "%s.step", opt->def->def.id.name);
+        opt->step_var = prog_add_var(c->prog, name, true) + 1;
+    }
+    int var = opt->step_var - 1;
+    ProgExpr *next = prog_binary(c->prog, AST_OP_ADD, prog_var(c->prog, var), prog_const(c->prog, 1));
+    set_var(c, var, next, at);
+    return prog_var(c->prog, var);
+}
+
 /* A host variable for a scalar binding: made on its first run-time assignment. */
 static Value *host_var(Checker *c, const char *name, Value *v, ProgExpr *value, Span at)
 {

@@ -155,6 +155,15 @@ case_repl_memory() {  # 10,000 entries: what is replaced is released, so the ses
     fi
 }
 
+case_adam_step_count() {  # a compiled train loop counts Adam's steps as unrolled steps do
+    nnc run "$SRC/tests/run/adam_steps.nn"
+    want_status 0
+    local unrolled=$out
+    nnc run "$SRC/tests/train/adam_steps.nn"
+    want_status 0
+    [ -n "$out" ] && [ "$out" = "$unrolled" ] || problem "the train loop's parameters differ from the unrolled steps'"
+}
+
 case_empty_file() {
     : >empty.nn
     nnc run empty.nn
