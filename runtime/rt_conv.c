@@ -1,4 +1,4 @@
-/* rt_conv.c — convolution and pooling through oneDNN primitives, cached by geometry.
+/* rt_conv.c — convolution through oneDNN primitives, cached by geometry.
  *
  * Creating a oneDNN primitive (choosing an implementation, JIT-compiling its kernel) costs
  * far more than running it on small tensors, so each (operation, geometry) pair gets one
@@ -8,12 +8,8 @@
  * Layouts. The caller's tensors are plain NCHW / OIHW. Convolutions are created with
  * "any" layouts so oneDNN can pick its fast blocked ones; where it does, the entry holds a
  * reorder (plain -> blocked for inputs, blocked -> plain for outputs) and an internal
- * buffer for the blocked copy. Pooling runs on the plain layouts directly.
- *
- * Max pooling backward needs the forward pass's workspace (where each window's maximum
- * was), which the IR does not carry: the entry runs a forward pass on x first, into an
- * internal y and workspace, then the backward pass. oneDNN keeps the first maximum of a
- * window on ties, as the IR defines (ir.h).
+ * buffer for the blocked copy. Pooling is not here: rt_pool2d.c does it on the plain
+ * layout directly (oneDNN's pooling on plain NCHW was several times slower).
  *
  * Not thread-safe: one cache and one stream, used from the thread running the program. */
 #include "rt_internal.h"
@@ -26,17 +22,12 @@
 
 typedef enum RtNnKind {
     RT_NN_CONV, RT_NN_CONV_BACKWARD_DATA, RT_NN_CONV_BACKWARD_WEIGHTS,
-    RT_NN_MAX_POOL, RT_NN_MAX_POOL_BACKWARD, RT_NN_AVG_POOL, RT_NN_AVG_POOL_BACKWARD,
 } RtNnKind;
 
 static const char *const rt_nn_names[] = {
     [RT_NN_CONV] = "conv2d",
     [RT_NN_CONV_BACKWARD_DATA] = "conv2d backward (data)",
     [RT_NN_CONV_BACKWARD_WEIGHTS] = "conv2d backward (weights)",
-    [RT_NN_MAX_POOL] = "max_pool2d",
-    [RT_NN_MAX_POOL_BACKWARD] = "max_pool2d backward",
-    [RT_NN_AVG_POOL] = "avg_pool2d",
-    [RT_NN_AVG_POOL_BACKWARD] = "avg_pool2d backward",
 };
 
 enum {
@@ -124,13 +115,6 @@ static void rt_nn_add_arg(RtNnEntry *e, RtNnStep *step, const_dnnl_primitive_des
                 e->kind, "reorder creation");
     rt_nn_check(dnnl_primitive_create(&a->reorder, reorder_pd), e->kind, "reorder creation");
     dnnl_primitive_desc_destroy(reorder_pd);
-}
-
-/* Adds an argument backed by memory the entry owns (shared by several steps). */
-static void rt_nn_add_owned(RtNnStep *step, int arg, dnnl_memory_t memory)
-{
-    step->args[step->nargs++] = (RtNnArg){.arg = arg, .slot = -1, .user = memory,
-                                          .inner = memory};
 }
 
 static dnnl_primitive_desc_t rt_nn_pd(RtNnEntry *e, const void *desc,
@@ -228,74 +212,6 @@ static void rt_conv_build(RtNnEntry *e, const RtConv2d *g)
     dnnl_primitive_desc_destroy(forward);
 }
 
-static dnnl_primitive_desc_t rt_pool_forward_pd(RtNnEntry *e, const RtPool2d *g,
-                                                dnnl_alg_kind_t alg, dnnl_prop_kind_t prop)
-{
-    dnnl_dims_t x = {g->n, g->c, g->h, g->w}, y = {g->n, g->c, g->oh, g->ow};
-    dnnl_dims_t strides = {g->stride, g->stride}, kernel = {g->size, g->size}, zero = {0, 0};
-    dnnl_memory_desc_t xd = rt_nn_desc(4, x, dnnl_nchw), yd = rt_nn_desc(4, y, dnnl_nchw);
-    dnnl_pooling_desc_t desc;
-    rt_nn_check(dnnl_pooling_forward_desc_init(&desc, prop, alg, &xd, &yd, strides, kernel,
-                                               zero, zero),
-                e->kind, "descriptor");
-    return rt_nn_pd(e, &desc, NULL);
-}
-
-/* Slots: forward (x, y); max backward (x, dy, dx); avg backward (dy, dx). */
-static void rt_pool_build(RtNnEntry *e, const RtPool2d *g)
-{
-    bool max = e->kind == RT_NN_MAX_POOL || e->kind == RT_NN_MAX_POOL_BACKWARD;
-    bool backward = e->kind == RT_NN_MAX_POOL_BACKWARD || e->kind == RT_NN_AVG_POOL_BACKWARD;
-    dnnl_alg_kind_t alg = max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding;
-    dnnl_dims_t x = {g->n, g->c, g->h, g->w}, y = {g->n, g->c, g->oh, g->ow};
-    dnnl_memory_desc_t xd = rt_nn_desc(4, x, dnnl_nchw), yd = rt_nn_desc(4, y, dnnl_nchw);
-    dnnl_primitive_desc_t forward =
-        rt_pool_forward_pd(e, g, alg, backward ? dnnl_forward_training : dnnl_forward_inference);
-    if (!backward) {
-        RtNnStep *s = &e->steps[e->nsteps++];
-        rt_nn_add_arg(e, s, forward, dnnl_query_src_md, DNNL_ARG_SRC, 0, 0, &xd);
-        rt_nn_add_arg(e, s, forward, dnnl_query_dst_md, DNNL_ARG_DST, 1, 1, &yd);
-        rt_nn_set_primitive(e, s, forward);
-        dnnl_primitive_desc_destroy(forward);
-        return;
-    }
-    dnnl_dims_t strides = {g->stride, g->stride}, kernel = {g->size, g->size}, zero = {0, 0};
-    dnnl_pooling_desc_t desc;
-    rt_nn_check(dnnl_pooling_backward_desc_init(&desc, alg, &xd, &yd, strides, kernel, zero,
-                                                zero),
-                e->kind, "descriptor");
-    dnnl_primitive_desc_t pd = rt_nn_pd(e, &desc, forward);
-    int dy_slot = max ? 1 : 0;
-    if (max) {
-        /* a forward pass on x into owned y and workspace, which the backward pass reads */
-        dnnl_memory_t y_owned, workspace;
-        rt_nn_check(dnnl_memory_create(&y_owned, &yd, rt_nn_engine, DNNL_MEMORY_ALLOCATE),
-                    e->kind, "memory creation");
-        rt_nn_check(dnnl_memory_create(&workspace,
-                                       dnnl_primitive_desc_query_md(forward,
-                                                                    dnnl_query_workspace_md, 0),
-                                       rt_nn_engine, DNNL_MEMORY_ALLOCATE),
-                    e->kind, "memory creation");
-        RtNnStep *f = &e->steps[e->nsteps++];
-        rt_nn_add_arg(e, f, forward, dnnl_query_src_md, DNNL_ARG_SRC, 0, 0, &xd);
-        rt_nn_add_owned(f, DNNL_ARG_DST, y_owned);
-        rt_nn_add_owned(f, DNNL_ARG_WORKSPACE, workspace);
-        rt_nn_set_primitive(e, f, forward);
-        RtNnStep *b = &e->steps[e->nsteps++];
-        rt_nn_add_owned(b, DNNL_ARG_WORKSPACE, workspace);
-        rt_nn_add_arg(e, b, pd, dnnl_query_diff_dst_md, DNNL_ARG_DIFF_DST, dy_slot, 0, &yd);
-        rt_nn_add_arg(e, b, pd, dnnl_query_diff_src_md, DNNL_ARG_DIFF_SRC, dy_slot + 1, 1, &xd);
-        rt_nn_set_primitive(e, b, pd);
-    } else {
-        RtNnStep *b = &e->steps[e->nsteps++];
-        rt_nn_add_arg(e, b, pd, dnnl_query_diff_dst_md, DNNL_ARG_DIFF_DST, dy_slot, 0, &yd);
-        rt_nn_add_arg(e, b, pd, dnnl_query_diff_src_md, DNNL_ARG_DIFF_SRC, dy_slot + 1, 1, &xd);
-        rt_nn_set_primitive(e, b, pd);
-    }
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_desc_destroy(forward);
-}
-
 /* ---- the cache and execution ------------------------------------------------------------------ */
 
 /* The entry for (kind, geometry), built on first use. `geometry` is nkey int64s. */
@@ -310,10 +226,7 @@ static RtNnEntry *rt_nn_entry(RtNnKind kind, const int64_t *geometry, int nkey)
     RtNnEntry *e = rt_alloc_zeroed(1, sizeof *e);
     e->kind = kind;
     memcpy(e->key, key, sizeof key);
-    if (kind <= RT_NN_CONV_BACKWARD_WEIGHTS)
-        rt_conv_build(e, (const RtConv2d *)geometry);
-    else
-        rt_pool_build(e, (const RtPool2d *)geometry);
+    rt_conv_build(e, (const RtConv2d *)geometry);
     e->next = rt_nn_cache;
     rt_nn_cache = e;
     return e;
@@ -362,7 +275,16 @@ static void rt_conv_call(RtNnKind kind, const RtConv2d *g, const float *a, const
         return;
     }
     void *data[3] = {(void *)a, (void *)b, out};
+    /* The weight gradient sums over the batch and the image, and oneDNN splits that sum
+     * among its threads (choosing how when the primitive is made): with more threads the
+     * additions group differently. It is made and run on one thread, so results do not
+     * depend on --threads; the other two split only their outputs. */
+    int32_t threads = kind == RT_NN_CONV_BACKWARD_WEIGHTS ? rt_dnnl_threads() : 1;
+    if (threads > 1)
+        rt_dnnl_set_threads(1);
     rt_nn_run(rt_nn_entry(kind, (const int64_t *)g, sizeof *g / sizeof(int64_t)), data);
+    if (threads > 1)
+        rt_dnnl_set_threads(threads);
 }
 
 void rt_conv2d_f32(const RtConv2d *g, const float *x, const float *w, float *y)
@@ -379,38 +301,4 @@ void rt_conv2d_backward_weights_f32(const RtConv2d *g, const float *x, const flo
                                     float *dw)
 {
     rt_conv_call(RT_NN_CONV_BACKWARD_WEIGHTS, g, x, dy, dw);
-}
-
-static void rt_pool_call(RtNnKind kind, const RtPool2d *g, void *const *data, float *out,
-                         int64_t out_count)
-{
-    if (g->n * g->c == 0) {
-        memset(out, 0, sizeof(float) * (size_t)out_count);
-        return;
-    }
-    rt_nn_run(rt_nn_entry(kind, (const int64_t *)g, sizeof *g / sizeof(int64_t)), data);
-}
-
-void rt_max_pool2d_f32(const RtPool2d *g, const float *x, float *y)
-{
-    void *data[2] = {(void *)x, y};
-    rt_pool_call(RT_NN_MAX_POOL, g, data, y, g->n * g->c * g->oh * g->ow);
-}
-
-void rt_max_pool2d_backward_f32(const RtPool2d *g, const float *x, const float *dy, float *dx)
-{
-    void *data[3] = {(void *)x, (void *)dy, dx};
-    rt_pool_call(RT_NN_MAX_POOL_BACKWARD, g, data, dx, g->n * g->c * g->h * g->w);
-}
-
-void rt_avg_pool2d_f32(const RtPool2d *g, const float *x, float *y)
-{
-    void *data[2] = {(void *)x, y};
-    rt_pool_call(RT_NN_AVG_POOL, g, data, y, g->n * g->c * g->oh * g->ow);
-}
-
-void rt_avg_pool2d_backward_f32(const RtPool2d *g, const float *dy, float *dx)
-{
-    void *data[2] = {(void *)dy, dx};
-    rt_pool_call(RT_NN_AVG_POOL_BACKWARD, g, data, dx, g->n * g->c * g->h * g->w);
 }

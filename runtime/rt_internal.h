@@ -48,6 +48,8 @@ uint32_t rt_load_be32(const uint8_t *p);
 /* Caps the threads oneDNN's kernels use (threads > 0; 0 leaves its default, one per CPU),
  * so --threads bounds every kernel, not only the pool's (rt_matmul.c). */
 void rt_dnnl_set_threads(int32_t threads);
+/* oneDNN's thread count (OpenMP's maximum; 1 without OpenMP). */
+int32_t rt_dnnl_threads(void);
 /* rt_flags_allow_checkpoints said yes, and no setting of the program took the names of
  * --save, --resume, --eval-only: rt_train_save and rt_train_resume may read them. */
 int32_t rt_flags_checkpoints_allowed(void);

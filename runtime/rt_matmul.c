@@ -42,6 +42,12 @@ void rt_matmul_f32(int64_t M, int64_t N, int64_t K, int32_t trans_a, int32_t tra
 /* Debian's oneDNN runs its kernels on OpenMP threads, whose number only OpenMP sets. The
  * symbol is looked up rather than linked so that the runtime does not depend on which
  * threading runtime oneDNN was built with: without OpenMP there is nothing to set. */
+int32_t rt_dnnl_threads(void)
+{
+    int (*get_max_threads)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_max_threads");
+    return get_max_threads ? get_max_threads() : 1;
+}
+
 void rt_dnnl_set_threads(int32_t threads)
 {
     if (threads <= 0)

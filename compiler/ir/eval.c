@@ -316,8 +316,8 @@ static void each_window(Eval *e, IrNode *n, const IrShape *xs, const IrShape *ys
 }
 
 /* The first maximal element of the window in row-major order (only a strictly greater
- * element replaces the best so far, so ties keep the first). With NaN in a window the
- * result is unspecified: compiled code follows oneDNN there. */
+ * element replaces the best so far, so ties keep the first and a NaN never wins unless it
+ * comes first). Compiled code uses the same rule (runtime/rt_pool2d.c). */
 static int64_t window_argmax(const double *x, const int64_t *xi, int k)
 {
     int64_t best = xi[0];

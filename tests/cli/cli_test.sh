@@ -164,6 +164,15 @@ case_adam_step_count() {  # a compiled train loop counts Adam's steps as unrolle
     [ -n "$out" ] && [ "$out" = "$unrolled" ] || problem "the train loop's parameters differ from the unrolled steps'"
 }
 
+case_threads_determinism_conv() {  # the same with convolutions and pooling (LeNet's shapes)
+    nnc run "$SRC/tests/train/small_cnn.nn" -- --threads 1
+    want_status 0
+    local one=$out
+    nnc run "$SRC/tests/train/small_cnn.nn" -- --threads 2
+    want_status 0
+    [ -n "$one" ] && [ "$out" = "$one" ] || problem "--threads 1 printed '$one', --threads 2 '$out'"
+}
+
 case_empty_file() {
     : >empty.nn
     nnc run empty.nn
