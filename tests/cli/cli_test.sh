@@ -165,12 +165,7 @@ case_adam_step_count() {  # a compiled train loop counts Adam's steps as unrolle
 }
 
 case_threads_determinism_conv() {  # the same with convolutions and pooling (LeNet's shapes)
-    nnc run "$SRC/tests/train/small_cnn.nn" -- --threads 1
-    want_status 0
-    local one=$out
-    nnc run "$SRC/tests/train/small_cnn.nn" -- --threads 2
-    want_status 0
-    [ -n "$one" ] && [ "$out" = "$one" ] || problem "--threads 1 printed '$one', --threads 2 '$out'"
+    same_with_threads "$SRC/tests/train/small_cnn.nn"
 }
 
 case_empty_file() {
@@ -255,10 +250,14 @@ case_threads_determinism() {
     # and oneDNN's kernels are both capped by it (1 thread runs at ~100% CPU, 2 above).
     # Compared: the logged mean loss (6 significant digits) and the test accuracy (exact
     # count of 10,000), which any changed bit in the run would almost surely move.
-    nnc run "$SRC/tests/train/small_mlp.nn" -- --threads 1
+    same_with_threads "$SRC/tests/train/small_mlp.nn"
+}
+
+same_with_threads() {  # same_with_threads FILE: FILE logs the same with --threads 1 and 2
+    nnc run "$1" -- --threads 1
     want_status 0
     local one=$out
-    nnc run "$SRC/tests/train/small_mlp.nn" -- --threads 2
+    nnc run "$1" -- --threads 2
     want_status 0
     [ -n "$one" ] && [ "$out" = "$one" ] || problem "--threads 1 printed '$one', --threads 2 '$out'"
 }
