@@ -19,36 +19,15 @@ peers=${PEERS:-$here/../../shared/peers/torch}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
-
-nnc_ms() { # batch -> median ms per step
-    local b=$1
-    sed "s/batch = 64/batch = $b/" "$here/mlp.nn" > "$tmp/mlp_$b.nn"
-    "$nnc" "$tmp/mlp_$b.nn" -o "$tmp/mlp_$b"
-    for _ in $(seq "$runs"); do
-        "$tmp/mlp_$b" 2>&1 >/dev/null | tr '\r' '\n' | grep -o '([0-9.]* it/s)' | tail -1 |
-            tr -d '(' | awk '{printf "%.4f\n", 1000 / $1}'
-    done | median
-}
-
-torch_ms() { # name -> best median ms of THREADS=1 and 2
-    local name=$1 best=""
-    for t in 1 2; do
-        local v
-        v=$(cd "$peers" && env -u OPENBLAS_CORETYPE THREADS=$t /usr/bin/python3 mlp.py 2>/dev/null |
-            awk -v n="$name" '$1 == n {print $2}')
-        [ -n "$v" ] && { [ -z "$best" ] || awk -v a="$v" -v b="$best" 'BEGIN{exit !(a < b)}'; } && best=$v
-    done
-    echo "${best:-nan}"
-}
+. "$here/common.sh"
 
 flops() { echo "$1" | awk '{print 6 * $1 * (784 * 512 + 512 * 256 + 256 * 10)}'; }
 
 printf '%-14s %10s %10s %8s %10s\n' model nnc_ms torch_ms ratio nnc_GFLOPs
 for b in 64 256; do
-    n=$(nnc_ms "$b")
-    t=$(torch_ms "mlp_b${b}_train")
+    sed "s/batch = 64/batch = $b/" "$here/mlp.nn" >"$tmp/mlp_b$b.nn"
+    n=$(nnc_ms "$tmp/mlp_b$b.nn")
+    t=$(torch_ms mlp.py "mlp_b${b}_train")
     gf=$(awk -v f="$(flops "$b")" -v ms="$n" 'BEGIN{printf "%.1f", f / (ms * 1e6)}')
-    ratio=$(awk -v a="$n" -v b="$t" 'BEGIN{if (b == "nan") print "-"; else printf "%.2f", a / b}')
-    printf '%-14s %10.3f %10s %8s %10s\n' "mlp_b$b" "$n" "$t" "$ratio" "$gf"
+    printf '%-14s %10.3f %10s %8s %10s\n' "mlp_b$b" "$n" "$t" "$(ratio "$n" "$t")" "$gf"
 done

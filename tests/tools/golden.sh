@@ -17,6 +17,8 @@
 # nnc runs with --color=never in the directory of FILE, given its bare name, so goldens hold
 # no absolute paths and no escape codes. Comment lines at the top of FILE may say:
 #   # args: FLAGS      extra nnc flags, split on blanks (no quoting)
+#   # run-args: ARGS   arguments for the program itself (run: after --; aot: to the
+#                      executable), split on blanks; $OUT stands for a temporary folder
 #   # exit: N          the expected exit status (default: 1 for err, 0 for the others)
 #   # skip: MODE...    do not run FILE in these modes (the test reports "skipped")
 # An exit status of 128 or more (a signal: a crash or an abort) always fails.
@@ -51,10 +53,11 @@ dir=$(dirname "$file")
 base=$(basename "$file")
 
 # Directives: only in the comment block that opens the file.
-args=() expect_exit= skip=
+args=() run_args=() expect_exit= skip=
 while IFS= read -r line || [ -n "$line" ]; do
     case $line in
     '# args:'*) read -r -a more <<<"${line#'# args:'}"; args+=("${more[@]}") ;;
+    '# run-args:'*) read -r -a more <<<"${line#'# run-args:'}"; run_args+=("${more[@]}") ;;
     '# exit:'*) expect_exit=$(echo "${line#'# exit:'}" | tr -d '[:space:]') ;;
     '# skip:'*) skip=" ${line#'# skip:'} " ;;
     '#'*) ;;
@@ -71,6 +74,11 @@ esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-golden.XXXXXX") || die "mktemp failed"
 trap 'rm -rf "$tmp"' EXIT
+mkdir "$tmp/out"
+for i in "${!run_args[@]}"; do
+    run_args[i]=${run_args[i]//\$OUT/$tmp/out}
+done
+[ ${#run_args[@]} -gt 0 ] && [ "$mode" != eval ] && run_args=(-- "${run_args[@]}")
 
 # run_in_dir OUT ERR CMD...: runs CMD in the test file's directory; sets $status.
 run_in_dir() {
@@ -120,7 +128,8 @@ tokens|ast|ir)
 run|eval)
     extra=()
     [ "$mode" = eval ] && extra=(--eval=f64)
-    run_in_dir "$tmp/stdout" "$tmp/stderr" "$nnc" run --color=never "${extra[@]}" "${args[@]}" "$base"
+    run_in_dir "$tmp/stdout" "$tmp/stderr" "$nnc" run --color=never "${extra[@]}" "${args[@]}" \
+        "$base" "${run_args[@]}"
     check_status "nnc run${extra:+ ${extra[*]}}" "$expect_exit"
     show "stderr (not compared)" "$tmp/stderr"
     cp "$tmp/stdout" "$tmp/actual"
@@ -129,7 +138,7 @@ aot)
     run_in_dir "$tmp/stdout" "$tmp/stderr" "$nnc" --color=never "${args[@]}" "$base" -o "$tmp/program"
     check_status "nnc $base -o PROGRAM" 0
     [ -x "$tmp/program" ] || fail "nnc -o exited 0 but wrote no executable"
-    run_in_dir "$tmp/stdout" "$tmp/stderr" "$tmp/program"
+    run_in_dir "$tmp/stdout" "$tmp/stderr" "$tmp/program" "${run_args[@]:1}"
     check_status "the compiled program" "$expect_exit"
     show "stderr of the compiled program (not compared)" "$tmp/stderr"
     cp "$tmp/stdout" "$tmp/actual"

@@ -18,7 +18,7 @@ passed=0 failed=0
 # and it crashes (SIGSEGV) on a file containing CRASH.
 cat >"$tmp/nnc" <<'EOF'
 #!/usr/bin/env bash
-cmd= file= out= eval=0 emit=
+cmd= file= out= eval=0 emit= prog_args=()
 all=("$@")
 while [ $# -gt 0 ]; do
     case $1 in
@@ -27,6 +27,7 @@ while [ $# -gt 0 ]; do
     --eval=f64) eval=1 ;;
     --color=*|--flag*) ;;
     -o) out=$2; shift ;;
+    --) shift; prog_args=("$@"); break ;;
     -*) echo "nnc: unknown flag $1" >&2; exit 2 ;;
     *) file=$1 ;;
     esac
@@ -40,12 +41,16 @@ if [ "$cmd" = check ]; then
     exit 0
 fi
 if [ "$eval" = 1 ] && grep -q '^f64 ' "$file"; then sed -n 's/^f64 //p' "$file"; exit 0; fi
+# a program's own arguments: "prog-args" and each argument's last path component
+show_args() { [ $# -gt 0 ] && { printf 'prog-args'; for a in "$@"; do printf ' %s' "${a##*/}"; done; echo; }; }
 if [ -n "$out" ]; then
-    { echo '#!/bin/sh'; echo "cat <<'END'"; sed -n 's/^out //p' "$file"; echo END; } >"$out"
+    { echo '#!/bin/bash'; echo 'show_args() { [ $# -gt 0 ] && { printf prog-args; for a in "$@"; do printf " %s" "${a##*/}"; done; echo; }; }'
+      echo "cat <<'END'"; sed -n 's/^out //p' "$file"; echo END; echo 'show_args "$@"'; echo 'exit 0'; } >"$out"
     chmod +x "$out"
     exit 0
 fi
 sed -n 's/^out //p' "$file"
+show_args "${prog_args[@]}"
 grep -q '^exit3' "$file" && exit 3
 exit 0
 EOF
@@ -132,6 +137,13 @@ expect 1 "a crash fails" g err "$tmp/nnc" "$t/c.nn" "$t/c.err"
 expect_log "killed by signal 11" "a crash is reported as a signal"
 UPDATE=1 expect 1 "UPDATE=1 never blesses a crash" g err "$tmp/nnc" "$t/c.nn" "$t/c.err"
 expect 1 "no golden was written for the crash" test -e "$t/c.err"
+
+printf '# run-args: --epochs 1 $OUT/m.bin\nout 7\n' >"$t/ra.nn"
+printf '7\nprog-args --epochs 1 m.bin\n' >"$t/ra.out"
+expect 0 "run: '# run-args:' go to the program after --, \$OUT a folder" g run "$tmp/nnc" "$t/ra.nn" "$t/ra.out"
+expect 0 "aot: '# run-args:' go to the compiled program" g aot "$tmp/nnc" "$t/ra.nn" "$t/ra.out"
+printf '7\n' >"$t/ra0.out"
+expect 1 "run: the program's arguments are seen (a golden without them fails)" g run "$tmp/nnc" "$t/ra.nn" "$t/ra0.out"
 
 printf '# args: --flag-a --flag-b\n# a comment\nx\n' >"$t/args.nn"
 UPDATE=1 expect 0 "tokens: golden written" g tokens "$tmp/nnc" "$t/args.nn" "$t/args.tokens"

@@ -1,0 +1,36 @@
+# common.sh — what the training-step benchmarks share (sourced by mlp.sh and lenet.sh).
+# Expects $runs (runs per measurement), $peers (shared/peers/torch) and $tmp (a scratch
+# folder) to be set.
+
+median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+
+# nnc_ms FILE.nn [ARGS...]: compiles FILE to an executable, runs it $runs times with ARGS,
+# and prints the median ms per step of the last progress line (the training loop's: the
+# benchmark programs evaluate nothing after it).
+nnc_ms() {
+    local file=$1 exe
+    shift
+    exe=$tmp/$(basename "$file" .nn)
+    "$nnc" "$file" -o "$exe"
+    for _ in $(seq "$runs"); do
+        "$exe" "$@" 2>&1 >/dev/null | tr '\r' '\n' | grep -o '([0-9.]* it/s)' | tail -1 |
+            tr -d '(' | awk '{printf "%.4f\n", 1000 / $1}'
+    done | median
+}
+
+# torch_ms SCRIPT NAME: the peer's median ms per step for the line NAME of SCRIPT, the
+# faster of 1 and 2 threads, OPENBLAS_CORETYPE unset (shared/peers/README.md); nan
+# without Debian's python3-torch.
+torch_ms() {
+    local script=$1 name=$2 best="" v
+    for t in 1 2; do
+        v=$(cd "$peers" && env -u OPENBLAS_CORETYPE THREADS=$t /usr/bin/python3 "$script" \
+                2>/dev/null | awk -v n="$name" '$1 == n {print $2}')
+        [ -n "$v" ] && { [ -z "$best" ] || awk -v a="$v" -v b="$best" 'BEGIN{exit !(a < b)}'; } &&
+            best=$v
+    done
+    echo "${best:-nan}"
+}
+
+# ratio A B: A / B with two decimals, "-" when B is nan.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (b == "nan") print "-"; else printf "%.2f", a / b}'; }
