@@ -1,6 +1,12 @@
-# common.sh — what the training-step benchmarks share (sourced by mlp.sh and lenet.sh).
-# Expects $runs (runs per measurement), $peers (shared/peers/torch) and $tmp (a scratch
-# folder) to be set.
+# common.sh — what the training-step benchmarks share (sourced by mlp.sh and lenet.sh,
+# after they set $here to their folder). Sets nnc (the script's first argument, default
+# build/nnc), runs (its second, default 3), peers (shared/peers/torch, or $PEERS) and tmp
+# (a scratch folder removed on exit).
+nnc=${1:-$here/../build/nnc}
+runs=${2:-3}
+peers=${PEERS:-$here/../../shared/peers/torch}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 

@@ -9,13 +9,7 @@
 # (without it the ratio is "-"). Usage: bench/lenet.sh [NNC] [RUNS]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-nnc=${1:-$here/../build/nnc}
-runs=${2:-3}
-peers=${PEERS:-$here/../../shared/peers/torch}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-. "$here/common.sh"
+. "$here/common.sh" # nnc, runs, peers, tmp
 
 n=$(nnc_ms "$here/lenet.nn")
 t=$(torch_ms lenet.py lenet5_b64_train)

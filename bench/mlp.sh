@@ -13,13 +13,7 @@
 # Usage: bench/mlp.sh [NNC] [RUNS]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-nnc=${1:-$here/../build/nnc}
-runs=${2:-3}
-peers=${PEERS:-$here/../../shared/peers/torch}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-. "$here/common.sh"
+. "$here/common.sh" # nnc, runs, peers, tmp
 
 flops() { echo "$1" | awk '{print 6 * $1 * (784 * 512 + 512 * 256 + 256 * 10)}'; }
 
