@@ -452,6 +452,12 @@ case_data_flag() {
     nnc run data.nn -- --data fm
     want_status 1; want_no_out
     want_err "^nnc: fm/t10k-images-idx3-ubyte\.gz: truncated: expected 7840000 bytes of images"
+    # images of another size than the program was compiled for: 10,000 of 32x32
+    { printf '\x00\x00\x08\x03\x00\x00\x27\x10\x00\x00\x00\x20\x00\x00\x00\x20'
+      head -c $((10000 * 32 * 32)) /dev/zero; } | gzip >fm/t10k-images-idx3-ubyte.gz
+    nnc run data.nn -- --data fm
+    want_status 1; want_no_out
+    want_err "images are \[32, 32\] \(1024 values each\), but the program expects \[28, 28\]"
 }
 
 case_shape_mismatch() {
