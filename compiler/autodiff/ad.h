@@ -7,6 +7,15 @@
 
 #include "ir/ir.h"
 
+#include <stdio.h>
+
 void ad_run(IrGraph *g);
+
+/* `nnc gradcheck FILE` (gradcheck.c): the first optimizer step of a training program p
+ * (as the tracer made it, before any pass), its gradients against central differences in
+ * f64 on the reference evaluator; a table on `out`. Returns 0 when every parameter's
+ * worst relative error is within the tolerance, else 1. Changes p's regions. */
+struct Prog;
+int ad_gradcheck(struct Prog *p, FILE *out);
 
 #endif

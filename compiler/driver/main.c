@@ -23,7 +23,7 @@
 
 enum { EXIT_OK = 0, EXIT_ERRORS = 1, EXIT_USAGE = 2 };
 
-typedef enum Command { CMD_BUILD, CMD_RUN, CMD_CHECK, CMD_FMT, CMD_REPL } Command;
+typedef enum Command { CMD_BUILD, CMD_RUN, CMD_CHECK, CMD_FMT, CMD_REPL, CMD_GRADCHECK } Command;
 typedef enum Emit { EMIT_NONE, EMIT_TOKENS, EMIT_AST, EMIT_IR, EMIT_LLVM, EMIT_ASM } Emit;
 
 static const char *const pass_names[] = {"lower", "autodiff", "simplify", "fuse"};
@@ -51,6 +51,8 @@ static void usage(FILE *out)
           "       nnc repl                   the interactive session (also plain 'nnc' on a\n"
           "                                  terminal); see docs/repl.md\n"
           "       nnc check FILE             parse and check FILE only\n"
+          "       nnc gradcheck FILE         check the gradients of FILE's training step\n"
+          "                                  against central differences (f64)\n"
           "       nnc fmt [--check] FILE     print FILE formatted (--check: exit 1 if it\n"
           "                                  differs from that); see docs/fmt.md\n"
           "       nnc --emit=STAGE FILE      print a stage: tokens, ast, ir, llvm, asm\n"
@@ -91,6 +93,9 @@ static int parse_args(int argc, char **argv, Options *o)
         i++;
     } else if (i < argc && strcmp(argv[i], "fmt") == 0) {
         o->command = CMD_FMT;
+        i++;
+    } else if (i < argc && strcmp(argv[i], "gradcheck") == 0) {
+        o->command = CMD_GRADCHECK;
         i++;
     } else if (i < argc && strcmp(argv[i], "repl") == 0) {
         o->command = CMD_REPL;
@@ -173,6 +178,8 @@ static int parse_args(int argc, char **argv, Options *o)
         return usage_error("%s is only valid with 'nnc run'", "--eval");
     if (o->mem && (o->command != CMD_BUILD || o->emit != EMIT_NONE || o->output))
         return usage_error("%s takes only a file (nnc --mem FILE)", "--mem");
+    if (o->command == CMD_GRADCHECK && (o->emit != EMIT_NONE || o->output || o->mem))
+        return usage_error("%s takes only a file", "nnc gradcheck");
     if (o->command == CMD_BUILD && o->emit == EMIT_NONE && !o->output && !o->mem)
         return usage_error("no output file for '%s' (use -o OUT, or 'nnc run')", o->input);
     return -1;
@@ -377,7 +384,13 @@ int main(int argc, char **argv)
         Prog *prog = NULL;
         SemaOptions so = {stdlib_dir(stdlib, sizeof stdlib), getenv("NNC_PATH"), g, &prog};
         sema_check(program, &so, &ast_arena, &diags);
-        if (diags.errors == 0 && prog) {
+        if (diags.errors == 0 && o.command == CMD_GRADCHECK) {
+            ir_graph_free(g);
+            if (!prog)
+                fprintf(stderr, "nnc: gradcheck: '%s' has no train block\n", o.input);
+            status = prog ? ad_gradcheck(prog, stdout) : EXIT_ERRORS;
+            prog_free(prog);
+        } else if (diags.errors == 0 && prog) {
             ir_graph_free(g);
             status = compile_program(&o, prog);
         } else if (diags.errors == 0) {

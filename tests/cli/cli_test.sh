@@ -168,6 +168,47 @@ case_threads_determinism_conv() {  # the same with convolutions and pooling (LeN
     same_with_threads "$SRC/tests/train/small_cnn.nn"
 }
 
+case_gradcheck() {  # nnc gradcheck: a training step's gradients against central differences
+    # (convolution with padding and stride, batch norm, relu, tanh, both poolings, a dense
+    # layer, cross-entropy plus a weight penalty; no data is read: the batch is synthetic)
+    cat >gc.nn <<'END'
+import std
+model cnn() {
+    conv1 = convolution(1, 3, 5, padding = 2)
+    bn = batchnorm(3)
+    conv2 = convolution(3, 4, 3, stride = 2)
+    pool = maxpool(2)
+    avg = avgpool(2)
+    fc = dense(4 * 3 * 3, 10)
+    fn forward(x: f32[B, 28, 28]) -> f32[B, 10] {
+        h = pool(relu(bn(conv1(reshape(x, [-1, 1, 28, 28])))))
+        h = avg(tanh(conv2(h)))
+        fc(flatten(h))
+    }
+}
+train(epochs = 1, batch = 8, lr = 0.01) {
+    data = fashion_mnist("/usr/share/datasets/fashion-mnist")
+    net = cnn()
+    opt = adam(lr = lr)
+    for x, y in batches(data.test, batch, shuffle = true) {
+        opt.step(cross_entropy(net(x), y) + 0.01 * sum(net.fc.w * net.fc.w))
+    }
+}
+END
+    nnc gradcheck gc.nn
+    want_status 0; want_no_err
+    want_out '^gradcheck: the step at gc\.nn:20:9, loss [0-9.]+ on a synthetic batch'
+    want_out '^  net\.conv1\.w +75 +6 +[0-9.e-]+$'
+    want_out '^  net\.bn\.gamma +3 +3 '
+    want_out '^gradcheck: ok: worst relative error [0-9.e-]+ \(tolerance 1e-04\)$'
+    printf 'print(1)\n' >nostep.nn
+    nnc gradcheck nostep.nn
+    want_status 1; want_err "gradcheck: 'nostep.nn' has no train block"
+    printf 'train() {\n    print(1)\n}\n' >nostep2.nn
+    nnc gradcheck nostep2.nn
+    want_status 1; want_err 'gradcheck: the program has no optimizer step'
+}
+
 case_empty_file() {
     : >empty.nn
     nnc run empty.nn
