@@ -1410,6 +1410,40 @@ static Value *t_upsample(Checker *c, CallArgs *a, const Builtin *b, Value *r)
 /* Built-ins that compute nothing at run time. */
 static Value *t_none(Checker *c, CallArgs *a, const Builtin *b, Value *r) { return r; }
 
+/* Every parameter of an instance and of its sub-layers, in declaration order. */
+static void collect_params(Instance *inst, PtrVec *out, int depth)
+{
+    for (int i = 0; depth < 16 && i < inst->scope->len; i++) {
+        Binding *bd = &inst->scope->items[i];
+        Value *v = bd->value;
+        if (bd->kind == BIND_PARAM)
+            util_vec_push(out, v);
+        else if (v->kind == V_INSTANCE && v->inst != inst)
+            collect_params(v->inst, out, depth + 1);
+        else if (v->kind == V_LIST)
+            for (int k = 0; k < v->len; k++)
+                if (v->items[k]->kind == V_INSTANCE)
+                    collect_params(v->items[k]->inst, out, depth + 1);
+    }
+}
+
+/* params(net) while tracing: the list of the parameters themselves (a loop over it is
+ * unrolled), so l1(net) and l2(net) differentiate with respect to each. */
+static Value *t_params(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    if (r->kind == V_ERROR || a->v[0]->kind != V_INSTANCE)
+        return r;
+    PtrVec ps = {0};
+    collect_params(a->v[0]->inst, &ps, 0);
+    Value *l = val_new(c, V_LIST);
+    l->len = ps.len;
+    l->items = ARENA_NEW_N(c->arena, Value *, ps.len + 1);
+    for (int i = 0; i < ps.len; i++)
+        l->items[i] = ps.items[i];
+    util_vec_free(&ps);
+    return l;
+}
+
 static Value *t_step(Checker *c, CallArgs *a, const Builtin *b, Value *r)
 {
     Value *self = a->v[SEMA_MAX_PARAMS - 1];
@@ -1593,7 +1627,7 @@ static const Builtin builtins[] = {
     {"batches", 2, P("data", "size", "shuffle", "drop_last", "seed"), b_batches, SEMA_OTHER, 0, t_batches},
     {"save", 2, P("model", "path"), b_save_load, SEMA_OTHER, 0, t_save_load},
     {"load", 2, P("model", "path"), b_save_load, SEMA_OTHER, 0, t_save_load},
-    {"params", 1, P("model"), b_params, SEMA_OTHER, 0},
+    {"params", 1, P("model"), b_params, SEMA_OTHER, 0, t_params},
     /* methods (reached through a member, never by name) */
     {".train", 0, P(NULL), b_mode, SEMA_OTHER, 0, t_mode},
     {".eval", 0, P(NULL), b_mode, SEMA_OTHER, 0, t_mode},

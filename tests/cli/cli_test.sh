@@ -170,7 +170,7 @@ case_threads_determinism_conv() {  # the same with convolutions and pooling (LeN
 
 case_gradcheck() {  # nnc gradcheck: a training step's gradients against central differences
     # (convolution with padding and stride, batch norm, relu, tanh, both poolings, a dense
-    # layer, cross-entropy plus a weight penalty; no data is read: the batch is synthetic)
+    # layer, cross-entropy plus l2 over params(net); no data is read: the batch is synthetic)
     cat >gc.nn <<'END'
 import std
 model cnn() {
@@ -191,7 +191,7 @@ train(epochs = 1, batch = 8, lr = 0.01) {
     net = cnn()
     opt = adam(lr = lr)
     for x, y in batches(data.test, batch, shuffle = true) {
-        opt.step(cross_entropy(net(x), y) + 0.01 * sum(net.fc.w * net.fc.w))
+        opt.step(cross_entropy(net(x), y) + 0.01 * l2(net))
     }
 }
 END
