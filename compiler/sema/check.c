@@ -989,6 +989,10 @@ static void assign_name(Checker *c, Scope *s, AstNode *target, Value *v)
     const char *name = target->name;
     Binding *b = scope_lookup(s, name);
     char x[200], y[200];
+    if (b && b->kind == BIND_DEF && b == scope_find_local(c->globals, name) &&
+        (home_scope(s)->kind == SCOPE_FN || home_scope(s)->kind == SCOPE_BODY))
+        b = NULL; /* in a function or layer body a new local shadows a global definition
+                     (logsumexp's `m` in the standard library and a user's `model m`) */
     if (b && b->kind == BIND_DEF) {
         sema_error(c, target->span, "cannot assign to '%s': it names a definition", name);
         sema_note(c, b->span, "'%s' is defined here", name);
