@@ -139,7 +139,7 @@ static void call_kernel(Cg *cg, LLVMValueRef fn, LLVMValueRef out, IrNode *const
 
 /* rt_random_<kind>(out, n, a, [b,] seed, counter), the runtime's generator that the
  * evaluator calls too; the returned counter is not needed (the IR carries counters). */
-static void emit_random(Cg *cg, const IrNode *n, LLVMValueRef out)
+static void emit_random(Cg *cg, const IrNode *n, LLVMValueRef out, const CgEnv *env)
 {
     const IrRandomAttr *r = &n->attr.random;
     const char *name = n->op == IR_OP_RANDOM_UNIFORM  ? "rt_random_uniform"
@@ -153,8 +153,21 @@ static void emit_random(Cg *cg, const IrNode *n, LLVMValueRef out)
     params[k] = cg->f32, args[k++] = LLVMConstReal(cg->f32, (double)(float)r->a);
     if (n->op != IR_OP_RANDOM_BERNOULLI)
         params[k] = cg->f32, args[k++] = LLVMConstReal(cg->f32, (double)(float)r->b);
-    params[k] = cg->i64, args[k++] = LLVMConstInt(cg->i64, r->seed, 0);
-    params[k] = cg->i64, args[k++] = LLVMConstInt(cg->i64, r->counter, 0);
+    uint64_t seed = r->seed;
+    LLVMValueRef counter = LLVMConstInt(cg->i64, r->counter, 0);
+    if (r->run_var) {
+        /* a region run many times: its own stream, from word vars[run_var - 1] (ir.h) */
+        ASSERT(env && env->vars);
+        LLVMTypeRef f64 = LLVMDoubleTypeInContext(cg->ctx);
+        LLVMValueRef at = i64c(cg, r->run_var - 1);
+        LLVMValueRef var = LLVMBuildLoad2(cg->b, f64,
+                                          LLVMBuildInBoundsGEP2(cg->b, f64, env->vars, &at, 1, ""),
+                                          "rng");
+        seed += IR_RANDOM_RUN_BASE + r->counter;
+        counter = LLVMBuildFPToUI(cg->b, var, cg->i64, "");
+    }
+    params[k] = cg->i64, args[k++] = LLVMConstInt(cg->i64, seed, 0);
+    params[k] = cg->i64, args[k++] = counter;
     LLVMTypeRef fty = LLVMFunctionType(cg->i64, params, k, 0);
     LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, name);
     if (!fn)
@@ -230,7 +243,7 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
     case IR_OP_AVG_POOL2D_BACKWARD: cg_emit_nn_call(cg, n, buf); return;
     case IR_OP_RANDOM_UNIFORM:
     case IR_OP_RANDOM_NORMAL:
-    case IR_OP_RANDOM_BERNOULLI: emit_random(cg, n, buf[n->id]); return;
+    case IR_OP_RANDOM_BERNOULLI: emit_random(cg, n, buf[n->id], env); return;
     case IR_OP_FUSED: {
         snprintf(name, sizeof name, "fused_%d", n->id);
         LLVMValueRef fn = cg_kernel_fused(cg, name, n->in, n->nin, n->attr.fused.body,

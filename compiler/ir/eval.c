@@ -434,10 +434,15 @@ static void eval_one_hot(Eval *e, IrNode *n, double *out)
 /* ---- random tensors --------------------------------------------------------------------- */
 
 /* The runtime's generator fills f32 (ir.h): the values are f32 in both precisions. */
-static void eval_random(const IrNode *n, double *out)
+static void eval_random(const Eval *e, const IrNode *n, double *out)
 {
     int64_t numel = ir_shape_numel(&n->shape);
-    const IrRandomAttr *r = &n->attr.random;
+    IrRandomAttr copy = n->attr.random;
+    const IrRandomAttr *r = &copy;
+    if (r->run_var) {
+        copy.seed += IR_RANDOM_RUN_BASE + r->counter;
+        copy.counter = (uint64_t)(e->env ? e->env->vars[r->run_var - 1] : 0);
+    }
     float *f = util_malloc(sizeof(float) * (size_t)(numel ? numel : 1));
     switch (n->op) {
     case IR_OP_RANDOM_UNIFORM:
@@ -475,7 +480,7 @@ static void eval_node(Eval *e, IrNode *n)
         } else if (n->op == IR_OP_SCALAR_INPUT) {
             out[0] = e->env ? round_to(e, e->env->vars[n->attr.io.index]) : 0;
         } else {
-            eval_random(n, out);
+            eval_random(e, n, out);
         }
         return;
     case IR_KIND_UNARY:

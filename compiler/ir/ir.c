@@ -393,6 +393,8 @@ static void print_random(FILE *out, const IrRandomAttr *r, const char *a, const 
         fprintf(out, " %s=%.9g", b, r->b);
     fprintf(out, " seed=%llu counter=%llu", (unsigned long long)r->seed,
             (unsigned long long)r->counter);
+    if (r->run_var)
+        fprintf(out, " run_var=%d", r->run_var - 1);
 }
 
 void ir_print_node(FILE *out, const IrNode *n, int indent)

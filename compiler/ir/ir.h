@@ -76,7 +76,17 @@ typedef struct IrPoolAttr {
 typedef struct IrRandomAttr {
     double a, b;
     uint64_t seed, counter;
+    /* 0, or 1 + a host variable of the program (prog.h) for a region that runs many times
+     * (a training loop). The node then has a stream of its own, seed + IR_RANDOM_RUN_BASE
+     * + counter, and draws from word vars[run_var - 1] of it; the program advances that
+     * variable after every run by at least the words the run drew, so each run draws new
+     * numbers (dropout's mask), and no two nodes share words. */
+    int run_var;
 } IrRandomAttr;
+
+/* Added to the seed of run-dependent streams: apart from every stream a program draws
+ * from once (whose seed is below it). */
+#define IR_RANDOM_RUN_BASE (UINT64_C(1) << 40)
 
 typedef struct IrShape {
     int rank;

@@ -177,7 +177,8 @@ static bool same_node(const IrNode *a, const IrNode *b)
         /* a deterministic function of its attributes: equal ones give equal tensors */
         return a->attr.random.a == b->attr.random.a && a->attr.random.b == b->attr.random.b &&
                a->attr.random.seed == b->attr.random.seed &&
-               a->attr.random.counter == b->attr.random.counter;
+               a->attr.random.counter == b->attr.random.counter &&
+               a->attr.random.run_var == b->attr.random.run_var;
     case IR_OP_SLICE:
         return same_ints(a->attr.slice.begin, b->attr.slice.begin, a->shape.rank) &&
                same_ints(a->attr.slice.end, b->attr.slice.end, a->shape.rank);

@@ -1335,7 +1335,12 @@ static Value *t_create(Checker *c, CallArgs *a, const Builtin *b, Value *r)
             op = IR_OP_RANDOM_BERNOULLI;
             ra.a = number_or(a->v[1], 0.5);
         }
-        c->rng_counter += (uint64_t)ir_shape_numel(&shape) + 4; /* never overlapping */
+        uint64_t words = (uint64_t)ir_shape_numel(&shape) + 4;
+        c->rng_counter += words; /* never overlapping */
+        /* inside a train program's run-time loop a region runs many times: where its
+         * draws start is a host variable the program advances after each run */
+        if (sema_training(c) && (c->batch_loop || c->epoch_var >= 0))
+            ra.run_var = train_random_var(c, words);
         n = ir_random(c->graph, at, op, &shape, ra);
     } else {
         double v = !strcmp(b->name, "ones") ? 1 : !strcmp(b->name, "full") ? number_or(a->v[1], 0) : 0;

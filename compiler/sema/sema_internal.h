@@ -188,6 +188,9 @@ typedef struct Checker {
     int64_t update_step;  /* while tracing an optimizer's update: the step number */
     ProgExpr *update_step_hx; /* ... in a train program: the host variable counting it */
     uint64_t rng_counter; /* next word of the random stream for traced random tensors */
+    int rng_var;          /* a train program: 1 + the host variable offsetting the random
+                             streams of regions that run many times (0: none yet) */
+    uint64_t region_rng_words; /* ... words the current region draws from it per run */
     PtrVec modules;       /* AST_PROGRAMs of imported modules, in load order */
     PtrVec loaded_paths;  /* their resolved paths (heap strings) */
     Arena *module_arena;  /* where modules are parsed; NULL: arena (REPL: the session's) */
@@ -379,6 +382,10 @@ void train_save(Checker *c, Instance *net, Value *path, bool load, Span at);
  * "opt.m[net.fc1.w]" — and every slot name made distinct. */
 void train_name_slots(Checker *c, Scope *s);
 void train_print(Checker *c, Value *v, Span at);
+/* A random tensor of `words` words traced in a train program: 1 + the host variable that
+ * says where in its stream a run draws (the region's run adds the region's words to it
+ * afterwards; ir.h, IrRandomAttr.run_var). */
+int train_random_var(Checker *c, uint64_t words);
 /* opt.step in a train program: adds 1 to the optimizer's run-time step count (a host
  * variable, made on the first step) before the step's region runs; returns the count. */
 ProgExpr *train_count_step(Checker *c, Instance *opt, Span at);

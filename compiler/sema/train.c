@@ -27,6 +27,7 @@ static void open_region(Checker *c)
     util_vec_push(&c->prog->regions, g);
     c->graph = g;
     c->region = c->prog->regions.len - 1;
+    c->region_rng_words = 0;
     util_free(c->slot_loads);
     c->nslot_loads = c->prog->nslots + 64;
     c->slot_loads = util_malloc(sizeof(IrNode *) * (size_t)c->nslot_loads);
@@ -51,7 +52,24 @@ void train_close_region(Checker *c)
         ProgStmt *s = prog_stmt(c->prog, c->block, PS_REGION, (Span){0});
         s->index = c->region;
     }
+    uint64_t words = c->region_rng_words;
     open_region(c);
+    if (words) {
+        /* the next run of this region (or the next region) draws the words after these */
+        int var = c->rng_var - 1;
+        ProgStmt *s = prog_stmt(c->prog, c->block, PS_SET, (Span){0});
+        s->index = var;
+        s->expr = prog_binary(c->prog, AST_OP_ADD, prog_var(c->prog, var),
+                              prog_const(c->prog, (double)words));
+    }
+}
+
+int train_random_var(Checker *c, uint64_t words)
+{
+    if (!c->rng_var)
+        c->rng_var = prog_add_var(c->prog, "rng", true) + 1;
+    c->region_rng_words += words;
+    return c->rng_var;
 }
 
 static void add_pending(Checker *c, int slot, IrNode *node)
