@@ -1381,14 +1381,21 @@ static Value *t_arange(Checker *c, CallArgs *a, const Builtin *b, Value *r)
 
 static Value *t_conv2d(Checker *c, CallArgs *a, const Builtin *b, Value *r)
 {
-    if (strcmp(b->name, "conv2d")) {
-        sema_unsupported(c, a->call->span, "'conv_transpose2d'");
-        return val_error(c);
-    }
     IrNode *in[2];
     in[0] = arg_node(c, a, 0); /* in order: constants join the graph in argument order */
     in[1] = arg_node(c, a, 1);
     IrNode proto = {0};
+    if (strcmp(b->name, "conv2d")) {
+        /* conv_transpose2d(x, w) is the data gradient of a convolution of w, [c_in, c_out,
+         * k, k] read as [O, C, KH, KW], whose output has x's shape: the result's shape is
+         * the input that convolution would take */
+        if (!sema_ir_shape(c, r, a->call->span, &proto.shape))
+            return val_error(c);
+        proto.attr.conv = (IrConvAttr){(int)number_or(a->v[2], 1), (int)number_or(a->v[3], 0),
+                                       1, 1};
+        return sema_with_node(c, r, sema_trace_op(c, a->call->span, IR_OP_CONV2D_BACKWARD_DATA,
+                                                  in, 2, &proto));
+    }
     proto.attr.conv = (IrConvAttr){(int)number_or(a->v[2], 1), (int)number_or(a->v[3], 0),
                                    (int)number_or(a->v[4], 1), (int)number_or(a->v[5], 1)};
     return sema_with_node(c, r, sema_trace_op(c, a->call->span, IR_OP_CONV2D, in, 2, &proto));
