@@ -173,7 +173,11 @@ int main(int argc, char **argv)
     expect("42", T);
     expect("nnc> ", T);
 
-    /* Ctrl-D leaves with status 0 */
+    /* Ctrl-D leaves with status 0. The prompt is printed just before libedit puts the
+     * terminal into raw mode; a Ctrl-D typed in between meets the cooked terminal, which
+     * takes it as end-of-line and does not keep it, so wait until the prompt has settled
+     * (a person cannot type that fast). */
+    usleep(300 * 1000);
     send_text("\x04");
     int status = 0;
     double end = now() + T;
