@@ -78,11 +78,18 @@ void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, LLVMValueRef
 LLVMMemoryBufferRef cg_emit_to_memory(CgModule *m, LLVMCodeGenFileType kind);
 
 /* ---- kernel.c ------------------------------------------------------------------------- */
+/* Fused kernels of at least this many points run on the runtime's thread pool. */
+enum { CG_PARALLEL_POINTS = 1 << 18 };
+
 /* Defines `void name(float *out, const float *in0, ...)` computing body[nbody - 1] (see
- * ir.h for the meaning of a FUSED body) from the nin tensors `in`. The body nodes are
- * elementwise, except possibly the last, a reduction. */
+ * ir.h for the meaning of a FUSED body) from the nin tensors `in`, and sets *parallel to
+ * 0. The body nodes are elementwise, except possibly the last, a reduction. A kernel of
+ * CG_PARALLEL_POINTS or more whose outermost loop is not reduced is split along that loop
+ * instead: *parallel is the loop's length and the function returned is
+ * `void name_range(void **args, int64_t begin, int64_t end)` for rt_parallel_for, args
+ * holding out, in0, ... The builder is left where it was. */
 LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, IrNode *const *in, int nin,
-                             IrNode *const *body, int nbody);
+                             IrNode *const *body, int nbody, int64_t *parallel);
 /* Defines `void name(float *out, const float *in)` copying the transpose t of its input. */
 LLVMValueRef cg_kernel_transpose(Cg *cg, const char *name, const IrNode *t);
 

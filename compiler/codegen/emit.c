@@ -126,6 +126,11 @@ static void declare_runtime(Cg *cg, Runtime *rt)
 static LLVMValueRef i64c(Cg *cg, int64_t v) { return LLVMConstInt(cg->i64, (uint64_t)v, 1); }
 static LLVMValueRef i32c(Cg *cg, int32_t v) { return LLVMConstInt(cg->i32, (uint64_t)v, 1); }
 
+/* A fused kernel from cg_kernel_fused: called directly, or (parallel > 0) through
+ * rt_parallel_for(parallel, fn, args) with its pointers in a stack array. */
+static void call_fused(Cg *cg, LLVMValueRef fn, int64_t parallel, LLVMValueRef out,
+                       IrNode *const *in, int nin, LLVMValueRef *buf);
+
 static void call_kernel(Cg *cg, LLVMValueRef fn, LLVMValueRef out, IrNode *const *in, int nin,
                         LLVMValueRef *buf)
 {
@@ -135,6 +140,29 @@ static void call_kernel(Cg *cg, LLVMValueRef fn, LLVMValueRef out, IrNode *const
         args[i + 1] = buf[in[i]->id];
     LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)(nin + 1), "");
     util_free(args);
+}
+
+static void call_fused(Cg *cg, LLVMValueRef fn, int64_t parallel, LLVMValueRef out,
+                       IrNode *const *in, int nin, LLVMValueRef *buf)
+{
+    if (!parallel) {
+        call_kernel(cg, fn, out, in, nin, buf);
+        return;
+    }
+    LLVMTypeRef array = LLVMArrayType2(cg->ptr, (uint64_t)(nin + 1));
+    LLVMValueRef args = LLVMBuildAlloca(cg->b, array, "args");
+    for (int i = 0; i <= nin; i++) {
+        LLVMValueRef at = i64c(cg, i);
+        LLVMBuildStore(cg->b, i ? buf[in[i - 1]->id] : out,
+                       LLVMBuildInBoundsGEP2(cg->b, cg->ptr, args, &at, 1, ""));
+    }
+    LLVMTypeRef params[3] = {cg->i64, cg->ptr, cg->ptr};
+    LLVMTypeRef fty = LLVMFunctionType(cg->void_, params, 3, 0);
+    LLVMValueRef pf = LLVMGetNamedFunction(cg->mod, "rt_parallel_for");
+    if (!pf)
+        pf = LLVMAddFunction(cg->mod, "rt_parallel_for", fty);
+    LLVMValueRef call_args[3] = {i64c(cg, parallel), fn, args};
+    LLVMBuildCall2(cg->b, fty, pf, call_args, 3, "");
 }
 
 /* rt_random_<kind>(out, n, a, [b,] seed, counter), the runtime's generator that the
@@ -246,10 +274,10 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
     case IR_OP_RANDOM_BERNOULLI: emit_random(cg, n, buf[n->id], env); return;
     case IR_OP_FUSED: {
         snprintf(name, sizeof name, "fused_%d", n->id);
+        int64_t parallel;
         LLVMValueRef fn = cg_kernel_fused(cg, name, n->in, n->nin, n->attr.fused.body,
-                                          n->attr.fused.nbody);
-        LLVMPositionBuilderAtEnd(cg->b, at);
-        call_kernel(cg, fn, buf[n->id], n->in, n->nin, buf);
+                                          n->attr.fused.nbody, &parallel);
+        call_fused(cg, fn, parallel, buf[n->id], n->in, n->nin, buf);
         return;
     }
     case IR_OP_SLOT_LOAD:
@@ -264,9 +292,9 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
     ASSERT(ir_op_is_elementwise(n->op) || kind == IR_KIND_REDUCE);
     snprintf(name, sizeof name, "%s_%d", ir_op_name(n->op), n->id);
     IrNode *self = (IrNode *)n;
-    LLVMValueRef fn = cg_kernel_fused(cg, name, n->in, n->nin, &self, 1);
-    LLVMPositionBuilderAtEnd(cg->b, at);
-    call_kernel(cg, fn, buf[n->id], n->in, n->nin, buf);
+    int64_t parallel;
+    LLVMValueRef fn = cg_kernel_fused(cg, name, n->in, n->nin, &self, 1, &parallel);
+    call_fused(cg, fn, parallel, buf[n->id], n->in, n->nin, buf);
 }
 
 int64_t cg_plan_graph(const IrGraph *g, int64_t *offset)

@@ -67,12 +67,16 @@ static void add_enum_attr(Cg *cg, LLVMValueRef fn, LLVMAttributeIndex idx, const
 /* Declares the kernel with narr pointer parameters and positions the builder in its
  * entry block. "prefer-vector-width"="512": the x86 backend otherwise sticks to 256-bit
  * vectors on some AVX-512 CPUs; these loops are long and regular enough to want zmm. */
-LLVMValueRef cg_kernel_begin(Cg *cg, const char *name, int narr)
+/* With `ranged`, two i64 parameters (begin, end) come first. */
+static LLVMValueRef kernel_begin(Cg *cg, const char *name, int narr, bool ranged)
 {
-    LLVMTypeRef *params = util_malloc(sizeof(LLVMTypeRef) * (size_t)narr);
+    int first = ranged ? 2 : 0;
+    LLVMTypeRef *params = util_malloc(sizeof(LLVMTypeRef) * (size_t)(narr + first));
+    for (int i = 0; i < first; i++)
+        params[i] = cg->i64;
     for (int i = 0; i < narr; i++)
-        params[i] = cg->ptr;
-    LLVMTypeRef fty = LLVMFunctionType(cg->void_, params, (unsigned)narr, 0);
+        params[first + i] = cg->ptr;
+    LLVMTypeRef fty = LLVMFunctionType(cg->void_, params, (unsigned)(narr + first), 0);
     util_free(params);
     LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
     LLVMSetLinkage(fn, LLVMInternalLinkage);
@@ -82,7 +86,7 @@ LLVMValueRef cg_kernel_begin(Cg *cg, const char *name, int narr)
                             LLVMCreateStringAttribute(cg->ctx, "prefer-vector-width", 19,
                                                       "512", 3));
     for (int i = 0; i < narr; i++) {
-        LLVMAttributeIndex idx = (LLVMAttributeIndex)(i + 1);
+        LLVMAttributeIndex idx = (LLVMAttributeIndex)(first + i + 1);
         add_enum_attr(cg, fn, idx, "noalias", 0);
         add_enum_attr(cg, fn, idx, "nocapture", 0);
         add_enum_attr(cg, fn, idx, "align", 64);
@@ -94,8 +98,13 @@ LLVMValueRef cg_kernel_begin(Cg *cg, const char *name, int narr)
     return fn;
 }
 
-/* Opens `for (iv = 0; ; )` in a new block; the body goes where the builder is left. */
-LLVMValueRef cg_loop_begin(Cg *cg, CgLoop *l)
+LLVMValueRef cg_kernel_begin(Cg *cg, const char *name, int narr)
+{
+    return kernel_begin(cg, name, narr, false);
+}
+
+/* Opens `for (iv = start; ; )` in a new block; the body goes where the builder is left. */
+static LLVMValueRef loop_begin_at(Cg *cg, CgLoop *l, LLVMValueRef start)
 {
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(cg->b);
     LLVMValueRef fn = LLVMGetBasicBlockParent(pre);
@@ -103,13 +112,13 @@ LLVMValueRef cg_loop_begin(Cg *cg, CgLoop *l)
     LLVMBuildBr(cg->b, l->header);
     LLVMPositionBuilderAtEnd(cg->b, l->header);
     l->iv = LLVMBuildPhi(cg->b, cg->i64, "i");
-    LLVMValueRef zero = LLVMConstInt(cg->i64, 0, 0);
-    LLVMAddIncoming(l->iv, &zero, &pre, 1);
+    LLVMAddIncoming(l->iv, &start, &pre, 1);
     return l->iv;
 }
 
-/* Closes the loop: `iv++` and back while iv < n (n >= 1, tested at the bottom). */
-void cg_loop_end(Cg *cg, CgLoop *l, int64_t n)
+/* Closes the loop: `iv++` and back while iv < end (tested at the bottom: the body runs at
+ * least once). */
+static void loop_end_at(Cg *cg, CgLoop *l, LLVMValueRef end)
 {
     LLVMValueRef next = LLVMBuildAdd(cg->b, l->iv, LLVMConstInt(cg->i64, 1, 0), "");
     LLVMSetNUW(next, 1);
@@ -117,11 +126,20 @@ void cg_loop_end(Cg *cg, CgLoop *l, int64_t n)
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(cg->b);
     LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(cg->ctx,
                                                            LLVMGetBasicBlockParent(latch), "done");
-    LLVMValueRef more = LLVMBuildICmp(cg->b, LLVMIntULT, next,
-                                      LLVMConstInt(cg->i64, (uint64_t)n, 0), "");
+    LLVMValueRef more = LLVMBuildICmp(cg->b, LLVMIntULT, next, end, "");
     LLVMBuildCondBr(cg->b, more, l->header, exit);
     LLVMAddIncoming(l->iv, &next, &latch, 1);
     LLVMPositionBuilderAtEnd(cg->b, exit);
+}
+
+LLVMValueRef cg_loop_begin(Cg *cg, CgLoop *l)
+{
+    return loop_begin_at(cg, l, LLVMConstInt(cg->i64, 0, 0));
+}
+
+void cg_loop_end(Cg *cg, CgLoop *l, int64_t n)
+{
+    loop_end_at(cg, l, LLVMConstInt(cg->i64, (uint64_t)n, 0));
 }
 
 /* ---- nest emission ---------------------------------------------------------------------- */
@@ -144,6 +162,7 @@ struct Kernel {
     IrOp reduce;                     /* IR_OP_SUM, IR_OP_REDUCE_MAX, or IR_OP_CONST: none */
     int split;                       /* register accumulation over axes [split, rank) */
     LLVMValueRef acc;                /* the accumulator's stack slot */
+    LLVMValueRef begin, end;         /* a ranged kernel: axis 0 runs over [begin, end) */
 };
 
 /* Pointer to array a's element at the current loop indices (open loops only: closed axes
@@ -189,11 +208,15 @@ static void emit_loops(Kernel *k, int from, int to, PointFn *point)
     if (k->nest.dims[from] == 0)
         return;
     CgLoop l;
-    k->iv[from] = cg_loop_begin(k->cg, &l);
+    bool ranged = from == 0 && k->begin;
+    k->iv[from] = ranged ? loop_begin_at(k->cg, &l, k->begin) : cg_loop_begin(k->cg, &l);
     k->depth = from + 1;
     emit_loops(k, from + 1, to, point);
     k->depth = from;
-    cg_loop_end(k->cg, &l, k->nest.dims[from]);
+    if (ranged)
+        loop_end_at(k->cg, &l, k->end);
+    else
+        cg_loop_end(k->cg, &l, k->nest.dims[from]);
 }
 
 /* ---- elementwise ops ----------------------------------------------------------------------- */
@@ -349,8 +372,36 @@ static void emit_fill(Cg *cg, LLVMValueRef out, int64_t count, LLVMValueRef v)
     cg_loop_end(cg, &l, count);
 }
 
+/* `void name_range(ptr ctx, i64 begin, i64 end)` for rt_parallel_for: ctx holds the
+ * kernel's narr pointers; calls kernel(begin, end, ctx[0], ...). */
+static LLVMValueRef range_trampoline(Cg *cg, const char *name, LLVMValueRef kernel, int narr)
+{
+    char tname[160];
+    snprintf(tname, sizeof tname, "%s_range", name);
+    LLVMTypeRef params[3] = {cg->ptr, cg->i64, cg->i64};
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, tname, LLVMFunctionType(cg->void_, params, 3, 0));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    LLVMBasicBlockRef saved = LLVMGetInsertBlock(cg->b);
+    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
+    LLVMValueRef *args = util_malloc(sizeof(LLVMValueRef) * (size_t)(narr + 2));
+    args[0] = LLVMGetParam(fn, 1);
+    args[1] = LLVMGetParam(fn, 2);
+    for (int a = 0; a < narr; a++) {
+        LLVMValueRef at = LLVMConstInt(cg->i64, (uint64_t)a, 0);
+        args[2 + a] = LLVMBuildLoad2(cg->b, cg->ptr,
+                                     LLVMBuildInBoundsGEP2(cg->b, cg->ptr, LLVMGetParam(fn, 0),
+                                                           &at, 1, ""),
+                                     "");
+    }
+    LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(kernel), kernel, args, (unsigned)(narr + 2), "");
+    LLVMBuildRetVoid(cg->b);
+    util_free(args);
+    LLVMPositionBuilderAtEnd(cg->b, saved);
+    return fn;
+}
+
 LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, IrNode *const *in, int nin,
-                             IrNode *const *body, int nbody)
+                             IrNode *const *body, int nbody, int64_t *parallel)
 {
     ASSERT(nbody >= 1);
     const IrNode *root = body[nbody - 1];
@@ -379,10 +430,25 @@ LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, IrNode *const *in, int ni
         ir_broadcast_strides(&in[i]->shape, &domain, n->stride[i + 1]);
     nest_simplify(n);
 
-    LLVMValueRef fn = cg_kernel_begin(cg, name, n->narr);
+    /* Large kernels run on the thread pool, split along their outermost axis when it is
+     * kept (each output element is then computed by one thread, in the same order as on
+     * one: the results do not depend on the number of threads). */
+    int64_t points = 1;
+    for (int d = 0; d < n->rank; d++)
+        points *= n->dims[d];
+    bool ranged = n->rank > 0 && !n->reduced[0] && n->dims[0] >= 2 &&
+                  points >= CG_PARALLEL_POINTS;
+    *parallel = ranged ? n->dims[0] : 0;
+
+    LLVMBasicBlockRef caller = LLVMGetInsertBlock(cg->b);
+    LLVMValueRef fn = kernel_begin(cg, name, n->narr, ranged);
     k.param = util_malloc(sizeof(LLVMValueRef) * (size_t)n->narr);
     for (int a = 0; a < n->narr; a++)
-        k.param[a] = LLVMGetParam(fn, (unsigned)a);
+        k.param[a] = LLVMGetParam(fn, (unsigned)(a + (ranged ? 2 : 0)));
+    if (ranged) {
+        k.begin = LLVMGetParam(fn, 0);
+        k.end = LLVMGetParam(fn, 1);
+    }
 
     if (!reduces) {
         emit_loops(&k, 0, n->rank, point_store);
@@ -408,6 +474,9 @@ LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, IrNode *const *in, int ni
     LLVMBuildRetVoid(cg->b);
     util_free(k.param);
     util_free(n->stride);
+    if (ranged)
+        fn = range_trampoline(cg, name, fn, n->narr);
+    LLVMPositionBuilderAtEnd(cg->b, caller);
     return fn;
 }
 

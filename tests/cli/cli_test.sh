@@ -209,6 +209,13 @@ END
     want_status 1; want_err 'gradcheck: the program has no optimizer step'
 }
 
+case_parallel_kernels() {  # large fused kernels are split over the thread pool
+    nnc --emit=llvm "$SRC/tests/run/parallel_kernels.nn"
+    want_status 0
+    [ "$(grep -c 'call void @rt_parallel_for' <<<"$out")" -eq 2 ] ||
+        problem "expected 2 kernels run through rt_parallel_for"
+}
+
 case_empty_file() {
     : >empty.nn
     nnc run empty.nn
