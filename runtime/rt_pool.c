@@ -6,10 +6,12 @@
  * combine in chunk order to keep that property.
  *
  * Workers start on the first parallel call with T > 1 and sleep on a condition variable
- * between calls. A call made from inside a chunk runs inline (no nested parallelism). */
+ * between calls. A call made from inside a chunk runs inline (no nested parallelism).
+ * When OpenMP's runtime is in the process, chunks run on its team instead (below). */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "rt_internal.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
@@ -152,6 +154,51 @@ void rt_pool_shutdown(void)
     pthread_mutex_unlock(&rt_pool.caller_lock);
 }
 
+/* ---- OpenMP's team, when oneDNN brought one ---------------------------------------------- */
+
+/* Debian's oneDNN runs on OpenMP (libgomp), whose idle workers spin for a while after each
+ * of its calls, on the very cores the pool's workers would run on. When libgomp is in the
+ * process, chunks run on its team instead (GOMP_parallel is what `#pragma omp parallel`
+ * compiles to): no second set of threads competes for the cores, and a spinning worker
+ * picks the chunk up at once. The chunks are the same (fixed by n and T), so the results
+ * are too. The symbols are looked up, not linked, as in rt_matmul.c. */
+typedef struct RtGompJob {
+    RtRangeFn fn;
+    void *context;
+    int64_t n;
+    int32_t chunks;
+} RtGompJob;
+
+static struct {
+    int looked_up;
+    void (*parallel)(void (*)(void *), void *, unsigned, unsigned);
+    int (*thread_num)(void);
+    int (*num_threads)(void);
+} rt_gomp;
+
+static void rt_gomp_body(void *argument)
+{
+    const RtGompJob *job = argument;
+    int team = rt_gomp.num_threads();
+    rt_inside_parallel = 1;
+    for (int32_t k = rt_gomp.thread_num(); k < job->chunks; k += team)
+        job->fn(job->context, rt_chunk_begin(job->n, job->chunks, k),
+                rt_chunk_begin(job->n, job->chunks, k + 1));
+    rt_inside_parallel = 0;
+}
+
+static int rt_gomp_available(void)
+{
+    if (!rt_gomp.looked_up) {
+        rt_gomp.parallel = (void (*)(void (*)(void *), void *, unsigned, unsigned))dlsym(
+            RTLD_DEFAULT, "GOMP_parallel");
+        rt_gomp.thread_num = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_thread_num");
+        rt_gomp.num_threads = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_num_threads");
+        rt_gomp.looked_up = 1;
+    }
+    return rt_gomp.parallel && rt_gomp.thread_num && rt_gomp.num_threads;
+}
+
 void rt_parallel_for(int64_t n, RtRangeFn fn, void *context)
 {
     if (n <= 0)
@@ -164,6 +211,11 @@ void rt_parallel_for(int64_t n, RtRangeFn fn, void *context)
     int32_t chunks = n < threads ? (int32_t)n : threads;
     if (chunks <= 1) {
         fn(context, 0, n);
+        return;
+    }
+    if (rt_gomp_available()) {
+        RtGompJob job = {fn, context, n, chunks};
+        rt_gomp.parallel(rt_gomp_body, &job, (unsigned)chunks, 0);
         return;
     }
 

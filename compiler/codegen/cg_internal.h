@@ -79,7 +79,7 @@ LLVMMemoryBufferRef cg_emit_to_memory(CgModule *m, LLVMCodeGenFileType kind);
 
 /* ---- kernel.c ------------------------------------------------------------------------- */
 /* Fused kernels of at least this many points run on the runtime's thread pool. */
-enum { CG_PARALLEL_POINTS = 1 << 18 };
+enum { CG_PARALLEL_POINTS = 1 << 16 };
 
 /* Defines `void name(float *out, const float *in0, ...)` computing body[nbody - 1] (see
  * ir.h for the meaning of a FUSED body) from the nin tensors `in`, and sets *parallel to
