@@ -11,7 +11,8 @@
  * buffer for the blocked copy. Pooling is not here: rt_pool2d.c does it on the plain
  * layout directly (oneDNN's pooling on plain NCHW was several times slower).
  *
- * Not thread-safe: one cache and one stream, used from the thread running the program. */
+ * Not thread-safe: one cache, used from the thread running the program (each entry has
+ * its own stream: the two halves of a weight gradient run at once, below). */
 #include "rt_internal.h"
 
 #include <stdbool.h>
@@ -32,7 +33,7 @@ static const char *const rt_nn_names[] = {
 
 enum {
     RT_NN_KEY = sizeof(RtConv2d) / sizeof(int64_t), /* the larger geometry, in int64s */
-    RT_NN_MAX_ARGS = 4,
+    RT_NN_MAX_ARGS = 5, /* three tensors, a workspace, a scratchpad */
     RT_NN_MAX_STEPS = 2,
 };
 
@@ -57,12 +58,14 @@ typedef struct RtNnEntry {
     struct RtNnEntry *next;
     RtNnKind kind;
     int64_t key[RT_NN_KEY];
+    int part;                 /* which part of a split weight gradient (0: unsplit or the first) */
     RtNnStep steps[RT_NN_MAX_STEPS];
     int nsteps;
+    dnnl_stream_t stream;     /* its own, so that two entries may run at once */
+    float *partial;           /* a part > 0 of a weight gradient: where it writes */
 } RtNnEntry;
 
 static dnnl_engine_t rt_nn_engine;
-static dnnl_stream_t rt_nn_stream;
 static RtNnEntry *rt_nn_cache;
 
 static void rt_nn_check(dnnl_status_t status, RtNnKind kind, const char *what)
@@ -77,8 +80,6 @@ static void rt_nn_start(void)
     if (rt_nn_engine)
         return;
     rt_nn_check(dnnl_engine_create(&rt_nn_engine, dnnl_cpu, 0), RT_NN_CONV, "engine creation");
-    rt_nn_check(dnnl_stream_create(&rt_nn_stream, rt_nn_engine, dnnl_stream_default_flags),
-                RT_NN_CONV, "stream creation");
 }
 
 /* ---- building entries ---------------------------------------------------------------------- */
@@ -117,18 +118,33 @@ static void rt_nn_add_arg(RtNnEntry *e, RtNnStep *step, const_dnnl_primitive_des
     dnnl_primitive_desc_destroy(reorder_pd);
 }
 
+/* Every primitive gets a scratchpad of its own (the entry's), not the library's shared
+ * one: the two halves of a weight gradient run at the same time (rt_conv_weights). */
 static dnnl_primitive_desc_t rt_nn_pd(RtNnEntry *e, const void *desc,
                                       const_dnnl_primitive_desc_t hint)
 {
+    dnnl_primitive_attr_t attr;
+    rt_nn_check(dnnl_primitive_attr_create(&attr), e->kind, "attribute creation");
+    rt_nn_check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user),
+                e->kind, "attribute creation");
     dnnl_primitive_desc_t pd;
-    rt_nn_check(dnnl_primitive_desc_create(&pd, desc, NULL, rt_nn_engine, hint), e->kind,
+    rt_nn_check(dnnl_primitive_desc_create(&pd, desc, attr, rt_nn_engine, hint), e->kind,
                 "primitive descriptor creation");
+    dnnl_primitive_attr_destroy(attr);
     return pd;
 }
 
 static void rt_nn_set_primitive(RtNnEntry *e, RtNnStep *step, const_dnnl_primitive_desc_t pd)
 {
     rt_nn_check(dnnl_primitive_create(&step->primitive, pd), e->kind, "primitive creation");
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (md && dnnl_memory_desc_get_size(md) > 0) {
+        dnnl_memory_t scratchpad;
+        rt_nn_check(dnnl_memory_create(&scratchpad, md, rt_nn_engine, DNNL_MEMORY_ALLOCATE),
+                    e->kind, "scratchpad creation");
+        step->args[step->nargs++] = (RtNnArg){.arg = DNNL_ARG_SCRATCHPAD, .slot = -1,
+                                              .user = scratchpad, .inner = scratchpad};
+    }
 }
 
 /* The convolution descriptors: x, w, y in plain layouts and "any"; geometry arrays. */
@@ -214,18 +230,21 @@ static void rt_conv_build(RtNnEntry *e, const RtConv2d *g)
 
 /* ---- the cache and execution ------------------------------------------------------------------ */
 
-/* The entry for (kind, geometry), built on first use. `geometry` is nkey int64s. */
-static RtNnEntry *rt_nn_entry(RtNnKind kind, const int64_t *geometry, int nkey)
+/* The entry for (kind, geometry, part), built on first use. `geometry` is nkey int64s. */
+static RtNnEntry *rt_nn_entry(RtNnKind kind, const int64_t *geometry, int nkey, int part)
 {
     int64_t key[RT_NN_KEY] = {0};
     memcpy(key, geometry, sizeof(int64_t) * (size_t)nkey);
     for (RtNnEntry *e = rt_nn_cache; e; e = e->next)
-        if (e->kind == kind && memcmp(e->key, key, sizeof key) == 0)
+        if (e->kind == kind && e->part == part && memcmp(e->key, key, sizeof key) == 0)
             return e;
     rt_nn_start();
     RtNnEntry *e = rt_alloc_zeroed(1, sizeof *e);
     e->kind = kind;
+    e->part = part;
     memcpy(e->key, key, sizeof key);
+    rt_nn_check(dnnl_stream_create(&e->stream, rt_nn_engine, dnnl_stream_default_flags), kind,
+                "stream creation");
     rt_conv_build(e, (const RtConv2d *)geometry);
     e->next = rt_nn_cache;
     rt_nn_cache = e;
@@ -236,7 +255,7 @@ static void rt_nn_reorder(RtNnEntry *e, const RtNnArg *a)
 {
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, a->output ? a->inner : a->user},
                                {DNNL_ARG_TO, a->output ? a->user : a->inner}};
-    rt_nn_check(dnnl_primitive_execute(a->reorder, rt_nn_stream, 2, args), e->kind, "reorder");
+    rt_nn_check(dnnl_primitive_execute(a->reorder, e->stream, 2, args), e->kind, "reorder");
 }
 
 /* Runs the entry's steps on the caller's buffers (data[slot]). */
@@ -254,13 +273,66 @@ static void rt_nn_run(RtNnEntry *e, void *const *data)
                 rt_nn_reorder(e, a);
             args[i] = (dnnl_exec_arg_t){a->arg, a->inner};
         }
-        rt_nn_check(dnnl_primitive_execute(s->primitive, rt_nn_stream, s->nargs, args), e->kind,
+        rt_nn_check(dnnl_primitive_execute(s->primitive, e->stream, s->nargs, args), e->kind,
                     "execution");
         for (int i = 0; i < s->nargs; i++)
             if (s->args[i].reorder && s->args[i].output)
                 rt_nn_reorder(e, &s->args[i]);
     }
-    rt_nn_check(dnnl_stream_wait(rt_nn_stream), e->kind, "execution");
+    rt_nn_check(dnnl_stream_wait(e->stream), e->kind, "execution");
+}
+
+/* ---- the weight gradient, in two fixed halves of the batch ------------------------------ */
+
+/* The weight gradient sums over the batch and the image, and oneDNN splits that sum among
+ * its threads (choosing how when the primitive is made): with more threads the additions
+ * would group differently. So the batch is cut in two fixed halves, whatever --threads
+ * says; each half's gradient is made and run by oneDNN on one thread (the halves in
+ * parallel when there are threads), and the two are added in order. The other two
+ * convolution passes split only their outputs and need none of this. */
+enum { RT_CONV_PARTS = 2 };
+
+typedef struct RtConvWeightsJob {
+    RtNnEntry *entry[RT_CONV_PARTS];
+    const float *x[RT_CONV_PARTS], *dy[RT_CONV_PARTS];
+    float *dw[RT_CONV_PARTS];
+} RtConvWeightsJob;
+
+static void rt_conv_weights_parts(void *context, int64_t begin, int64_t end)
+{
+    RtConvWeightsJob *job = context;
+    for (int64_t k = begin; k < end; k++) {
+        void *data[3] = {(void *)job->x[k], (void *)job->dy[k], job->dw[k]};
+        rt_nn_run(job->entry[k], data);
+    }
+}
+
+static void rt_conv_weights(const RtConv2d *g, const float *x, const float *dy, float *dw)
+{
+    int64_t count = g->o * (g->c / g->groups) * g->kh * g->kw;
+    int parts = g->n >= RT_CONV_PARTS ? RT_CONV_PARTS : 1;
+    RtConvWeightsJob job = {0};
+    int32_t threads = rt_dnnl_threads();
+    if (threads > 1)
+        rt_dnnl_set_threads(1); /* the primitives are made for one thread */
+    for (int k = 0, first = 0; k < parts; k++) {
+        RtConv2d half = *g;
+        half.n = g->n * (k + 1) / parts - first;
+        job.entry[k] = rt_nn_entry(RT_NN_CONV_BACKWARD_WEIGHTS, (const int64_t *)&half,
+                                   sizeof half / sizeof(int64_t), k);
+        if (k > 0 && !job.entry[k]->partial)
+            job.entry[k]->partial = rt_alloc_zeroed((size_t)count, sizeof(float));
+        job.x[k] = x + first * g->c * g->h * g->w;
+        job.dy[k] = dy + first * g->o * g->oh * g->ow;
+        job.dw[k] = k ? job.entry[k]->partial : dw;
+        first += (int)half.n;
+    }
+    rt_parallel_for(parts, rt_conv_weights_parts, &job);
+    if (threads > 1)
+        rt_dnnl_set_threads(threads);
+    for (int k = 1; k < parts; k++)
+        for (int64_t i = 0; i < count; i++)
+            dw[i] += job.dw[k][i];
 }
 
 static void rt_conv_call(RtNnKind kind, const RtConv2d *g, const float *a, const float *b,
@@ -274,17 +346,12 @@ static void rt_conv_call(RtNnKind kind, const RtConv2d *g, const float *a, const
         memset(out, 0, sizeof(float) * (size_t)count);
         return;
     }
+    if (kind == RT_NN_CONV_BACKWARD_WEIGHTS) {
+        rt_conv_weights(g, a, b, out);
+        return;
+    }
     void *data[3] = {(void *)a, (void *)b, out};
-    /* The weight gradient sums over the batch and the image, and oneDNN splits that sum
-     * among its threads (choosing how when the primitive is made): with more threads the
-     * additions group differently. It is made and run on one thread, so results do not
-     * depend on --threads; the other two split only their outputs. */
-    int32_t threads = kind == RT_NN_CONV_BACKWARD_WEIGHTS ? rt_dnnl_threads() : 1;
-    if (threads > 1)
-        rt_dnnl_set_threads(1);
-    rt_nn_run(rt_nn_entry(kind, (const int64_t *)g, sizeof *g / sizeof(int64_t)), data);
-    if (threads > 1)
-        rt_dnnl_set_threads(threads);
+    rt_nn_run(rt_nn_entry(kind, (const int64_t *)g, sizeof *g / sizeof(int64_t), 0), data);
 }
 
 void rt_conv2d_f32(const RtConv2d *g, const float *x, const float *w, float *y)
