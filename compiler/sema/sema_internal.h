@@ -149,6 +149,9 @@ typedef struct Frame {
 } Frame;
 
 enum { SEMA_MAX_FRAMES = 64 };
+/* Layer instantiations and function calls one check may enter (Checker.entered); the
+ * examples enter at most about 600 (transformer.nn). */
+enum { SEMA_MAX_ENTERED = 50000 };
 
 typedef struct CacheEntry CacheEntry;
 
@@ -159,6 +162,9 @@ typedef struct Checker {
     Scope *globals;
     Frame frames[SEMA_MAX_FRAMES];
     int nframes;
+    int64_t entered;      /* layer instantiations and function calls checked so far: a
+                             budget, so that branching recursion (a layer holding two of
+                             itself) stops in time rather than exhausting memory */
     int loop_depth;       /* loops enclosing the statement being checked (this function) */
     bool runtime;         /* checking run-time code (train block, run-time loops) */
     bool in_update;       /* checking an optimizer's update */

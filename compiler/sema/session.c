@@ -589,6 +589,7 @@ static void start_checker(SemaSession *s)
     c->params = s->work.params;
     s->work.params = (PtrVec){0};
     c->nframes = c->npending = c->loop_depth = 0;
+    c->entered = 0; /* the instantiation budget is per entry */
     c->runtime = c->in_update = c->suppress = false;
     c->nreported = 0;
     c->ncache = 0;
