@@ -232,7 +232,7 @@ Value *sema_call_fn(Checker *c, const AstNode *fn, Instance *self, AstNode *call
     Value *cached = sema_tracing(c) ? NULL : cache_find(c, fn, self, key);
     if (cached)
         return cached;
-    if (c->nframes >= 48 || ++c->entered > SEMA_MAX_ENTERED) {
+    if (c->nframes >= 48 || ++c->entered > SEMA_MAX_ENTERED || c->arena->total > SEMA_MAX_ARENA) {
         sema_error(c, call->span, "calls nest too deeply (is %s recursive?)", what);
         return val_error(c);
     }
@@ -289,7 +289,7 @@ Value *sema_instantiate(Checker *c, const AstNode *def, AstNode *call, Value **p
     inst->created = call->span;
     inst->scope = scope_new(c, c->globals, SCOPE_BODY);
     inst->scope->inst = inst;
-    if (c->nframes >= 48 || ++c->entered > SEMA_MAX_ENTERED) {
+    if (c->nframes >= 48 || ++c->entered > SEMA_MAX_ENTERED || c->arena->total > SEMA_MAX_ARENA) {
         sema_error(c, call->span, "layers nest too deeply (does %s contain itself?)",
                    def->def.id.name);
         return val_error(c);

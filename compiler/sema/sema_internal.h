@@ -149,9 +149,11 @@ typedef struct Frame {
 } Frame;
 
 enum { SEMA_MAX_FRAMES = 64 };
-/* Layer instantiations and function calls one check may enter (Checker.entered); the
- * examples enter at most about 600 (transformer.nn). */
-enum { SEMA_MAX_ENTERED = 50000 };
+/* Layer instantiations and function calls one check may enter (Checker.entered), and the
+ * checker memory they may take: the examples enter at most about 600 (transformer.nn) and
+ * take a few MiB. */
+enum { SEMA_MAX_ENTERED = 20000 };
+#define SEMA_MAX_ARENA ((size_t)256 << 20)
 
 typedef struct CacheEntry CacheEntry;
 
