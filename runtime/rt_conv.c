@@ -33,12 +33,11 @@ static const char *const rt_nn_names[] = {
 
 enum {
     RT_NN_KEY = sizeof(RtConv2d) / sizeof(int64_t), /* the larger geometry, in int64s */
-    RT_NN_MAX_ARGS = 5, /* three tensors, a workspace, a scratchpad */
-    RT_NN_MAX_STEPS = 2,
+    RT_NN_MAX_ARGS = 4, /* three tensors and a scratchpad */
 };
 
 /* One argument of a primitive. `slot` says which of the call's data pointers it is
- * (-1: memory owned by the entry, such as a workspace). */
+ * (-1: memory owned by the entry, its scratchpad). */
 typedef struct RtNnArg {
     int arg;                  /* DNNL_ARG_* */
     int slot;
@@ -59,8 +58,7 @@ typedef struct RtNnEntry {
     RtNnKind kind;
     int64_t key[RT_NN_KEY];
     int part;                 /* which part of a split weight gradient (0: unsplit or the first) */
-    RtNnStep steps[RT_NN_MAX_STEPS];
-    int nsteps;
+    RtNnStep step;            /* the primitive and its arguments */
     dnnl_stream_t stream;     /* its own, so that two entries may run at once */
     float *partial;           /* a part > 0 of a weight gradient: where it writes */
 } RtNnEntry;
@@ -192,7 +190,7 @@ static void rt_conv_build(RtNnEntry *e, const RtConv2d *g)
 {
     RtConvDescs d = rt_conv_descs(g);
     dnnl_primitive_desc_t forward = rt_conv_forward_pd(e, &d), pd = forward;
-    RtNnStep *s = &e->steps[e->nsteps++];
+    RtNnStep *s = &e->step;
     dnnl_convolution_desc_t desc;
     switch (e->kind) {
     case RT_NN_CONV:
@@ -258,27 +256,25 @@ static void rt_nn_reorder(RtNnEntry *e, const RtNnArg *a)
     rt_nn_check(dnnl_primitive_execute(a->reorder, e->stream, 2, args), e->kind, "reorder");
 }
 
-/* Runs the entry's steps on the caller's buffers (data[slot]). */
+/* Runs the entry's primitive on the caller's buffers (data[slot]). */
 static void rt_nn_run(RtNnEntry *e, void *const *data)
 {
-    for (int k = 0; k < e->nsteps; k++) {
-        RtNnStep *s = &e->steps[k];
-        dnnl_exec_arg_t args[RT_NN_MAX_ARGS];
-        for (int i = 0; i < s->nargs; i++) {
-            RtNnArg *a = &s->args[i];
-            if (a->slot >= 0)
-                rt_nn_check(dnnl_memory_set_data_handle(a->user, data[a->slot]), e->kind,
-                            "setting a buffer");
-            if (a->reorder && !a->output)
-                rt_nn_reorder(e, a);
-            args[i] = (dnnl_exec_arg_t){a->arg, a->inner};
-        }
-        rt_nn_check(dnnl_primitive_execute(s->primitive, e->stream, s->nargs, args), e->kind,
-                    "execution");
-        for (int i = 0; i < s->nargs; i++)
-            if (s->args[i].reorder && s->args[i].output)
-                rt_nn_reorder(e, &s->args[i]);
+    RtNnStep *s = &e->step;
+    dnnl_exec_arg_t args[RT_NN_MAX_ARGS];
+    for (int i = 0; i < s->nargs; i++) {
+        RtNnArg *a = &s->args[i];
+        if (a->slot >= 0)
+            rt_nn_check(dnnl_memory_set_data_handle(a->user, data[a->slot]), e->kind,
+                        "setting a buffer");
+        if (a->reorder && !a->output)
+            rt_nn_reorder(e, a);
+        args[i] = (dnnl_exec_arg_t){a->arg, a->inner};
     }
+    rt_nn_check(dnnl_primitive_execute(s->primitive, e->stream, s->nargs, args), e->kind,
+                "execution");
+    for (int i = 0; i < s->nargs; i++)
+        if (s->args[i].reorder && s->args[i].output)
+            rt_nn_reorder(e, &s->args[i]);
     rt_nn_check(dnnl_stream_wait(e->stream), e->kind, "execution");
 }
 

@@ -11,6 +11,7 @@
 #include "passes/passes.h"
 #include "sema/sema.h"
 #include "util/util.h"
+#include "traced_file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,26 +30,10 @@ static char *run_eval(const IrGraph *g)
 
 static bool check_file(const char *path)
 {
-    size_t len;
-    char *text = util_read_file(path, &len);
-    if (!text) {
-        printf("%s: cannot read\n", path);
-        return false;
-    }
-    SourceFile src = {path, text, (uint32_t)len};
-    DiagSink diags;
-    diag_init(&diags);
-    Arena arena;
-    arena_init(&arena);
-    AstNode *program = parse_file(&src, &arena, &diags);
-    IrGraph *g = ir_graph_new();
-    SemaOptions opts = {.stdlib_dir = getenv("NNC_STDLIB"), .trace = g};
-    bool ok = diags.errors == 0 && sema_check(program, &opts, &arena, &diags).errors == 0;
-    if (!ok) {
-        ir_graph_free(g);
-        g = NULL;
-    }
+    TracedFile t;
+    bool ok = traced_file_open(&t, path, false);
     if (ok) {
+        IrGraph *g = t.graph;
         ad_run(g);
         pass_simplify(g);
         char *before = run_eval(g);
@@ -70,14 +55,11 @@ static bool check_file(const char *path)
         }
         free(before);
         free(after);
-        ir_graph_free(g);
     } else {
-        diag_print(&diags, stdout);
+        diag_print(&t.diags, stdout);
     }
     printf("%s %s\n", ok ? "ok  " : "FAIL", path);
-    diag_free(&diags);
-    arena_free(&arena);
-    util_free(text);
+    traced_file_close(&t);
     return ok;
 }
 

@@ -18,6 +18,7 @@
 #include "prog/prog.h"
 #include "sema/sema.h"
 #include "util/util.h"
+#include "traced_file.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -554,40 +555,22 @@ static bool check_graph(const char *what, IrGraph *g)
 
 static bool check_program(const char *path)
 {
-    size_t len;
-    char *text = util_read_file(path, &len);
-    if (!text) {
-        printf("%s: cannot read\n", path);
-        return false;
-    }
-    SourceFile src = {path, text, (uint32_t)len};
-    DiagSink diags;
-    diag_init(&diags);
-    Arena arena;
-    arena_init(&arena);
-    AstNode *program = parse_file(&src, &arena, &diags);
-    IrGraph *g = ir_graph_new();
-    Prog *prog = NULL;
-    SemaOptions opts = {.stdlib_dir = getenv("NNC_STDLIB"), .trace = g, .program = &prog};
-    bool ok = diags.errors == 0 && sema_check(program, &opts, &arena, &diags).errors == 0;
+    TracedFile t;
+    bool ok = traced_file_open(&t, path, true);
     const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    if (ok && prog) {
-        for (int k = 0; k < prog->regions.len; k++) {
+    if (ok && t.prog) {
+        for (int k = 0; k < t.prog->regions.len; k++) {
             char what[64];
             snprintf(what, sizeof what, "%s region %d", name, k);
-            ok = check_graph(what, prog->regions.items[k]) && ok;
+            ok = check_graph(what, t.prog->regions.items[k]) && ok;
         }
-        prog_free(prog);
     } else if (ok) {
-        ok = check_graph(name, g);
+        ok = check_graph(name, t.graph);
     } else {
-        diag_print(&diags, stdout);
+        diag_print(&t.diags, stdout);
         printf("FAIL %s\n", path);
     }
-    ir_graph_free(g);
-    diag_free(&diags);
-    arena_free(&arena);
-    util_free(text);
+    traced_file_close(&t);
     return ok;
 }
 
