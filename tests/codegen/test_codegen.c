@@ -703,6 +703,11 @@ static void test_pool(void)
     check_pool("pool 3/1 overlapping, ties", d2, (IrPoolAttr){3, 1}, true);
     check_pool("pool 3/2, remainder rows", d2, (IrPoolAttr){3, 2}, false);
     check_pool("pool 2/2, 16 channels, ties", d3, (IrPoolAttr){2, 2}, true);
+    /* the vectorized 2/2 backward: an odd last row and column left out of every window,
+     * and rows of more than 16 windows (a full and a partial vector) */
+    check_pool("pool 2/2, odd rows and columns, ties", d2, (IrPoolAttr){2, 2}, true);
+    int64_t d4[] = {2, 3, 6, 42};
+    check_pool("pool 2/2, 21 windows a row, ties", d4, (IrPoolAttr){2, 2}, true);
 }
 
 static void test_layout_ops(void)
