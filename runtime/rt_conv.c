@@ -8,7 +8,9 @@
  * Layouts. The caller's tensors are plain NCHW / OIHW. Convolutions are created with
  * "any" layouts so oneDNN can pick its fast blocked ones; where it does, the entry holds a
  * reorder (plain -> blocked for inputs, blocked -> plain for outputs) and an internal
- * buffer for the blocked copy. Pooling is not here: rt_pool2d.c does it on the plain
+ * buffer for the blocked copy. Convolutions with at most 4 input channels (a first layer)
+ * skip oneDNN for their forward pass and weight gradient: rt_conv_direct.c does those on
+ * the plain layout, faster than the copies alone. Pooling is not here: rt_pool2d.c does it on the plain
  * layout directly (oneDNN's pooling on plain NCHW was several times slower).
  *
  * Not thread-safe: one cache, used from the thread running the program (each entry has
@@ -340,6 +342,10 @@ static void rt_conv_call(RtNnKind kind, const RtConv2d *g, const float *a, const
                         : kind == RT_NN_CONV_BACKWARD_DATA ? g->n * g->c * g->h * g->w
                                                            : g->o * (g->c / g->groups) * g->kh * g->kw;
         memset(out, 0, sizeof(float) * (size_t)count);
+        return;
+    }
+    if (kind != RT_NN_CONV_BACKWARD_DATA && rt_conv_direct_fits(g)) {
+        (kind == RT_NN_CONV ? rt_conv_direct_forward : rt_conv_direct_weights)(g, a, b, out);
         return;
     }
     if (kind == RT_NN_CONV_BACKWARD_WEIGHTS) {

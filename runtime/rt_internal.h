@@ -7,6 +7,7 @@
 #include "nnc_rt.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,9 +43,14 @@ RtFileBytes rt_file_read_all(const char *path);
 /* Big-endian 32-bit value at p (IDX headers). */
 uint32_t rt_load_be32(const uint8_t *p);
 
-/* ---- numbers in text ------------------------------------------------------------------- */
-/* Parse all of text[0..length) (no surrounding spaces) as a decimal integer or a finite
- * float. Return 1 on success, 0 when the text is not such a number or is out of range. */
+/* ---- convolutions with at most 4 input channels (rt_conv_direct.c) ------------------------ */
+/* Whether the direct kernels take this geometry: stride 1, no dilation or groups, at most
+ * 4 input channels, kernels at most 7 wide, and a CPU with AVX-512. */
+bool rt_conv_direct_fits(const RtConv2d *g);
+void rt_conv_direct_forward(const RtConv2d *g, const float *x, const float *w, float *y);
+void rt_conv_direct_weights(const RtConv2d *g, const float *x, const float *dy, float *dw);
+
+/* ---- threads, messages and numbers in text ----------------------------------------------- */
 /* Caps the threads oneDNN's kernels use (threads > 0; 0 leaves its default, one per CPU),
  * so --threads bounds every kernel, not only the pool's (rt_matmul.c). */
 void rt_dnnl_set_threads(int32_t threads);
@@ -57,6 +63,8 @@ int32_t rt_flags_checkpoints_allowed(void);
 void rt_vmessage(const char *fmt, va_list args) __attribute__((format(printf, 1, 0)));
 /* Writes "[d0, d1, ...]" into text (cut to capacity) and returns text. */
 const char *rt_shape_text(char *text, size_t capacity, int32_t rank, const int64_t *dims);
+/* Parse all of text[0..length) (no surrounding spaces) as a decimal integer or a finite
+ * float. Return 1 on success, 0 when the text is not such a number or is out of range. */
 int rt_parse_int64(const char *text, size_t length, int64_t *value);
 int rt_parse_double(const char *text, size_t length, double *value);
 

@@ -676,6 +676,17 @@ static void test_conv(void)
     check_conv("conv depthwise", x3, w3, (IrConvAttr){1, 1, 1, 4});
     int64_t x4[] = {2, 16, 8, 8}, w4[] = {32, 16, 1, 1};
     check_conv("conv 1x1 stride 2", x4, w4, (IrConvAttr){2, 0, 1, 1});
+    /* the direct kernels (at most 4 input channels, stride 1): LeNet's first layer (rows of
+     * 28 outputs, a full and a partial vector, padding on both sides); 7 wide, 13 output
+     * channels (partial blocks); an even kernel; padding wider than the kernel */
+    int64_t x6[] = {3, 1, 28, 28}, w6[] = {6, 1, 5, 5};
+    check_conv("direct: LeNet conv1", x6, w6, (IrConvAttr){1, 2, 1, 1});
+    int64_t x7[] = {2, 2, 9, 20}, w7[] = {13, 2, 7, 7};
+    check_conv("direct: 7x7, 13 channels", x7, w7, (IrConvAttr){1, 3, 1, 1});
+    int64_t x8[] = {1, 4, 5, 5}, w8[] = {5, 4, 2, 2};
+    check_conv("direct: 2x2, 4 input channels", x8, w8, (IrConvAttr){1, 0, 1, 1});
+    int64_t x9[] = {2, 1, 4, 4}, w9[] = {2, 1, 3, 3};
+    check_conv("direct: padding 3 around a 3x3", x9, w9, (IrConvAttr){1, 3, 1, 1});
     /* enough channels for oneDNN's blocked layouts (and the reorders around them) */
     int64_t x5[] = {4, 32, 12, 12}, w5[] = {64, 32, 3, 3};
     check_conv("conv 32->64 channels", x5, w5, (IrConvAttr){1, 1, 1, 1});
