@@ -7,15 +7,16 @@
  * still. Here a row of 16 outputs is one vector: the forward pass adds, for each tap
  * (c, kh, kw), one input row (a masked load: padding reads as 0) times the tap's weight,
  * for a block of up to 12 output channels at once; the weight gradient adds, for each
- * block of 3 or 4 output channels, input channel c and kernel row kh, the products of dy
- * rows with input rows shifted by kw. For LeNet's first layer (64 images of 28x28, 1 -> 6
- * channels, 5x5) this took a LeNet training step from 1.98 to 1.71 ms on two cores.
+ * block of 3 or 4 output channels and input channel c, image by image and kernel row by
+ * kernel row, the products of dy rows with input rows shifted by kw. For LeNet's first
+ * layer (64 images of 28x28, 1 -> 6 channels, 5x5) this took a LeNet training step from
+ * 1.98 to 1.70 ms on two cores.
  *
  * Only the forward pass and the weight gradient are here: a first layer's input needs no
- * gradient, and oneDNN's backward-data pass reads no input layout that would need a copy.
+ * gradient, so the backward-data pass stays with oneDNN.
  *
  * Every output element is computed by one thread in a fixed order (forward: taps in
- * (c, kh, kw) order; weight gradient: lane-wise sums over (chunk, n, oh), then the lanes
+ * (c, kh, kw) order; weight gradient: lane-wise sums over (n, chunk, oh), then the lanes
  * added in a fixed tree), so results do not depend on the number of threads. */
 #include "rt_internal.h"
 
@@ -32,7 +33,7 @@ enum {
 bool rt_conv_direct_fits(const RtConv2d *g)
 {
     return g->stride == 1 && g->dilation == 1 && g->groups == 1 && g->c <= DIRECT_MAX_C &&
-           g->kw <= DIRECT_MAX_K && g->c * g->kh * g->kw <= DIRECT_MAX_TAPS &&
+           g->kh <= DIRECT_MAX_K && g->kw <= DIRECT_MAX_K && g->c * g->kh * g->kw <= DIRECT_MAX_TAPS &&
            __builtin_cpu_supports("avx512f");
 }
 
@@ -142,75 +143,90 @@ __attribute__((target("avx512f"))) static void forward_tasks(void *ctx, int64_t 
 
 /* ---- weight gradient ---------------------------------------------------------------------------- */
 
-/* dw[o0 .. o0 + B, c, kh, 0 .. KW) for B output channels and a kernel KW wide (constants
- * where inlined, so the B KW accumulators stay in registers). */
+/* dw[o0 .. o0 + B, c, 0 .. kh, 0 .. KW) for B output channels and a kernel KW wide
+ * (constants where inlined, so the B KW accumulators of a kernel row stay in registers).
+ * Image by image, so that its planes of x and dy stay in the cache for every kernel row;
+ * each row's accumulators wait in `sums` meanwhile. */
 __attribute__((target("avx512f"), always_inline)) static inline void
-weights_task(const DirectJob *job, int64_t o0, int64_t c, int64_t kh, const int B,
-             const int KW)
+weights_task(const DirectJob *job, int64_t o0, int64_t c, const int B, const int KW)
 {
     const RtConv2d *g = job->g;
     int64_t count = g->o - o0 < B ? g->o - o0 : B;
-    __m512 acc[4][DIRECT_MAX_K];
+    __m512 sums[DIRECT_MAX_K][4][DIRECT_MAX_K];
+    for (int64_t kh = 0; kh < g->kh; kh++)
 #pragma GCC unroll 4
-    for (int o = 0; o < B; o++)
+        for (int o = 0; o < B; o++)
 #pragma GCC unroll 7
-        for (int kw = 0; kw < KW; kw++)
-            acc[o][kw] = _mm512_setzero_ps();
-    int64_t first = g->padding - kh > 0 ? g->padding - kh : 0;
-    int64_t last = g->h + g->padding - kh < g->oh ? g->h + g->padding - kh : g->oh;
-    for (int64_t j0 = 0; j0 < g->ow; j0 += 16) {
-        int64_t lanes = chunk_size(g, j0);
-        __mmask16 out = (__mmask16)((1u << lanes) - 1), mask[DIRECT_MAX_K];
-        for (int kw = 0; kw < KW; kw++)
-            mask[kw] = tap_mask(g, j0, kw, lanes);
-        for (int64_t n = 0; n < g->n; n++)
-            for (int64_t i = first; i < last; i++) {
-                const float *src =
-                    job->x + ((n * g->c + c) * g->h + i + kh - g->padding) * g->w + j0 - g->padding;
-                const float *dy = job->in + ((n * g->o + o0) * g->oh + i) * g->ow + j0;
-                __m512 d[4];
+            for (int kw = 0; kw < KW; kw++)
+                sums[kh][o][kw] = _mm512_setzero_ps();
+    for (int64_t n = 0; n < g->n; n++)
+        for (int64_t kh = 0; kh < g->kh; kh++) {
+            __m512 acc[4][DIRECT_MAX_K];
 #pragma GCC unroll 4
-                for (int o = 0; o < B; o++)
-                    d[o] = o < count ? _mm512_maskz_loadu_ps(out, dy + o * g->oh * g->ow)
-                                     : _mm512_setzero_ps();
+            for (int o = 0; o < B; o++)
 #pragma GCC unroll 7
-                for (int kw = 0; kw < KW; kw++) {
-                    __m512 v = _mm512_maskz_loadu_ps(mask[kw], src + kw);
+                for (int kw = 0; kw < KW; kw++)
+                    acc[o][kw] = sums[kh][o][kw];
+            int64_t first = g->padding - kh > 0 ? g->padding - kh : 0;
+            int64_t last = g->h + g->padding - kh < g->oh ? g->h + g->padding - kh : g->oh;
+            for (int64_t j0 = 0; j0 < g->ow; j0 += 16) {
+                int64_t lanes = chunk_size(g, j0);
+                __mmask16 out = (__mmask16)((1u << lanes) - 1), mask[DIRECT_MAX_K];
+                for (int kw = 0; kw < KW; kw++)
+                    mask[kw] = tap_mask(g, j0, kw, lanes);
+                for (int64_t i = first; i < last; i++) {
+                    const float *src = job->x + ((n * g->c + c) * g->h + i + kh - g->padding) * g->w +
+                                       j0 - g->padding;
+                    const float *dy = job->in + ((n * g->o + o0) * g->oh + i) * g->ow + j0;
+                    __m512 d[4];
 #pragma GCC unroll 4
                     for (int o = 0; o < B; o++)
-                        acc[o][kw] = _mm512_fmadd_ps(d[o], v, acc[o][kw]);
+                        d[o] = o < count ? _mm512_maskz_loadu_ps(out, dy + o * g->oh * g->ow)
+                                         : _mm512_setzero_ps();
+#pragma GCC unroll 7
+                    for (int kw = 0; kw < KW; kw++) {
+                        __m512 v = _mm512_maskz_loadu_ps(mask[kw], src + kw);
+#pragma GCC unroll 4
+                        for (int o = 0; o < B; o++)
+                            acc[o][kw] = _mm512_fmadd_ps(d[o], v, acc[o][kw]);
+                    }
                 }
             }
-    }
 #pragma GCC unroll 4
-    for (int o = 0; o < B; o++)
+            for (int o = 0; o < B; o++)
 #pragma GCC unroll 7
-        for (int kw = 0; kw < KW; kw++)
-            if (o < count)
-                job->out[(((o0 + o) * g->c + c) * g->kh + kh) * g->kw + kw] =
-                    _mm512_reduce_add_ps(acc[o][kw]);
+                for (int kw = 0; kw < KW; kw++)
+                    sums[kh][o][kw] = acc[o][kw];
+        }
+    for (int64_t kh = 0; kh < g->kh; kh++)
+#pragma GCC unroll 4
+        for (int o = 0; o < B; o++)
+#pragma GCC unroll 7
+            for (int kw = 0; kw < KW; kw++)
+                if (o < count)
+                    job->out[(((o0 + o) * g->c + c) * g->kh + kh) * g->kw + kw] =
+                        _mm512_reduce_add_ps(sums[kh][o][kw]);
 }
 
 #define WEIGHTS_WIDTHS(B)                                                                          \
     switch (g->kw) {                                                                               \
-    case 1: weights_task(job, o0, c, kh, B, 1); break;                                             \
-    case 2: weights_task(job, o0, c, kh, B, 2); break;                                             \
-    case 3: weights_task(job, o0, c, kh, B, 3); break;                                             \
-    case 4: weights_task(job, o0, c, kh, B, 4); break;                                             \
-    case 5: weights_task(job, o0, c, kh, B, 5); break;                                             \
-    case 6: weights_task(job, o0, c, kh, B, 6); break;                                             \
-    default: weights_task(job, o0, c, kh, B, 7); break;                                            \
+    case 1: weights_task(job, o0, c, B, 1); break;                                             \
+    case 2: weights_task(job, o0, c, B, 2); break;                                             \
+    case 3: weights_task(job, o0, c, B, 3); break;                                             \
+    case 4: weights_task(job, o0, c, B, 4); break;                                             \
+    case 5: weights_task(job, o0, c, B, 5); break;                                             \
+    case 6: weights_task(job, o0, c, B, 6); break;                                             \
+    default: weights_task(job, o0, c, B, 7); break;                                            \
     }
 
-/* Task t: the output channels of block t / (c kh), input channel and kernel row
- * t % (c kh). */
+/* Task t: the output channels of block t / c, input channel t % c. */
 __attribute__((target("avx512f"))) static void weights_tasks(void *ctx, int64_t begin,
                                                              int64_t end)
 {
     const DirectJob *job = ctx;
     const RtConv2d *g = job->g;
     for (int64_t t = begin; t < end; t++) {
-        int64_t o0 = t / (g->c * g->kh) * job->block, c = t / g->kh % g->c, kh = t % g->kh;
+        int64_t o0 = t / g->c * job->block, c = t % g->c;
         if (job->block == 4)
             WEIGHTS_WIDTHS(4)
         else
@@ -227,5 +243,5 @@ void rt_conv_direct_forward(const RtConv2d *g, const float *x, const float *w, f
 void rt_conv_direct_weights(const RtConv2d *g, const float *x, const float *dy, float *dw)
 {
     DirectJob job = {g, x, dy, dw, block_size(g->o, weights_blocks, 2)};
-    rt_parallel_for((g->o + job.block - 1) / job.block * g->c * g->kh, weights_tasks, &job);
+    rt_parallel_for((g->o + job.block - 1) / job.block * g->c, weights_tasks, &job);
 }
