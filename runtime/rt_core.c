@@ -59,7 +59,8 @@ void rt_setting_fixed(const char *name, double compiled, double given)
     if (!rt_flag_is_set(name) || given == compiled)
         return;
     fflush(stdout);
-    fprintf(stderr, "nnc: --%s is %g in this program: it sizes the compiled tensors; change it "
-                    "in the source and compile again\n", name, compiled);
+    fprintf(stderr, "nnc: --%s is %g in this program: it sizes the compiled tensors; compile "
+                    "the program with the value you want (nnc FILE -o EXE -- --%s %g)\n",
+            name, compiled, name, given);
     exit(2);
 }

@@ -46,8 +46,11 @@ typedef struct Options {
 
 static void usage(FILE *out)
 {
-    fputs("usage: nnc FILE -o OUT            compile FILE to an executable\n"
-          "       nnc run FILE [-- ARGS...]  compile FILE in memory (JIT) and run it\n"
+    fputs("usage: nnc FILE -o OUT [-- ARGS]  compile FILE to an executable; ARGS (--NAME\n"
+          "                                  VALUE) set its train settings' defaults and\n"
+          "                                  the sizes compiled in (a batch size)\n"
+          "       nnc run FILE [-- ARGS...]  compile FILE in memory (JIT) and run it with\n"
+          "                                  ARGS (its settings also size what they size)\n"
           "       nnc repl                   the interactive session (also plain 'nnc' on a\n"
           "                                  terminal); see docs/repl.md\n"
           "       nnc check FILE             parse and check FILE only\n"
@@ -382,8 +385,16 @@ int main(int argc, char **argv)
         char stdlib[4096 + 64];
         IrGraph *g = o.command == CMD_CHECK ? NULL : ir_graph_new();
         Prog *prog = NULL;
-        SemaOptions so = {stdlib_dir(stdlib, sizeof stdlib), getenv("NNC_PATH"), g, &prog};
+        SemaOptions so = {stdlib_dir(stdlib, sizeof stdlib), getenv("NNC_PATH"), g, &prog,
+                          o.prog_argv, o.prog_argc, o.command == CMD_BUILD};
         sema_check(program, &so, &ast_arena, &diags);
+        if (diags.errors == 0 && o.command == CMD_BUILD && o.prog_argc > 0 && !prog) {
+            fprintf(stderr, "nnc: arguments after -- set a train block's settings, and '%s' has "
+                            "no train block\n", o.input);
+            ir_graph_free(g);
+            status = EXIT_USAGE;
+            goto done;
+        }
         if (diags.errors == 0 && o.command == CMD_GRADCHECK) {
             ir_graph_free(g);
             if (!prog)

@@ -510,11 +510,24 @@ static Value *host_scalar(Checker *c, AstOp op, Value *a, Value *b, Value *r)
     return r;
 }
 
+/* An int that is a dimension sized by a setting of the program being compiled (a layer
+ * width taken from a shape, fan_in(shape)) is that setting's compiled value, so that
+ * arithmetic on it stays known at compile time (train_setting_size). */
+static Value *compiled_size(Checker *c, Value *v)
+{
+    int64_t n;
+    if (v->kind == V_INT && !v->known && !v->hx && train_setting_size(c, v->dim, &n))
+        return val_int(c, n);
+    return v;
+}
+
 Value *sema_eval_binary(Checker *c, Scope *s, AstNode *e)
 {
     Value *a = sema_eval(c, s, e->op.lhs), *b = sema_eval(c, s, e->op.rhs);
     if (a->kind == V_ERROR || b->kind == V_ERROR)
         return val_error(c);
+    a = compiled_size(c, a);
+    b = compiled_size(c, b);
     AstOp op = e->op.op;
     char x[200], y[200];
     if (op == AST_OP_AND || op == AST_OP_OR) {

@@ -1,7 +1,10 @@
 /* sema.c — the checker's entry point: modules, definitions, the script and the train block. */
 #include "sema/sema_internal.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- top level --------------------------------------------------------------------------- */
@@ -99,8 +102,84 @@ static void check_definition(Checker *c, AstNode *d)
     sema_lenient = false;
 }
 
+/* The text the command line gives setting `name` (SemaOptions.setting_args: `--name V` or
+ * `--name=V`; the last one counts), or NULL. */
+static const char *setting_arg(const Checker *c, const char *name)
+{
+    const char *found = NULL;
+    size_t len = strlen(name);
+    for (int i = 0; i < c->opts->nsetting_args; i++) {
+        const char *a = c->opts->setting_args[i];
+        if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, name, len) != 0)
+            continue;
+        if (a[2 + len] == '=')
+            found = a + 3 + len;
+        else if (a[2 + len] == '\0' && i + 1 < c->opts->nsetting_args)
+            found = c->opts->setting_args[++i];
+    }
+    return found;
+}
+
+/* A setting's value from the command line, parsed as the type of its default `dflt`;
+ * NULL when the text does not parse (reported when building an executable). */
+static Value *given_setting(Checker *c, const AstNode *p, const Value *dflt, const char *text)
+{
+    char *end;
+    errno = 0;
+    if (dflt->kind == V_INT) {
+        long long i = strtoll(text, &end, 10);
+        if (*text && !*end && errno == 0)
+            return val_int(c, i);
+    } else if (dflt->kind == V_FLOAT) {
+        double f = strtod(text, &end);
+        if (*text && !*end && errno == 0 && isfinite(f))
+            return val_float(c, f, true);
+    } else if (dflt->kind == V_BOOL) {
+        if (strcmp(text, "true") == 0 || strcmp(text, "false") == 0)
+            return val_bool(c, text[0] == 't', true);
+    } else if (dflt->kind == V_STRING) {
+        return val_string(c, arena_strndup(c->arena, text, strlen(text)), true);
+    }
+    if (c->opts->strict_setting_args) {
+        char buf[200];
+        sema_error(c, p->span, "--%s %s on the command line is not a valid %s", p->decl.id.name,
+                   text, val_type_str(c, dflt, buf, sizeof buf));
+    }
+    return NULL;
+}
+
+/* Building an executable: every `--NAME` after `--` must be one of the train block's
+ * settings (runtime flags such as --threads are given to the executable itself). */
+static void check_setting_args(Checker *c, const AstNode *t)
+{
+    for (int i = 0; i < c->opts->nsetting_args; i++) {
+        const char *a = c->opts->setting_args[i];
+        if (strncmp(a, "--", 2) != 0 || !a[2]) {
+            sema_error(c, t->def.id.span, "'%s' after -- is not a setting (expected --NAME VALUE "
+                                          "or --NAME=VALUE)", a);
+            return;
+        }
+        size_t len = strcspn(a + 2, "=");
+        bool known = false;
+        for (int k = 0; k < t->def.params.len; k++) {
+            const char *name = ((AstNode *)t->def.params.items[k])->decl.id.name;
+            known |= strlen(name) == len && strncmp(a + 2, name, len) == 0;
+        }
+        if (!known) {
+            sema_error(c, t->def.id.span, "the command line sets --%.*s, but this train block has "
+                                          "no such setting (a flag of the executable is given to it "
+                                          "when it runs)", (int)len, a + 2);
+            return;
+        }
+        if (!a[2 + len])
+            i++; /* its value */
+    }
+}
+
 static void check_train(Checker *c, AstNode *t)
 {
+    if (c->prog && c->opts->strict_setting_args)
+        check_setting_args(c, t);
     Scope *s = scope_new(c, c->globals, SCOPE_TRAIN);
     for (int i = 0; i < t->def.params.len; i++) {
         AstNode *p = t->def.params.items[i];
@@ -110,6 +189,11 @@ static void check_train(Checker *c, AstNode *t)
             continue;
         }
         Value *v = sema_eval(c, c->globals, p->decl.init);
+        /* compiled with the value nnc's command line gives, if it does */
+        const char *text = c->prog ? setting_arg(c, p->decl.id.name) : NULL;
+        Value *given = text && v->kind != V_ERROR ? given_setting(c, p, v, text) : NULL;
+        if (given)
+            v = given;
         /* Settings can be overridden on the command line: their values are not known. */
         if (v->kind == V_INT)
             v = val_int_unknown(c, (Dim){0, sema_symbol(c, p->decl.id.name)});
@@ -124,7 +208,7 @@ static void check_train(Checker *c, AstNode *t)
         }
         if (c->prog && (v->kind == V_INT || v->kind == V_FLOAT || v->kind == V_BOOL)) {
             /* a host variable set from --NAME; i/f keep the default (what shapes use) */
-            Value *dflt = sema_eval(c, c->globals, p->decl.init);
+            Value *dflt = given ? given : sema_eval(c, c->globals, p->decl.init);
             int var = prog_add_var(c->prog, p->decl.id.name, v->kind == V_INT);
             double d = dflt->kind == V_INT ? (double)dflt->i : dflt->kind == V_FLOAT ? dflt->f : dflt->b;
             prog_add_setting(c->prog, p->decl.id.name, var, v->kind == V_INT, d);

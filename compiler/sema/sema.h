@@ -50,6 +50,15 @@ typedef struct SemaOptions {
     /* With trace: where a program with a train block is returned (its script part is in
      * `trace`, its train block in the program's regions and host code; prog/prog.h). */
     struct Prog **program;
+    /* With program: settings given on the command line (what follows `--` on nnc's: `nnc
+     * run FILE -- ARGS`, `nnc FILE -o EXE -- ARGS`), as `--NAME VALUE` or `--NAME=VALUE`.
+     * A train setting named there is compiled with that value: it sizes tensors where the
+     * setting does, and is the executable's default. With `strict` (building an
+     * executable) each must name a setting of the train block and parse as its type;
+     * otherwise the others are the program's own flags, left to it. */
+    char **setting_args;
+    int nsetting_args;
+    bool strict_setting_args;
 } SemaOptions;
 
 typedef struct SemaResult {

@@ -397,6 +397,11 @@ int train_random_var(Checker *c, uint64_t words);
 /* opt.step in a train program: adds 1 to the optimizer's run-time step count (a host
  * variable, made on the first step) before the step's region runs; returns the count. */
 ProgExpr *train_count_step(Checker *c, Instance *opt, Span at);
+/* A dimension that is an int setting of the train program being compiled: its value (the
+ * source's default, or the command line's: SemaOptions.setting_args) is compiled into the
+ * shapes, and the setting becomes fixed (an executable refuses another value). False for
+ * any other symbol. */
+bool train_setting_size(Checker *c, Dim d, int64_t *n);
 /* opt.step(loss) in a loop over batches: its loss is what the progress line shows. */
 void train_progress_loss(Checker *c, Value *loss, Span at);
 /* A new parameter or optimizer state in a train program: a named slot, initialized by the

@@ -22,6 +22,8 @@ bool sema_ir_shape(Checker *c, const Value *v, Span at, IrShape *out)
     }
     out->rank = v->rank;
     for (int i = 0; i < v->rank; i++) {
+        if (!dim_known(v->dims[i]) && train_setting_size(c, v->dims[i], &out->dims[i]))
+            continue;
         if (!dim_known(v->dims[i])) {
             char buf[64];
             sema_error(c, at, "code generation does not support the symbolic size '%s' yet "
@@ -34,9 +36,15 @@ bool sema_ir_shape(Checker *c, const Value *v, Span at, IrShape *out)
     return true;
 }
 
-/* Row-major numbers of a numeric nest; false if one is not known at compile time. */
-static bool flatten(const Value *v, double *out, int64_t *n)
+/* Row-major numbers of a numeric nest; false if one is not known at compile time (an int
+ * setting's size is: train_setting_size). */
+static bool flatten(Checker *c, const Value *v, double *out, int64_t *n)
 {
+    int64_t size;
+    if (v->kind == V_INT && !v->known && !v->hx && train_setting_size(c, v->dim, &size)) {
+        out[(*n)++] = (double)size;
+        return true;
+    }
     if (v->kind == V_INT || v->kind == V_FLOAT) {
         if (!v->known)
             return false;
@@ -44,7 +52,7 @@ static bool flatten(const Value *v, double *out, int64_t *n)
         return true;
     }
     for (int i = 0; i < v->len; i++)
-        if (!flatten(v->items[i], out, n))
+        if (!flatten(c, v->items[i], out, n))
             return false;
     return true;
 }
@@ -70,7 +78,7 @@ IrNode *sema_node(Checker *c, const Value *v, Span at)
         int64_t count = ir_shape_numel(&shape), n = 0;
         double *values = util_malloc(sizeof(double) * (size_t)(count ? count : 1));
         IrNode *k = NULL;
-        if (flatten(v, values, &n) && n == count) {
+        if (flatten(c, v, values, &n) && n == count) {
             k = ir_const(c->graph, at, &shape, values);
             ((Value *)v)->node = k;
             ((Value *)v)->region = c->region;

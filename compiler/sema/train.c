@@ -160,6 +160,21 @@ static int temp_var(Checker *c, ProgExpr *e, bool is_int)
     return var;
 }
 
+bool train_setting_size(Checker *c, Dim d, int64_t *n)
+{
+    if (!c->prog || d.sym <= 0)
+        return false;
+    for (int i = 0; i < c->prog->nsettings; i++) {
+        ProgSetting *st = &c->prog->settings[i];
+        if (st->is_int && st->var >= 0 && sema_symbol(c, st->name) == d.sym) {
+            st->fixed = true;
+            *n = (int64_t)st->dflt;
+            return true;
+        }
+    }
+    return false;
+}
+
 IrNode *train_node(Checker *c, const Value *v, Span at)
 {
     if (v->kind == V_TENSOR) {
@@ -174,7 +189,10 @@ IrNode *train_node(Checker *c, const Value *v, Span at)
         sema_unsupported(c, at, "this tensor (it has no compiled value)");
         return NULL;
     }
+    int64_t size;
     if ((v->kind == V_INT || v->kind == V_FLOAT || v->kind == V_BOOL) && !v->known) {
+        if (!v->hx && v->kind == V_INT && train_setting_size(c, v->dim, &size))
+            return NULL; /* a size compiled in: the caller makes a constant */
         if (!v->hx) {
             sema_unsupported(c, at, "this value known only at run time");
             return NULL;
@@ -189,10 +207,14 @@ ProgExpr *train_host(Checker *c, Value *v, Span at)
 {
     switch (v->kind) {
     case V_ERROR: return NULL; /* reported where it arose */
-    case V_INT:
+    case V_INT: {
+        int64_t size;
         if (v->known)
             return prog_const(c->prog, (double)v->i);
+        if (!v->hx && train_setting_size(c, v->dim, &size))
+            return prog_const(c->prog, (double)size);
         break;
+    }
     case V_FLOAT:
         if (v->known)
             return prog_const(c->prog, v->f);

@@ -273,13 +273,34 @@ case_not_compiled_yet() {
 }
 
 case_fixed_batch_flag() {
-    # A setting that sizes compiled tensors (the batch) cannot be changed by its flag: a clear
-    # message and status 2, before any training; other settings can.
-    printf 'train(steps = 2, batch = 4) {\n    data = fashion_mnist("/usr/share/datasets/fashion-mnist")\n    for i in 0..steps {\n        for x, y in batches(data.test, batch) {\n            print(sum(x * 0))\n            break\n        }\n    }\n}\n' >fixed.nn
+    # Settings that size compiled tensors (a batch, a layer width) are compiled with the
+    # value nnc's command line gives after --: `nnc run` takes the program's flags, and an
+    # executable is built with them (nnc FILE -o EXE -- --batch 8). An executable refuses
+    # another value at run time: a clear message and status 2, before any training; other
+    # settings it takes.
+    printf 'import std\n\ntrain(steps = 2, batch = 4, width = 3) {\n    data = fashion_mnist("/usr/share/datasets/fashion-mnist")\n    net = dense(784, width)\n    for i in 0..steps {\n        for x, y in batches(data.test, batch) {\n            print(net(reshape(x, [-1, 784])) * 0)\n            break\n        }\n    }\n}\n' >fixed.nn
     nnc run fixed.nn -- --steps 1
+    want_status 0; want_out "^f32\[4, 3\]"
+    nnc run fixed.nn -- --batch 2 --width=5 --steps 1
+    want_status 0; want_out "^f32\[2, 5\]"
+    [ "$(grep -c f32 <<<"$out")" = 1 ] || problem "--steps 1 ran $(grep -c f32 <<<"$out") steps"
+    nnc fixed.nn -o fixed -- --batch 2
     want_status 0
-    nnc run fixed.nn -- --batch 8
-    want_status 2; want_no_out; want_err "^nnc: --batch is 4 in this program"
+    run ./fixed --steps 1
+    want_status 0; want_out "^f32\[2, 3\]"
+    run ./fixed --help
+    want_status 0; want_out "^  --batch N .*\(default 2\)"
+    run ./fixed --batch 8
+    want_status 2; want_no_out
+    want_err "^nnc: --batch is 2 in this program: .*\(nnc FILE -o EXE -- --batch 8\)"
+    # building: only the train block's settings, each with a value of its type
+    nnc fixed.nn -o fixed -- --threads 2
+    want_status 1; want_err "has no such setting"
+    nnc fixed.nn -o fixed -- --width wide
+    want_status 1; want_err "--width wide on the command line is not a valid int"
+    printf 'print(1)\n' >plain.nn
+    nnc plain.nn -o plain -- --batch 2
+    want_status 2; want_err "has no train block"
 }
 
 case_nan_loss() {
