@@ -8,9 +8,10 @@
  * Layouts. The caller's tensors are plain NCHW / OIHW. Convolutions are created with
  * "any" layouts so oneDNN can pick its fast blocked ones; where it does, the entry holds a
  * reorder (plain -> blocked for inputs, blocked -> plain for outputs) and an internal
- * buffer for the blocked copy. Convolutions with at most 4 input channels (a first layer)
- * skip oneDNN for their forward pass and weight gradient: rt_conv_direct.c does those on
- * the plain layout, faster than the copies alone. Pooling is not here: rt_pool2d.c does it on the plain
+ * buffer for the blocked copy. Small convolutions skip oneDNN where it did worse
+ * (rt_conv_direct.c, on the plain layout): with at most 4 input channels (a first layer)
+ * the forward pass and the weight gradient, and with at most 16 input and output channels
+ * the weight gradient. Pooling is not here: rt_pool2d.c does it on the plain
  * layout directly (oneDNN's pooling on plain NCHW was several times slower).
  *
  * Not thread-safe: one cache, used from the thread running the program (each entry has
@@ -346,6 +347,10 @@ static void rt_conv_call(RtNnKind kind, const RtConv2d *g, const float *a, const
     }
     if (kind != RT_NN_CONV_BACKWARD_DATA && rt_conv_direct_fits(g)) {
         (kind == RT_NN_CONV ? rt_conv_direct_forward : rt_conv_direct_weights)(g, a, b, out);
+        return;
+    }
+    if (kind == RT_NN_CONV_BACKWARD_WEIGHTS && rt_conv_across_fits(g)) {
+        rt_conv_across_weights(g, a, b, out);
         return;
     }
     if (kind == RT_NN_CONV_BACKWARD_WEIGHTS) {

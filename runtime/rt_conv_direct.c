@@ -1,5 +1,6 @@
-/* rt_conv_direct.c — convolutions with few input channels (an image's 1 or 3), computed
- * directly on plain NCHW with AVX-512, instead of through oneDNN.
+/* rt_conv_direct.c — small convolutions computed directly on plain NCHW with AVX-512,
+ * instead of through oneDNN: first layers (an image's 1 or 3 channels) here, and the
+ * weight gradient of layers with at most 16 channels at the end of the file.
  *
  * oneDNN's fast convolutions work on layouts blocked by 16 channels. For a first layer
  * (LeNet's 1 -> 6 channels) the copies into and out of those layouts cost as much as the
@@ -244,4 +245,102 @@ void rt_conv_direct_weights(const RtConv2d *g, const float *x, const float *dy, 
 {
     DirectJob job = {g, x, dy, dw, block_size(g->o, weights_blocks, 2)};
     rt_parallel_for((g->o + job.block - 1) / job.block * g->c, weights_tasks, &job);
+}
+
+/* ---- the weight gradient of small convolutions, across output channels ------------------- */
+
+/* LeNet's second layer (6 -> 16 channels, 5x5, 14x14 -> 10x10): rows of 10 outputs would
+ * fill 10 lanes of 16, and oneDNN's gradient ran on AVX2 there. Here the 16 lanes are the
+ * output channels: dy is first copied to [n, i, j, o] (o padded to 16 with zeros), then
+ * for input channel c every (n, i, j) adds dy[n, i, j, :] times each of the KH KW inputs
+ * it met, x[n, c, i + kh, j + kw], to the KH KW accumulators of c. One task per input
+ * channel, each summing over (n, i, j) in order: independent of the thread count. */
+
+typedef struct AcrossJob {
+    const RtConv2d *g;
+    const float *x, *dy;
+    float *dyt; /* dy as [n, oh, ow, 16] */
+    float *dw;
+} AcrossJob;
+
+bool rt_conv_across_fits(const RtConv2d *g)
+{
+    return g->stride == 1 && g->dilation == 1 && g->groups == 1 && g->padding == 0 &&
+           g->o <= 16 && g->c <= 16 && g->kh == g->kw && (g->kh == 3 || g->kh == 5) &&
+           __builtin_cpu_supports("avx512f");
+}
+
+static void across_transpose(void *ctx, int64_t begin, int64_t end)
+{
+    const AcrossJob *job = ctx;
+    const RtConv2d *g = job->g;
+    int64_t plane = g->oh * g->ow;
+    for (int64_t n = begin; n < end; n++) {
+        const float *dy = job->dy + n * g->o * plane;
+        float *t = job->dyt + n * plane * 16;
+        for (int64_t p = 0; p < plane; p++)
+            for (int64_t o = 0; o < 16; o++)
+                t[p * 16 + o] = o < g->o ? dy[o * plane + p] : 0;
+    }
+}
+
+/* dw[:, c, :, :] for a K x K kernel (a constant where inlined: K K accumulators in
+ * registers). */
+__attribute__((target("avx512f"), always_inline)) static inline void
+across_channel(const AcrossJob *job, int64_t c, const int K)
+{
+    const RtConv2d *g = job->g;
+    __m512 acc[25];
+#pragma GCC unroll 25
+    for (int k = 0; k < K * K; k++)
+        acc[k] = _mm512_setzero_ps();
+    for (int64_t n = 0; n < g->n; n++)
+        for (int64_t i = 0; i < g->oh; i++) {
+            const float *d = job->dyt + (n * g->oh + i) * g->ow * 16;
+            const float *row = job->x + ((n * g->c + c) * g->h + i) * g->w;
+            for (int64_t j = 0; j < g->ow; j++, d += 16, row++) {
+                __m512 dv = _mm512_loadu_ps(d);
+#pragma GCC unroll 5
+                for (int kh = 0; kh < K; kh++)
+#pragma GCC unroll 5
+                    for (int kw = 0; kw < K; kw++)
+                        acc[kh * K + kw] = _mm512_fmadd_ps(
+                            dv, _mm512_set1_ps(row[kh * g->w + kw]), acc[kh * K + kw]);
+            }
+        }
+    float lanes[16];
+#pragma GCC unroll 25
+    for (int k = 0; k < K * K; k++) {
+        _mm512_storeu_ps(lanes, acc[k]);
+        for (int64_t o = 0; o < g->o; o++)
+            job->dw[(o * g->c + c) * K * K + k] = lanes[o];
+    }
+}
+
+__attribute__((target("avx512f"))) static void across_channels(void *ctx, int64_t begin,
+                                                               int64_t end)
+{
+    const AcrossJob *job = ctx;
+    for (int64_t c = begin; c < end; c++) {
+        if (job->g->kh == 3)
+            across_channel(job, c, 3);
+        else
+            across_channel(job, c, 5);
+    }
+}
+
+void rt_conv_across_weights(const RtConv2d *g, const float *x, const float *dy, float *dw)
+{
+    /* the copy of dy: grown on first use of a larger geometry, then reused */
+    static float *dyt;
+    static int64_t capacity;
+    int64_t need = g->n * g->oh * g->ow * 16;
+    if (need > capacity) {
+        rt_free(dyt);
+        dyt = rt_alloc(sizeof(float) * (size_t)need);
+        capacity = need;
+    }
+    AcrossJob job = {g, x, dy, dyt, dw};
+    rt_parallel_for(g->n, across_transpose, &job);
+    rt_parallel_for(g->c, across_channels, &job);
 }

@@ -49,6 +49,11 @@ uint32_t rt_load_be32(const uint8_t *p);
 bool rt_conv_direct_fits(const RtConv2d *g);
 void rt_conv_direct_forward(const RtConv2d *g, const float *x, const float *w, float *y);
 void rt_conv_direct_weights(const RtConv2d *g, const float *x, const float *dy, float *dw);
+/* The weight gradient of a small convolution (at most 16 output and 16 input channels,
+ * a 3x3 or 5x5 kernel, stride 1, no padding, dilation or groups, AVX-512), vectorized
+ * across the output channels. */
+bool rt_conv_across_fits(const RtConv2d *g);
+void rt_conv_across_weights(const RtConv2d *g, const float *x, const float *dy, float *dw);
 
 /* ---- threads, messages and numbers in text ----------------------------------------------- */
 /* Caps the threads oneDNN's kernels use (threads > 0; 0 leaves its default, one per CPU),

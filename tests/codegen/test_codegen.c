@@ -687,6 +687,12 @@ static void test_conv(void)
     check_conv("direct: 2x2, 4 input channels", x8, w8, (IrConvAttr){1, 0, 1, 1});
     int64_t x9[] = {2, 1, 4, 4}, w9[] = {2, 1, 3, 3};
     check_conv("direct: padding 3 around a 3x3", x9, w9, (IrConvAttr){1, 3, 1, 1});
+    /* the weight gradient across output channels (5 to 16 input channels, no padding):
+     * LeNet's second layer, and 3x3 with 11 output channels (lanes left empty) */
+    int64_t x10[] = {2, 6, 14, 14}, w10[] = {16, 6, 5, 5};
+    check_conv("across: LeNet conv2", x10, w10, (IrConvAttr){1, 0, 1, 1});
+    int64_t x11[] = {3, 5, 7, 9}, w11[] = {11, 5, 3, 3};
+    check_conv("across: 3x3, 11 channels", x11, w11, (IrConvAttr){1, 0, 1, 1});
     /* enough channels for oneDNN's blocked layouts (and the reorders around them) */
     int64_t x5[] = {4, 32, 12, 12}, w5[] = {64, 32, 3, 3};
     check_conv("conv 32->64 channels", x5, w5, (IrConvAttr){1, 1, 1, 1});
