@@ -309,6 +309,7 @@ void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, LLVMValueRef
     declare_runtime(cg, &rt);
     LLVMValueRef *buf = util_malloc(sizeof(LLVMValueRef) * (size_t)(g->next_id + 1));
     memset(buf, 0, sizeof(LLVMValueRef) * (size_t)(g->next_id + 1));
+    int *in_place = env && env->slot_ptrs ? cg_slots_in_place(g) : NULL;
     bool stored = false;
     for (int i = 0; i < g->len; i++) {
         const IrNode *n = g->nodes[i];
@@ -317,7 +318,11 @@ void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, LLVMValueRef
             cg_emit_slot_snapshots(cg, g, i, buf, env);
             stored = true;
         }
-        if (offset[n->id] >= 0) {
+        if (in_place && n->op == IR_OP_SLOT_STORE && in_place[n->in[0]->id] == n->attr.io.index)
+            continue; /* its kernel wrote the slot */
+        if (in_place && in_place[n->id] >= 0)
+            buf[n->id] = cg_slot_pointer(cg, env, in_place[n->id]);
+        else if (offset[n->id] >= 0) {
             LLVMValueRef off = i64c(cg, offset[n->id]);
             char name[32];
             snprintf(name, sizeof name, "t%d", n->id);
@@ -326,6 +331,7 @@ void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, LLVMValueRef
         }
         emit_node(cg, &rt, n, buf, env);
     }
+    util_free(in_place);
     util_free(buf);
 }
 

@@ -3,7 +3,9 @@
  *
  * A region function is `void region_k(float **slot_ptrs, double *vars, double *outs)`.
  * A SLOT_LOAD is no copy: its buffer is the slot itself, so kernels read parameters in
- * place. A SLOT_STORE copies its input into the slot. The stores come last in a region,
+ * place. A SLOT_STORE copies its input into the slot, unless the kernel computing the input
+ * wrote it there directly (cg_slots_in_place: an optimizer's update writes the new
+ * parameters over the old ones, element by element). The stores come last in a region,
  * after every read of the old values, except in one case that this file repairs: a read
  * after the first store of a slot that an earlier store has overwritten (two carried
  * tensors swapped, `a, b = b, a`, or a value printed after its slot is stored). Such
@@ -114,11 +116,67 @@ void cg_emit_slot_snapshots(Cg *cg, const IrGraph *g, int first, LLVMValueRef *b
     util_free((void *)list);
 }
 
+/* Whether the fused node f, at position at, may compute its value straight into slot k
+ * (the slot's one store stores f): its body is elementwise, it reads the slot's old value
+ * only at the index it writes (an input of its own shape), and nothing after it reads that
+ * old value. Then f's readers see the value in the slot, which nothing else writes. */
+static bool computes_in_place(const IrGraph *g, const IrNode *f, int at, int k)
+{
+    if (f->op != IR_OP_FUSED)
+        return false;
+    for (int j = 0; j < f->attr.fused.nbody; j++)
+        if (!ir_op_is_elementwise(f->attr.fused.body[j]->op))
+            return false;
+    for (int j = 0; j < f->nin; j++) {
+        const IrNode *load = slot_source(f->in[j]);
+        if (load && load->attr.io.index == k && !ir_shape_eq(&f->in[j]->shape, &f->shape))
+            return false;
+    }
+    for (int q = at + 1; q < g->len; q++) {
+        const IrNode *n = g->nodes[q];
+        for (int j = 0; j < n->nin; j++) {
+            const IrNode *load = slot_source(n->in[j]);
+            if (load && load->attr.io.index == k)
+                return false;
+        }
+    }
+    return true;
+}
+
+int *cg_slots_in_place(const IrGraph *g)
+{
+    int *slot = util_malloc(sizeof(int) * (size_t)(g->next_id + 1));
+    int *position = util_malloc(sizeof(int) * (size_t)(g->next_id + 1));
+    for (int i = 0; i <= g->next_id; i++)
+        slot[i] = -1;
+    for (int i = 0; i < g->len; i++)
+        position[g->nodes[i]->id] = i;
+    for (int i = 0; i < g->len; i++) {
+        const IrNode *st = g->nodes[i];
+        if (st->op != IR_OP_SLOT_STORE)
+            continue;
+        int k = st->attr.io.index, stores = 0;
+        for (int j = 0; j < g->len; j++)
+            stores += g->nodes[j]->op == IR_OP_SLOT_STORE && g->nodes[j]->attr.io.index == k;
+        const IrNode *f = st->in[0];
+        if (stores == 1 && slot[f->id] < 0 && computes_in_place(g, f, position[f->id], k))
+            slot[f->id] = k;
+    }
+    util_free(position);
+    return slot;
+}
+
 /* &array[index] for an array of 8-byte elements (pointers or doubles). */
 static LLVMValueRef element8(Cg *cg, LLVMValueRef array, LLVMTypeRef type, int index)
 {
     LLVMValueRef off = i64c(cg, index);
     return LLVMBuildInBoundsGEP2(cg->b, type, array, &off, 1, "");
+}
+
+LLVMValueRef cg_slot_pointer(Cg *cg, const CgEnv *env, int k)
+{
+    ASSERT(env && env->slot_ptrs); /* only regions hold program ops */
+    return LLVMBuildLoad2(cg->b, cg->ptr, element8(cg, env->slot_ptrs, cg->ptr, k), "slot");
 }
 
 void cg_emit_program_op(Cg *cg, const IrNode *n, LLVMValueRef *buf, const CgEnv *env)
@@ -127,13 +185,9 @@ void cg_emit_program_op(Cg *cg, const IrNode *n, LLVMValueRef *buf, const CgEnv 
     LLVMTypeRef f64 = LLVMDoubleTypeInContext(cg->ctx);
     int k = n->attr.io.index;
     switch (n->op) {
-    case IR_OP_SLOT_LOAD:
-        buf[n->id] = LLVMBuildLoad2(cg->b, cg->ptr, element8(cg, env->slot_ptrs, cg->ptr, k),
-                                    "slot");
-        return;
+    case IR_OP_SLOT_LOAD: buf[n->id] = cg_slot_pointer(cg, env, k); return;
     case IR_OP_SLOT_STORE: {
-        LLVMValueRef slot = LLVMBuildLoad2(cg->b, cg->ptr,
-                                           element8(cg, env->slot_ptrs, cg->ptr, k), "slot");
+        LLVMValueRef slot = cg_slot_pointer(cg, env, k);
         /* memmove: storing a slot's own (unchanged) value is allowed */
         LLVMBuildMemMove(cg->b, slot, SNAPSHOT_ALIGN, buf[n->in[0]->id], 4,
                          i64c(cg, ir_shape_numel(&n->in[0]->shape) * 4));
