@@ -90,6 +90,14 @@ enum { CG_PARALLEL_POINTS = 1 << 16 };
  * holding out, in0, ... The builder is left where it was. */
 LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, IrNode *const *in, int nin,
                              IrNode *const *body, int nbody, int64_t *parallel);
+/* Declares `internal void name_suffix(void *ctx, int64_t begin, int64_t end)`, a function
+ * for rt_parallel_for, and positions the builder in its entry block (the caller restores
+ * its own position). */
+LLVMValueRef cg_range_function(Cg *cg, const char *name, const char *suffix);
+/* Defines `void name(int64_t begin, int64_t end, float *out, const float *in0, ...)`
+ * computing elements [begin, end) of the flat FUSED node f (ir_fused_flat): the same code
+ * serves every FUSED node alike to f, each with its own pointers. */
+LLVMValueRef cg_kernel_flat(Cg *cg, const char *name, const IrNode *f);
 /* Defines `void name(float *out, const float *in)` copying the transpose t of its input. */
 LLVMValueRef cg_kernel_transpose(Cg *cg, const char *name, const IrNode *t);
 

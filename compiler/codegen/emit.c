@@ -21,7 +21,6 @@
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 
-#include <stdlib.h>
 #include <string.h>
 
 enum {
@@ -142,6 +141,18 @@ static void call_kernel(Cg *cg, LLVMValueRef fn, LLVMValueRef out, IrNode *const
     util_free(args);
 }
 
+/* rt_parallel_for(n, fn, ctx) at the builder's position. */
+static void emit_parallel_for(Cg *cg, int64_t n, LLVMValueRef fn, LLVMValueRef ctx)
+{
+    LLVMTypeRef params[3] = {cg->i64, cg->ptr, cg->ptr};
+    LLVMTypeRef fty = LLVMFunctionType(cg->void_, params, 3, 0);
+    LLVMValueRef pf = LLVMGetNamedFunction(cg->mod, "rt_parallel_for");
+    if (!pf)
+        pf = LLVMAddFunction(cg->mod, "rt_parallel_for", fty);
+    LLVMValueRef call_args[3] = {i64c(cg, n), fn, ctx};
+    LLVMBuildCall2(cg->b, fty, pf, call_args, 3, "");
+}
+
 static void call_fused(Cg *cg, LLVMValueRef fn, int64_t parallel, LLVMValueRef out,
                        IrNode *const *in, int nin, LLVMValueRef *buf)
 {
@@ -156,13 +167,7 @@ static void call_fused(Cg *cg, LLVMValueRef fn, int64_t parallel, LLVMValueRef o
         LLVMBuildStore(cg->b, i ? buf[in[i - 1]->id] : out,
                        LLVMBuildInBoundsGEP2(cg->b, cg->ptr, args, &at, 1, ""));
     }
-    LLVMTypeRef params[3] = {cg->i64, cg->ptr, cg->ptr};
-    LLVMTypeRef fty = LLVMFunctionType(cg->void_, params, 3, 0);
-    LLVMValueRef pf = LLVMGetNamedFunction(cg->mod, "rt_parallel_for");
-    if (!pf)
-        pf = LLVMAddFunction(cg->mod, "rt_parallel_for", fty);
-    LLVMValueRef call_args[3] = {i64c(cg, parallel), fn, args};
-    LLVMBuildCall2(cg->b, fty, pf, call_args, 3, "");
+    emit_parallel_for(cg, parallel, fn, args);
 }
 
 /* rt_random_<kind>(out, n, a, [b,] seed, counter), the runtime's generator that the
@@ -297,6 +302,92 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
     call_fused(cg, fn, parallel, buf[n->id], n->in, n->nin, buf);
 }
 
+/* Alike kernels run in blocks of this many elements of one node. The vectorized loop of a
+ * flat kernel and its scalar remainder may round differently (the elementwise ops allow
+ * reassociation and contraction), so which path computes an element must not depend on
+ * how the work is cut among threads: each call starts at a block boundary of its node and
+ * ends at one or at the node's end, and the vector step (at most 16 lanes times 8) divides
+ * the block. */
+enum { ALIKE_BLOCK = 4096 };
+
+/* `void name_group(void **table, int64_t begin, int64_t end)` over blocks [begin, end) of
+ * the r alike nodes run[0..r), the blocks of each node after the previous node's: for each
+ * node m with blocks in that range, the flat kernel on them, with the m-th row of the
+ * table (out, in0, ...). So one call, or one rt_parallel_for, updates every parameter. */
+static LLVMValueRef group_function(Cg *cg, const char *name, LLVMValueRef kernel,
+                                   IrNode *const *run, int r)
+{
+    LLVMBasicBlockRef saved = LLVMGetInsertBlock(cg->b);
+    LLVMValueRef fn = cg_range_function(cg, name, "group");
+    LLVMValueRef table = LLVMGetParam(fn, 0), begin = LLVMGetParam(fn, 1);
+    LLVMValueRef end = LLVMGetParam(fn, 2);
+    int narr = run[0]->nin + 1;
+    LLVMValueRef *args = util_malloc(sizeof(LLVMValueRef) * (size_t)(narr + 2));
+    int64_t offset = 0; /* in blocks */
+    for (int m = 0; m < r; m++) {
+        int64_t count = ir_shape_numel(&run[m]->shape);
+        int64_t blocks = (count + ALIKE_BLOCK - 1) / ALIKE_BLOCK;
+        LLVMValueRef lo_m = i64c(cg, offset), hi_m = i64c(cg, offset + blocks);
+        LLVMValueRef lo = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, begin, lo_m, ""),
+                                          begin, lo_m, "lo");
+        LLVMValueRef hi = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, end, hi_m, ""),
+                                          end, hi_m, "hi");
+        LLVMBasicBlockRef call = LLVMAppendBasicBlockInContext(cg->ctx, fn, "member");
+        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(cg->ctx, fn, "next");
+        LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, lo, hi, ""), call, next);
+        LLVMPositionBuilderAtEnd(cg->b, call);
+        LLVMValueRef block = i64c(cg, ALIKE_BLOCK), whole = i64c(cg, count);
+        args[0] = LLVMBuildMul(cg->b, LLVMBuildSub(cg->b, lo, lo_m, ""), block, "");
+        LLVMValueRef end_m = LLVMBuildMul(cg->b, LLVMBuildSub(cg->b, hi, lo_m, ""), block, "");
+        args[1] = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, end_m, whole, ""),
+                                  end_m, whole, "");
+        for (int a = 0; a < narr; a++) {
+            LLVMValueRef at = i64c(cg, (int64_t)m * narr + a);
+            args[2 + a] = LLVMBuildLoad2(cg->b, cg->ptr,
+                                         LLVMBuildInBoundsGEP2(cg->b, cg->ptr, table, &at, 1, ""),
+                                         "");
+        }
+        LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(kernel), kernel, args, (unsigned)(narr + 2),
+                       "");
+        LLVMBuildBr(cg->b, next);
+        LLVMPositionBuilderAtEnd(cg->b, next);
+        offset += blocks;
+    }
+    LLVMBuildRetVoid(cg->b);
+    util_free(args);
+    LLVMPositionBuilderAtEnd(cg->b, saved);
+    return fn;
+}
+
+/* The r alike nodes run[0..r) (buffers in buf) as one kernel: one function for all, one
+ * call (or one rt_parallel_for over all their elements when they are many). */
+static void emit_alike_run(Cg *cg, IrNode *const *run, int r, LLVMValueRef *buf)
+{
+    char name[48];
+    snprintf(name, sizeof name, "fused_%d", run[0]->id);
+    LLVMValueRef kernel = cg_kernel_flat(cg, name, run[0]);
+    LLVMValueRef group = group_function(cg, name, kernel, run, r);
+    int narr = run[0]->nin + 1;
+    LLVMValueRef table = LLVMBuildAlloca(cg->b, LLVMArrayType2(cg->ptr, (uint64_t)(r * narr)),
+                                         "table");
+    int64_t total = 0, blocks = 0;
+    for (int m = 0; m < r; m++) {
+        for (int a = 0; a < narr; a++) {
+            LLVMValueRef at = i64c(cg, (int64_t)m * narr + a);
+            LLVMBuildStore(cg->b, a ? buf[run[m]->in[a - 1]->id] : buf[run[m]->id],
+                           LLVMBuildInBoundsGEP2(cg->b, cg->ptr, table, &at, 1, ""));
+        }
+        total += ir_shape_numel(&run[m]->shape);
+        blocks += (ir_shape_numel(&run[m]->shape) + ALIKE_BLOCK - 1) / ALIKE_BLOCK;
+    }
+    LLVMValueRef args[3] = {table, i64c(cg, 0), i64c(cg, blocks)};
+    if (total < CG_PARALLEL_POINTS || blocks < 2) {
+        LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(group), group, args, 3, "");
+        return;
+    }
+    emit_parallel_for(cg, blocks, group, table);
+}
+
 int64_t cg_plan_graph(const IrGraph *g, int64_t *offset)
 {
     return plan_buffers(g, offset);
@@ -320,16 +411,25 @@ void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, LLVMValueRef
         }
         if (in_place && n->op == IR_OP_SLOT_STORE && in_place[n->in[0]->id] == n->attr.io.index)
             continue; /* its kernel wrote the slot */
-        if (in_place && in_place[n->id] >= 0)
-            buf[n->id] = cg_slot_pointer(cg, env, in_place[n->id]);
-        else if (offset[n->id] >= 0) {
-            LLVMValueRef off = i64c(cg, offset[n->id]);
-            char name[32];
-            snprintf(name, sizeof name, "t%d", n->id);
-            buf[n->id] = LLVMBuildInBoundsGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), arena,
-                                               &off, 1, name);
+        int r = pass_alike_run(g, i);
+        for (int m = i; m < i + r; m++) {
+            const IrNode *x = g->nodes[m];
+            if (in_place && in_place[x->id] >= 0)
+                buf[x->id] = cg_slot_pointer(cg, env, in_place[x->id]);
+            else if (offset[x->id] >= 0) {
+                LLVMValueRef off = i64c(cg, offset[x->id]);
+                char name[32];
+                snprintf(name, sizeof name, "t%d", x->id);
+                buf[x->id] = LLVMBuildInBoundsGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx),
+                                                   arena, &off, 1, name);
+            }
         }
-        emit_node(cg, &rt, n, buf, env);
+        if (r > 1) {
+            emit_alike_run(cg, g->nodes + i, r, buf);
+            i += r - 1;
+        } else {
+            emit_node(cg, &rt, n, buf, env);
+        }
     }
     util_free(in_place);
     util_free(buf);

@@ -374,15 +374,21 @@ static void emit_fill(Cg *cg, LLVMValueRef out, int64_t count, LLVMValueRef v)
 
 /* `void name_range(ptr ctx, i64 begin, i64 end)` for rt_parallel_for: ctx holds the
  * kernel's narr pointers; calls kernel(begin, end, ctx[0], ...). */
+LLVMValueRef cg_range_function(Cg *cg, const char *name, const char *suffix)
+{
+    char fname[160];
+    snprintf(fname, sizeof fname, "%s_%s", name, suffix);
+    LLVMTypeRef params[3] = {cg->ptr, cg->i64, cg->i64};
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, fname, LLVMFunctionType(cg->void_, params, 3, 0));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
+    return fn;
+}
+
 static LLVMValueRef range_trampoline(Cg *cg, const char *name, LLVMValueRef kernel, int narr)
 {
-    char tname[160];
-    snprintf(tname, sizeof tname, "%s_range", name);
-    LLVMTypeRef params[3] = {cg->ptr, cg->i64, cg->i64};
-    LLVMValueRef fn = LLVMAddFunction(cg->mod, tname, LLVMFunctionType(cg->void_, params, 3, 0));
-    LLVMSetLinkage(fn, LLVMInternalLinkage);
     LLVMBasicBlockRef saved = LLVMGetInsertBlock(cg->b);
-    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
+    LLVMValueRef fn = cg_range_function(cg, name, "range");
     LLVMValueRef *args = util_malloc(sizeof(LLVMValueRef) * (size_t)(narr + 2));
     args[0] = LLVMGetParam(fn, 1);
     args[1] = LLVMGetParam(fn, 2);
@@ -400,8 +406,10 @@ static LLVMValueRef range_trampoline(Cg *cg, const char *name, LLVMValueRef kern
     return fn;
 }
 
-LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, IrNode *const *in, int nin,
-                             IrNode *const *body, int nbody, int64_t *parallel)
+/* cg_kernel_fused, or with `flat` (a flat elementwise kernel, ir_fused_flat) the ranged
+ * kernel itself over its elements, whatever its size: cg_kernel_flat. */
+static LLVMValueRef kernel_fused(Cg *cg, const char *name, IrNode *const *in, int nin,
+                                 IrNode *const *body, int nbody, bool flat, int64_t *parallel)
 {
     ASSERT(nbody >= 1);
     const IrNode *root = body[nbody - 1];
@@ -438,6 +446,8 @@ LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, IrNode *const *in, int ni
         points *= n->dims[d];
     bool ranged = n->rank > 0 && !n->reduced[0] && n->dims[0] >= 2 &&
                   points >= CG_PARALLEL_POINTS;
+    ASSERT(!flat || (n->rank == 1 && !reduces)); /* its inputs: its shape, or one element */
+    ranged = ranged || flat;
     *parallel = ranged ? n->dims[0] : 0;
 
     LLVMBasicBlockRef caller = LLVMGetInsertBlock(cg->b);
@@ -474,10 +484,23 @@ LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, IrNode *const *in, int ni
     LLVMBuildRetVoid(cg->b);
     util_free(k.param);
     util_free(n->stride);
-    if (ranged)
+    if (ranged && !flat)
         fn = range_trampoline(cg, name, fn, n->narr);
     LLVMPositionBuilderAtEnd(cg->b, caller);
     return fn;
+}
+
+LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, IrNode *const *in, int nin,
+                             IrNode *const *body, int nbody, int64_t *parallel)
+{
+    return kernel_fused(cg, name, in, nin, body, nbody, false, parallel);
+}
+
+LLVMValueRef cg_kernel_flat(Cg *cg, const char *name, const IrNode *f)
+{
+    int64_t parallel;
+    return kernel_fused(cg, name, f->in, f->nin, f->attr.fused.body, f->attr.fused.nbody, true,
+                        &parallel);
 }
 
 /* ---- copies: transposes and the layout ops of layout.c ------------------------------------- */

@@ -11,6 +11,7 @@
  * tensors swapped, `a, b = b, a`, or a value printed after its slot is stored). Such
  * values are copied into the region's scratch before the first store. */
 #include "codegen/cg_internal.h"
+#include "passes/passes.h"
 #include "util/util.h"
 
 #include <string.h>
@@ -119,8 +120,12 @@ void cg_emit_slot_snapshots(Cg *cg, const IrGraph *g, int first, LLVMValueRef *b
 /* Whether the fused node f, at position at, may compute its value straight into slot k
  * (the slot's one store stores f): its body is elementwise, it reads the slot's old value
  * only at the index it writes (an input of its own shape), and nothing after it reads that
- * old value. Then f's readers see the value in the slot, which nothing else writes. */
-static bool computes_in_place(const IrGraph *g, const IrNode *f, int at, int k)
+ * old value, nor anything in its run of alike kernels (pass_alike_run), which runs at once
+ * from the run's first position, `from`. Then f's readers see the value in the slot, which
+ * nothing else writes. The kernel's pointers are noalias, as every kernel's: it reads and
+ * writes each element of the slot only at that element's own index, so no reordering that
+ * noalias allows can move a read of an element after its write. */
+static bool computes_in_place(const IrGraph *g, const IrNode *f, int from, int at, int k)
 {
     if (f->op != IR_OP_FUSED)
         return false;
@@ -132,8 +137,10 @@ static bool computes_in_place(const IrGraph *g, const IrNode *f, int at, int k)
         if (load && load->attr.io.index == k && !ir_shape_eq(&f->in[j]->shape, &f->shape))
             return false;
     }
-    for (int q = at + 1; q < g->len; q++) {
+    for (int q = from; q < g->len; q++) {
         const IrNode *n = g->nodes[q];
+        if (q == at)
+            continue;
         for (int j = 0; j < n->nin; j++) {
             const IrNode *load = slot_source(n->in[j]);
             if (load && load->attr.io.index == k)
@@ -147,10 +154,17 @@ int *cg_slots_in_place(const IrGraph *g)
 {
     int *slot = util_malloc(sizeof(int) * (size_t)(g->next_id + 1));
     int *position = util_malloc(sizeof(int) * (size_t)(g->next_id + 1));
+    int *run_start = util_malloc(sizeof(int) * (size_t)(g->len + 1));
     for (int i = 0; i <= g->next_id; i++)
         slot[i] = -1;
     for (int i = 0; i < g->len; i++)
         position[g->nodes[i]->id] = i;
+    for (int i = 0; i < g->len;) {
+        int r = pass_alike_run(g, i);
+        for (int m = i; m < i + r; m++)
+            run_start[m] = i;
+        i += r;
+    }
     for (int i = 0; i < g->len; i++) {
         const IrNode *st = g->nodes[i];
         if (st->op != IR_OP_SLOT_STORE)
@@ -159,9 +173,11 @@ int *cg_slots_in_place(const IrGraph *g)
         for (int j = 0; j < g->len; j++)
             stores += g->nodes[j]->op == IR_OP_SLOT_STORE && g->nodes[j]->attr.io.index == k;
         const IrNode *f = st->in[0];
-        if (stores == 1 && slot[f->id] < 0 && computes_in_place(g, f, position[f->id], k))
+        int at = position[f->id];
+        if (stores == 1 && slot[f->id] < 0 && computes_in_place(g, f, run_start[at], at, k))
             slot[f->id] = k;
     }
+    util_free(run_start);
     util_free(position);
     return slot;
 }

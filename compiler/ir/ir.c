@@ -26,6 +26,57 @@ bool ir_op_is_elementwise(IrOp op)
            k == IR_KIND_BROADCAST;
 }
 
+bool ir_fused_flat(const IrNode *a)
+{
+    if (a->op != IR_OP_FUSED || ir_shape_numel(&a->shape) < 2)
+        return false;
+    for (int j = 0; j < a->attr.fused.nbody; j++)
+        if (!ir_op_is_elementwise(a->attr.fused.body[j]->op))
+            return false;
+    for (int i = 0; i < a->nin; i++)
+        if (!ir_shape_eq(&a->in[i]->shape, &a->shape) && ir_shape_numel(&a->in[i]->shape) != 1)
+            return false;
+    return true;
+}
+
+/* Where body node b of FUSED node f takes its input j: a body index, or -1 - the index
+ * of one of f's inputs. */
+static int body_source(const IrNode *f, const IrNode *b, int j)
+{
+    for (int t = 0; t < f->attr.fused.nbody; t++)
+        if (f->attr.fused.body[t] == b->in[j])
+            return t;
+    for (int i = 0; i < f->nin; i++)
+        if (f->in[i] == b->in[j])
+            return -1 - i;
+    return INT32_MIN; /* not reached in a well-formed FUSED node */
+}
+
+bool ir_fused_alike(const IrNode *a, const IrNode *b)
+{
+    if (!ir_fused_flat(a) || !ir_fused_flat(b) || a->dtype != b->dtype || a->nin != b->nin ||
+        a->attr.fused.nbody != b->attr.fused.nbody)
+        return false;
+    for (int i = 0; i < a->nin; i++) {
+        const IrNode *x = a->in[i], *y = b->in[i];
+        bool x_whole = ir_shape_eq(&x->shape, &a->shape), y_whole = ir_shape_eq(&y->shape, &b->shape);
+        if (x_whole != y_whole || x->dtype != y->dtype)
+            return false;
+    }
+    for (int t = 0; t < a->attr.fused.nbody; t++) {
+        const IrNode *p = a->attr.fused.body[t], *q = b->attr.fused.body[t];
+        if (p->op != q->op || p->dtype != q->dtype || p->nin != q->nin ||
+            (ir_shape_numel(&p->shape) == 1) != (ir_shape_numel(&q->shape) == 1))
+            return false;
+        if (ir_op_kind(p->op) != IR_KIND_BROADCAST && memcmp(&p->attr, &q->attr, sizeof p->attr))
+            return false;
+        for (int j = 0; j < p->nin; j++)
+            if (body_source(a, p, j) != body_source(b, q, j))
+                return false;
+    }
+    return true;
+}
+
 IrGraph *ir_graph_new(void)
 {
     IrGraph *g = util_malloc(sizeof *g);

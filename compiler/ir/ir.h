@@ -141,6 +141,14 @@ const char *ir_op_name(IrOp op);
 int ir_op_arity(IrOp op);
 IrOpKind ir_op_kind(IrOp op);
 bool ir_op_is_elementwise(IrOp op);   /* UNARY, BINARY, SELECT, BROADCAST kinds */
+/* Whether FUSED node a is a flat elementwise kernel: its body is elementwise, each input
+ * has a's shape or one element, and a has more than one. Such a kernel is one loop over
+ * its elements, the same code for any shape. */
+bool ir_fused_flat(const IrNode *a);
+/* Whether flat FUSED nodes a and b compute the same function of their inputs (the same
+ * body ops wired the same way, inputs of the same kinds and types): one kernel serves
+ * both, over each one's own elements (an optimizer's update of every parameter). */
+bool ir_fused_alike(const IrNode *a, const IrNode *b);
 
 /* ---- shapes -------------------------------------------------------------------------- */
 int64_t ir_shape_numel(const IrShape *s);

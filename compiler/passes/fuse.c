@@ -6,7 +6,8 @@
  * it is as large as the group's domain (a smaller producer would be recomputed for every
  * domain element; it becomes its own kernel instead). Every elementwise or reduce node
  * ends up in some group; a group of one is still a FUSED node, so codegen sees one kind
- * of kernel. */
+ * of kernel. Last, FUSED nodes that compute the same function (an optimizer's update of
+ * each parameter) are brought together, for codegen to run as one kernel (gather_alike). */
 #include "passes/passes.h"
 #include "util/util.h"
 
@@ -55,6 +56,97 @@ static void grow(Fuse *f, IrNode *root, int group)
         }
     }
     util_vec_free(&work);
+}
+
+int pass_alike_run(const IrGraph *g, int i)
+{
+    const IrNode *first = g->nodes[i];
+    if (!ir_fused_flat(first))
+        return 1;
+    int r = 1;
+    for (; i + r < g->len && ir_fused_alike(first, g->nodes[i + r]); r++) {
+        const IrNode *n = g->nodes[i + r];
+        for (int j = 0; j < n->nin; j++)
+            for (int m = 0; m < r; m++)
+                if (n->in[j] == g->nodes[i + m])
+                    return r;
+    }
+    return r;
+}
+
+/* A node without inputs that reads nothing a kernel writes: it may move earlier. A slot's
+ * load may not move above a store (to any slot: kept simple). */
+static bool movable_source(const IrNode *n)
+{
+    return n->nin == 0 && (n->op == IR_OP_SLOT_LOAD || n->op == IR_OP_CONST ||
+                           n->op == IR_OP_SCALAR_INPUT);
+}
+
+/* Moves g->nodes[from] to index to (to <= from), shifting the nodes between up by one. */
+static void move_node(IrGraph *g, int from, int to)
+{
+    IrNode *n = g->nodes[from];
+    memmove(g->nodes + to + 1, g->nodes + to, sizeof(IrNode *) * (size_t)(from - to));
+    g->nodes[to] = n;
+}
+
+/* Whether n, at index j, can join the run g->nodes[start .. end): none of its inputs is in
+ * the run, and each one after it is a movable source with no SLOT_STORE between the run's
+ * start and it. Marks those sources (aux = n). */
+static bool can_join(IrGraph *g, const int *position, int start, int end, int j, IrNode *n)
+{
+    bool ok = true;
+    for (int k = 0; k < n->nin && ok; k++) {
+        IrNode *p = n->in[k];
+        int q = position[p->id];
+        if (q < start)
+            continue;
+        ok = q >= end && q < j && movable_source(p);
+        for (int s = start; s < q && ok; s++)
+            ok = g->nodes[s]->op != IR_OP_SLOT_STORE;
+        if (ok)
+            p->aux = n;
+    }
+    for (int k = 0; k < n->nin && !ok; k++)
+        n->in[k]->aux = NULL;
+    return ok;
+}
+
+/* An optimizer's update is one FUSED node per parameter (and per state), all alike
+ * (ir_fused_alike), interleaved: velocity 1, parameter 1 (which reads velocity 1),
+ * velocity 2, ... Each node alike to an earlier one moves up to join it when it can
+ * (can_join), its sources moving just before the run, so that the alike nodes stand
+ * together and codegen runs each such run as one kernel over all their elements. Nothing
+ * moves past a node it depends on, so the order is still a valid schedule. */
+static void gather_alike(IrGraph *g)
+{
+    int *position = util_malloc(sizeof(int) * (size_t)(g->next_id + 1));
+    for (int i = 0; i < g->len; i++)
+        g->nodes[i]->aux = NULL;
+    for (int start = 0; start < g->len; start++) {
+        IrNode *first = g->nodes[start];
+        if (!ir_fused_flat(first))
+            continue;
+        int end = start + 1;
+        for (int j = end; j < g->len; j++) {
+            IrNode *n = g->nodes[j];
+            if (!ir_fused_alike(first, n))
+                continue;
+            for (int i = 0; i < g->len; i++)
+                position[g->nodes[i]->id] = i;
+            if (!can_join(g, position, start, end, j, n))
+                continue;
+            for (int q = end; q < j; q++) /* its sources, before the run */
+                if (g->nodes[q]->aux == n) {
+                    g->nodes[q]->aux = NULL;
+                    move_node(g, q, start++);
+                    end++;
+                }
+            move_node(g, j, end++);
+        }
+        start = end - 1;
+    }
+    util_free(position);
 }
 
 void pass_fuse(IrGraph *g)
@@ -134,4 +226,5 @@ void pass_fuse(IrGraph *g)
         util_vec_free(&f.users[i]);
     util_free(f.users);
     util_free(f.group);
+    gather_alike(g);
 }

@@ -113,19 +113,26 @@ static void classify(const IrGraph *g, MemPlan *p)
     }
 }
 
-/* last = the last point that reads the storage, directly or through an alias. */
+/* last = the last point that reads the storage, directly or through an alias. A run of
+ * alike kernels runs at once (pass_alike_run): what one of them reads, and what each
+ * writes, lives at least to the run's end, so that no output of the run shares bytes with
+ * another or with an input of the run. */
 static void liveness(const IrGraph *g, MemPlan *p)
 {
-    for (int i = 0; i < g->len; i++) {
+    for (int i = 0, run_end = 0; i < g->len; i++) {
+        if (i >= run_end)
+            run_end = i + pass_alike_run(g, i);
         const IrNode *n = g->nodes[i];
+        if (p->slot[n->id].last < run_end - 1)
+            p->slot[n->id].last = run_end - 1;
         for (int j = 0; j < n->nin; j++) {
             MemSlot *s = &p->slot[n->in[j]->id];
             /* a top-level node with a result, earlier in program order */
             ASSERT(s->first >= 0 && s->first < i && s->kind != MEM_NONE);
             if (s->kind == MEM_ALIAS)
                 s = &p->slot[s->alias_of];
-            if (s->last < i)
-                s->last = i;
+            if (s->last < run_end - 1)
+                s->last = run_end - 1;
         }
     }
 }

@@ -13,6 +13,11 @@ void pass_simplify(IrGraph *g);
 /* Groups each chain of elementwise ops, and the reduction consuming it, into one FUSED
  * node (see ir.h); every elementwise or reduce op ends up inside a FUSED node. */
 void pass_fuse(IrGraph *g);
+/* The number of FUSED nodes from g->nodes[i] on that are alike (ir_fused_alike) and
+ * independent of each other, which codegen runs as one kernel, at once: 1 when
+ * g->nodes[i] starts no such run. Memory planning and in-place stores treat a run as one
+ * point of the schedule. */
+int pass_alike_run(const IrGraph *g, int i);
 
 /* ---- memory planning (memplan.c, docs/memory.md) ------------------------------------ */
 

@@ -107,6 +107,21 @@ static IrNode *fold(IrGraph *g, IrNode *n)
         IrNode *r = identity_operand(n, n->op == IR_OP_SUB ? 0.0 : 1.0, false);
         return r ? r : n;
     }
+    case IR_OP_POW: {
+        /* x^1 = x and x^2 = x x (exactly rounded, as pow's result should be): an
+         * optimizer's squared gradient is a multiplication, not a call per element */
+        IrNode *r = identity_operand(n, 1.0, false);
+        if (r)
+            return r;
+        r = identity_operand(n, 2.0, false);
+        if (!r)
+            return n;
+        IrNode *in[2] = {r, r};
+        IrNode *m = ir_node_alloc(g, IR_OP_MUL, in, 2, n->span);
+        m->shape = n->shape;
+        m->dtype = n->dtype;
+        return m;
+    }
     default: return n;
     }
 }

@@ -1,5 +1,5 @@
 /* test_simplify_attrs.c — CSE in pass_simplify must merge nodes only when their
- * attributes agree. For every op with attributes: two nodes on the same inputs that
+ * attributes agree (and, at the end, the power identities). For every op with attributes: two nodes on the same inputs that
  * differ in one attribute must both survive, and an exact duplicate must be merged. The
  * graphs are built by hand; each node is printed so dead-node removal keeps it. */
 #include "ir/ir.h"
@@ -46,6 +46,32 @@ static IrNode *filled(IrGraph *g, int rank, const int64_t *dims, IrDType t)
     IrNode *x = ir_const_typed(g, NOWHERE, t, &s, v);
     util_free(v);
     return x;
+}
+
+/* x^2 becomes x x, x^1 becomes x, x^3 stays a power (pass_simplify's POW rule). */
+static void test_pow_identities(void)
+{
+    IrGraph *g = ir_graph_new();
+    int64_t d[] = {4, 6};
+    IrNode *x = filled(g, 2, d, IR_F32);
+    IrShape s0 = {.rank = 0};
+    double e[3] = {2, 1, 3};
+    for (int i = 0; i < 3; i++)
+        ir_print(g, NOWHERE, ir_binary(g, NOWHERE, IR_OP_POW, x, ir_const(g, NOWHERE, &s0, &e[i])));
+    pass_simplify(g);
+    ir_verify(g, "simplify");
+    const IrNode *printed[3] = {0};
+    for (int i = 0, k = 0; i < g->len && k < 3; i++)
+        if (g->nodes[i]->op == IR_OP_PRINT)
+            printed[k++] = g->nodes[i]->in[0];
+    bool ok = printed[0] && printed[0]->op == IR_OP_MUL && printed[0]->in[0] == x &&
+              printed[0]->in[1] == x && printed[1] == x && printed[2] &&
+              printed[2]->op == IR_OP_POW;
+    if (!ok)
+        ir_print_graph(stdout, g);
+    printf("%-28s %s\n", "pow by 2 and 1", ok ? "ok" : "FAIL");
+    ok ? passed++ : failed++;
+    ir_graph_free(g);
 }
 
 /* Builds a = A, b = B, then c = A again (in that order), and checks them. */
@@ -142,6 +168,7 @@ int main(void)
          filled(g, 1, (int64_t[]){5}, IR_F32),
          filled(g, 1, (int64_t[]){5}, IR_I32));
 
+    test_pow_identities();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }
