@@ -322,6 +322,33 @@ case_threads_determinism() {
     same_with_threads "$SRC/tests/train/small_mlp.nn"
 }
 
+case_step_allocations() {
+    # Training steps allocate no tensors: every step's buffers are planned in the region's
+    # arena before the loop (docs/memory.md). The bytes malloc hands out in a whole run,
+    # counted by an LD_PRELOAD library, grow with more steps only by oneDNN's own per-call
+    # bookkeeping (about 200 bytes per matrix product) and, per epoch, by the shuffle
+    # order (8 bytes a sample). 3 epochs of 20 steps are compared with 1: a batch here is
+    # 1.5 MB and a weight gradient 31 KB, so 40 more steps that allocated any tensor would
+    # add far more than the 200 KB allowed (2 shuffle orders of 80 KB, and 1 KB a step).
+    # Not under ASan, whose runtime owns malloc and must come first in the library list.
+    [ -z "${ASAN_OPTIONS:-}" ] || return 0
+    cc -shared -fPIC -o alloc_count.so "$SRC/tests/cli/alloc_count.c" -ldl ||
+        { problem "cannot build alloc_count.so"; return; }
+    printf 'import std\n\nfn flat(x, y) {\n    reshape(x, [784]), y\n}\n\ntrain(epochs = 1, batch = 500) {\n    data = map(fashion_mnist("/usr/share/datasets/fashion-mnist").test, flat)\n    net = dense(784, 10)\n    opt = adam(lr = 0.01)\n    for epoch in 0..epochs {\n        for x, y in batches(data, batch, shuffle = true) {\n            opt.step(cross_entropy(net(x), y))\n        }\n    }\n}\n' >steps.nn
+    nnc steps.nn -o steps
+    want_status 0
+    local bytes=()
+    for epochs in 1 3; do
+        run env LD_PRELOAD="$T/alloc_count.so" ./steps --epochs "$epochs"
+        want_status 0
+        bytes+=("$(sed -n 's/^allocated \([0-9]*\) bytes$/\1/p' <<<"$err")")
+    done
+    [ -n "${bytes[0]}" ] && [ -n "${bytes[1]}" ] || { problem "no allocation count"; return; }
+    local more=$((bytes[1] - bytes[0]))
+    [ "$more" -ge 0 ] && [ "$more" -lt 200000 ] ||
+        problem "40 more steps allocated $more more bytes (${bytes[0]} -> ${bytes[1]})"
+}
+
 same_with_threads() {  # same_with_threads FILE: FILE logs the same with --threads 1 and 2
     nnc run "$1" -- --threads 1
     want_status 0
