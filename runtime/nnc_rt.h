@@ -75,6 +75,12 @@ uint64_t rt_random_normal(float *out, int64_t n, float mean, float stddev, uint6
 uint64_t rt_random_bernoulli(float *out, int64_t n, float p, uint64_t seed, uint64_t counter);
 /* out[0..n) = a permutation of 0..n-1, a function of (n, seed, stream) only. */
 void rt_random_permutation(int64_t *out, int64_t n, uint64_t seed, uint64_t stream);
+/* The run's seed (--seed; 0 until flags are parsed, and in the evaluator and the REPL).
+ * The three fills above draw from seed mixed with it, so a compiled program's
+ * initialization and dropout change with --seed and, at --seed 0, are those of `seed`
+ * alone; a shuffle for which the program names no seed uses it (rt_batches_begin). */
+void rt_random_set_run_seed(uint64_t run_seed);
+uint64_t rt_run_seed(void);
 
 /* ---- threads ------------------------------------------------------------------------------ */
 /* fn(ctx, begin, end) handles indices [begin, end). */

@@ -759,7 +759,7 @@ void rt_train_save(const RtTensorView *views, int32_t n, int64_t epoch)
     const char *path = rt_flags_checkpoints_allowed() ? rt_flag_get_string("save") : NULL;
     if (path == NULL)
         return;
-    RtMeta meta = {.epoch = epoch, .seed = (uint64_t)rt_flag_get_int("seed")};
+    RtMeta meta = {.epoch = epoch, .seed = rt_run_seed()};
     rt_checkpoint_save(path, views, n, &meta);
 }
 
@@ -770,5 +770,10 @@ int32_t rt_train_resume(const RtTensorView *views, int32_t n)
         return 0;
     RtMeta meta;
     rt_checkpoint_read(path, views, n, &meta, 1);
+    /* its shuffles and dropout continue only with the seed they started from */
+    if (meta.seed != rt_run_seed())
+        rt_fatal("%s: the checkpoint was saved by a run with --seed %" PRIu64
+                 "; resume it with that seed (this run has --seed %" PRIu64 ")",
+                 path, meta.seed, rt_run_seed());
     return 1;
 }

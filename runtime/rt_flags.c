@@ -404,7 +404,7 @@ int32_t rt_flags_checkpoints_allowed(void)
  * the program declared as a setting. Only meaningful for a compiled program. */
 static int rt_flag_in_use(const RtFlag *flag)
 {
-    static const char *const runtime_used[] = {"threads", "log", "data", "help"};
+    static const char *const runtime_used[] = {"threads", "log", "data", "seed", "help"};
     if (!flag->builtin || flag->declared)
         return 1;
     if (rt_flag_is_checkpoint(flag))
@@ -505,6 +505,7 @@ void rt_flags_parse(int argc, char **argv)
     if (threads > 1024)
         rt_usage_error("--threads: at most 1024, got %" PRId64, threads);
     rt_pool_set_threads((int32_t)threads);
+    rt_random_set_run_seed((uint64_t)rt_flag_get_int("seed"));
     const char *log = rt_flag_get_string("log");
     if (log != NULL)
         rt_log_set_file(log);

@@ -127,6 +127,25 @@ static void rt_fill_range(void *context, int64_t begin, int64_t end)
 /* Below this many elements a fill runs on the calling thread. */
 enum { RT_RANDOM_PARALLEL_MIN = 1 << 16 };
 
+static uint64_t rt_run_seed_value;
+
+void rt_random_set_run_seed(uint64_t run_seed)
+{
+    rt_run_seed_value = run_seed;
+}
+
+uint64_t rt_run_seed(void)
+{
+    return rt_run_seed_value;
+}
+
+/* The key a fill draws with: seed itself at run seed 0, else seed mixed with the run seed
+ * (the golden ratio's bits spread consecutive run seeds over the key space). */
+static uint64_t rt_fill_seed(uint64_t seed)
+{
+    return seed ^ (rt_run_seed_value * 0x9E3779B97F4A7C15ull);
+}
+
 static void rt_fill(const RtFill *fill, int64_t n)
 {
     if (n >= RT_RANDOM_PARALLEL_MIN)
@@ -142,7 +161,7 @@ uint64_t rt_random_uniform(float *out, int64_t n, float low, float high, uint64_
         rt_fatal("random uniform: negative count %lld", (long long)n);
     if (!(low <= high) || !isfinite(low) || !isfinite(high))
         rt_fatal("random uniform: bad range [%g, %g)", (double)low, (double)high);
-    RtFill fill = {RT_UNIFORM, out, low, high, seed, counter};
+    RtFill fill = {RT_UNIFORM, out, low, high, rt_fill_seed(seed), counter};
     rt_fill(&fill, n);
     return counter + (uint64_t)n;
 }
@@ -155,7 +174,7 @@ uint64_t rt_random_normal(float *out, int64_t n, float mean, float stddev, uint6
     if (!(stddev >= 0) || !isfinite(stddev) || !isfinite(mean))
         rt_fatal("random normal: bad mean %g or standard deviation %g", (double)mean,
                  (double)stddev);
-    RtFill fill = {RT_NORMAL, out, mean, stddev, seed, counter};
+    RtFill fill = {RT_NORMAL, out, mean, stddev, rt_fill_seed(seed), counter};
     rt_fill(&fill, n);
     return counter + (uint64_t)(n + (n & 1));
 }
@@ -166,7 +185,7 @@ uint64_t rt_random_bernoulli(float *out, int64_t n, float p, uint64_t seed, uint
         rt_fatal("random bernoulli: negative count %lld", (long long)n);
     if (!(p >= 0 && p <= 1))
         rt_fatal("random bernoulli: probability %g is not in [0, 1]", (double)p);
-    RtFill fill = {RT_BERNOULLI, out, p, 0, seed, counter};
+    RtFill fill = {RT_BERNOULLI, out, p, 0, rt_fill_seed(seed), counter};
     rt_fill(&fill, n);
     return counter + (uint64_t)n;
 }

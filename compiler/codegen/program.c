@@ -378,8 +378,9 @@ static void emit_for_batches(Pg *pg, const ProgStmt *s)
     ASSERT(s->y_slot < 0 ||
            ir_shape_numel(&p->slots[s->y_slot].shape) == s->batch * ir_shape_numel(&d->y_shape));
 
+    /* no seed named in the program: the run's (--seed) */
     LLVMValueRef seed = s->expr ? LLVMBuildFPToUI(b, emit_expr(pg, s->expr), cg->i64, "seed")
-                                : i64c(cg, 0);
+                                : call_rt(pg, "rt_run_seed", cg->i64, NULL, NULL, 0);
     LLVMValueRef epoch = s->epoch_var >= 0
                              ? LLVMBuildFPToSI(b, load_var(pg, pg->vars, s->epoch_var), cg->i64, "epoch")
                              : i64c(cg, 0);

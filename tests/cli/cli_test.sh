@@ -429,6 +429,33 @@ case_unused_flags() {
     want_err "^nnc: --save: this program cannot checkpoint its training: its own settings take"
 }
 
+case_seed_flag() {
+    # --seed changes a run's initialization and shuffle (small_mlp.nn names no seed of its
+    # own): seed 0 is the golden run, seed 1 another (loss and accuracy move), and seed 1
+    # again the same, JIT and executable. A checkpoint resumes only with the seed it was
+    # saved with: another would change the shuffles and dropout that follow.
+    local mlp=$SRC/tests/train/small_mlp.nn
+    nnc run "$mlp" -- --seed 0
+    want_status 0
+    [ "$out" = "$(cat "$SRC/tests/train/small_mlp.out")" ] || problem "--seed 0 is not the golden run"
+    nnc run "$mlp" -- --seed 1
+    want_status 0
+    local one=$out
+    [ "$one" != "$(cat "$SRC/tests/train/small_mlp.out")" ] || problem "--seed 1 changed nothing"
+    nnc "$mlp" -o seeded
+    want_status 0
+    run ./seeded --seed 1
+    want_status 0
+    [ "$out" = "$one" ] || problem "--seed 1 printed '$out' in the executable, '$one' with the JIT"
+    nnc run "$RESUME" -- --epochs 1 --seed 2 --save seeded.st
+    want_status 0
+    nnc run "$RESUME" -- --epochs 2 --seed 3 --resume seeded.st
+    want_status 1; want_no_out
+    want_err "^nnc: seeded\.st: the checkpoint was saved by a run with --seed 2; resume it with that seed"
+    nnc run "$RESUME" -- --epochs 2 --seed 2 --resume seeded.st
+    want_status 0
+}
+
 # The program of the checkpoint tests: 3 epochs of Adam on a batch-normalized MLP, a host
 # scalar carried across epochs and a shuffle that depends on the epoch.
 RESUME=$SRC/tests/train/resume.nn
