@@ -1341,6 +1341,13 @@ static Value *eval_if(Checker *c, Scope *s, AstNode *e)
 {
     Value *cond = sema_eval(c, s, e->cond.cond);
     char buf[200];
+    if (cond->kind == V_TENSOR && cond->rank == 0) {
+        /* a scalar tensor (a metric compared with a best so far): true when nonzero, known
+         * only at run time; a train program reads it into host code */
+        ProgExpr *h = sema_training(c) ? train_host(c, cond, e->cond.cond->span) : NULL;
+        cond = val_bool(c, false, false);
+        cond->hx = h;
+    }
     if (cond->kind != V_BOOL && cond->kind != V_ERROR) {
         sema_error(c, e->cond.cond->span, "a condition must be a bool, found %s%s",
                    val_type_str(c, cond, buf, sizeof buf),
@@ -1360,6 +1367,8 @@ static Value *eval_if(Checker *c, Scope *s, AstNode *e)
         if (r)
             return r;
     }
+    if (sema_training(c) && cond->kind == V_BOOL && cond->hx)
+        return train_if(c, s, e, cond);
     if (sema_tracing(c) && cond->kind == V_BOOL) {
         sema_unsupported(c, e->cond.cond->span, "conditions known only at run time");
         return val_error(c);

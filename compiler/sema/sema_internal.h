@@ -383,6 +383,10 @@ Value *train_assign(Checker *c, Binding *old, const char *name, Value *v, Span a
 /* Before a run-time loop: variables the body assigns get a host variable or a slot. */
 void train_widen(Checker *c, Binding *b);
 Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src);
+/* `if` on a condition known only at run time (a host value), as a statement: what either
+ * branch assigns gets a host variable or a slot first, as in a loop, and each branch is
+ * traced into its own block of a PS_IF. Its value is void. */
+Value *train_if(Checker *c, Scope *s, AstNode *e, Value *cond);
 void train_log(Checker *c, const AstIdent *names, Value **values, int n, Span at);
 void train_save(Checker *c, Instance *net, Value *path, bool load, Span at);
 /* After the train block (s is its scope): slots named by path for checkpoints and

@@ -617,6 +617,33 @@ Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src)
     return FLOW_NORMAL;
 }
 
+Value *train_if(Checker *c, Scope *s, AstNode *e, Value *cond)
+{
+    ProgExpr *test = train_host(c, cond, e->cond.cond->span);
+    if (!test)
+        return val_error(c);
+    sema_for_assigned(c, s, e->cond.then, widen_one);
+    if (e->cond.els)
+        sema_for_assigned(c, s, e->cond.els, widen_one);
+    train_close_region(c);
+    ProgStmt *st = prog_stmt(c->prog, c->block, PS_IF, e->span);
+    st->cond = test;
+    ProgBlock *outer = c->block;
+    AstNode *branches[2] = {e->cond.then, e->cond.els};
+    ProgBlock *blocks[2] = {&st->body, &st->orelse};
+    for (int k = 0; k < 2 && branches[k]; k++) {
+        c->block = blocks[k];
+        Exec x = {0};
+        if (branches[k]->kind == AST_BLOCK)
+            sema_exec_block(c, s, branches[k], &x);
+        else
+            sema_eval(c, s, branches[k]); /* else if ... */
+        train_close_region(c);
+    }
+    c->block = outer;
+    return val_void(c);
+}
+
 void train_progress_loss(Checker *c, Value *loss, Span at)
 {
     if (!c->batch_loop || c->batch_loop->loss_out >= 0)

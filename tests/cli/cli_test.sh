@@ -263,13 +263,18 @@ case_unknown_name() {
 
 case_not_compiled_yet() {
     # A valid program using what code generation cannot compile yet (a condition known only
-    # at run time, in a train block) checks cleanly, and `run` says what is missing, at its
-    # place, without running anything.
-    printf 'train(epochs = 1) {\n    if epochs > 2 {\n        print(1)\n    }\n}\n' >later.nn
+    # at run time outside a train block) checks cleanly, and `run` says what is missing, at
+    # its place, without running anything. In a train block such an `if` compiles.
+    printf 'x = uniform([3])\nif sum(x) > 1.5 {\n    print(1)\n}\n' >later.nn
     nnc check later.nn
     want_status 0
     nnc run later.nn
-    want_status 1; want_no_out; want_err "^later\.nn:2:8: error: code generation does not support conditions known only at run time"
+    want_status 1; want_no_out; want_err "^later\.nn:2:4: error: code generation does not support conditions known only at run time"
+    printf 'train(epochs = 1) {\n    if epochs > 2 {\n        print(1)\n    } else {\n        print(2)\n    }\n}\n' >now.nn
+    nnc run now.nn
+    want_status 0; want_out "^2$"
+    nnc run now.nn -- --epochs 3
+    want_status 0; want_out "^1$"
 }
 
 case_fixed_batch_flag() {
@@ -427,6 +432,21 @@ case_unused_flags() {
     nnc run own.nn -- --save x.st
     want_status 2; want_no_out
     want_err "^nnc: --save: this program cannot checkpoint its training: its own settings take"
+}
+
+case_resume_run_time_if() {
+    # State assigned inside run-time ifs (the best epoch, a tensor kept from it, counters)
+    # is checkpointed like any other: 2 epochs, then resumed to 4, log what 4 straight do.
+    local prog=$SRC/tests/train/run_time_if.nn
+    nnc run "$prog" -- --out best.st
+    want_status 0
+    local straight=$out
+    nnc run "$prog" -- --out best.st --epochs 2 --save if.st
+    want_status 0
+    nnc run "$prog" -- --out best.st --resume if.st
+    want_status 0
+    [ "$out" = "$(tail -n 2 <<<"$straight")" ] ||
+        problem "resumed: '$out', straight: '$(tail -n 2 <<<"$straight")'"
 }
 
 case_seed_flag() {
