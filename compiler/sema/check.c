@@ -1538,12 +1538,15 @@ Flow sema_exec_stmt(Checker *c, Scope *s, AstNode *st, Exec *x, bool is_last)
     }
     case AST_FOR: return exec_for(c, s, st);
     case AST_WHILE: {
+        if (sema_training(c))
+            return train_while(c, s, st);
         if (sema_tracing(c)) {
             sema_unsupported(c, st->span, "while loops");
             return FLOW_NORMAL;
         }
         Value *cond = sema_eval(c, s, st->cond.cond);
-        if (cond->kind != V_BOOL && cond->kind != V_ERROR)
+        bool scalar_tensor = cond->kind == V_TENSOR && cond->rank == 0; /* as in if */
+        if (cond->kind != V_BOOL && cond->kind != V_ERROR && !scalar_tensor)
             sema_error(c, st->cond.cond->span, "a condition must be a bool, found %s",
                        val_type_str(c, cond, buf, sizeof buf));
         bool was_runtime = c->runtime;

@@ -383,6 +383,9 @@ Value *train_assign(Checker *c, Binding *old, const char *name, Value *v, Span a
 /* Before a run-time loop: variables the body assigns get a host variable or a slot. */
 void train_widen(Checker *c, Binding *b);
 Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src);
+/* `while` in a train program: what the body assigns gets a host variable or a slot first,
+ * and the condition, on host values only, is tested before every iteration (PS_WHILE). */
+Flow train_while(Checker *c, Scope *s, AstNode *st);
 /* `if` on a condition known only at run time (a host value), as a statement: what either
  * branch assigns gets a host variable or a slot first, as in a loop, and each branch is
  * traced into its own block of a PS_IF. Its value is void. */

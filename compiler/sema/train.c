@@ -617,6 +617,54 @@ Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src)
     return FLOW_NORMAL;
 }
 
+Flow train_while(Checker *c, Scope *s, AstNode *st)
+{
+    sema_for_assigned(c, s, st->cond.then, widen_one);
+    train_close_region(c);
+    int outs = c->prog->nouts;
+    Value *cond = sema_eval(c, s, st->cond.cond);
+    if (cond->kind == V_ERROR)
+        return FLOW_NORMAL;
+    if (cond->kind == V_TENSOR && cond->rank == 0) {
+        sema_unsupported(c, st->cond.cond->span, "while conditions computed from tensors");
+        return FLOW_NORMAL;
+    }
+    if (cond->kind != V_BOOL) {
+        char buf[200];
+        sema_error(c, st->cond.cond->span, "a condition must be a bool, found %s",
+                   val_type_str(c, cond, buf, sizeof buf));
+        return FLOW_NORMAL;
+    }
+    ProgExpr *test = train_host(c, cond, st->cond.cond->span);
+    if (!test)
+        return FLOW_NORMAL;
+    if (c->prog->nouts != outs) {
+        /* read back from a region run once, before the loop: it would never change */
+        sema_unsupported(c, st->cond.cond->span, "while conditions computed from tensors");
+        return FLOW_NORMAL;
+    }
+    /* its passes are numbered (0, 1, ...) for the shuffles of the loops over batches inside,
+     * as a range loop's variable numbers epochs: each pass gets a new order */
+    int pass = prog_add_var(c->prog, "pass", true);
+    set_var(c, pass, prog_const(c->prog, -1), st->span);
+    ProgStmt *loop = prog_stmt(c->prog, c->block, PS_WHILE, st->span);
+    loop->cond = test;
+    ProgBlock *outer = c->block;
+    int outer_epoch = c->epoch_var;
+    c->block = &loop->body;
+    set_var(c, pass, prog_binary(c->prog, AST_OP_ADD, prog_var(c->prog, pass), prog_const(c->prog, 1)),
+            st->span);
+    c->epoch_var = pass;
+    c->loop_depth++;
+    Exec x = {0};
+    sema_exec_block(c, s, st->cond.then, &x);
+    c->loop_depth--;
+    train_close_region(c);
+    c->block = outer;
+    c->epoch_var = outer_epoch;
+    return FLOW_NORMAL;
+}
+
 Value *train_if(Checker *c, Scope *s, AstNode *e, Value *cond)
 {
     ProgExpr *test = train_host(c, cond, e->cond.cond->span);

@@ -275,6 +275,13 @@ case_not_compiled_yet() {
     want_status 0; want_out "^2$"
     nnc run now.nn -- --epochs 3
     want_status 0; want_out "^1$"
+    # a while condition must be on host values: one read from a tensor would be computed
+    # once, before the loop
+    printf 'train(epochs = 1) {\n    w = ones([2])\n    while sum(w) < 8.0 {\n        w = w * 2.0\n    }\n}\n' >grow.nn
+    nnc check grow.nn
+    want_status 0
+    nnc run grow.nn
+    want_status 1; want_no_out; want_err "^grow\.nn:3:11: error: code generation does not support while conditions computed from tensors"
 }
 
 case_fixed_batch_flag() {
