@@ -147,10 +147,6 @@ void cg_emit_nn_call(Cg *cg, const IrNode *n, LLVMValueRef *buf);
 void cg_emit_program_op(Cg *cg, const IrNode *n, LLVMValueRef *buf, const CgEnv *env);
 /* The storage of slot k (a load from env->slot_ptrs at the builder's position). */
 LLVMValueRef cg_slot_pointer(Cg *cg, const CgEnv *env, int k);
-/* For each node id, the slot its kernel writes its value into directly, or -1 (caller
- * frees): a fused elementwise node stored into a slot that nothing reads after it but the
- * node itself, at the index it writes. Its SLOT_STORE then copies nothing. */
-int *cg_slots_in_place(const IrGraph *g);
 /* Bytes of scratch the snapshots of g need (see cg_emit_slot_snapshots). */
 int64_t cg_slot_scratch_bytes(const IrGraph *g);
 /* Called before g->nodes[first_store], the region's first SLOT_STORE: every value read

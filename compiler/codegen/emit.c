@@ -400,7 +400,7 @@ void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, LLVMValueRef
     declare_runtime(cg, &rt);
     LLVMValueRef *buf = util_malloc(sizeof(LLVMValueRef) * (size_t)(g->next_id + 1));
     memset(buf, 0, sizeof(LLVMValueRef) * (size_t)(g->next_id + 1));
-    int *in_place = env && env->slot_ptrs ? cg_slots_in_place(g) : NULL;
+    int *in_place = env && env->slot_ptrs ? pass_slots_in_place(g) : NULL;
     bool stored = false;
     for (int i = 0; i < g->len; i++) {
         const IrNode *n = g->nodes[i];

@@ -4,14 +4,13 @@
  * A region function is `void region_k(float **slot_ptrs, double *vars, double *outs)`.
  * A SLOT_LOAD is no copy: its buffer is the slot itself, so kernels read parameters in
  * place. A SLOT_STORE copies its input into the slot, unless the kernel computing the input
- * wrote it there directly (cg_slots_in_place: an optimizer's update writes the new
- * parameters over the old ones, element by element). The stores come last in a region,
- * after every read of the old values, except in one case that this file repairs: a read
- * after the first store of a slot that an earlier store has overwritten (two carried
- * tensors swapped, `a, b = b, a`, or a value printed after its slot is stored). Such
- * values are copied into the region's scratch before the first store. */
+ * wrote it there directly (pass_slots_in_place, passes/memplan.c: an optimizer's update
+ * writes the new parameters over the old ones, element by element). The stores come last
+ * in a region, after every read of the old values, except in one case that this file
+ * repairs: a read after the first store of a slot that an earlier store has overwritten
+ * (two carried tensors swapped, `a, b = b, a`, or a value printed after its slot is
+ * stored). Such values are copied into the region's scratch before the first store. */
 #include "codegen/cg_internal.h"
-#include "passes/passes.h"
 #include "util/util.h"
 
 #include <string.h>
@@ -19,14 +18,6 @@
 enum { SNAPSHOT_ALIGN = 64 };
 
 static LLVMValueRef i64c(Cg *cg, int64_t v) { return LLVMConstInt(cg->i64, (uint64_t)v, 1); }
-
-/* The SLOT_LOAD whose storage n views (through reshapes), or NULL. */
-static const IrNode *slot_source(const IrNode *n)
-{
-    while (n->op == IR_OP_RESHAPE)
-        n = n->in[0];
-    return n->op == IR_OP_SLOT_LOAD ? n : NULL;
-}
 
 static int64_t snapshot_bytes(const IrNode *load)
 {
@@ -45,7 +36,7 @@ static int snapshot_set(const IrGraph *g, int first_store, const IrNode ***list)
     for (int q = first_store + 1; q < g->len; q++) {
         const IrNode *n = g->nodes[q];
         for (int j = 0; j < n->nin; j++) {
-            const IrNode *load = slot_source(n->in[j]);
+            const IrNode *load = ir_slot_source(n->in[j]);
             if (!load || need[load->id])
                 continue;
             for (int p = first_store; p < q; p++) {
@@ -115,71 +106,6 @@ void cg_emit_slot_snapshots(Cg *cg, const IrGraph *g, int first, LLVMValueRef *b
             buf[n->id] = buf[n->in[0]->id];
     }
     util_free((void *)list);
-}
-
-/* Whether the fused node f, at position at, may compute its value straight into slot k
- * (the slot's one store stores f): its body is elementwise, it reads the slot's old value
- * only at the index it writes (an input of its own shape), and nothing after it reads that
- * old value, nor anything in its run of alike kernels (pass_alike_run), which runs at once
- * from the run's first position, `from`. Then f's readers see the value in the slot, which
- * nothing else writes. The kernel's pointers are noalias, as every kernel's: it reads and
- * writes each element of the slot only at that element's own index, so no reordering that
- * noalias allows can move a read of an element after its write. */
-static bool computes_in_place(const IrGraph *g, const IrNode *f, int from, int at, int k)
-{
-    if (f->op != IR_OP_FUSED)
-        return false;
-    for (int j = 0; j < f->attr.fused.nbody; j++)
-        if (!ir_op_is_elementwise(f->attr.fused.body[j]->op))
-            return false;
-    for (int j = 0; j < f->nin; j++) {
-        const IrNode *load = slot_source(f->in[j]);
-        if (load && load->attr.io.index == k && !ir_shape_eq(&f->in[j]->shape, &f->shape))
-            return false;
-    }
-    for (int q = from; q < g->len; q++) {
-        const IrNode *n = g->nodes[q];
-        if (q == at)
-            continue;
-        for (int j = 0; j < n->nin; j++) {
-            const IrNode *load = slot_source(n->in[j]);
-            if (load && load->attr.io.index == k)
-                return false;
-        }
-    }
-    return true;
-}
-
-int *cg_slots_in_place(const IrGraph *g)
-{
-    int *slot = util_malloc(sizeof(int) * (size_t)(g->next_id + 1));
-    int *position = util_malloc(sizeof(int) * (size_t)(g->next_id + 1));
-    int *run_start = util_malloc(sizeof(int) * (size_t)(g->len + 1));
-    for (int i = 0; i <= g->next_id; i++)
-        slot[i] = -1;
-    for (int i = 0; i < g->len; i++)
-        position[g->nodes[i]->id] = i;
-    for (int i = 0; i < g->len;) {
-        int r = pass_alike_run(g, i);
-        for (int m = i; m < i + r; m++)
-            run_start[m] = i;
-        i += r;
-    }
-    for (int i = 0; i < g->len; i++) {
-        const IrNode *st = g->nodes[i];
-        if (st->op != IR_OP_SLOT_STORE)
-            continue;
-        int k = st->attr.io.index, stores = 0;
-        for (int j = 0; j < g->len; j++)
-            stores += g->nodes[j]->op == IR_OP_SLOT_STORE && g->nodes[j]->attr.io.index == k;
-        const IrNode *f = st->in[0];
-        int at = position[f->id];
-        if (stores == 1 && slot[f->id] < 0 && computes_in_place(g, f, run_start[at], at, k))
-            slot[f->id] = k;
-    }
-    util_free(run_start);
-    util_free(position);
-    return slot;
 }
 
 /* &array[index] for an array of 8-byte elements (pointers or doubles). */

@@ -26,6 +26,13 @@ bool ir_op_is_elementwise(IrOp op)
            k == IR_KIND_BROADCAST;
 }
 
+const IrNode *ir_slot_source(const IrNode *n)
+{
+    while (n->op == IR_OP_RESHAPE)
+        n = n->in[0];
+    return n->op == IR_OP_SLOT_LOAD ? n : NULL;
+}
+
 bool ir_fused_flat(const IrNode *a)
 {
     if (a->op != IR_OP_FUSED || ir_shape_numel(&a->shape) < 2)

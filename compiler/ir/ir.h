@@ -145,6 +145,8 @@ bool ir_op_is_elementwise(IrOp op);   /* UNARY, BINARY, SELECT, BROADCAST kinds 
  * has a's shape or one element, and a has more than one. Such a kernel is one loop over
  * its elements, the same code for any shape. */
 bool ir_fused_flat(const IrNode *a);
+/* The SLOT_LOAD whose storage n views (n itself, or through reshapes), or NULL. */
+const IrNode *ir_slot_source(const IrNode *n);
 /* Whether flat FUSED nodes a and b compute the same function of their inputs (the same
  * body ops wired the same way, inputs of the same kinds and types): one kernel serves
  * both, over each one's own elements (an optimizer's update of every parameter). */

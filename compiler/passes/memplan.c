@@ -80,6 +80,71 @@ static int64_t element_bytes(IrDType t)
     return t == IR_F64 ? 8 : 4;
 }
 
+/* Whether the fused node f, at position at, may compute its value straight into slot k
+ * (the slot's one store stores f): its body is elementwise, it reads the slot's old value
+ * only at the index it writes (an input of its own shape), and nothing after it reads that
+ * old value, nor anything in its run of alike kernels (pass_alike_run), which runs at once
+ * from the run's first position, `from`. Then f's readers see the value in the slot, which
+ * nothing else writes. The kernel's pointers are noalias, as every kernel's: it reads and
+ * writes each element of the slot only at that element's own index, so no reordering that
+ * noalias allows can move a read of an element after its write. */
+static bool computes_in_place(const IrGraph *g, const IrNode *f, int from, int at, int k)
+{
+    if (f->op != IR_OP_FUSED)
+        return false;
+    for (int j = 0; j < f->attr.fused.nbody; j++)
+        if (!ir_op_is_elementwise(f->attr.fused.body[j]->op))
+            return false;
+    for (int j = 0; j < f->nin; j++) {
+        const IrNode *load = ir_slot_source(f->in[j]);
+        if (load && load->attr.io.index == k && !ir_shape_eq(&f->in[j]->shape, &f->shape))
+            return false;
+    }
+    for (int q = from; q < g->len; q++) {
+        const IrNode *n = g->nodes[q];
+        if (q == at)
+            continue;
+        for (int j = 0; j < n->nin; j++) {
+            const IrNode *load = ir_slot_source(n->in[j]);
+            if (load && load->attr.io.index == k)
+                return false;
+        }
+    }
+    return true;
+}
+
+int *pass_slots_in_place(const IrGraph *g)
+{
+    int *slot = util_malloc(sizeof(int) * (size_t)(g->next_id + 1));
+    int *position = util_malloc(sizeof(int) * (size_t)(g->next_id + 1));
+    int *run_start = util_malloc(sizeof(int) * (size_t)(g->len + 1));
+    for (int i = 0; i <= g->next_id; i++)
+        slot[i] = -1;
+    for (int i = 0; i < g->len; i++)
+        position[g->nodes[i]->id] = i;
+    for (int i = 0; i < g->len;) {
+        int r = pass_alike_run(g, i);
+        for (int m = i; m < i + r; m++)
+            run_start[m] = i;
+        i += r;
+    }
+    for (int i = 0; i < g->len; i++) {
+        const IrNode *st = g->nodes[i];
+        if (st->op != IR_OP_SLOT_STORE)
+            continue;
+        int k = st->attr.io.index, stores = 0;
+        for (int j = 0; j < g->len; j++)
+            stores += g->nodes[j]->op == IR_OP_SLOT_STORE && g->nodes[j]->attr.io.index == k;
+        const IrNode *f = st->in[0];
+        int at = position[f->id];
+        if (stores == 1 && slot[f->id] < 0 && computes_in_place(g, f, run_start[at], at, k))
+            slot[f->id] = k;
+    }
+    util_free(run_start);
+    util_free(position);
+    return slot;
+}
+
 /* Kinds of every top-level node, the storage each alias views, and each buffer's size
  * and definition point. */
 static void classify(const IrGraph *g, MemPlan *p)
@@ -111,6 +176,18 @@ static void classify(const IrGraph *g, MemPlan *p)
         }
         s->first = s->last = i;
     }
+    /* kernels that write their slot in place hold no arena bytes */
+    int *in_place = pass_slots_in_place(g);
+    for (int i = 0; i < g->len; i++) {
+        MemSlot *s = &p->slot[g->nodes[i]->id];
+        if (in_place[g->nodes[i]->id] < 0 || s->kind != MEM_ARENA)
+            continue;
+        s->kind = MEM_SLOT;
+        p->unplanned_bytes -= s->bytes;
+        p->nbuffers--;
+        s->bytes = 0;
+    }
+    util_free(in_place);
 }
 
 /* last = the last point that reads the storage, directly or through an alias. A run of

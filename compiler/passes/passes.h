@@ -30,8 +30,15 @@ typedef enum MemKind {
     MEM_ARENA, /* its own bytes in the arena */
     MEM_ALIAS, /* a view of node alias_of's data (RESHAPE) */
     MEM_CONST, /* a constant of the module (CONST), not in the arena */
-    MEM_SLOT,  /* a persistent slot read in place (SLOT_LOAD, prog.h), not in the arena */
+    MEM_SLOT,  /* a persistent slot read in place (SLOT_LOAD, prog.h), or written in place
+                  (pass_slots_in_place), not in the arena */
 } MemKind;
+
+/* For each node id, the slot its kernel writes its value into directly, or -1 (caller
+ * frees): a fused elementwise node stored into a slot that nothing reads after it but the
+ * node itself, at the index it writes (an optimizer's update). Its SLOT_STORE then copies
+ * nothing, and the plan gives it no arena bytes (MEM_SLOT). */
+int *pass_slots_in_place(const IrGraph *g);
 
 typedef struct MemSlot {
     MemKind kind;

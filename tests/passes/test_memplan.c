@@ -92,6 +92,7 @@ static bool check_plan(const char *what, const IrGraph *g, const MemPlan *p)
     /* A run of alike kernels (pass_alike_run) runs at once, at its first position: its
      * outputs are written from there, and what it reads is read until its last one. */
     int *written = util_malloc(sizeof(int) * (size_t)nid);
+    int *in_place = pass_slots_in_place(g); /* written into their slots: no arena bytes */
     for (int i = 0, start = 0, end = 0; i < g->len; i++) {
         if (i >= end) {
             start = i;
@@ -118,6 +119,7 @@ static bool check_plan(const char *what, const IrGraph *g, const MemPlan *p)
         const MemSlot *s = &p->slot[n->id];
         MemKind want = n->op == IR_OP_CONST                      ? MEM_CONST
                        : n->op == IR_OP_SLOT_LOAD                ? MEM_SLOT
+                       : in_place[n->id] >= 0                    ? MEM_SLOT
                        : n->op == IR_OP_RESHAPE                  ? MEM_ALIAS
                        : ir_op_kind(n->op) == IR_KIND_EFFECT     ? MEM_NONE
                                                                  : MEM_ARENA;
@@ -211,6 +213,7 @@ static bool check_plan(const char *what, const IrGraph *g, const MemPlan *p)
 
     util_free(first);
     util_free(written);
+    util_free(in_place);
     util_free(last);
     util_free(top);
     return c.ok;

@@ -519,7 +519,7 @@ static void test_swap(void)
 }
 
 /* Kernels that write their result straight into the slot it is stored to (an optimizer's
- * update: cg_slots_in_place), and those that must not because the old value is read
+ * update: pass_slots_in_place), and those that must not because the old value is read
  * after them: a = 2a + b and b = a + 1 in one region (b's kernel may write in place, a's
  * may not: b's reads old a), d = 3d with old d printed after its store, and c = c - sum(c)
  * (in place: the sum is its own kernel, run before). Run twice; every read sees the
@@ -564,7 +564,7 @@ static void test_store_in_place(void)
     run_region(p, &p->main, init);
     finish_regions(p);
     /* b's and c's kernels write in place, a's and d's do not */
-    int *in_place = cg_slots_in_place(s);
+    int *in_place = pass_slots_in_place(s);
     bool slots[4] = {false};
     for (int i = 0; i < s->len; i++)
         if (in_place[s->nodes[i]->id] >= 0)
