@@ -171,8 +171,10 @@ static void check_setting_args(Checker *c, const AstNode *t)
                                           "when it runs)", (int)len, a + 2);
             return;
         }
-        if (!a[2 + len])
-            i++; /* its value */
+        if (!a[2 + len] && ++i >= c->opts->nsetting_args) { /* its value */
+            sema_error(c, t->def.id.span, "--%s on the command line has no value", a + 2);
+            return;
+        }
     }
 }
 

@@ -310,6 +310,8 @@ case_fixed_batch_flag() {
     want_status 1; want_err "has no such setting"
     nnc fixed.nn -o fixed -- --width wide
     want_status 1; want_err "--width wide on the command line is not a valid int"
+    nnc fixed.nn -o fixed -- --width
+    want_status 1; want_err "--width on the command line has no value"
     printf 'print(1)\n' >plain.nn
     nnc plain.nn -o plain -- --batch 2
     want_status 2; want_err "has no train block"
