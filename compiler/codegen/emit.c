@@ -360,7 +360,8 @@ static LLVMValueRef group_function(Cg *cg, const char *name, LLVMValueRef kernel
 }
 
 /* The r alike nodes run[0..r) (buffers in buf) as one kernel: one function for all, one
- * call (or one rt_parallel_for over all their elements when they are many). */
+ * call, or one rt_parallel_for over their blocks when they have CG_PARALLEL_POINTS
+ * elements or more. */
 static void emit_alike_run(Cg *cg, IrNode *const *run, int r, LLVMValueRef *buf)
 {
     char name[48];

@@ -102,6 +102,20 @@ static void check_definition(Checker *c, AstNode *d)
     sema_lenient = false;
 }
 
+/* Whether the flag name text[0..len) names setting `name`: '-' and '_' match each other,
+ * as in the runtime's flags (--max-epochs sets max_epochs). */
+static bool names_setting(const char *text, size_t len, const char *name)
+{
+    if (strlen(name) != len)
+        return false;
+    for (size_t k = 0; k < len; k++) {
+        char a = text[k] == '-' ? '_' : text[k], b = name[k] == '-' ? '_' : name[k];
+        if (a != b)
+            return false;
+    }
+    return true;
+}
+
 /* The text the command line gives setting `name` (SemaOptions.setting_args: `--name V` or
  * `--name=V`; the last one counts), or NULL. */
 static const char *setting_arg(const Checker *c, const char *name)
@@ -110,7 +124,7 @@ static const char *setting_arg(const Checker *c, const char *name)
     size_t len = strlen(name);
     for (int i = 0; i < c->opts->nsetting_args; i++) {
         const char *a = c->opts->setting_args[i];
-        if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, name, len) != 0)
+        if (strncmp(a, "--", 2) != 0 || !names_setting(a + 2, strcspn(a + 2, "="), name))
             continue;
         if (a[2 + len] == '=')
             found = a + 3 + len;
@@ -161,10 +175,8 @@ static void check_setting_args(Checker *c, const AstNode *t)
         }
         size_t len = strcspn(a + 2, "=");
         bool known = false;
-        for (int k = 0; k < t->def.params.len; k++) {
-            const char *name = ((AstNode *)t->def.params.items[k])->decl.id.name;
-            known |= strlen(name) == len && strncmp(a + 2, name, len) == 0;
-        }
+        for (int k = 0; k < t->def.params.len; k++)
+            known |= names_setting(a + 2, len, ((AstNode *)t->def.params.items[k])->decl.id.name);
         if (!known) {
             sema_error(c, t->def.id.span, "the command line sets --%.*s, but this train block has "
                                           "no such setting (a flag of the executable is given to it "

@@ -295,6 +295,9 @@ case_fixed_batch_flag() {
     want_status 0; want_out "^f32\[4, 3\]"
     nnc run fixed.nn -- --batch 2 --width=5 --steps 1
     want_status 0; want_out "^f32\[2, 5\]"
+    printf 'import std\n\ntrain(hidden_size = 3) {\n    print(dense(2, hidden_size)(ones([1, 2])) * 0)\n}\n' >dashes.nn
+    nnc run dashes.nn -- --hidden-size 4
+    want_status 0; want_out "^f32\[1, 4\]"
     [ "$(grep -c f32 <<<"$out")" = 1 ] || problem "--steps 1 ran $(grep -c f32 <<<"$out") steps"
     nnc fixed.nn -o fixed -- --batch 2
     want_status 0
