@@ -10,16 +10,16 @@ trap 'rm -rf "$tmp"' EXIT
 
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
-# nnc_ms FILE.nn [ARGS...]: compiles FILE to an executable, runs it $runs times with ARGS,
-# and prints the median ms per step of the last progress line (the training loop's: the
-# benchmark programs evaluate nothing after it).
+# nnc_ms FILE.nn [SETTINGS...]: compiles FILE to an executable with SETTINGS (--NAME VALUE,
+# e.g. --batch 256), runs it $runs times, and prints the median ms per step of the last
+# progress line (the training loop's: the benchmark programs evaluate nothing after it).
 nnc_ms() {
     local file=$1 exe
     shift
     exe=$tmp/$(basename "$file" .nn)
-    "$nnc" "$file" -o "$exe"
+    "$nnc" "$file" -o "$exe" -- "$@"
     for _ in $(seq "$runs"); do
-        "$exe" "$@" 2>&1 >/dev/null | tr '\r' '\n' | grep -o '([0-9.]* it/s)' | tail -1 |
+        "$exe" 2>&1 >/dev/null | tr '\r' '\n' | grep -o '([0-9.]* it/s)' | tail -1 |
             tr -d '(' | awk '{printf "%.4f\n", 1000 / $1}'
     done | median
 }
