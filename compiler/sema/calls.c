@@ -287,6 +287,7 @@ Value *sema_instantiate(Checker *c, const AstNode *def, AstNode *call, Value **p
     Instance *inst = ARENA_NEW(c->arena, Instance);
     inst->def = def;
     inst->created = call->span;
+    inst->training = true; /* a new instance trains until net.eval(), as in PyTorch */
     inst->scope = scope_new(c, c->globals, SCOPE_BODY);
     inst->scope->inst = inst;
     if (c->nframes >= 48 || ++c->entered > SEMA_MAX_ENTERED || c->arena->total > SEMA_MAX_ARENA) {

@@ -93,7 +93,8 @@ struct Instance {
     Scope **state_scopes;
     int nstates, capstates;
     int64_t steps;
-    bool training;          /* train/eval mode while tracing (net.train(), net.eval()) */
+    bool training;          /* train/eval mode while tracing (net.train(), net.eval());
+                               true for a new instance */
     int step_var;           /* an optimizer in a train program: 1 + the host variable that
                                counts its steps at run time (0: none yet) */
 };
