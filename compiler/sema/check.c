@@ -1412,7 +1412,22 @@ static Value *eval_comprehension(Checker *c, Scope *s, AstNode *e)
     return list;
 }
 
+static Value *eval_expr(Checker *c, Scope *s, AstNode *e);
+
 Value *sema_eval(Checker *c, Scope *s, AstNode *e)
+{
+    if (c->eval_depth >= SEMA_MAX_EVAL_DEPTH) {
+        sema_error(c, e->span, "expression nested too deeply (more than %d levels, counting "
+                               "the calls it makes)", SEMA_MAX_EVAL_DEPTH);
+        return val_error(c);
+    }
+    c->eval_depth++;
+    Value *v = eval_expr(c, s, e);
+    c->eval_depth--;
+    return v;
+}
+
+static Value *eval_expr(Checker *c, Scope *s, AstNode *e)
 {
     Value *v;
     switch (e->kind) {

@@ -154,6 +154,10 @@ enum { SEMA_MAX_FRAMES = 64 };
  * checker memory they may take: the examples enter at most about 600 (transformer.nn) and
  * take a few MiB. */
 enum { SEMA_MAX_ENTERED = 20000 };
+/* Nested evaluations (sema_eval within sema_eval, through calls too): the checker recurses
+ * once per level, so a deeper expression (4,000 unary minuses, found by the fuzzer) would
+ * overflow the stack. The examples nest at most 22 levels. */
+enum { SEMA_MAX_EVAL_DEPTH = 1000 };
 #define SEMA_MAX_ARENA ((size_t)256 << 20)
 
 typedef struct CacheEntry CacheEntry;
@@ -165,6 +169,7 @@ typedef struct Checker {
     Scope *globals;
     Frame frames[SEMA_MAX_FRAMES];
     int nframes;
+    int eval_depth;       /* sema_eval calls in progress (SEMA_MAX_EVAL_DEPTH) */
     int64_t entered;      /* layer instantiations and function calls checked so far: a
                              budget, so that branching recursion (a layer holding two of
                              itself) stops in time rather than exhausting memory */
