@@ -68,12 +68,14 @@ typedef struct CgEnv {
  * having freed m) and releases the Cg. */
 CgModule *cg_module_new(const char *module_name, Cg *cg, int nvals);
 CgModule *cg_module_finish(CgModule *m, Cg *cg);
-/* The memory plan of g: offset[id] into its arena (-1: no arena bytes); returns the
- * arena's size in bytes. */
-int64_t cg_plan_graph(const IrGraph *g, int64_t *offset);
-/* Emits g's nodes in order at the builder's position, intermediates at arena + offset. */
-void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, LLVMValueRef arena,
-                   const CgEnv *env);
+/* The memory plan of g: offset[id] into its arena (-1: no arena bytes), and in_place[id]
+ * the slot a kernel writes directly (-1: none; pass_slots_in_place); returns the arena's
+ * size in bytes. */
+int64_t cg_plan_graph(const IrGraph *g, int64_t *offset, int *in_place);
+/* Emits g's nodes in order at the builder's position, intermediates at arena + offset,
+ * in-place kernels' values in their slots. */
+void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, const int *in_place,
+                   LLVMValueRef arena, const CgEnv *env);
 /* Assembly or an object file of m for its TargetMachine; NULL after printing why. */
 LLVMMemoryBufferRef cg_emit_to_memory(CgModule *m, LLVMCodeGenFileType kind);
 

@@ -31,15 +31,23 @@ enum {
 
 /* Gives every node whose result needs memory of its own a CG_BUFFER_ALIGN-aligned byte
  * offset into the program's one arena (offset[id]; -1 for the rest: constants, which are
- * globals, reshapes, which alias their input, and prints). Returns the arena's size.
+ * globals, reshapes, which alias their input, and prints), and every kernel that writes
+ * its slot in place that slot (in_place[id]; -1 for the rest). Returns the arena's size.
  * The offsets come from pass_memplan: buffers that are never live at once share bytes,
  * and a node's output never overlaps its inputs, as the kernels' noalias needs. */
-static int64_t plan_buffers(const IrGraph *g, int64_t *offset)
+static int64_t plan_buffers(const IrGraph *g, int64_t *offset, int *in_place)
 {
     _Static_assert(MEM_ALIGN % CG_BUFFER_ALIGN == 0, "arena offsets must stay aligned");
     MemPlan plan = pass_memplan(g);
-    for (int id = 0; id < g->next_id; id++)
+    for (int id = 0; id < g->next_id; id++) {
         offset[id] = plan.slot[id].kind == MEM_ARENA ? plan.slot[id].offset : -1;
+        in_place[id] = -1;
+    }
+    for (int i = 0; i < g->len; i++) {
+        const IrNode *n = g->nodes[i];
+        if (plan.slot[n->id].kind == MEM_SLOT && n->op != IR_OP_SLOT_LOAD)
+            in_place[n->id] = plan.slot[n->id].slot;
+    }
     int64_t total = plan.arena_bytes;
     pass_memplan_free(&plan);
     return total;
@@ -389,19 +397,18 @@ static void emit_alike_run(Cg *cg, IrNode *const *run, int r, LLVMValueRef *buf)
     emit_parallel_for(cg, blocks, group, table);
 }
 
-int64_t cg_plan_graph(const IrGraph *g, int64_t *offset)
+int64_t cg_plan_graph(const IrGraph *g, int64_t *offset, int *in_place)
 {
-    return plan_buffers(g, offset);
+    return plan_buffers(g, offset, in_place);
 }
 
-void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, LLVMValueRef arena,
-                   const CgEnv *env)
+void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, const int *in_place,
+                   LLVMValueRef arena, const CgEnv *env)
 {
     Runtime rt;
     declare_runtime(cg, &rt);
     LLVMValueRef *buf = util_malloc(sizeof(LLVMValueRef) * (size_t)(g->next_id + 1));
     memset(buf, 0, sizeof(LLVMValueRef) * (size_t)(g->next_id + 1));
-    int *in_place = env && env->slot_ptrs ? pass_slots_in_place(g) : NULL;
     bool stored = false;
     for (int i = 0; i < g->len; i++) {
         const IrNode *n = g->nodes[i];
@@ -410,12 +417,12 @@ void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, LLVMValueRef
             cg_emit_slot_snapshots(cg, g, i, buf, env);
             stored = true;
         }
-        if (in_place && n->op == IR_OP_SLOT_STORE && in_place[n->in[0]->id] == n->attr.io.index)
+        if (n->op == IR_OP_SLOT_STORE && in_place[n->in[0]->id] == n->attr.io.index)
             continue; /* its kernel wrote the slot */
         int r = pass_alike_run(g, i);
         for (int m = i; m < i + r; m++) {
             const IrNode *x = g->nodes[m];
-            if (in_place && in_place[x->id] >= 0)
+            if (in_place[x->id] >= 0)
                 buf[x->id] = cg_slot_pointer(cg, env, in_place[x->id]);
             else if (offset[x->id] >= 0) {
                 LLVMValueRef off = i64c(cg, offset[x->id]);
@@ -432,7 +439,6 @@ void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, LLVMValueRef
             emit_node(cg, &rt, n, buf, env);
         }
     }
-    util_free(in_place);
     util_free(buf);
 }
 
@@ -453,7 +459,8 @@ static void emit_program(Cg *cg, const IrGraph *g)
     LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
 
     int64_t *offset = util_malloc(sizeof(int64_t) * (size_t)(g->next_id + 1));
-    int64_t total = cg_plan_graph(g, offset);
+    int *in_place = util_malloc(sizeof(int) * (size_t)(g->next_id + 1));
+    int64_t total = cg_plan_graph(g, offset, in_place);
     total = (total + CG_BUFFER_ALIGN - 1) / CG_BUFFER_ALIGN * CG_BUFFER_ALIGN;
     int64_t scratch = cg_slot_scratch_bytes(g);
     LLVMValueRef size = i64c(cg, total + scratch);
@@ -470,9 +477,10 @@ static void emit_program(Cg *cg, const IrGraph *g)
         env.scratch = LLVMBuildInBoundsGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), arena, &off,
                                             1, "scratch");
     }
-    cg_emit_graph(cg, g, offset, arena, env.slot_ptrs ? &env : NULL);
+    cg_emit_graph(cg, g, offset, in_place, arena, env.slot_ptrs ? &env : NULL);
     LLVMBuildCall2(cg->b, rt.arena_release_ty, rt.arena_release, &arena, 1, "");
     LLVMBuildRetVoid(cg->b);
+    util_free(in_place);
     util_free(offset);
 }
 

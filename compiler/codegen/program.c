@@ -648,7 +648,8 @@ static int64_t define_region(Pg *pg, int k, LLVMValueRef *arena_global)
     LLVMBasicBlockRef saved = LLVMGetInsertBlock(cg->b);
     LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
     int64_t *offset = util_malloc(sizeof(int64_t) * (size_t)(g->next_id + 1));
-    int64_t planned = cg_plan_graph(g, offset);
+    int *in_place = util_malloc(sizeof(int) * (size_t)(g->next_id + 1));
+    int64_t planned = cg_plan_graph(g, offset, in_place);
     planned = (planned + SLOT_ALIGN - 1) / SLOT_ALIGN * SLOT_ALIGN;
     LLVMValueRef arena = LLVMBuildLoad2(cg->b, cg->ptr, gv, "arena");
     LLVMValueRef off = i64c(cg, planned);
@@ -659,8 +660,9 @@ static int64_t define_region(Pg *pg, int k, LLVMValueRef *arena_global)
         .scratch = LLVMBuildInBoundsGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), arena, &off, 1,
                                          "scratch"),
     };
-    cg_emit_graph(cg, g, offset, arena, &env);
+    cg_emit_graph(cg, g, offset, in_place, arena, &env);
     LLVMBuildRetVoid(cg->b);
+    util_free(in_place);
     util_free(offset);
     LLVMPositionBuilderAtEnd(cg->b, saved);
     return planned + cg_slot_scratch_bytes(g);

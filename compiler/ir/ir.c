@@ -61,8 +61,10 @@ static int body_source(const IrNode *f, const IrNode *b, int j)
 
 bool ir_fused_alike(const IrNode *a, const IrNode *b)
 {
-    if (!ir_fused_flat(a) || !ir_fused_flat(b) || a->dtype != b->dtype || a->nin != b->nin ||
-        a->attr.fused.nbody != b->attr.fused.nbody)
+    /* the cheap tests first: gather_alike asks of many pairs */
+    if (a->op != IR_OP_FUSED || b->op != IR_OP_FUSED || a->dtype != b->dtype ||
+        a->nin != b->nin || a->attr.fused.nbody != b->attr.fused.nbody ||
+        !ir_fused_flat(a) || !ir_fused_flat(b))
         return false;
     for (int i = 0; i < a->nin; i++) {
         const IrNode *x = a->in[i], *y = b->in[i];

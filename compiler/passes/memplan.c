@@ -154,7 +154,10 @@ static void classify(const IrGraph *g, MemPlan *p)
         MemSlot *s = &p->slot[n->id];
         switch (n->op) {
         case IR_OP_CONST: s->kind = MEM_CONST; break;
-        case IR_OP_SLOT_LOAD: s->kind = MEM_SLOT; break;
+        case IR_OP_SLOT_LOAD:
+            s->kind = MEM_SLOT;
+            s->slot = n->attr.io.index;
+            break;
         case IR_OP_RESHAPE: {
             const MemSlot *src = &p->slot[n->in[0]->id];
             ASSERT(src->kind != MEM_NONE);
@@ -183,6 +186,7 @@ static void classify(const IrGraph *g, MemPlan *p)
         if (in_place[g->nodes[i]->id] < 0 || s->kind != MEM_ARENA)
             continue;
         s->kind = MEM_SLOT;
+        s->slot = in_place[g->nodes[i]->id];
         p->unplanned_bytes -= s->bytes;
         p->nbuffers--;
         s->bytes = 0;
@@ -347,8 +351,8 @@ MemPlan pass_memplan(const IrGraph *g)
     MemPlan p = {.nids = g->next_id};
     p.slot = util_malloc(sizeof(MemSlot) * (size_t)(p.nids ? p.nids : 1));
     for (int id = 0; id < p.nids; id++)
-        p.slot[id] = (MemSlot){.kind = MEM_NONE, .alias_of = -1, .offset = -1, .first = -1,
-                               .last = -1};
+        p.slot[id] = (MemSlot){.kind = MEM_NONE, .alias_of = -1, .slot = -1, .offset = -1,
+                               .first = -1, .last = -1};
     classify(g, &p);
     liveness(g, &p);
     measure_peak(g, &p);

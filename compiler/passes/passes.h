@@ -44,6 +44,8 @@ typedef struct MemSlot {
     MemKind kind;
     /* MEM_ALIAS: the node owning the storage (MEM_ARENA, MEM_CONST or MEM_SLOT) */
     int alias_of;
+    /* MEM_SLOT: the slot (prog.h) read in place, or written in place by a kernel */
+    int slot;
     /* MEM_ARENA, and MEM_ALIAS of an arena node: byte offset in the arena; else -1 */
     int64_t offset;
     int64_t bytes;     /* MEM_ARENA: bytes reserved (numel x element size, rounded up) */
