@@ -32,6 +32,10 @@ void rt_fprint_f64(FILE *out, const char *dtype, const double *data, int32_t ran
  * [K,M] when trans_a; op(B) is [K,N]: B is [K,N], or [N,K] when trans_b. */
 void rt_matmul_f32(int64_t M, int64_t N, int64_t K, int32_t trans_a, int32_t trans_b,
                    const float *A, const float *B, float *C);
+/* `batch` such products, one after the other: A, B and C are stacks of [M,K] (or [K,M]),
+ * [K,N] (or [N,K]) and [M,N] matrices. */
+void rt_matmul_batch_f32(int64_t batch, int64_t M, int64_t N, int64_t K, int32_t trans_a,
+                         int32_t trans_b, const float *A, const float *B, float *C);
 
 /* ---- program lifecycle ----------------------------------------------------------------- */
 /* rt_main (in rt_main.c, linked only into executables) calls rt_init, then the compiled
@@ -179,6 +183,15 @@ RtDataset *rt_dataset_text(const char *path, int64_t seq);
 /* The text dataset's vocabulary (sorted distinct bytes) and its size; NULL and 0 for
  * other datasets. */
 const uint8_t *rt_dataset_vocab(const RtDataset *ds, int32_t *size);
+/* Fails ("nnc: FILE: the samples are f32[3, 4], but the program was compiled for
+ * f32[10]") unless ds's x, and its y when it has one, have the given element type and as
+ * many elements as the shape: what a compiled program copies into its batch buffers. */
+void rt_dataset_expect(const RtDataset *ds, RtDtype x_dtype, int32_t x_rank,
+                       const int64_t *x_shape, RtDtype y_dtype, int32_t y_rank,
+                       const int64_t *y_shape);
+/* Fails unless the text dataset's vocabulary has `size` characters (a program compiled
+ * with vocab(data) of another text). */
+void rt_dataset_expect_vocab(const RtDataset *ds, int32_t size);
 /* Cuts ds into *first (round(fraction * count) samples) and *second (the rest), chosen by
  * a permutation of (seed) alone, each keeping the original sample order. 0 < fraction < 1
  * and both parts must be non-empty. The parts share ds's storage; free each (and ds) with

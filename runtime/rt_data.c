@@ -124,6 +124,39 @@ const uint8_t *rt_dataset_vocab(const RtDataset *ds, int32_t *size)
     return ds->storage->vocab;
 }
 
+static const char *rt_dtype_text(RtDtype dtype) { return dtype == RT_DTYPE_I32 ? "i32" : "f32"; }
+
+/* Fails unless a side of ds holds samples of the dtype and element count the program was
+ * compiled for. */
+static void rt_side_expect(const RtDataset *ds, const RtSide *side, const char *what,
+                           RtDtype dtype, int32_t rank, const int64_t *shape)
+{
+    int64_t size = rt_shape_size(ds->source, rank, shape);
+    if (side->dtype == dtype && side->size == size)
+        return;
+    char found[160], wanted[160];
+    rt_fatal("%s: %s are %s%s, but the program was compiled for %s%s", ds->source, what,
+             rt_dtype_text(side->dtype), rt_shape_text(found, sizeof found, side->rank, side->shape),
+             rt_dtype_text(dtype), rt_shape_text(wanted, sizeof wanted, rank, shape));
+}
+
+void rt_dataset_expect(const RtDataset *ds, RtDtype x_dtype, int32_t x_rank,
+                       const int64_t *x_shape, RtDtype y_dtype, int32_t y_rank,
+                       const int64_t *y_shape)
+{
+    rt_side_expect(ds, &ds->x, "the samples", x_dtype, x_rank, x_shape);
+    if (ds->y.size > 0)
+        rt_side_expect(ds, &ds->y, "the targets", y_dtype, y_rank, y_shape);
+}
+
+void rt_dataset_expect_vocab(const RtDataset *ds, int32_t size)
+{
+    if (ds->storage->vocab_size != size)
+        rt_fatal("%s: the text has %d distinct characters, but the program was compiled for "
+                 "%d (vocab() sizes its tensors); compile it again with this text",
+                 ds->source, ds->storage->vocab_size, size);
+}
+
 int32_t rt_dataset_classes(const RtDataset *ds)
 {
     if (ds->y.size != 1 || ds->y.dtype != RT_DTYPE_I32)

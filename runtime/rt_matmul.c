@@ -39,6 +39,13 @@ void rt_matmul_f32(int64_t M, int64_t N, int64_t K, int32_t trans_a, int32_t tra
                  M, K, K, N, dnnl_status2str(status));
 }
 
+void rt_matmul_batch_f32(int64_t batch, int64_t M, int64_t N, int64_t K, int32_t trans_a,
+                         int32_t trans_b, const float *A, const float *B, float *C)
+{
+    for (int64_t i = 0; i < batch; i++)
+        rt_matmul_f32(M, N, K, trans_a, trans_b, A + i * M * K, B + i * K * N, C + i * M * N);
+}
+
 /* Debian's oneDNN runs its kernels on OpenMP threads, whose number only OpenMP sets. The
  * symbol is looked up rather than linked so that the runtime does not depend on which
  * threading runtime oneDNN was built with: without OpenMP there is nothing to set. */

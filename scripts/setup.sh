@@ -17,11 +17,24 @@ set -euo pipefail
 #   cmake, make, gcc, libc6-dev   the build itself
 #   python3               tests/tools/numdiff.py
 #   dataset-fashion-mnist /usr/share/datasets/fashion-mnist, used by the examples and tests
+#   bible-kjv             the King James Bible, written out as the text corpus of the
+#                         character models (examples/lstm.nn, examples/transformer.nn)
 #   vim                   the test of editors/vim's syntax file (tests/fmt)
 PACKAGES=(
     llvm-19-dev clang-19 libclang-rt-19-dev re2c bison libdnnl-dev zlib1g-dev libedit-dev
-    cmake make gcc libc6-dev python3 dataset-fashion-mnist vim
+    cmake make gcc libc6-dev python3 dataset-fashion-mnist bible-kjv vim
 )
+
+# The character models' corpus: Debian ships the text only inside bible-kjv's program, so
+# it is written out once (DESIGN.md's recipe), atomically, where the examples read it.
+KJV=/usr/local/share/datasets/kjv.txt
+make_corpus() {
+    [ -s "$KJV" ] && return 0
+    echo "setup: writing $KJV"
+    "${SUDO[@]}" mkdir -p "$(dirname "$KJV")"
+    bible "gen1:1-rev22:21" | "${SUDO[@]}" tee "$KJV.tmp" >/dev/null
+    "${SUDO[@]}" mv "$KJV.tmp" "$KJV"
+}
 
 # (Read whole, not piped into grep -q: with pipefail, dpkg's SIGPIPE would fail the test.)
 installed() {
@@ -35,20 +48,26 @@ for p in "${PACKAGES[@]}"; do
     installed "$p" || missing+=("$p")
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-    echo "setup: all ${#PACKAGES[@]} packages are installed"
-    exit 0
-fi
-
 SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
+if [ "$(id -u)" -ne 0 ] && { [ ${#missing[@]} -ne 0 ] || [ ! -s "$KJV" ]; }; then
     if command -v sudo >/dev/null 2>&1; then
         SUDO=(sudo)
-    else
+    elif [ ${#missing[@]} -ne 0 ]; then
         echo "setup: missing packages: ${missing[*]}" >&2
         echo "setup: not root and no sudo; install them as root and run again" >&2
         exit 1
+    else
+        echo "setup: cannot write $KJV (not root, no sudo): the character-model examples" \
+             "need it; run this script as root once" >&2
+        echo "setup: all ${#PACKAGES[@]} packages are installed"
+        exit 0
     fi
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+    make_corpus
+    echo "setup: all ${#PACKAGES[@]} packages are installed"
+    exit 0
 fi
 
 echo "setup: installing ${missing[*]}"
@@ -69,4 +88,5 @@ if [ ${#still[@]} -ne 0 ]; then
     echo "setup: failed to install: ${still[*]}" >&2
     exit 1
 fi
+make_corpus
 echo "setup: done"

@@ -184,10 +184,15 @@ static IrNode *ad_transpose(IrGraph *g, IrNode *n, int i, IrNode *gy)
     return ir_transpose(g, n->span, gy, inv);
 }
 
-/* y = a @ b              da = gy @ b^T, db = a^T @ gy */
+/* y = a @ b              da = gy @ b^T, db = a^T @ gy (^T swaps the last two axes: a
+ * stack of matrices is multiplied matrix by matrix) */
 static IrNode *ad_matmul(IrGraph *g, IrNode *n, int i, IrNode *gy)
 {
-    static const int swap[IR_MAX_RANK] = {1, 0};
+    int r = n->shape.rank, swap[IR_MAX_RANK];
+    for (int d = 0; d < r; d++)
+        swap[d] = d;
+    swap[r - 2] = r - 1;
+    swap[r - 1] = r - 2;
     /* autodiff runs before simplify folds transposes into products */
     ASSERT(!n->attr.matmul.trans_a && !n->attr.matmul.trans_b);
     if (i == 0)

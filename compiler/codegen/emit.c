@@ -124,8 +124,8 @@ static void declare_runtime(Cg *cg, Runtime *rt)
     LLVMTypeRef print_params[3] = {p, i32, p};
     rt->print = declare(cg, "rt_print_f32", cg->void_, print_params, 3, &rt->print_ty);
     rt->print_i32 = declare(cg, "rt_print_i32", cg->void_, print_params, 3, &rt->print_i32_ty);
-    LLVMTypeRef mm_params[8] = {i64, i64, i64, i32, i32, p, p, p};
-    rt->matmul = declare(cg, "rt_matmul_f32", cg->void_, mm_params, 8, &rt->matmul_ty);
+    LLVMTypeRef mm_params[9] = {i64, i64, i64, i64, i32, i32, p, p, p};
+    rt->matmul = declare(cg, "rt_matmul_batch_f32", cg->void_, mm_params, 9, &rt->matmul_ty);
 }
 
 /* ---- nnc_program --------------------------------------------------------------------------- */
@@ -236,12 +236,17 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
     }
     case IR_OP_MATMUL: {
         /* op(A) [M, K] @ op(B) [K, N] -> [M, N], all contiguous row-major; op transposes
-         * an input marked by simplify */
+         * an input marked by simplify; a stack of `batch` such products, one after the
+         * other */
         bool ta = n->attr.matmul.trans_a, tb = n->attr.matmul.trans_b;
-        int64_t m = n->shape.dims[0], nn = n->shape.dims[1], k = n->in[0]->shape.dims[ta ? 0 : 1];
-        LLVMValueRef args[8] = {i64c(cg, m), i64c(cg, nn), i64c(cg, k), i32c(cg, ta), i32c(cg, tb),
-                                buf[n->in[0]->id], buf[n->in[1]->id], buf[n->id]};
-        LLVMBuildCall2(cg->b, rt->matmul_ty, rt->matmul, args, 8, "");
+        int r = n->shape.rank;
+        int64_t m = n->shape.dims[r - 2], nn = n->shape.dims[r - 1];
+        int64_t k = n->in[0]->shape.dims[r - (ta ? 2 : 1)];
+        int64_t batch = m * nn > 0 ? ir_shape_numel(&n->shape) / (m * nn) : 0;
+        LLVMValueRef args[9] = {i64c(cg, batch), i64c(cg, m), i64c(cg, nn), i64c(cg, k),
+                                i32c(cg, ta), i32c(cg, tb), buf[n->in[0]->id], buf[n->in[1]->id],
+                                buf[n->id]};
+        LLVMBuildCall2(cg->b, rt->matmul_ty, rt->matmul, args, 9, "");
         return;
     }
     case IR_OP_PRINT: {

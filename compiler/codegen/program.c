@@ -540,6 +540,22 @@ static void emit_map_data(Pg *pg, const ProgStmt *s)
     pg->datasets[s->n] = dst;
 }
 
+/* datas[s->n] = its part of datas[s->index]; the other part is freed at once (the parts
+ * share the samples with the whole, which is freed at the end). */
+static void emit_split_data(Pg *pg, const ProgStmt *s)
+{
+    Cg *cg = pg->cg;
+    const ProgData *d = &pg->p->datas[s->n];
+    LLVMValueRef parts[2] = {entry_alloca(pg, cg->ptr, "first"), entry_alloca(pg, cg->ptr, "second")};
+    LLVMTypeRef params[5] = {cg->ptr, pg->f64, cg->i64, cg->ptr, cg->ptr};
+    LLVMValueRef args[5] = {pg->datasets[s->index], f64c(pg, d->fraction), i64c(cg, d->seed),
+                            parts[0], parts[1]};
+    call_rt(pg, "rt_dataset_split", cg->void_, params, args, 5);
+    LLVMValueRef drop = LLVMBuildLoad2(cg->b, cg->ptr, parts[1 - d->part], "");
+    call_rt(pg, "rt_dataset_free", cg->void_, &cg->ptr, &drop, 1);
+    pg->datasets[s->n] = LLVMBuildLoad2(cg->b, cg->ptr, parts[d->part], "part");
+}
+
 static void emit_stmt(Pg *pg, const ProgStmt *s)
 {
     Cg *cg = pg->cg;
@@ -567,6 +583,7 @@ static void emit_stmt(Pg *pg, const ProgStmt *s)
     case PS_SAVE:
     case PS_LOAD: emit_checkpoint(pg, s); return;
     case PS_MAP_DATA: emit_map_data(pg, s); return;
+    case PS_SPLIT_DATA: emit_split_data(pg, s); return;
     }
     UNREACHABLE();
 }
@@ -752,6 +769,8 @@ static LLVMValueRef string_or_null(Pg *pg, const char *s)
     return s ? string_ptr(pg, s) : LLVMConstPointerNull(pg->cg->ptr);
 }
 
+static int rt_dtype(IrDType t) { return t == IR_I32 ? RT_DTYPE_I32 : RT_DTYPE_F32; }
+
 /* Loads datas[i] at program start into pg->datasets[i]. */
 static void load_data(Pg *pg, int i)
 {
@@ -782,27 +801,39 @@ static void load_data(Pg *pg, int i)
     }
     case PD_CSV: {
         LLVMTypeRef params[3] = {cg->ptr, cg->i64, cg->i32};
-        LLVMValueRef args[3] = {string_or_null(pg, d->path), i64c(cg, d->features), i32c(cg, 1)};
+        LLVMValueRef args[3] = {string_or_null(pg, d->path), i64c(cg, d->features),
+                                i32c(cg, d->label)};
         pg->datasets[i] = call_rt(pg, "rt_dataset_csv", cg->ptr, params, args, 3);
-        return;
+        break;
     }
     case PD_NPY: {
         LLVMTypeRef params[2] = {cg->ptr, cg->ptr};
         LLVMValueRef args[2] = {string_or_null(pg, d->path), string_or_null(pg, d->path2)};
         pg->datasets[i] = call_rt(pg, "rt_dataset_npy", cg->ptr, params, args, 2);
-        return;
+        break;
     }
     case PD_TEXT: {
         LLVMTypeRef params[2] = {cg->ptr, cg->i64};
         LLVMValueRef args[2] = {string_or_null(pg, d->path), i64c(cg, d->seq)};
         pg->datasets[i] = call_rt(pg, "rt_dataset_text", cg->ptr, params, args, 2);
-        return;
+        if (d->vocab > 0) {
+            LLVMTypeRef vocab_params[2] = {cg->ptr, cg->i32};
+            LLVMValueRef vocab_args[2] = {pg->datasets[i], i32c(cg, (int)d->vocab)};
+            call_rt(pg, "rt_dataset_expect_vocab", cg->void_, vocab_params, vocab_args, 2);
+        }
+        break;
     }
     case PD_MAPPED:
-        pg->datasets[i] = NULL; /* made by its PS_MAP_DATA statement */
+    case PD_SPLIT:
+        pg->datasets[i] = NULL; /* made by its PS_MAP_DATA or PS_SPLIT_DATA statement */
         return;
     }
-    UNREACHABLE();
+    /* the files' samples must be what the program was compiled for */
+    LLVMTypeRef params[7] = {cg->ptr, cg->i32, cg->i32, cg->ptr, cg->i32, cg->i32, cg->ptr};
+    LLVMValueRef args[7] = {pg->datasets[i], i32c(cg, rt_dtype(d->x_dtype)), rank, dims,
+                            i32c(cg, rt_dtype(d->y_dtype)), i32c(cg, d->y_shape.rank),
+                            dims_constant(pg, &d->y_shape)};
+    call_rt(pg, "rt_dataset_expect", cg->void_, params, args, 7);
 }
 
 static void emit_nnc_program(Pg *pg)

@@ -177,15 +177,22 @@ static void eval_transpose(Eval *e, IrNode *n, double *out)
 static void eval_matmul(Eval *e, IrNode *n, double *out)
 {
     bool ta = n->attr.matmul.trans_a, tb = n->attr.matmul.trans_b;
-    int64_t M = n->shape.dims[0], N = n->shape.dims[1], K = n->in[0]->shape.dims[ta ? 0 : 1];
-    const double *a = e->values[n->in[0]->id], *b = e->values[n->in[1]->id];
-    for (int64_t i = 0; i < M; i++)
-        for (int64_t j = 0; j < N; j++) {
-            double acc = 0;
-            for (int64_t k = 0; k < K; k++)
-                acc += (ta ? a[k * M + i] : a[i * K + k]) * (tb ? b[j * K + k] : b[k * N + j]);
-            out[i * N + j] = round_to(e, acc);
-        }
+    int r = n->shape.rank;
+    int64_t M = n->shape.dims[r - 2], N = n->shape.dims[r - 1];
+    int64_t K = n->in[0]->shape.dims[r - (ta ? 2 : 1)];
+    int64_t batch = M * N > 0 ? ir_shape_numel(&n->shape) / (M * N) : 0;
+    for (int64_t s = 0; s < batch; s++) {
+        const double *a = e->values[n->in[0]->id] + s * M * K;
+        const double *b = e->values[n->in[1]->id] + s * K * N;
+        double *c = out + s * M * N;
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) {
+                double acc = 0;
+                for (int64_t k = 0; k < K; k++)
+                    acc += (ta ? a[k * M + i] : a[i * K + k]) * (tb ? b[j * K + k] : b[k * N + j]);
+                c[i * N + j] = round_to(e, acc);
+            }
+    }
 }
 
 /* ---- layout ops: every result element is one input element or zero ---------------- */

@@ -154,16 +154,24 @@ static bool shape_matmul(IrNode *const *in, int nin, const IrNode *p, IrShape *o
 {
     const IrShape *a = &in[0]->shape, *b = &in[1]->shape;
     char sa[128], sb[128];
-    if (a->rank != 2 || b->rank != 2)
-        return SHAPE_ERR("matmul needs two matrices, got shapes %s and %s",
+    int r = a->rank;
+    bool batch_ok = r >= 2 && b->rank == r;
+    for (int i = 0; batch_ok && i < r - 2; i++)
+        batch_ok = a->dims[i] == b->dims[i];
+    if (!batch_ok)
+        return SHAPE_ERR("matmul needs two matrices, or two stacks of them with the same leading "
+                         "dimensions, got shapes %s and %s",
                          ir_shape_str(a, sa, sizeof sa), ir_shape_str(b, sb, sizeof sb));
     bool ta = p->attr.matmul.trans_a, tb = p->attr.matmul.trans_b;
-    int64_t m = a->dims[ta], k = a->dims[!ta], k2 = b->dims[tb], n = b->dims[!tb];
+    const int64_t *ma = a->dims + r - 2, *mb = b->dims + r - 2;
+    int64_t m = ma[ta], k = ma[!ta], k2 = mb[tb], n = mb[!tb];
     if (k != k2)
         return SHAPE_ERR("matmul of %s and %s: inner dimensions %lld and %lld differ",
                          ir_shape_str(a, sa, sizeof sa), ir_shape_str(b, sb, sizeof sb),
                          (long long)k, (long long)k2);
-    *out = (IrShape){.rank = 2, .dims = {m, n}};
+    *out = *a;
+    out->dims[r - 2] = m;
+    out->dims[r - 1] = n;
     return true;
 }
 

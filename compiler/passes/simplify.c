@@ -7,6 +7,18 @@
 #include <string.h>
 
 /* Whether n is a constant whose every element is v, possibly reshaped or broadcast. */
+/* Does the transpose swap its last two axes and keep the others? */
+static bool swaps_last_two(const IrNode *t)
+{
+    int r = t->shape.rank;
+    if (r < 2 || t->attr.transpose.perm[r - 2] != r - 1 || t->attr.transpose.perm[r - 1] != r - 2)
+        return false;
+    for (int i = 0; i < r - 2; i++)
+        if (t->attr.transpose.perm[i] != i)
+            return false;
+    return true;
+}
+
 static bool is_splat(const IrNode *n, double v)
 {
     while (n->op == IR_OP_BROADCAST || n->op == IR_OP_RESHAPE)
@@ -82,10 +94,11 @@ static IrNode *fold(IrGraph *g, IrNode *n)
     case IR_OP_NEG:
         return x->op == IR_OP_NEG ? x->in[0] : n;
     case IR_OP_MATMUL:
-        /* matmul(transpose(a), b): oneDNN reads a transposed, no copy is made */
+        /* matmul(transpose(a), b): oneDNN reads a transposed, no copy is made (for stacks
+         * of matrices, a transpose of the last two axes alone) */
         for (int i = 0; i < 2; i++) {
             IrNode *t = n->in[i];
-            if (t->op == IR_OP_TRANSPOSE && t->shape.rank == 2 && t->attr.transpose.perm[0] == 1) {
+            if (t->op == IR_OP_TRANSPOSE && swaps_last_two(t)) {
                 n->in[i] = t->in[0];
                 if (i == 0)
                     n->attr.matmul.trans_a = !n->attr.matmul.trans_a;

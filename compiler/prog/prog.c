@@ -341,6 +341,11 @@ static void print_stmt(FILE *out, const Prog *p, const ProgStmt *s, int depth)
         fprintf(out, "data%d = map data%d through region %d (slots %d, %d -> %d, %d)\n", s->n,
                 s->index, s->region, s->x_slot, s->y_slot, s->x_out, s->y_out);
         return;
+    case PS_SPLIT_DATA:
+        fprintf(out, "data%d = part %d of data%d split at %g by seed %lld\n", s->n,
+                p->datas[s->n].part, s->index, p->datas[s->n].fraction,
+                (long long)p->datas[s->n].seed);
+        return;
     case PS_SAVE:
     case PS_LOAD:
         if (s->path_setting)

@@ -54,6 +54,8 @@ typedef enum ProgStmtKind {
     PS_MAP_DATA,     /* datas[n] = map of datas[index]: for each sample, copy it into slots
                         x_slot/y_slot, run regions[region], and take slots x_out/y_out (at
                         program start, before anything else uses datas[n]) */
+    PS_SPLIT_DATA,   /* datas[n] = its part of datas[index] (PD_SPLIT; at program start,
+                        in order with the PS_MAP_DATA statements) */
     PS_SAVE,         /* write slots[slot_list[i]], named names[i], to the file `path` */
     PS_LOAD,         /* read them back */
 } ProgStmtKind;
@@ -102,6 +104,7 @@ typedef struct ProgVar {
 typedef enum ProgDataKind {
     PD_FASHION_MNIST, PD_MNIST, PD_IDX, PD_CSV, PD_NPY, PD_TEXT,
     PD_MAPPED,  /* made by a PS_MAP_DATA statement, not loaded */
+    PD_SPLIT,   /* made by a PS_SPLIT_DATA statement, not loaded */
 } ProgDataKind;
 
 /* A dataset split to batch: loaded at program start. */
@@ -110,6 +113,14 @@ typedef struct ProgData {
     const char *path, *path2;   /* directory or files, as the program wrote them */
     bool test;                  /* PD_FASHION_MNIST, PD_MNIST: the test split, else train */
     int64_t features, seq;      /* PD_CSV, PD_TEXT */
+    bool label;                 /* PD_CSV: the last column is an integer label */
+    int64_t vocab;              /* PD_TEXT: the alphabet size compiled into the program by
+                                   vocab(data) (checked when loading), or 0 */
+    /* PD_SPLIT: part `part` (0: the first, 1: the second) of datas[parent], cut at
+       `fraction` by `seed` (rt_dataset_split) */
+    int parent, part;
+    double fraction;
+    int64_t seed;
     IrShape x_shape;            /* one sample's x (and y) as the checker knows them */
     IrDType x_dtype, y_dtype;
     IrShape y_shape;

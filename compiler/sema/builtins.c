@@ -2,9 +2,12 @@
  * call's result type and shape follow from its arguments. */
 #include "sema/sema_internal.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
 
 void sema_check_update(Checker *c, Instance *inst, Span at);
 
@@ -1153,16 +1156,14 @@ static Value *t_clip(Checker *c, CallArgs *a, const Builtin *b, Value *r)
 
 static Value *t_same_type(Checker *c, CallArgs *a, const Builtin *b, Value *r)
 {
-    /* float/int of a value that already has the wanted type; a real conversion needs a
-     * cast op the IR does not have yet */
+    /* float/int of a tensor: a cast unless it has the wanted type already */
     if (r->kind != V_TENSOR)
         return r;
     IrNode *x = arg_node(c, a, 0);
-    if (x && x->dtype == (r->dtype == DT_I32 ? IR_I32 : IR_F32))
-        return sema_with_node(c, r, x);
-    if (x)
-        sema_unsupported(c, a->call->span, "converting between f32 and i32 tensors");
-    return val_error(c);
+    if (!x)
+        return val_error(c);
+    IrDType to = r->dtype == DT_I32 ? IR_I32 : IR_F32;
+    return sema_with_node(c, r, x->dtype == to ? x : ir_cast(c->graph, a->call->span, x, to));
 }
 
 static Value *t_reduce(Checker *c, CallArgs *a, const Builtin *b, Value *r)
@@ -1469,34 +1470,199 @@ static Value *t_step(Checker *c, CallArgs *a, const Builtin *b, Value *r)
 
 /* ---- tracing train blocks (train.c): data, logging, checkpoints, modes ---------------- */
 
-static IrShape concrete(const Value *t)
-{
-    IrShape s = {.rank = t->rank < 0 ? 0 : t->rank};
-    for (int i = 0; i < s.rank; i++)
-        s.dims[i] = t->dims[i].n;
-    return s;
-}
-
-static Value *t_image_dataset(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+/* r, the checked data value of a loader call, with the source the program loads at start:
+ * src plus the first nfiles arguments as its paths, which must be known when compiling, and
+ * the sample types, which size the compiled tensors. */
+static Value *data_source(Checker *c, CallArgs *a, const Builtin *b, int nfiles, Value *r,
+                          ProgData src)
 {
     if (!sema_training(c)) {
         sema_unsupported(c, a->call->span, "data sets outside a train block");
         return val_error(c);
     }
-    if (a->v[0]->kind != V_STRING || !a->v[0]->known) {
-        sema_unsupported(c, arg_span(a, 0), "directory names known only at run time");
+    for (int i = 0; i < nfiles; i++)
+        if (a->v[i] && (a->v[i]->kind != V_STRING || !a->v[i]->known)) {
+            sema_unsupported(c, arg_span(a, i), "file names known only at run time");
+            return val_error(c);
+        }
+    if (r->x->rank < 0) {
+        sema_error(c, a->call->span, "in a train block, %s needs shape = [...]: the sample "
+                                     "shape sizes the compiled tensors", b->name);
         return val_error(c);
     }
-    DataRef *d = ARENA_NEW(c->arena, DataRef);
-    d->source.kind = !strcmp(b->name, "mnist") ? PD_MNIST : PD_FASHION_MNIST;
-    d->source.path = a->v[0]->s;
-    d->source.x_shape = concrete(r->x);
-    d->source.y_shape = concrete(r->y);
-    d->source.x_dtype = IR_F32;
-    d->source.y_dtype = IR_I32;
+    src.path = a->v[0]->s;
+    src.path2 = nfiles > 1 && a->v[1] ? a->v[1]->s : NULL;
+    if (!sema_ir_shape(c, r->x, a->call->span, &src.x_shape) ||
+        !sema_ir_shape(c, r->y, a->call->span, &src.y_shape))
+        return val_error(c);
+    src.x_dtype = r->x->dtype == DT_I32 ? IR_I32 : IR_F32;
+    src.y_dtype = r->y->dtype == DT_I32 ? IR_I32 : IR_F32;
     Value *v = val_copy(c, r);
-    v->data = d;
+    v->data = ARENA_NEW(c->arena, DataRef);
+    v->data->source = src;
     return v;
+}
+
+static Value *t_image_dataset(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    ProgData src = {.kind = !strcmp(b->name, "mnist") ? PD_MNIST : PD_FASHION_MNIST};
+    return data_source(c, a, b, 1, r, src);
+}
+
+static Value *t_idx(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    return data_source(c, a, b, 2, r, (ProgData){.kind = PD_IDX});
+}
+
+static Value *t_npy(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    return data_source(c, a, b, 2, r, (ProgData){.kind = PD_NPY});
+}
+
+/* The length of r's samples, f32[n] or i32[n], given by argument 1 (a setting's value
+ * when it is one); false after reporting when it is not positive. */
+static bool sample_length(Checker *c, CallArgs *a, const Value *r, const char *too_small,
+                          int64_t *n)
+{
+    IrShape x;
+    if (!sema_ir_shape(c, r->x, arg_span(a, 1), &x))
+        return false;
+    if (x.dims[0] <= 0) {
+        sema_error(c, arg_span(a, 1), "%s", too_small);
+        return false;
+    }
+    *n = x.dims[0];
+    return true;
+}
+
+static Value *t_csv(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    ProgData src = {.kind = PD_CSV, .label = !a->v[2] || a->v[2]->b};
+    if (a->v[2] && !a->v[2]->known) {
+        sema_unsupported(c, arg_span(a, 2), "a label column decided at run time");
+        return val_error(c);
+    }
+    if (!sample_length(c, a, r, "csv needs the number of features (at least 1)", &src.features))
+        return val_error(c);
+    return data_source(c, a, b, 1, r, src);
+}
+
+static Value *t_text(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    ProgData src = {.kind = PD_TEXT};
+    if (!sample_length(c, a, r, "the sequence length must be at least 1", &src.seq))
+        return val_error(c);
+    return data_source(c, a, b, 1, r, src);
+}
+
+/* Both parts of a split, made at program start from the data (with its transforms). */
+static Value *t_split(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    const DataRef *in = a->v[0]->data;
+    Value *f = a->v[1], *seed = a->v[2];
+    if (!in) {
+        sema_unsupported(c, arg_span(a, 0), "splitting this data");
+        return val_error(c);
+    }
+    if (!f->known || (f->kind != V_INT && f->kind != V_FLOAT)) {
+        sema_unsupported(c, arg_span(a, 1), "a fraction known only at run time");
+        return val_error(c);
+    }
+    if (seed && !seed->known) {
+        sema_unsupported(c, arg_span(a, 2), "a split seed known only at run time");
+        return val_error(c);
+    }
+    int parent = train_data(c, in, a->call);
+    if (parent < 0)
+        return val_error(c);
+    const ProgData *p = &c->prog->datas[parent];
+    Value *v = val_copy(c, r);
+    v->items = ARENA_NEW_N(c->arena, Value *, 2);
+    for (int part = 0; part < 2; part++) {
+        Value *item = val_copy(c, r->items[part]);
+        item->data = ARENA_NEW(c->arena, DataRef);
+        item->data->source = (ProgData){
+            .kind = PD_SPLIT, .parent = parent, .part = part,
+            .fraction = f->kind == V_INT ? (double)f->i : f->f, .seed = seed ? seed->i : 0,
+            .x_shape = p->x_shape, .y_shape = p->y_shape, .x_dtype = p->x_dtype,
+            .y_dtype = p->y_dtype};
+        v->items[part] = item;
+    }
+    return v;
+}
+
+/* The number of distinct bytes in the file (plain or gzip'd), or -1 with *why set. */
+static int text_alphabet(const char *path, const char **why)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        *why = strerror(errno);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) { /* a directory, or a device or pipe that may never end */
+        *why = "not a regular file";
+        return -1;
+    }
+    gzFile f = gzopen(path, "rb");
+    if (!f) {
+        *why = strerror(errno ? errno : ENOENT);
+        return -1;
+    }
+    bool seen[256] = {false};
+    unsigned char buf[1 << 16];
+    int n;
+    while ((n = gzread(f, buf, sizeof buf)) > 0)
+        for (int i = 0; i < n; i++)
+            seen[buf[i]] = true;
+    int err = 0;
+    const char *msg = gzerror(f, &err);
+    if (n < 0 || err < 0) {
+        *why = err == Z_ERRNO ? strerror(errno) : msg;
+        gzclose(f);
+        return -1;
+    }
+    gzclose(f);
+    int size = 0;
+    for (int i = 0; i < 256; i++)
+        size += seen[i];
+    return size;
+}
+
+/* vocab(data) sizes tensors (an embedding table, the logits), so it is compiled in: the
+ * corpus is read now, and the program checks that the one it loads has as many
+ * distinct characters. */
+static Value *t_vocab(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    const DataRef *in = a->v[0]->data;
+    if (!in || in->nmaps > 0) {
+        sema_unsupported(c, arg_span(a, 0), "the vocabulary of this data");
+        return val_error(c);
+    }
+    int data = train_data(c, in, a->call);
+    if (data < 0)
+        return val_error(c);
+    while (c->prog->datas[data].kind == PD_SPLIT)
+        data = c->prog->datas[data].parent;
+    ProgData *d = &c->prog->datas[data];
+    if (d->kind != PD_TEXT) {
+        sema_error(c, arg_span(a, 0), "vocab expects text data (text(path, seq = T)) or a split "
+                                      "of it");
+        return val_error(c);
+    }
+    if (d->vocab == 0) {
+        const char *why = NULL;
+        int n = text_alphabet(d->path, &why);
+        if (n < 0)
+            sema_error(c, arg_span(a, 0), "vocab(...) sizes tensors, so the text is read when "
+                                          "compiling: cannot read %s: %s", d->path, why);
+        else if (n == 0)
+            sema_error(c, arg_span(a, 0), "%s is empty: it has no vocabulary", d->path);
+        d->vocab = n > 0 ? n : -1; /* -1: reported once */
+    }
+    if (d->vocab < 0)
+        return val_error(c);
+    (void)b, (void)r;
+    return val_int(c, d->vocab);
 }
 
 static Value *t_map(Checker *c, CallArgs *a, const Builtin *b, Value *r)
@@ -1629,12 +1795,12 @@ static const Builtin builtins[] = {
     {"upsample2d", 2, P("x", "factor"), b_upsample, SEMA_OTHER, 0, t_upsample},
     {"fashion_mnist", 1, P("dir"), b_image_dataset, SEMA_OTHER, 0, t_image_dataset},
     {"mnist", 1, P("dir"), b_image_dataset, SEMA_OTHER, 0, t_image_dataset},
-    {"idx", 2, P("images", "labels", "shape"), b_idx, SEMA_OTHER, 0},
-    {"csv", 2, P("path", "features", "label"), b_csv, SEMA_OTHER, 0},
-    {"npy", 2, P("x_path", "y_path", "shape"), b_npy, SEMA_OTHER, 0},
-    {"text", 2, P("path", "seq"), b_text, SEMA_OTHER, 0},
-    {"vocab", 1, P("data"), b_vocab, SEMA_OTHER, 0},
-    {"split", 2, P("data", "fraction", "seed"), b_split, SEMA_OTHER, 0},
+    {"idx", 2, P("images", "labels", "shape"), b_idx, SEMA_OTHER, 0, t_idx},
+    {"csv", 2, P("path", "features", "label"), b_csv, SEMA_OTHER, 0, t_csv},
+    {"npy", 2, P("x_path", "y_path", "shape"), b_npy, SEMA_OTHER, 0, t_npy},
+    {"text", 2, P("path", "seq"), b_text, SEMA_OTHER, 0, t_text},
+    {"vocab", 1, P("data"), b_vocab, SEMA_OTHER, 0, t_vocab},
+    {"split", 2, P("data", "fraction", "seed"), b_split, SEMA_OTHER, 0, t_split},
     {"map", 2, P("data", "f"), b_map, SEMA_OTHER, 0, t_map},
     {"batches", 2, P("data", "size", "shuffle", "drop_last", "seed"), b_batches, SEMA_OTHER, 0, t_batches},
     {"save", 2, P("model", "path"), b_save_load, SEMA_OTHER, 0, t_save_load},

@@ -436,7 +436,11 @@ Value *sema_eval_call(Checker *c, Scope *s, AstNode *e)
     }
     if (callee->kind == V_ERROR)
         return callee;
-    (void)arg_error; /* error arguments flow on silently as error values */
+    /* Error arguments flow on silently as error values when checking; traced code stops
+     * at the call, as its body could not be compiled with them (its errors would only
+     * follow from the one already reported). */
+    if (arg_error && sema_tracing(c))
+        return val_error(c);
     return sema_call_value(c, s, callee, e, pos, npos, names, kw, nkw);
 }
 

@@ -1043,10 +1043,13 @@ static void assign_name(Checker *c, Scope *s, AstNode *target, Value *v)
         if (v->kind == V_TENSOR && !v->node && !v->has_slot)
             sema_node(c, v, target->span); /* a literal or number: make its constant here */
         Value *nv = train_assign(c, b, name, v, target->span);
-        if (b)
+        if (b) {
             b->value = nv;
-        else
-            scope_bind(c, home_scope(s), name, nv, BIND_VAR, target->span);
+        } else {
+            Binding *nb = scope_bind(c, home_scope(s), name, nv, BIND_VAR, target->span);
+            if (nv != v && nv->hx && nv->hx->kind == PX_VAR) /* a variable made for it */
+                nb->var = nv->hx->index + 1;
+        }
         return;
     }
     if (b && (b->kind == BIND_STATE || (c->runtime && b->kind == BIND_VAR))) {
@@ -1168,6 +1171,13 @@ void sema_for_assigned(Checker *c, Scope *s, AstNode *n, void (*fn)(Checker *, B
         for (int i = 0; i < n->assign.targets.len; i++) {
             AstNode *t = n->assign.targets.items[i];
             Binding *b = t->kind == AST_NAME ? scope_lookup(s, t->name) : NULL;
+            if (t->kind == AST_MEMBER && t->member.object->kind == AST_NAME) {
+                /* an optimizer's hyperparameter (opt.lr = ...) */
+                Binding *o = scope_lookup(s, t->member.object->name);
+                if (o && o->value->kind == V_INSTANCE &&
+                    o->value->inst->def->def.def_kind == AST_DEF_OPTIMIZER)
+                    b = scope_find_local(o->value->inst->scope, t->member.field.name);
+            }
             if (b)
                 fn(c, b);
         }

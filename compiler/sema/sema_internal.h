@@ -125,6 +125,10 @@ typedef struct Binding {
     Value *value;
     BindKind kind;
     Span span;          /* where it was bound */
+    int var;            /* tracing a train block: 1 + the host variable this binding owns
+                           (assigning the name sets it), or 0. A value bound from another
+                           name (a layer's argument, a function's parameter) is that
+                           name's variable, not owned: assigning makes a variable of its own */
 } Binding;
 
 typedef enum ScopeKind {
@@ -388,6 +392,11 @@ IrNode *train_node(Checker *c, const Value *v, Span at);
 Value *train_assign(Checker *c, Binding *old, const char *name, Value *v, Span at);
 /* Before a run-time loop: variables the body assigns get a host variable or a slot. */
 void train_widen(Checker *c, Binding *b);
+/* The index in prog->datas of the data d describes: its source, loaded or made at program
+ * start (a split: PS_SPLIT_DATA), with its map transforms applied sample by sample once at
+ * program start (PS_MAP_DATA; the same chain is mapped once however many loops read it).
+ * Returns -1 after reporting. */
+int train_data(Checker *c, const DataRef *d, AstNode *at);
 Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src);
 /* `while` in a train program: what the body assigns gets a host variable or a slot first,
  * and the condition, on host values only, is tested before every iteration (PS_WHILE). */

@@ -139,7 +139,7 @@ IrNode *sema_trace_matmul(Checker *c, Span at, IrNode *a, IrNode *b)
 {
     if (!a || !b)
         return NULL;
-    if (a->shape.rank == 2 && b->shape.rank == 2)
+    if (a->shape.rank == b->shape.rank) /* matrices, or stacks of them */
         return sema_trace_op(c, at, IR_OP_MATMUL, (IrNode *[]){a, b}, 2, NULL);
     if (a->shape.rank > 2 && b->shape.rank == 2) {
         IrShape rows = {.rank = 2, .dims = {1, a->shape.dims[a->shape.rank - 1]}};

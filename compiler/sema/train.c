@@ -271,6 +271,12 @@ static Value *host_var(Checker *c, const char *name, Value *v, ProgExpr *value, 
     return r;
 }
 
+/* Is b's value the host variable b owns? */
+static bool owns_var(const Binding *b)
+{
+    return b->var && b->value->hx && b->value->hx->kind == PX_VAR && b->value->hx->index == b->var - 1;
+}
+
 Value *train_assign(Checker *c, Binding *old, const char *name, Value *v, Span at)
 {
     if (c->binding_loop_target && !old)
@@ -282,13 +288,16 @@ Value *train_assign(Checker *c, Binding *old, const char *name, Value *v, Span a
         ProgExpr *e = train_host(c, v, at);
         if (!e)
             return val_error(c);
-        if (old && old->value->hx && old->value->hx->kind == PX_VAR) {
+        if (old && owns_var(old)) {
             set_var(c, old->value->hx->index, e, at);
             return old->value;
         }
         if (shape_of->kind == V_TENSOR)
             shape_of = val_float(c, 0, false);
-        return host_var(c, name, shape_of, e, at);
+        Value *r = host_var(c, name, shape_of, e, at);
+        if (old)
+            old->var = r->hx->index + 1;
+        return r;
     }
     if (v->kind == V_TENSOR && old && old->value->kind == V_TENSOR && old->value->has_slot) {
         /* a tensor kept in a slot (carried around a loop): the new value goes there */
@@ -309,11 +318,12 @@ Value *train_assign(Checker *c, Binding *old, const char *name, Value *v, Span a
 void train_widen(Checker *c, Binding *b)
 {
     Value *v = b->value;
-    if ((v->kind == V_INT || v->kind == V_FLOAT || v->kind == V_BOOL) &&
-        !(v->hx && v->hx->kind == PX_VAR)) {
+    if ((v->kind == V_INT || v->kind == V_FLOAT || v->kind == V_BOOL) && !owns_var(b)) {
         ProgExpr *e = train_host(c, v, b->span);
-        if (e)
+        if (e) {
             b->value = host_var(c, b->name, v, e, b->span);
+            b->var = b->value->hx->index + 1;
+        }
     } else if (v->kind == V_TENSOR && !v->has_slot) {
         ensure_slot(c, v, b->name, b->span);
     }
@@ -455,19 +465,53 @@ void train_name_slots(Checker *c, Scope *s)
 /* Before a host loop, what its body assigns gets a host variable or a slot. */
 static void widen_one(Checker *c, Binding *b)
 {
-    if (b->kind == BIND_VAR || b->kind == BIND_STATE)
+    if (b->kind == BIND_VAR || b->kind == BIND_STATE ||
+        (b->kind == BIND_HYPER && val_is_numeric(b->value)))
         train_widen(c, b);
 }
 
-static int register_data(Checker *c, const DataRef *d)
+static bool same_string(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
+
+/* Do two data sources load or make the same samples? (A text source's vocab is not part
+ * of it: vocab(data) sets it on the one source.) */
+static bool same_source(const ProgData *a, const ProgData *b)
 {
-    for (int i = 0; i < c->prog->ndatas; i++) {
-        const ProgData *p = &c->prog->datas[i];
-        if (p->kind == d->source.kind && p->test == d->source.test &&
-            !strcmp(p->path ? p->path : "", d->source.path ? d->source.path : ""))
+    return a->kind == b->kind && a->test == b->test && same_string(a->path, b->path) &&
+           same_string(a->path2, b->path2) && a->features == b->features && a->seq == b->seq &&
+           a->label == b->label && a->parent == b->parent && a->part == b->part &&
+           a->fraction == b->fraction && a->seed == b->seed && a->x_dtype == b->x_dtype &&
+           a->y_dtype == b->y_dtype && ir_shape_eq(&a->x_shape, &b->x_shape) &&
+           ir_shape_eq(&a->y_shape, &b->y_shape);
+}
+
+/* A statement that makes a dataset at program start: after the statements that made
+ * datasets before it (they may feed it), before the rest of the program (what follows
+ * them, but for prologues: train_prologue_end puts those first, and they read no data). */
+static ProgStmt *data_stmt(Checker *c, ProgStmtKind kind, Span at)
+{
+    ProgBlock *b = &c->prog->main;
+    ProgStmt *st = prog_stmt(c->prog, b, kind, at);
+    int pos = 0;
+    for (int i = 0; i < b->len - 1; i++)
+        if (b->items[i]->kind == PS_MAP_DATA || b->items[i]->kind == PS_SPLIT_DATA)
+            pos = i + 1;
+    memmove(b->items + pos + 1, b->items + pos, sizeof(ProgStmt *) * (size_t)(b->len - 1 - pos));
+    b->items[pos] = st;
+    return st;
+}
+
+static int register_data(Checker *c, const DataRef *d, Span at)
+{
+    for (int i = 0; i < c->prog->ndatas; i++)
+        if (same_source(&c->prog->datas[i], &d->source))
             return i;
+    int n = prog_add_data(c->prog, &d->source);
+    if (d->source.kind == PD_SPLIT) {
+        ProgStmt *st = data_stmt(c, PS_SPLIT_DATA, at);
+        st->index = d->source.parent;
+        st->n = n;
     }
-    return prog_add_data(c->prog, &d->source);
+    return n;
 }
 
 /* A tensor value kept in a slot of the given type. */
@@ -481,12 +525,9 @@ static Value *slot_value(Checker *c, IrDType dtype, const IrShape *shape, int sl
     return v;
 }
 
-/* The data a loop over batches reads: the source, or the source with its map transforms
- * applied sample by sample once at program start (PS_MAP_DATA; the same chain is mapped
- * once however many loops read it). Returns the data index, or -1 after reporting. */
-static int mapped_data(Checker *c, const DataRef *d, AstNode *at)
+int train_data(Checker *c, const DataRef *d, AstNode *at)
 {
-    int data = register_data(c, d);
+    int data = register_data(c, d, at->span);
     for (int m = 0; m < d->nmaps; m++) {
         char key[64];
         snprintf(key, sizeof key, "map %d %p", data, (const void *)d->maps[m]);
@@ -520,14 +561,7 @@ static int mapped_data(Checker *c, const DataRef *d, AstNode *at)
             ir_slot_store(c->graph, at->span, y_out, yo);
             train_prologue_discard(c, prologue); /* the region runs per sample, not once */
             int n = prog_add_data(c->prog, &out);
-            ProgStmt *map = prog_stmt(c->prog, &c->prog->main, PS_MAP_DATA, at->span);
-            /* at program start, after earlier maps (they may feed this one) */
-            ProgBlock *b = &c->prog->main;
-            int pos_at = 0;
-            while (pos_at < b->len - 1 && b->items[pos_at]->kind == PS_MAP_DATA)
-                pos_at++;
-            memmove(b->items + pos_at + 1, b->items + pos_at, sizeof(ProgStmt *) * (size_t)(b->len - 1 - pos_at));
-            b->items[pos_at] = map;
+            ProgStmt *map = data_stmt(c, PS_MAP_DATA, at->span);
             map->index = data;
             map->n = n;
             map->region = region;
@@ -568,7 +602,7 @@ Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src)
                                                      "at run time");
             return FLOW_NORMAL;
         }
-        int dataset = mapped_data(c, d, st);
+        int dataset = train_data(c, d, st);
         if (dataset < 0)
             return FLOW_NORMAL;
         train_close_region(c);

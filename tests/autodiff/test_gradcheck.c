@@ -87,6 +87,7 @@ static const Case cases[] = {
     {"reshape", IR_OP_RESHAPE, 1, {S(3, 4)}, .to = S(2, 6)},
     {"transpose", IR_OP_TRANSPOSE, 1, {S(2, 3, 4)}, .perm = {2, 0, 1}},
     {"matmul", IR_OP_MATMUL, 2, {S(3, 4), S(4, 5)}},
+    {"matmul_batched", IR_OP_MATMUL, 2, {S(2, 3, 3, 4), S(2, 3, 4, 2)}},
     {"concat", IR_OP_CONCAT, 3, {S(2, 3), S(2, 1), S(2, 2)}, .axis = 1},
     {"concat_axis0", IR_OP_CONCAT, 2, {S(1, 4), S(3, 4)}, .axis = 0},
     {"slice", IR_OP_SLICE, 1, {S(3, 5)}, .lo = {1, 0}, .hi = {3, 4}},

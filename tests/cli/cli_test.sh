@@ -615,6 +615,60 @@ case_data_flag() {
     want_err "images are \[32, 32\] \(1024 values each\), but the program expects \[28, 28\]"
 }
 
+case_data_files() {
+    # Text, NPY and CSV data in compiled programs: what vocab() compiled in, a sample shape
+    # the file does not have, files missing when compiling or running.
+    printf 'abcabcabcabcabcabcabcabcabcabcabc\n' >corpus.txt
+    cat >chars.nn <<'END'
+import std
+train(batch = 2) {
+    corpus = text("corpus.txt", seq = 4)
+    table = zeros([vocab(corpus), 3])
+    for x, y in batches(corpus, batch) {
+        print(sum(table[x]) + float(vocab(corpus)))
+        break
+    }
+}
+END
+    nnc chars.nn -o chars
+    want_status 0; want_no_err
+    run ./chars
+    want_status 0; want_out '^4$'
+    # another text with another alphabet: the compiled tensors no longer fit
+    printf 'abcdefgh abcdefgh abcdefgh\n' >corpus.txt
+    run ./chars
+    want_status 1; want_no_out
+    want_err '^nnc: corpus\.txt: the text has 10 distinct characters, but the program was compiled for 4 \(vocab\(\) sizes its tensors\); compile it again with this text$'
+    rm corpus.txt
+    nnc run chars.nn
+    want_status 1; want_no_out
+    want_err '^chars\.nn:4:26: error: vocab\(\.\.\.\) sizes tensors, so the text is read when compiling: cannot read corpus\.txt: No such file or directory$'
+    run ./chars
+    want_status 1; want_err '^nnc: cannot open corpus\.txt: No such file or directory$'
+    # NPY samples of another shape than declared
+    cp "$SRC/tests/train/data/points_x.npy" "$SRC/tests/train/data/points_y.npy" .
+    printf 'import std\ntrain(batch = 5) {\n    data = npy("points_x.npy", "points_y.npy", shape = [4])\n    for x, y in batches(data, batch) {\n        print(sum(x))\n    }\n}\n' >npy4.nn
+    nnc run npy4.nn
+    want_status 1; want_no_out
+    want_err '^nnc: points_x\.npy: the samples are f32\[3\], but the program was compiled for f32\[4\]$'
+    # labels of another type than the program's
+    printf 'import std\ntrain(batch = 5) {\n    data = npy("points_x.npy", "points_x.npy", shape = [3])\n    for x, y in batches(data, batch) {\n        print(sum(x))\n    }\n}\n' >npyy.nn
+    nnc run npyy.nn
+    want_status 1; want_no_out
+    want_err 'the targets are f32\[3\], but the program was compiled for i32\[\]$'
+    # without the sample shape there is nothing to compile
+    printf 'import std\ntrain(batch = 5) {\n    data = npy("points_x.npy", "points_y.npy")\n    for x, y in batches(data, batch) {\n        print(sum(x))\n    }\n}\n' >npy0.nn
+    nnc run npy0.nn
+    want_status 1; want_no_out
+    want_err '^npy0\.nn:3:12: error: in a train block, npy needs shape = \[\.\.\.\]: the sample shape sizes the compiled tensors$'
+    # a CSV line with too few fields
+    printf '1,2,3,0\n4,5,1\n' >short.csv
+    printf 'import std\ntrain(batch = 1) {\n    for x, y in batches(csv("short.csv", 3), batch) {\n        print(sum(x))\n    }\n}\n' >csv.nn
+    nnc run csv.nn
+    want_status 1; want_no_out
+    want_err '^nnc: short\.csv:2: expected 4 fields'
+}
+
 case_shape_mismatch() {
     printf 'print([[1, 2, 3]] @ [[1, 2]])\n' >shape.nn
     nnc check shape.nn
