@@ -1,4 +1,5 @@
-# common.sh — what the training-step benchmarks share (sourced by mlp.sh and lenet.sh,
+# common.sh — what the training-step benchmarks share (sourced by mlp.sh, lenet.sh and
+# models.sh,
 # after they set $here to their folder). Sets nnc (the script's first argument, default
 # build/nnc), runs (its second, default 3), peers (shared/peers/torch, or $PEERS) and tmp
 # (a scratch folder removed on exit).
@@ -20,6 +21,21 @@ nnc_ms() {
     "$nnc" "$file" -o "$exe" -- "$@"
     for _ in $(seq "$runs"); do
         "$exe" 2>&1 >/dev/null | tr '\r' '\n' | grep -o '([0-9.]* it/s)' | tail -1 |
+            tr -d '(' | awk '{printf "%.4f\n", 1000 / $1}'
+    done | median
+}
+
+# example_ms FILE.nn STEPS [SETTINGS...]: compiles an example with SETTINGS, runs it $runs
+# times for STEPS steps of one epoch (its --limit setting) and prints the median ms per
+# step of its first progress line (the training loop's; evaluation follows it).
+example_ms() {
+    local file=$1 steps=$2 exe
+    shift 2
+    exe=$tmp/$(basename "$file" .nn)
+    "$nnc" "$file" -o "$exe" -- "$@"
+    for _ in $(seq "$runs"); do
+        "$exe" --epochs 1 --limit "$steps" --out "$tmp/out.safetensors" 2>&1 >/dev/null |
+            tr '\r' '\n' | grep -o '([0-9.]* it/s)' | head -1 |
             tr -d '(' | awk '{printf "%.4f\n", 1000 / $1}'
     done | median
 }

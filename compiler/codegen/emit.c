@@ -505,7 +505,11 @@ static bool optimize(CgModule *m)
     LLVMPassBuilderOptionsSetSLPVectorization(opts, 1);
     LLVMPassBuilderOptionsSetLoopInterleaving(opts, 1);
     LLVMPassBuilderOptionsSetLoopUnrolling(opts, 1);
-    LLVMErrorRef err = LLVMRunPasses(m->mod, "default<O3>", m->tm, opts);
+    /* mergefunc first: kernels of the same code (an unrolled LSTM's 64 time steps, a
+     * ResNet stage's blocks, a Transformer's layers) become one function before O3 and
+     * instruction selection spend their time on each copy; ResNet-20 compiled in 20 s
+     * without it, 4 s with it */
+    LLVMErrorRef err = LLVMRunPasses(m->mod, "mergefunc,default<O3>", m->tm, opts);
     LLVMDisposePassBuilderOptions(opts);
     if (err) {
         cg_report_error(err, "LLVM optimization failed");

@@ -43,9 +43,55 @@ static IrNode *identity_operand(IrNode *n, double k, bool commutes)
     return NULL;
 }
 
+/* a op b on small f32 constants (each a scalar or of n's shape) as one constant: autodiff
+ * writes pow's derivative with the exponent b - 1, which must be a constant for the rules
+ * below to see x^1 or x^2 (a powf call per element otherwise). Each element is the f32
+ * operation on the f32 inputs, computed in f64 and rounded once, which is exact for these
+ * operations: what the kernel would compute. */
+static IrNode *fold_constants(IrGraph *g, IrNode *n)
+{
+    switch (n->op) {
+    case IR_OP_ADD:
+    case IR_OP_SUB:
+    case IR_OP_MUL:
+    case IR_OP_DIV:
+    case IR_OP_MAX:
+    case IR_OP_MIN: break;
+    default: return n;
+    }
+    IrNode *a = n->in[0], *b = n->in[1];
+    if (n->dtype != IR_F32 || a->op != IR_OP_CONST || b->op != IR_OP_CONST ||
+        a->dtype != IR_F32 || b->dtype != IR_F32)
+        return n;
+    int64_t numel = ir_shape_numel(&n->shape), na = ir_shape_numel(&a->shape);
+    int64_t nb = ir_shape_numel(&b->shape);
+    if (numel > 64 || (na != 1 && na != numel) || (nb != 1 && nb != numel))
+        return n;
+    IrNode *k = ir_node_alloc(g, IR_OP_CONST, NULL, 0, n->span);
+    k->shape = n->shape;
+    k->dtype = IR_F32;
+    double *v = ARENA_NEW_N(&g->arena, double, numel ? numel : 1);
+    for (int64_t i = 0; i < numel; i++) {
+        double x = (float)a->attr.konst.values[na == 1 ? 0 : i];
+        double y = (float)b->attr.konst.values[nb == 1 ? 0 : i];
+        double r = n->op == IR_OP_ADD   ? x + y
+                   : n->op == IR_OP_SUB ? x - y
+                   : n->op == IR_OP_MUL ? x * y
+                   : n->op == IR_OP_DIV ? x / y
+                   : n->op == IR_OP_MAX ? (x >= y ? x : y)
+                                        : (x <= y ? x : y);
+        v[i] = (float)r;
+    }
+    k->attr.konst.values = v;
+    return k;
+}
+
 /* Returns a node equivalent to n (possibly a new one), or n itself. */
 static IrNode *fold(IrGraph *g, IrNode *n)
 {
+    IrNode *k = fold_constants(g, n);
+    if (k != n)
+        return k;
     IrNode *x = n->nin ? n->in[0] : NULL;
     switch (n->op) {
     case IR_OP_BROADCAST:
