@@ -12,6 +12,56 @@
 
 enum { MARK_ANCESTOR = 1, MARK_DEPENDS = 2 };
 
+/* The one axis along which the zero-padding p adds anything, or -1. */
+static int pad_axis(const IrNode *p)
+{
+    int axis = -1;
+    for (int d = 0; d < p->shape.rank; d++)
+        if (p->attr.pad.before[d] || p->attr.pad.after[d]) {
+            if (axis >= 0)
+                return -1;
+            axis = d;
+        }
+    return axis;
+}
+
+/* The sum of two contributions to an adjoint. The gradients of slices of one tensor are
+ * zero-paddings of the slices' gradients: two paddings of adjacent ranges along one axis
+ * become one padding of their concatenation (concatenations along that axis flattened).
+ * An LSTM's input projection, sliced per time step, otherwise gets its gradient as a sum
+ * of 64 full-size paddings, memset and added element by element. */
+static IrNode *accumulate(IrGraph *g, Span at, IrNode *acc, IrNode *d)
+{
+    if (acc->op != IR_OP_PAD || d->op != IR_OP_PAD || acc->dtype != d->dtype ||
+        !ir_shape_eq(&acc->shape, &d->shape))
+        return ir_binary(g, at, IR_OP_ADD, acc, d);
+    int axis = pad_axis(acc);
+    if (axis < 0 || pad_axis(d) != axis)
+        return ir_binary(g, at, IR_OP_ADD, acc, d);
+    int64_t dim = acc->shape.dims[axis];
+    IrNode *lo = acc, *hi = d;
+    if (d->attr.pad.before[axis] < acc->attr.pad.before[axis])
+        lo = d, hi = acc;
+    if (dim - lo->attr.pad.after[axis] != hi->attr.pad.before[axis]) /* not adjacent */
+        return ir_binary(g, at, IR_OP_ADD, acc, d);
+    PtrVec parts = {0};
+    IrNode *halves[2] = {lo->in[0], hi->in[0]};
+    for (int h = 0; h < 2; h++) {
+        IrNode *x = halves[h];
+        if (x->op == IR_OP_CONCAT && x->attr.concat.axis == axis)
+            for (int j = 0; j < x->nin; j++)
+                util_vec_push(&parts, x->in[j]);
+        else
+            util_vec_push(&parts, x);
+    }
+    IrNode *joined = ir_concat(g, at, (IrNode *const *)parts.items, parts.len, axis);
+    util_vec_free(&parts);
+    int64_t before[IR_MAX_RANK] = {0}, after[IR_MAX_RANK] = {0};
+    before[axis] = lo->attr.pad.before[axis];
+    after[axis] = hi->attr.pad.after[axis];
+    return ir_pad(g, at, joined, before, after);
+}
+
 /* Builds the gradient of y with respect to w from the nodes currently in g->nodes. */
 static IrNode *differentiate(IrGraph *g, IrNode *grad, IrNode *y, IrNode *w)
 {
@@ -52,7 +102,7 @@ static IrNode *differentiate(IrGraph *g, IrNode *grad, IrNode *y, IrNode *w)
                     continue;
                 IrNode *d = rule(g, node, j, gy);
                 if (d)
-                    adj[x->id] = adj[x->id] ? ir_binary(g, node->span, IR_OP_ADD, adj[x->id], d) : d;
+                    adj[x->id] = adj[x->id] ? accumulate(g, node->span, adj[x->id], d) : d;
             }
         }
         result = adj[w->id];
