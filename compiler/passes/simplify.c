@@ -304,26 +304,25 @@ void pass_simplify(IrGraph *g)
             while (n->in[j]->aux)
                 n->in[j] = n->in[j]->aux;
         IrNode *r = fold(g, n);
-        if (r != n && r->id >= fresh) { /* a new node takes n's place in the list */
-            n->aux = r;
-            g->nodes[k++] = r;
-            continue;
-        }
-        if (r == n) {
-            uint64_t h = hash_node(n);
+        /* n itself, or a new node taking its place, is merged with an equal one seen
+         * before (folded constants too: autodiff leaves duplicates that are equal only
+         * once their constants are) */
+        IrNode *c = r == n || r->id >= fresh ? r : NULL;
+        if (c) {
+            uint64_t h = hash_node(c);
             size_t slot = (size_t)h & (size_t)(cap - 1);
             for (; table[slot]; slot = (slot + 1) & (size_t)(cap - 1))
-                if (same_node(table[slot], n)) {
+                if (same_node(table[slot], c)) {
                     r = table[slot];
                     break;
                 }
-            if (r == n)
-                table[slot] = n;
+            if (r == c)
+                table[slot] = c;
         }
         if (r != n)
             n->aux = r;
-        else
-            g->nodes[k++] = n;
+        if (r == n || r == c) /* kept: n, or the new node in its place */
+            g->nodes[k++] = r;
     }
     g->len = k;
     for (int i = 0; i < g->len; i++)
