@@ -37,6 +37,7 @@ static double host_value(const ProgExpr *e, const double *vars, const double *ou
     case PX_CONST: return e->value;
     case PX_VAR: return vars[e->index];
     case PX_OUT: return outs[e->index];
+    case PX_DATA_COUNT: return 0; /* gradcheck reads no data: its batch is synthetic */
     case PX_UNARY: {
         double a = host_value(e->a, vars, outs);
         return e->op == PX_OP_FLOOR ? floor(a) : e->op == AST_OP_NOT ? (a == 0) : -a;

@@ -171,6 +171,11 @@ static LLVMValueRef emit_expr(Pg *pg, const ProgExpr *e)
     case PX_CONST: return f64c(pg, e->value);
     case PX_VAR: return load_var(pg, pg->vars, e->index);
     case PX_OUT: return load_var(pg, pg->outs, e->index);
+    case PX_DATA_COUNT: { /* every dataset is loaded or made before any other statement */
+        LLVMValueRef ds = pg->datasets[e->index];
+        LLVMValueRef n = call_rt(pg, "rt_dataset_count", pg->cg->i64, &pg->cg->ptr, &ds, 1);
+        return LLVMBuildSIToFP(b, n, pg->f64, "samples");
+    }
     case PX_UNARY: {
         LLVMValueRef a = emit_expr(pg, e->a);
         if (e->op == PX_OP_FLOOR)

@@ -150,6 +150,13 @@ ProgExpr *prog_select(Prog *p, ProgExpr *cond, ProgExpr *a, ProgExpr *b)
     return e;
 }
 
+ProgExpr *prog_data_count(Prog *p, int data)
+{
+    ProgExpr *e = expr(p, PX_DATA_COUNT);
+    e->index = data;
+    return e;
+}
+
 /* ---- checkpoints ---------------------------------------------------------------------- */
 
 static bool block_trains(const ProgBlock *b);
@@ -261,6 +268,7 @@ static void print_expr(FILE *out, const Prog *p, const ProgExpr *e)
     case PX_CONST: fputs(ast_format_double(e->value, num, sizeof num), out); break;
     case PX_VAR: fprintf(out, "$%s", p->vars[e->index].name); break;
     case PX_OUT: fprintf(out, "out%d", e->index); break;
+    case PX_DATA_COUNT: fprintf(out, "len(data%d)", e->index); break;
     case PX_UNARY:
         fprintf(out, "%s(", e->op == PX_OP_FLOOR ? "floor" : ast_op_name((AstOp)e->op));
         print_expr(out, p, e->a);

@@ -26,6 +26,7 @@ typedef enum ProgExprKind {
     PX_UNARY,   /* op a: AST_OP_NEG, AST_OP_NOT; PX_OP_FLOOR for int(x) */
     PX_BINARY,  /* a op b: AST_OP_* arithmetic and comparisons (1.0 / 0.0), and, or */
     PX_SELECT,  /* cond != 0 ? a : b */
+    PX_DATA_COUNT, /* the number of samples of datas[index] (len(data)) */
 } ProgExprKind;
 
 enum { PX_OP_FLOOR = 100 };
@@ -179,6 +180,7 @@ ProgExpr *prog_out(Prog *p, int out);
 ProgExpr *prog_unary(Prog *p, int op, ProgExpr *a);
 ProgExpr *prog_binary(Prog *p, int op, ProgExpr *a, ProgExpr *b);
 ProgExpr *prog_select(Prog *p, ProgExpr *cond, ProgExpr *a, ProgExpr *b);
+ProgExpr *prog_data_count(Prog *p, int data);
 ProgCheckpoint prog_checkpoint_plan(const Prog *p);
 void prog_checkpoint_free(ProgCheckpoint *cp);
 /* Textual form for --emit=ir: the host code with its regions' graphs inline. */

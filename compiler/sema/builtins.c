@@ -1423,6 +1423,25 @@ static Value *t_upsample(Checker *c, CallArgs *a, const Builtin *b, Value *r)
 /* Built-ins that compute nothing at run time. */
 static Value *t_none(Checker *c, CallArgs *a, const Builtin *b, Value *r) { return r; }
 
+/* len(data): the number of samples, read when the program runs (after its data is
+ * loaded); len of anything else is known to the checker. */
+static Value *t_len(Checker *c, CallArgs *a, const Builtin *b, Value *r)
+{
+    Value *v = a->v[0];
+    if (v->kind != V_SPLIT)
+        return r;
+    if (!v->data || !sema_training(c)) {
+        sema_unsupported(c, arg_span(a, 0), "the length of this data");
+        return val_error(c);
+    }
+    int data = train_data(c, v->data, a->call);
+    if (data < 0)
+        return val_error(c);
+    Value *n = val_copy(c, r);
+    n->hx = prog_data_count(c->prog, data);
+    return n;
+}
+
 /* Every parameter of an instance and of its sub-layers, in declaration order. */
 static void collect_params(Instance *inst, PtrVec *out, int depth)
 {
@@ -1777,7 +1796,7 @@ static const Builtin builtins[] = {
     {"stack", 1, P("xs", "axis"), b_join, SEMA_OTHER, 0, t_join},
     {"pad", 2, P("x", "widths"), b_pad, SEMA_OTHER, 0, t_pad},
     {"one_hot", 2, P("labels", "n"), b_one_hot, SEMA_OTHER, 0, t_one_hot},
-    {"len", 1, P("x"), b_len, SEMA_OTHER, 0, t_none},
+    {"len", 1, P("x"), b_len, SEMA_OTHER, 0, t_len},
     {"append", 2, P("list", "item"), b_append, SEMA_OTHER, 0, t_none},
     {"zeros", 1, P("shape"), b_create, SEMA_OTHER, 0, t_create},
     {"ones", 1, P("shape"), b_create, SEMA_OTHER, 0, t_create},
