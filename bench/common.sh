@@ -11,31 +11,22 @@ trap 'rm -rf "$tmp"' EXIT
 
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
-# nnc_ms FILE.nn [SETTINGS...]: compiles FILE to an executable with SETTINGS (--NAME VALUE,
-# e.g. --batch 256), runs it $runs times, and prints the median ms per step of the last
-# progress line (the training loop's: the benchmark programs evaluate nothing after it).
+# nnc_ms FILE.nn [SETTINGS...] [-- ARGS...]: compiles FILE to an executable with SETTINGS
+# (--NAME VALUE, e.g. --batch 256), runs it $runs times with ARGS, and prints the median ms
+# per step of its first progress line: the training loop's (the benchmark programs train
+# one epoch; an example evaluates after it: models.sh gives it --epochs 1 --limit STEPS).
 nnc_ms() {
-    local file=$1 exe
+    local file=$1 exe settings=()
     shift
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        settings+=("$1")
+        shift
+    done
+    [ $# -gt 0 ] && shift
     exe=$tmp/$(basename "$file" .nn)
-    "$nnc" "$file" -o "$exe" -- "$@"
+    "$nnc" "$file" -o "$exe" -- "${settings[@]}"
     for _ in $(seq "$runs"); do
-        "$exe" 2>&1 >/dev/null | tr '\r' '\n' | grep -o '([0-9.]* it/s)' | tail -1 |
-            tr -d '(' | awk '{printf "%.4f\n", 1000 / $1}'
-    done | median
-}
-
-# example_ms FILE.nn STEPS [SETTINGS...]: compiles an example with SETTINGS, runs it $runs
-# times for STEPS steps of one epoch (its --limit setting) and prints the median ms per
-# step of its first progress line (the training loop's; evaluation follows it).
-example_ms() {
-    local file=$1 steps=$2 exe
-    shift 2
-    exe=$tmp/$(basename "$file" .nn)
-    "$nnc" "$file" -o "$exe" -- "$@"
-    for _ in $(seq "$runs"); do
-        "$exe" --epochs 1 --limit "$steps" --out "$tmp/out.safetensors" 2>&1 >/dev/null |
-            tr '\r' '\n' | grep -o '([0-9.]* it/s)' | head -1 |
+        "$exe" "$@" 2>&1 >/dev/null | tr '\r' '\n' | grep -o '([0-9.]* it/s)' | head -1 |
             tr -d '(' | awk '{printf "%.4f\n", 1000 / $1}'
     done | median
 }

@@ -20,7 +20,7 @@ examples=$here/../examples
 printf '%-22s %10s %10s %8s\n' model nnc_ms torch_ms ratio
 row() {  # row NAME FILE STEPS BATCH SCRIPT PEER_NAME
     local n t
-    n=$(example_ms "$examples/$2" "$3" --batch "$4")
+    n=$(nnc_ms "$examples/$2" --batch "$4" -- --epochs 1 --limit "$3" --out "$tmp/out.safetensors")
     t=$(torch_ms "$5" "$6")
     printf '%-22s %10.3f %10s %8s\n' "$1" "$n" "$t" "$(ratio "$n" "$t")"
 }

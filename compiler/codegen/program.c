@@ -455,10 +455,11 @@ static void emit_print(Pg *pg, const ProgStmt *s)
     call_rt(pg, "rt_print_f32", cg->void_, params, args, 3);
 }
 
-static RtDtype slot_rt_dtype(const ProgSlot *slot)
+/* The runtime's name for a slot's or a dataset's element type (f32 or i32). */
+static RtDtype rt_dtype_of(IrDType t)
 {
-    ASSERT(slot->dtype == IR_F32 || slot->dtype == IR_I32);
-    return slot->dtype == IR_I32 ? RT_DTYPE_I32 : RT_DTYPE_F32;
+    ASSERT(t == IR_F32 || t == IR_I32);
+    return t == IR_I32 ? RT_DTYPE_I32 : RT_DTYPE_F32;
 }
 
 /* views[i] = {name, dtype, rank, dims, data}: nnc_rt.h's RtTensorView. */
@@ -487,7 +488,7 @@ static void emit_checkpoint(Pg *pg, const ProgStmt *s)
                                       "views");
     for (int i = 0; i < n; i++) {
         const ProgSlot *slot = &pg->p->slots[s->slot_list[i]];
-        set_view(pg, views, i, s->names[i], slot_rt_dtype(slot), &slot->shape,
+        set_view(pg, views, i, s->names[i], rt_dtype_of(slot->dtype), &slot->shape,
                  slot_ptr(pg, s->slot_list[i]));
     }
     LLVMTypeRef params[4] = {cg->ptr, cg->ptr, cg->i32, cg->ptr};
@@ -514,9 +515,8 @@ static void emit_map_data(Pg *pg, const ProgStmt *s)
     const ProgSlot *xo = &p->slots[s->x_out], *yo = s->y_out >= 0 ? &p->slots[s->y_out] : NULL;
     LLVMTypeRef new_params[7] = {cg->i64, cg->i32, cg->i32, cg->ptr, cg->i32, cg->i32, cg->ptr};
     LLVMValueRef new_args[7] = {
-        count, i32c(cg, xo->dtype == IR_I32 ? RT_DTYPE_I32 : RT_DTYPE_F32), i32c(cg, xo->shape.rank),
-        dims_constant(pg, &xo->shape),
-        i32c(cg, yo && yo->dtype == IR_F32 ? RT_DTYPE_F32 : RT_DTYPE_I32),
+        count, i32c(cg, rt_dtype_of(xo->dtype)), i32c(cg, xo->shape.rank),
+        dims_constant(pg, &xo->shape), i32c(cg, yo ? rt_dtype_of(yo->dtype) : RT_DTYPE_I32),
         i32c(cg, yo ? yo->shape.rank : -1), yo ? dims_constant(pg, &yo->shape) : LLVMConstPointerNull(cg->ptr)};
     LLVMValueRef dst = call_rt(pg, "rt_dataset_new", cg->ptr, new_params, new_args, 7);
 
@@ -642,7 +642,7 @@ static void define_state_views(Pg *pg)
     }
     for (int i = 0; i < cp->nslots; i++) {
         const ProgSlot *slot = &p->slots[cp->slots[i]];
-        set_view(pg, pg->state_views, cp->nvars + i, slot->name, slot_rt_dtype(slot),
+        set_view(pg, pg->state_views, cp->nvars + i, slot->name, rt_dtype_of(slot->dtype),
                  &slot->shape, slot_ptr(pg, cp->slots[i]));
     }
 }
@@ -774,8 +774,6 @@ static LLVMValueRef string_or_null(Pg *pg, const char *s)
     return s ? string_ptr(pg, s) : LLVMConstPointerNull(pg->cg->ptr);
 }
 
-static int rt_dtype(IrDType t) { return t == IR_I32 ? RT_DTYPE_I32 : RT_DTYPE_F32; }
-
 /* Loads datas[i] at program start into pg->datasets[i]. */
 static void load_data(Pg *pg, int i)
 {
@@ -835,8 +833,8 @@ static void load_data(Pg *pg, int i)
     }
     /* the files' samples must be what the program was compiled for */
     LLVMTypeRef params[7] = {cg->ptr, cg->i32, cg->i32, cg->ptr, cg->i32, cg->i32, cg->ptr};
-    LLVMValueRef args[7] = {pg->datasets[i], i32c(cg, rt_dtype(d->x_dtype)), rank, dims,
-                            i32c(cg, rt_dtype(d->y_dtype)), i32c(cg, d->y_shape.rank),
+    LLVMValueRef args[7] = {pg->datasets[i], i32c(cg, rt_dtype_of(d->x_dtype)), rank, dims,
+                            i32c(cg, rt_dtype_of(d->y_dtype)), i32c(cg, d->y_shape.rank),
                             dims_constant(pg, &d->y_shape)};
     call_rt(pg, "rt_dataset_expect", cg->void_, params, args, 7);
 }

@@ -1680,7 +1680,6 @@ static Value *t_vocab(Checker *c, CallArgs *a, const Builtin *b, Value *r)
     }
     if (d->vocab < 0)
         return val_error(c);
-    (void)b, (void)r;
     return val_int(c, d->vocab);
 }
 

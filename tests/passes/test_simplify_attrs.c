@@ -20,6 +20,16 @@ static bool kept(const IrGraph *g, const IrNode *n)
     return false;
 }
 
+/* Counts and prints one check on g (shown when it fails), then frees g. */
+static void report(IrGraph *g, const char *what, bool ok)
+{
+    if (!ok)
+        ir_print_graph(stdout, g);
+    printf("%-28s %s\n", what, ok ? "ok" : "FAIL");
+    ok ? passed++ : failed++;
+    ir_graph_free(g);
+}
+
 /* a and b differ in an attribute, c duplicates a: expects a and b kept, c merged. */
 static void expect(const char *what, IrGraph *g, IrNode *a, IrNode *b, IrNode *c)
 {
@@ -28,12 +38,7 @@ static void expect(const char *what, IrGraph *g, IrNode *a, IrNode *b, IrNode *c
     ir_print(g, NOWHERE, c);
     pass_simplify(g);
     ir_verify(g, "simplify");
-    bool ok = kept(g, a) && kept(g, b) && !kept(g, c);
-    if (!ok)
-        ir_print_graph(stdout, g);
-    printf("%-28s %s\n", what, ok ? "ok" : "FAIL");
-    ok ? passed++ : failed++;
-    ir_graph_free(g);
+    report(g, what, kept(g, a) && kept(g, b) && !kept(g, c));
 }
 
 static IrNode *filled(IrGraph *g, int rank, const int64_t *dims, IrDType t)
@@ -48,6 +53,16 @@ static IrNode *filled(IrGraph *g, int rank, const int64_t *dims, IrDType t)
     return x;
 }
 
+/* Simplifies g and gives the first n printed values, in program order. */
+static void simplify_printed(IrGraph *g, const IrNode **printed, int n)
+{
+    pass_simplify(g);
+    ir_verify(g, "simplify");
+    for (int i = 0, k = 0; i < g->len && k < n; i++)
+        if (g->nodes[i]->op == IR_OP_PRINT)
+            printed[k++] = g->nodes[i]->in[0];
+}
+
 /* x^2 becomes x x, x^1 becomes x, x^3 stays a power (pass_simplify's POW rule). */
 static void test_pow_identities(void)
 {
@@ -58,20 +73,12 @@ static void test_pow_identities(void)
     double e[3] = {2, 1, 3};
     for (int i = 0; i < 3; i++)
         ir_print(g, NOWHERE, ir_binary(g, NOWHERE, IR_OP_POW, x, ir_const(g, NOWHERE, &s0, &e[i])));
-    pass_simplify(g);
-    ir_verify(g, "simplify");
     const IrNode *printed[3] = {0};
-    for (int i = 0, k = 0; i < g->len && k < 3; i++)
-        if (g->nodes[i]->op == IR_OP_PRINT)
-            printed[k++] = g->nodes[i]->in[0];
+    simplify_printed(g, printed, 3);
     bool ok = printed[0] && printed[0]->op == IR_OP_MUL && printed[0]->in[0] == x &&
               printed[0]->in[1] == x && printed[1] == x && printed[2] &&
               printed[2]->op == IR_OP_POW;
-    if (!ok)
-        ir_print_graph(stdout, g);
-    printf("%-28s %s\n", "pow by 2 and 1", ok ? "ok" : "FAIL");
-    ok ? passed++ : failed++;
-    ir_graph_free(g);
+    report(g, "pow by 2 and 1", ok);
 }
 
 /* pow's derivative as autodiff writes it, x^(k - 1) with k = 2: the exponent folds to
@@ -102,23 +109,15 @@ static void test_constant_folding(void)
         m[i] = ir_binary(g, NOWHERE, IR_OP_MUL, x, e);
         ir_print(g, NOWHERE, m[i]);
     }
-    pass_simplify(g);
-    ir_verify(g, "simplify");
     const IrNode *printed[5] = {0};
-    for (int i = 0, n = 0; i < g->len && n < 5; i++)
-        if (g->nodes[i]->op == IR_OP_PRINT)
-            printed[n++] = g->nodes[i]->in[0];
+    simplify_printed(g, printed, 5);
     bool ok = printed[3] && printed[3] == printed[4] &&
               printed[0] == x && printed[1] && printed[1]->op == IR_OP_CONST &&
               printed[1]->attr.konst.values[0] == 0.5 && printed[1]->attr.konst.values[1] == -1 &&
               printed[1]->attr.konst.values[2] == 4 && printed[2] &&
               printed[2]->op == IR_OP_CONST &&
               printed[2]->attr.konst.values[0] == (double)(0.1f + 0.2f);
-    if (!ok)
-        ir_print_graph(stdout, g);
-    printf("%-28s %s\n", "constant folding", ok ? "ok" : "FAIL");
-    ok ? passed++ : failed++;
-    ir_graph_free(g);
+    report(g, "constant folding", ok);
 }
 
 /* Builds a = A, b = B, then c = A again (in that order), and checks them. */
