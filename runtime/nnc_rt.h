@@ -132,10 +132,12 @@ void rt_flags_parse_command_line(void);
  * --eval-only without --resume, or with --save, is a usage error too. */
 void rt_flags_parse_program_command_line(int argc, char **argv);
 /* A compiled program says, before parsing, whether it can checkpoint its training
- * (--save, --resume, --eval-only): why_not NULL when it can; otherwise giving one of those
- * flags is a usage error that quotes why_not ("it has no loop that trains"). A program
- * setting of one of those names keeps the flag for itself, and checkpoints are off. */
-void rt_flags_allow_checkpoints(const char *why_not);
+ * (--save, --resume, --eval-only, --save-every, --max-steps): why_not NULL when it can;
+ * otherwise giving one of those flags is a usage error that quotes why_not ("it has no
+ * loop that trains"). why_no_steps, when not NULL, says why the last two cannot act (no
+ * batch loop of the training loop's own). A program setting of one of those names keeps
+ * the flag for itself, and checkpoints are off. */
+void rt_flags_allow_checkpoints(const char *why_not, const char *why_no_steps);
 /* Values after parsing (the default when not given). An undeclared name is fatal. */
 int64_t rt_flag_get_int(const char *name);
 double rt_flag_get_float(const char *name);
@@ -266,15 +268,29 @@ void rt_checkpoint_save(const char *path, const RtTensorView *views, int32_t n,
  * checkpoint: ..." or names the tensor and the expected and found dtype or shape. */
 void rt_checkpoint_load(const char *path, const RtTensorView *views, int32_t n, RtMeta *meta);
 
-/* Training checkpoints (--save FILE, --resume FILE; docs/training.md): the program's state
- * as views (parameters, optimizer and layer state, its host scalars as rank-0 F64 views),
- * written by rt_checkpoint_save with metadata {epoch, seed = --seed}. rt_train_save does
- * nothing without --save. rt_train_resume does nothing and returns 0 without --resume;
- * otherwise it reads every view from that file and returns 1. A file without an epoch in
- * its metadata (one that save(net, path) wrote) is refused as "not a training checkpoint";
- * other problems are those of rt_checkpoint_load. */
+/* Training checkpoints (--save FILE, --resume FILE, --save-every N, --max-steps N;
+ * docs/training.md section 7): the program's state as views (parameters, optimizer and layer
+ * state, its host scalars as rank-0 F64 views), written by rt_checkpoint_save with
+ * metadata {step, epoch, seed = --seed, data_position}. Nothing is written without --save.
+ *
+ * rt_train_resume runs once, before the training loop. Without --resume it returns 0;
+ * otherwise it reads every view from that file and returns 1 when the file was saved at
+ * the end of an epoch (data_position 0), 2 when inside one: then rt_train_resuming() is 1
+ * until the training batch loop's rt_train_batches seeks its iterator to the saved
+ * position. A file without an epoch in its metadata (one that save(net, path) wrote) is
+ * refused as "not a training checkpoint"; other problems are those of rt_checkpoint_load.
+ *
+ * rt_train_save writes the state at the end of an epoch (data_position 0). rt_train_step
+ * follows every step of the training batch loop: it counts the step, writes the state
+ * every --save-every steps with the iterator's position, and returns 1 when the step is
+ * the --max-steps'th (the state written, if --save): the program then leaves the
+ * training loop, and rt_train_stopped() is 1. */
 void rt_train_save(const RtTensorView *views, int32_t n, int64_t epoch);
 int32_t rt_train_resume(const RtTensorView *views, int32_t n);
+int32_t rt_train_resuming(void);
+void rt_train_batches(RtBatches *it);
+int32_t rt_train_step(const RtTensorView *views, int32_t n, int64_t epoch, const RtBatches *it);
+int32_t rt_train_stopped(void);
 
 /* ---- progress and logging --------------------------------------------------------------------- */
 typedef enum RtProgressMode {
@@ -294,6 +310,11 @@ void rt_progress_step(double loss, double metric);
 void rt_progress_tick(void);
 /* Ends the epoch: the final line (elapsed time, mean loss and metric) stays on screen. */
 void rt_progress_end(void);
+/* The epoch of a resumed run starts at batch `steps` (a checkpoint taken within it): the
+ * bar and the ETA count from there; the epoch's line counts the steps of this run. */
+void rt_progress_skip(int64_t steps);
+/* A line of its own on the progress stream (stderr), after any live progress line. */
+void rt_progress_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The program's log(name = value, ...): prints "name = value, ..." to stdout and, when a
  * log file is set (--log FILE), appends a CSV row to it. The file's header is the
  * columns declared with rt_log_columns, else the first call's names; written once, when

@@ -752,19 +752,40 @@ void rt_checkpoint_load(const char *path, const RtTensorView *views, int32_t n, 
     rt_checkpoint_read(path, views, n, meta, 0);
 }
 
-/* ---- training checkpoints (--save, --resume) ----------------------------------------------- */
+/* ---- training checkpoints (--save, --resume, --save-every, --max-steps) ---------------------- */
 
-void rt_train_save(const RtTensorView *views, int32_t n, int64_t epoch)
+/* The training of the one program running. rt_train_resume resets it, before any step. */
+typedef struct RtTrain {
+    int64_t step;            /* training steps taken, those of resumed runs included */
+    int64_t resume_position; /* > 0: the batches of the resumed epoch already taken */
+    int64_t save_every, max_steps; /* the flags, 0 when off or not available */
+    int32_t stopped;               /* --max-steps was reached */
+} RtTrain;
+
+static RtTrain rt_train;
+
+static void rt_train_write(const RtTensorView *views, int32_t n, int64_t epoch, int64_t position)
 {
     const char *path = rt_flags_checkpoints_allowed() ? rt_flag_get_string("save") : NULL;
     if (path == NULL)
         return;
-    RtMeta meta = {.epoch = epoch, .seed = rt_run_seed()};
+    RtMeta meta = {.step = rt_train.step, .epoch = epoch, .seed = rt_run_seed(),
+                   .data_position = position};
     rt_checkpoint_save(path, views, n, &meta);
+}
+
+void rt_train_save(const RtTensorView *views, int32_t n, int64_t epoch)
+{
+    rt_train_write(views, n, epoch, 0);
 }
 
 int32_t rt_train_resume(const RtTensorView *views, int32_t n)
 {
+    int steps = rt_flags_steps_allowed();
+    rt_train = (RtTrain){
+        .save_every = steps ? rt_flag_get_int("save-every") : 0,
+        .max_steps = steps ? rt_flag_get_int("max-steps") : 0,
+    };
     const char *path = rt_flags_checkpoints_allowed() ? rt_flag_get_string("resume") : NULL;
     if (path == NULL)
         return 0;
@@ -775,5 +796,51 @@ int32_t rt_train_resume(const RtTensorView *views, int32_t n)
         rt_fatal("%s: the checkpoint was saved by a run with --seed %" PRIu64
                  "; resume it with that seed (this run has --seed %" PRIu64 ")",
                  path, meta.seed, rt_run_seed());
-    return 1;
+    if (meta.step < 0 || meta.data_position < 0)
+        rt_fatal("%s: corrupt checkpoint: step %" PRId64 " and data position %" PRId64
+                 " cannot be negative", path, meta.step, meta.data_position);
+    if (meta.data_position > 0 && !steps)
+        rt_fatal("%s: the checkpoint was saved inside an epoch, but this program cannot resume "
+                 "there: %s", path, rt_flags_steps_why_not());
+    if (rt_train.max_steps > 0 && meta.step >= rt_train.max_steps)
+        rt_fatal("%s: the checkpoint is at step %" PRId64 ", so --max-steps %" PRId64
+                 " leaves nothing to train", path, meta.step, rt_train.max_steps);
+    rt_train.step = meta.step;
+    rt_train.resume_position = meta.data_position;
+    return meta.data_position > 0 ? 2 : 1;
+}
+
+int32_t rt_train_resuming(void)
+{
+    return rt_train.resume_position > 0;
+}
+
+void rt_train_batches(RtBatches *it)
+{
+    if (rt_train.resume_position == 0)
+        return;
+    rt_batches_seek(it, rt_train.resume_position);
+    rt_progress_skip(rt_train.resume_position);
+    rt_train.resume_position = 0;
+}
+
+int32_t rt_train_step(const RtTensorView *views, int32_t n, int64_t epoch, const RtBatches *it)
+{
+    rt_train.step++;
+    int stop = rt_train.max_steps > 0 && rt_train.step >= rt_train.max_steps;
+    if ((rt_train.save_every > 0 && rt_train.step % rt_train.save_every == 0) || stop)
+        rt_train_write(views, n, epoch, rt_batches_position(it));
+    if (stop) {
+        rt_train.stopped = 1;
+        rt_progress_end();
+        const char *path = rt_flags_checkpoints_allowed() ? rt_flag_get_string("save") : NULL;
+        rt_progress_note("training stopped after step %" PRId64 " (--max-steps)%s%s",
+                         rt_train.step, path ? "; saved to " : "", path ? path : "");
+    }
+    return stop;
+}
+
+int32_t rt_train_stopped(void)
+{
+    return rt_train.stopped;
 }

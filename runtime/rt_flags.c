@@ -41,6 +41,7 @@ typedef struct RtFlagTable {
     int checkpoints;      /* the program can checkpoint its training (--save, --resume,
                              --eval-only); else checkpoints_why_not says why not */
     char *checkpoints_why_not;
+    char *steps_why_not; /* NULL: --save-every and --max-steps act (within checkpoints) */
     const char *program; /* argv[0], for messages */
 } RtFlagTable;
 
@@ -165,6 +166,10 @@ static void rt_flags_add_builtins(void)
     rt_flag_define_string("data", NULL, "directory of the data set", "DIR", 1);
     rt_flag_define_string("save", NULL, "write a training checkpoint to FILE after every epoch",
                           "FILE", 1);
+    rt_flag_define_int("save-every", 0, RT_FLAG_NONNEGATIVE,
+                       "with --save: also save every N training steps (0: never)", 1);
+    rt_flag_define_int("max-steps", 0, RT_FLAG_NONNEGATIVE,
+                       "stop training after step N, resumed steps included (0: never)", 1);
     rt_flag_define_string("resume", NULL, "continue training from checkpoint FILE", "FILE",
                           1);
     RtFlag *eval_only = rt_flag_declare("eval-only", RT_FLAG_BOOL, RT_FLAG_ANY,
@@ -208,6 +213,7 @@ void rt_flags_reset(void)
     }
     rt_free(rt_flags.flags);
     rt_free(rt_flags.checkpoints_why_not);
+    rt_free(rt_flags.steps_why_not);
     rt_flags = (RtFlagTable){0};
 }
 
@@ -378,26 +384,45 @@ _Noreturn static void rt_unknown_flag(const char *name, size_t length)
     rt_usage_error("unknown flag --%.*s", (int)length, name);
 }
 
+/* The flags that act within the training loop's steps. */
+static int rt_flag_is_step(const RtFlag *flag)
+{
+    return strcmp(flag->name, "save-every") == 0 || strcmp(flag->name, "max-steps") == 0;
+}
+
 static int rt_flag_is_checkpoint(const RtFlag *flag)
 {
     return strcmp(flag->name, "save") == 0 || strcmp(flag->name, "resume") == 0 ||
-           strcmp(flag->name, "eval-only") == 0;
+           strcmp(flag->name, "eval-only") == 0 || rt_flag_is_step(flag);
 }
 
-void rt_flags_allow_checkpoints(const char *why_not)
+void rt_flags_allow_checkpoints(const char *why_not, const char *why_no_steps)
 {
     rt_flags_add_builtins();
     for (int32_t i = 0; i < rt_flags.count; i++)
         if (rt_flag_is_checkpoint(&rt_flags.flags[i]) && rt_flags.flags[i].declared)
-            why_not = "its own settings take the names --save, --resume or --eval-only";
+            why_not = "its own settings take the names of checkpoint flags (--save, --resume, "
+                      "--eval-only, --save-every, --max-steps)";
     rt_flags.checkpoints = why_not == NULL;
     rt_free(rt_flags.checkpoints_why_not);
     rt_flags.checkpoints_why_not = why_not ? rt_strdup(why_not) : NULL;
+    rt_free(rt_flags.steps_why_not);
+    rt_flags.steps_why_not = why_not == NULL && why_no_steps ? rt_strdup(why_no_steps) : NULL;
 }
 
 int32_t rt_flags_checkpoints_allowed(void)
 {
     return rt_flags.checkpoints;
+}
+
+int32_t rt_flags_steps_allowed(void)
+{
+    return rt_flags.checkpoints && rt_flags.steps_why_not == NULL;
+}
+
+const char *rt_flags_steps_why_not(void)
+{
+    return rt_flags.steps_why_not ? rt_flags.steps_why_not : "it cannot checkpoint";
 }
 
 /* A built-in flag that has an effect in this program: one the runtime reads itself, or one
@@ -407,6 +432,8 @@ static int rt_flag_in_use(const RtFlag *flag)
     static const char *const runtime_used[] = {"threads", "log", "data", "seed", "help"};
     if (!flag->builtin || flag->declared)
         return 1;
+    if (rt_flag_is_step(flag))
+        return rt_flags_steps_allowed();
     if (rt_flag_is_checkpoint(flag))
         return rt_flags.checkpoints;
     for (size_t k = 0; k < sizeof runtime_used / sizeof *runtime_used; k++)
@@ -517,6 +544,9 @@ static void rt_flags_reject_unused(void)
         const RtFlag *flag = &rt_flags.flags[i];
         if (!flag->set || rt_flag_in_use(flag))
             continue;
+        if (rt_flag_is_step(flag) && rt_flags.checkpoints)
+            rt_usage_error("--%s: this program cannot stop or save inside its training loop: %s",
+                           flag->name, rt_flags.steps_why_not);
         if (rt_flag_is_checkpoint(flag))
             rt_usage_error("--%s: this program cannot checkpoint its training: %s", flag->name,
                            rt_flags.checkpoints_why_not ? rt_flags.checkpoints_why_not
@@ -530,7 +560,13 @@ static void rt_flags_reject_unused(void)
             rt_usage_error("--eval-only needs --resume FILE, the checkpoint to evaluate");
         if (rt_flag_get_string("save") != NULL)
             rt_usage_error("--eval-only does not train, so --save has nothing to write");
+        if (rt_flag_is_set("max-steps") || rt_flag_is_set("save-every"))
+            rt_usage_error("--eval-only does not train, so it takes no --max-steps or "
+                           "--save-every");
     }
+    if (rt_flags_steps_allowed() && rt_flag_get_int("save-every") > 0 &&
+        rt_flag_get_string("save") == NULL)
+        rt_usage_error("--save-every needs --save FILE, the checkpoint to write");
 }
 
 void rt_flags_parse_program_command_line(int argc, char **argv)

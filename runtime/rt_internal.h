@@ -64,6 +64,11 @@ int32_t rt_dnnl_threads(void);
 /* rt_flags_allow_checkpoints said yes, and no setting of the program took the names of
  * --save, --resume, --eval-only: rt_train_save and rt_train_resume may read them. */
 int32_t rt_flags_checkpoints_allowed(void);
+/* Checkpoints are allowed and the training loop has one batch loop of its own that
+ * trains, where --save-every and --max-steps act (rt_flags_allow_checkpoints). */
+int32_t rt_flags_steps_allowed(void);
+/* Why not, when checkpoints are allowed but rt_flags_steps_allowed() is 0. */
+const char *rt_flags_steps_why_not(void);
 /* Prints "nnc: <message>\n" to stderr, stdout flushed first (rt_fatal, usage errors). */
 void rt_vmessage(const char *fmt, va_list args) __attribute__((format(printf, 1, 0)));
 /* Writes "[d0, d1, ...]" into text (cut to capacity) and returns text. */

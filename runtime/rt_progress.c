@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -32,6 +33,7 @@ typedef struct RtProgress {
     int running; /* between begin and end */
     int line_live; /* a terminal line is on screen and not ended by '\n' */
     int64_t epoch, epochs, steps, done;
+    int64_t skipped; /* steps of the epoch a resumed run took before (rt_progress_skip) */
     int64_t loss_steps; /* steps that reported a loss; none (an eval loop) hides the loss */
     char metric_name[32];
     double loss_sum, metric_sum;
@@ -123,8 +125,8 @@ static void rt_progress_draw(int final)
     snprintf(head, sizeof head, "epoch %lld/%lld", (long long)rt_progress.epoch,
              (long long)rt_progress.epochs);
     if (rt_progress.steps > 0)
-        snprintf(counts, sizeof counts, "%lld/%lld", (long long)rt_progress.done,
-                 (long long)rt_progress.steps);
+        snprintf(counts, sizeof counts, "%lld/%lld",
+                 (long long)(rt_progress.skipped + rt_progress.done), (long long)rt_progress.steps);
     else
         snprintf(counts, sizeof counts, "%lld", (long long)rt_progress.done);
     snprintf(speed, sizeof speed, "%.1f it/s", rate);
@@ -136,7 +138,8 @@ static void rt_progress_draw(int final)
         snprintf(time_text, sizeof time_text, "ETA -:--");
     } else {
         rt_format_duration(duration, sizeof duration,
-                           (double)(rt_progress.steps - rt_progress.done) / rate);
+                           (double)(rt_progress.steps - rt_progress.skipped - rt_progress.done) /
+                               rate);
         snprintf(time_text, sizeof time_text, "ETA %s", duration);
     }
     means[0] = '\0';
@@ -161,8 +164,9 @@ static void rt_progress_draw(int final)
         bar = 30;
     char bar_text[40] = "";
     if (rt_progress.steps > 0 && bar >= 5) {
-        int64_t done = rt_progress.done < rt_progress.steps ? rt_progress.done
-                                                            : rt_progress.steps;
+        int64_t done = rt_progress.skipped + rt_progress.done;
+        if (done > rt_progress.steps)
+            done = rt_progress.steps;
         int filled = (int)(done * bar / rt_progress.steps);
         int k = 0;
         bar_text[k++] = ' ';
@@ -197,6 +201,7 @@ void rt_progress_begin(int64_t epoch, int64_t epochs, int64_t steps, const char 
     rt_progress.epochs = epochs;
     rt_progress.steps = steps > 0 ? steps : 0;
     rt_progress.done = 0;
+    rt_progress.skipped = 0;
     rt_progress.loss_steps = 0;
     rt_progress.loss_sum = 0;
     rt_progress.metric_sum = 0;
@@ -206,6 +211,30 @@ void rt_progress_begin(int64_t epoch, int64_t epochs, int64_t steps, const char 
     rt_progress.last_draw = 0;
     if (mode == RT_PROGRESS_TERMINAL)
         rt_progress_draw(0);
+}
+
+void rt_progress_skip(int64_t steps)
+{
+    if (!rt_progress.running)
+        return;
+    rt_progress.skipped = steps;
+    if (rt_progress.active_mode == RT_PROGRESS_TERMINAL)
+        rt_progress_draw(0);
+}
+
+void rt_progress_note(const char *fmt, ...)
+{
+    FILE *out = rt_progress_stream();
+    if (rt_progress.line_live) {
+        fputc('\n', out);
+        rt_progress.line_live = 0;
+    }
+    va_list args;
+    va_start(args, fmt);
+    vfprintf(out, fmt, args);
+    va_end(args);
+    fputc('\n', out);
+    fflush(out);
 }
 
 void rt_progress_step(double loss, double metric)
@@ -222,7 +251,7 @@ void rt_progress_step(double loss, double metric)
         rt_fatal("the loss is %s at epoch %" PRId64 ", batch %" PRId64
                  "; training stopped (checkpoints already written are kept)",
                  isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf", rt_progress.epoch,
-                 rt_progress.done + 1);
+                 rt_progress.skipped + rt_progress.done + 1);
     }
     rt_progress.loss_steps++;
     rt_progress.loss_sum += loss;

@@ -4,7 +4,7 @@
  *       { char *arena = @region_arena_k; ...the region's nodes, as cg_compile's... }
  *   void nnc_program(void) {
  *       rt_flags_reset(); rt_flag_int("epochs", 2, ...); ...;
- *       rt_flags_allow_checkpoints(why_not); rt_flags_parse_command_line();
+ *       rt_flags_allow_checkpoints(why_not, why_no_steps); rt_flags_parse_command_line();
  *       vars = rt_arena_new(...); outs = ...;  vars[setting] = rt_flag_get_int("epochs");
  *       block = rt_arena_new(slot bytes); slot_ptrs[k] = block + offset_k;
  *       state[] = RtTensorViews of the training loop's vars and slots (prog_checkpoint_plan)
@@ -51,6 +51,7 @@ typedef struct Pg {
     ProgCheckpoint cp;           /* what --save and --resume hold */
     LLVMValueRef state_views;    /* RtTensorView[nstate] of cp's vars, then its slots */
     int nstate;
+    LLVMBasicBlockRef train_exit; /* after the training statement: where --max-steps goes */
 } Pg;
 
 static LLVMValueRef i64c(Cg *cg, int64_t v) { return LLVMConstInt(cg->i64, (uint64_t)v, 1); }
@@ -244,16 +245,46 @@ static void push_loop(Pg *pg, const ProgStmt *s, LLVMBasicBlockRef cont, LLVMBas
 }
 
 static void emit_block(Pg *pg, const ProgBlock *b);
-static void emit_stmts(Pg *pg, const ProgBlock *b, int from);
+static void emit_stmts(Pg *pg, const ProgBlock *b, int from, int to);
 
-/* rt_train_resume of the state views: an i1, true when --resume loaded them. */
+/* rt_train_resume of the state views: 0 (no --resume), 1 (the file ends an epoch) or 2
+ * (it was saved inside one), as an i32. */
 static LLVMValueRef emit_resume(Pg *pg)
 {
     Cg *cg = pg->cg;
     LLVMTypeRef params[2] = {cg->ptr, cg->i32};
     LLVMValueRef args[2] = {pg->state_views, i32c(cg, pg->nstate)};
-    LLVMValueRef resumed = call_rt(pg, "rt_train_resume", cg->i32, params, args, 2);
-    return LLVMBuildICmp(cg->b, LLVMIntNE, resumed, i32c(cg, 0), "resumed");
+    return call_rt(pg, "rt_train_resume", cg->i32, params, args, 2);
+}
+
+/* A runtime predicate returning i32 (rt_train_resuming, rt_train_stopped), as an i1. */
+static LLVMValueRef emit_rt_true(Pg *pg, const char *fn)
+{
+    LLVMValueRef v = call_rt(pg, fn, pg->cg->i32, NULL, NULL, 0);
+    return LLVMBuildICmp(pg->cg->b, LLVMIntNE, v, i32c(pg->cg, 0), "");
+}
+
+/* The loop over batches whose steps rt_train_step counts: the training statement itself,
+ * or the loop over batches in its body that trains (prog_checkpoint_plan). */
+static bool counts_steps(const Pg *pg, const ProgStmt *s)
+{
+    const ProgCheckpoint *cp = &pg->cp;
+    if (cp->stmt < 0 || cp->why_no_steps)
+        return false;
+    const ProgStmt *training = pg->p->main.items[cp->stmt];
+    if (training->kind == PS_FOR_BATCHES)
+        return s == training;
+    return s == training->body.items[cp->batch_item];
+}
+
+/* The epoch recorded in a checkpoint: the training loop's variable (0 for a loop over
+ * batches alone), as an i64. */
+static LLVMValueRef training_epoch(Pg *pg)
+{
+    const ProgStmt *training = pg->p->main.items[pg->cp.stmt];
+    if (training->kind != PS_FOR_RANGE)
+        return i64c(pg->cg, 0);
+    return LLVMBuildFPToSI(pg->cg->b, load_var(pg, pg->vars, training->index), pg->cg->i64, "");
 }
 
 /* rt_train_save of the state views (nothing happens without --save). */
@@ -288,7 +319,9 @@ static void emit_for_range(Pg *pg, const ProgStmt *s, bool checkpointed)
     if (checkpointed) {
         LLVMBasicBlockRef resume = new_block(pg, "resume"), next = new_block(pg, "resume.next");
         LLVMBasicBlockRef evaluate = new_block(pg, "evaluate");
-        LLVMBuildCondBr(b, emit_resume(pg), resume, header);
+        LLVMValueRef resumed = emit_resume(pg);
+        LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntNE, resumed, i32c(pg->cg, 0), ""), resume,
+                        header);
         LLVMPositionBuilderAtEnd(b, resume);
         LLVMValueRef name = string_ptr(pg, "eval-only");
         LLVMValueRef eval_only = call_rt(pg, "rt_flag_get_bool", pg->cg->i32, &pg->cg->ptr, &name, 1);
@@ -296,11 +329,17 @@ static void emit_for_range(Pg *pg, const ProgStmt *s, bool checkpointed)
                         next);
         LLVMPositionBuilderAtEnd(b, evaluate);
         push_loop(pg, s, exit, exit, lo, hi);
-        emit_stmts(pg, &s->body, pg->cp.eval_from);
+        emit_stmts(pg, &s->body, pg->cp.eval_from, s->body.len);
         pg->nloops--;
         LLVMBuildBr(b, exit);
-        LLVMPositionBuilderAtEnd(b, next); /* the saved iteration is done: go on after it */
+        /* saved at the end of the iteration: go on after it; inside it: go on in it */
+        LLVMPositionBuilderAtEnd(b, next);
+        LLVMBasicBlockRef after = new_block(pg, "resume.after");
+        LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, resumed, i32c(pg->cg, 1), ""), after,
+                        header);
+        LLVMPositionBuilderAtEnd(b, after);
         store_var(pg, s->index, LLVMBuildFAdd(b, load_var(pg, pg->vars, s->index), f64c(pg, 1.0), ""));
+        pg->train_exit = exit;
     }
     LLVMBuildBr(b, header);
     LLVMPositionBuilderAtEnd(b, header);
@@ -309,7 +348,20 @@ static void emit_for_range(Pg *pg, const ProgStmt *s, bool checkpointed)
     LLVMBuildCondBr(b, more, body, exit);
     LLVMPositionBuilderAtEnd(b, body);
     push_loop(pg, s, latch, exit, lo, hi);
-    emit_block(pg, &s->body);
+    if (checkpointed && pg->cp.batch_item >= 0) {
+        /* resumed inside an iteration: its statements before the batch loop ran before the
+         * save (their results are state), so it starts at the batch loop */
+        LLVMBasicBlockRef before = new_block(pg, "epoch.start");
+        LLVMBasicBlockRef batches = new_block(pg, "epoch.batches");
+        LLVMBuildCondBr(b, emit_rt_true(pg, "rt_train_resuming"), batches, before);
+        LLVMPositionBuilderAtEnd(b, before);
+        emit_stmts(pg, &s->body, 0, pg->cp.batch_item);
+        LLVMBuildBr(b, batches);
+        LLVMPositionBuilderAtEnd(b, batches);
+        emit_stmts(pg, &s->body, pg->cp.batch_item, s->body.len);
+    } else {
+        emit_block(pg, &s->body);
+    }
     pg->nloops--;
     LLVMBuildBr(b, latch);
     LLVMPositionBuilderAtEnd(b, latch);
@@ -399,6 +451,9 @@ static void emit_for_batches(Pg *pg, const ProgStmt *s)
     LLVMTypeRef prog_params[4] = {cg->i64, cg->i64, cg->i64, cg->ptr};
     LLVMValueRef prog_args[4] = {shown, epochs, steps, LLVMConstPointerNull(cg->ptr)};
     call_rt(pg, "rt_progress_begin", cg->void_, prog_params, prog_args, 4);
+    bool counted = counts_steps(pg, s);
+    if (counted) /* a resumed epoch continues at the saved batch */
+        call_rt(pg, "rt_train_batches", cg->void_, &cg->ptr, &it, 1);
     LLVMValueRef x = slot_ptr(pg, s->x_slot);
     LLVMValueRef y = s->y_slot >= 0 ? slot_ptr(pg, s->y_slot) : LLVMConstPointerNull(cg->ptr);
 
@@ -423,10 +478,22 @@ static void emit_for_batches(Pg *pg, const ProgStmt *s)
     } else {
         call_rt0(pg, "rt_progress_tick");
     }
-    LLVMBuildBr(b, header);
+    if (counted) { /* count the step; maybe save, or stop (--save-every, --max-steps) */
+        LLVMTypeRef step_params[4] = {cg->ptr, cg->i32, cg->i64, cg->ptr};
+        LLVMValueRef step_args[4] = {pg->state_views, i32c(cg, pg->nstate), training_epoch(pg), it};
+        LLVMValueRef stop = call_rt(pg, "rt_train_step", cg->i32, step_params, step_args, 4);
+        LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntNE, stop, i32c(cg, 0), ""), exit, header);
+    } else {
+        LLVMBuildBr(b, header);
+    }
     LLVMPositionBuilderAtEnd(b, exit); /* the end of the epoch, or a break */
     call_rt0(pg, "rt_progress_end");
     call_rt(pg, "rt_batches_end", cg->void_, &cg->ptr, &it, 1);
+    if (counted) {
+        LLVMBasicBlockRef go_on = new_block(pg, "batch.after");
+        LLVMBuildCondBr(b, emit_rt_true(pg, "rt_train_stopped"), pg->train_exit, go_on);
+        LLVMPositionBuilderAtEnd(b, go_on);
+    }
 }
 
 static void emit_log(Pg *pg, const ProgStmt *s)
@@ -593,20 +660,22 @@ static void emit_stmt(Pg *pg, const ProgStmt *s)
     UNREACHABLE();
 }
 
-static void emit_stmts(Pg *pg, const ProgBlock *b, int from)
+static void emit_stmts(Pg *pg, const ProgBlock *b, int from, int to)
 {
-    for (int i = from; i < b->len; i++)
+    for (int i = from; i < to; i++)
         emit_stmt(pg, b->items[i]);
 }
 
 static void emit_block(Pg *pg, const ProgBlock *b)
 {
-    emit_stmts(pg, b, 0);
+    emit_stmts(pg, b, 0, b->len);
 }
 
 /* The training statement (pg->cp.stmt): a loop over epochs is checkpointed per epoch
  * (emit_for_range); a loop over batches alone is one epoch, saved after it and skipped
- * whole by --resume and --eval-only. */
+ * whole by --resume of its final checkpoint and by --eval-only. Either is saved and
+ * resumed inside the epoch too, and stopped by --max-steps, in its batch loop
+ * (emit_for_batches). */
 static void emit_training(Pg *pg, const ProgStmt *s)
 {
     if (s->kind == PS_FOR_RANGE) {
@@ -616,8 +685,10 @@ static void emit_training(Pg *pg, const ProgStmt *s)
     ASSERT(s->kind == PS_FOR_BATCHES);
     LLVMBuilderRef b = pg->cg->b;
     LLVMBasicBlockRef train = new_block(pg, "train"), done = new_block(pg, "train.end");
-    LLVMBuildCondBr(b, emit_resume(pg), done, train);
+    LLVMValueRef resumed = emit_resume(pg);
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, resumed, i32c(pg->cg, 1), ""), done, train);
     LLVMPositionBuilderAtEnd(b, train);
+    pg->train_exit = done;
     emit_for_batches(pg, s);
     emit_save_state(pg, i64c(pg->cg, 0));
     LLVMBuildBr(b, done);
@@ -714,8 +785,11 @@ static void emit_settings(Pg *pg)
             call_rt(pg, "rt_flag_float", cg->void_, params, args, 4);
         }
     }
-    LLVMValueRef why_not = pg->cp.stmt >= 0 ? LLVMConstPointerNull(cg->ptr) : string_ptr(pg, pg->cp.why);
-    call_rt(pg, "rt_flags_allow_checkpoints", cg->void_, &cg->ptr, &why_not, 1);
+    LLVMValueRef why[2] = {
+        pg->cp.stmt >= 0 ? LLVMConstPointerNull(cg->ptr) : string_ptr(pg, pg->cp.why),
+        pg->cp.why_no_steps ? string_ptr(pg, pg->cp.why_no_steps) : LLVMConstPointerNull(cg->ptr)};
+    LLVMTypeRef why_params[2] = {cg->ptr, cg->ptr};
+    call_rt(pg, "rt_flags_allow_checkpoints", cg->void_, why_params, why, 2);
     call_rt0(pg, "rt_flags_parse_command_line");
 }
 

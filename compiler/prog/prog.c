@@ -236,9 +236,26 @@ ProgCheckpoint prog_checkpoint_plan(const Prog *p)
         cp.why = "its training is not a loop of the train block itself";
         return cp;
     }
+    int training_items = 0;
+    cp.batch_item = -1;
     for (int i = 0; i < s->body.len; i++)
-        if (stmt_trains(s->body.items[i]))
+        if (stmt_trains(s->body.items[i])) {
             cp.eval_from = i + 1;
+            training_items++;
+            cp.batch_item = i;
+        }
+    if (s->kind == PS_FOR_BATCHES) {
+        cp.batch_item = -1;
+        if (s->loss_out < 0)
+            cp.why_no_steps = "its loop over batches trains in a loop of its own";
+    } else if (training_items != 1) {
+        cp.batch_item = -1;
+        cp.why_no_steps = "its epoch loop trains in more than one statement";
+    } else if (s->body.items[cp.batch_item]->kind != PS_FOR_BATCHES ||
+               s->body.items[cp.batch_item]->loss_out < 0) {
+        cp.batch_item = -1;
+        cp.why_no_steps = "its epoch loop trains in a statement that is not a loop over batches";
+    }
     bool *var_written = util_malloc(sizeof(bool) * (size_t)(p->nvars + 1));
     bool *slot_written = util_malloc(sizeof(bool) * (size_t)(p->nslots + 1));
     memset(var_written, 0, sizeof(bool) * (size_t)(p->nvars + 1));

@@ -162,6 +162,10 @@ typedef struct ProgCheckpoint {
     const char *why;
     int eval_from;     /* an epoch loop: body.items[eval_from..] evaluate (they follow its
                           last statement that trains) */
+    int batch_item;    /* an epoch loop: body.items[batch_item] is the loop over batches that
+                          trains, whose steps --save-every and --max-steps count; -1 for a
+                          loop over batches alone (that loop counts) or when why_no_steps */
+    const char *why_no_steps; /* NULL, or why no loop's steps can be counted */
     int *vars, nvars;  /* ascending; util_malloc'd, freed by prog_checkpoint_free */
     int *slots, nslots;
 } ProgCheckpoint;

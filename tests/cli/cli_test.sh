@@ -327,6 +327,16 @@ case_nan_loss() {
     nnc run nan.nn
     want_status 1; want_no_out
     want_err "^nnc: the loss is (nan|inf) at epoch 1, batch [0-9]+; training stopped"
+    local where
+    where=$(grep -Eo "at epoch 1, batch [0-9]+" <<<"$err")
+    # Saving every step, the last checkpoint is the step before the bad one; resumed from
+    # it, training meets the same non-finite loss at the same batch.
+    nnc run nan.nn -- --save-every 1 --save ck.st
+    want_status 1; want_no_out; want_err "$where;"
+    [ "$(checkpoint_meta ck.st step)" = "$(( ${where##* } - 1 ))" ] ||
+        problem "the last checkpoint is at step $(checkpoint_meta ck.st step), not the one before $where"
+    nnc run nan.nn -- --resume ck.st
+    want_status 1; want_no_out; want_err "$where;"
     nnc run nan.nn -- --lr 0.01 --epochs 1
     want_status 0; want_out "^0$"; want_err "epoch 1/1: 200 steps"
 }
@@ -520,6 +530,88 @@ case_resume_matches_uninterrupted() {
     [ "$out" = "$(sed -n 3p <<<"$straight")" ] || problem "the executable's epoch 3 differs"
     cmp -s straight.st aot.st || problem "the executable's last checkpoint differs"
     ls | grep -q '\.tmp' && problem "a temporary file was left behind"
+    return 0
+}
+
+# checkpoint_meta FILE KEY: the value of KEY in a checkpoint's __metadata__.
+checkpoint_meta() {
+    grep -ao "\"$2\":\"[0-9]*\"" "$1" | head -n 1 | grep -o '[0-9]*'
+}
+
+case_resume_within_epoch() {
+    # --max-steps stops training inside an epoch (step 130 of 100 per epoch: epoch 2,
+    # batch 30), saving the state with the step and the batch position. --resume goes on
+    # at that batch and ends as a straight run does: the same log lines and a
+    # byte-identical last checkpoint (step 300 in both). An executable resumes the JIT's
+    # file, saving every 40 steps too, and stops inside epoch 3; a last resume finishes.
+    nnc run "$RESUME" -- --save straight.st
+    want_status 0
+    local straight=$out
+    nnc run "$RESUME" -- --max-steps 130 --save part.st
+    want_status 0
+    [ "$out" = "$(sed -n 1p <<<"$straight")" ] || problem "stopped at step 130, it logged '$out'"
+    want_err "^training stopped after step 130 \(--max-steps\); saved to part\.st$"
+    [ "$(checkpoint_meta part.st step)/$(checkpoint_meta part.st epoch)/$(checkpoint_meta part.st data_position)" = 130/2/30 ] ||
+        problem "step/epoch/data_position of part.st are not 130/2/30"
+    cp part.st mid.st
+    nnc run "$RESUME" -- --resume part.st --save part.st
+    want_status 0
+    [ "$out" = "$(sed -n '2,$p' <<<"$straight")" ] || problem "resumed at step 130: '$out'"
+    want_err "^epoch 2/3: 70 steps in "
+    cmp -s straight.st part.st || problem "resumed at step 130, the last checkpoint differs"
+    nnc "$RESUME" -o resume
+    want_status 0
+    run ./resume --resume mid.st --max-steps 250 --save-every 40 --save aot.st
+    want_status 0
+    [ "$out" = "$(sed -n 2p <<<"$straight")" ] || problem "the executable's epoch 2 differs"
+    [ "$(checkpoint_meta aot.st step)/$(checkpoint_meta aot.st data_position)" = 250/50 ] ||
+        problem "the executable's checkpoint is not at step 250, batch 50"
+    run ./resume --resume aot.st --save aot.st
+    want_status 0
+    [ "$out" = "$(sed -n 3p <<<"$straight")" ] || problem "the executable's epoch 3 differs"
+    cmp -s straight.st aot.st || problem "the executable's last checkpoint differs"
+    # Saving every 7 steps changes nothing in the run.
+    run ./resume --save-every 7 --save every.st
+    want_status 0
+    [ "$out" = "$straight" ] || problem "--save-every 7 changed the log"
+    cmp -s straight.st every.st || problem "--save-every 7 changed the last checkpoint"
+    ls | grep -q '\.tmp' && problem "a temporary file was left behind"
+    return 0
+}
+
+case_step_flags() {
+    # --save-every and --max-steps: bad combinations are usage errors (status 2) that
+    # train nothing, and a program whose epoch loop trains in two loops over batches has
+    # no steps to count, which they say.
+    nnc "$RESUME" -o resume
+    want_status 0
+    run ./resume --save-every 5
+    want_status 2; want_no_out; want_err "^nnc: --save-every needs --save FILE"
+    run ./resume --max-steps -1
+    want_status 2; want_no_out; want_err "^nnc: --max-steps"
+    run ./resume --max-steps 20 --save ck.st
+    want_status 0
+    run ./resume --resume ck.st --eval-only --max-steps 30
+    want_status 2; want_no_out; want_err "^nnc: --eval-only does not train, so it takes no --max-steps"
+    run ./resume --resume ck.st --max-steps 20
+    want_status 1; want_no_out
+    want_err "^nnc: ck\.st: the checkpoint is at step 20, so --max-steps 20 leaves nothing to train$"
+    # The same model trained in two loops over batches per epoch: its checkpoints are
+    # taken between epochs only, and one marked as taken inside an epoch is refused.
+    awk '/^        m\.eval\(\)$/ { print "        for x, y in batches(data.test, batch) {\n            opt.step(cross_entropy(m(x), y))\n        }" } { print }' \
+        "$RESUME" >twice.nn
+    nnc run twice.nn -- --max-steps 3
+    want_status 2; want_no_out
+    want_err "^nnc: --max-steps: this program cannot stop or save inside its training loop: its epoch loop trains in more than one statement$"
+    nnc run twice.nn -- --help
+    want_status 0
+    grep -q -- "--save-every" <<<"$out" && problem "--help lists --save-every, which cannot act"
+    nnc run twice.nn -- --epochs 1 --save end.st
+    want_status 0
+    perl -pi -e 's/"data_position":"0"/"data_position":"5"/' end.st
+    nnc run twice.nn -- --resume end.st
+    want_status 1; want_no_out
+    want_err "^nnc: end\.st: the checkpoint was saved inside an epoch, but this program cannot resume there: its epoch loop"
     return 0
 }
 

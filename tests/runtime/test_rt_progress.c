@@ -70,6 +70,33 @@ static void test_progress(void)
     if (getenv("RT_TEST_VERBOSE"))
         printf("  eval: %s", text);
     free(text);
+
+    /* An epoch resumed at batch 7 of 10: the bar counts from 7, the line the 3 steps run;
+     * a note ends the live line first. */
+    path = scratch("progress_skip.txt");
+    out = fopen(path, "w");
+    rt_progress_configure(out, RT_PROGRESS_TERMINAL);
+    rt_progress_begin(2, 3, 10, NULL);
+    rt_progress_skip(7);
+    rt_progress_step(0.5, 0);
+    rt_progress_note("stopped %d", 8);
+    rt_progress_end();
+    rt_progress_configure(out, RT_PROGRESS_LINES);
+    rt_progress_begin(2, 3, 10, NULL);
+    rt_progress_skip(7);
+    for (int i = 0; i < 3; i++)
+        rt_progress_step(0.5, 0);
+    rt_progress_end();
+    rt_progress_configure(NULL, RT_PROGRESS_AUTO);
+    fclose(out);
+    text = read_file(path, NULL);
+    record(strstr(text, "] 7/10 ") != NULL && strstr(text, "] 8/10 ") != NULL &&
+               strstr(text, "\nstopped 8\n") != NULL &&
+               strstr(text, "epoch 2/3: 3 steps in ") != NULL,
+           "a resumed epoch's bar starts at its batch; a note gets a line of its own");
+    if (getenv("RT_TEST_VERBOSE"))
+        printf("  skip: %s", text);
+    free(text);
 }
 
 /* ---- log() ----------------------------------------------------------------------------------- */
