@@ -6,7 +6,8 @@
 #                        suite (build-asan) and a bounded fuzz run (build-fuzz)
 #   make check           build and the ctest suite only (no sanitizers, no fuzzing)
 #   make asan            the suite under ASan + UBSan (build-asan, Debug)
-#   make fuzz            FUZZ_SECONDS (60) of libFuzzer on the front end (build-fuzz)
+#   make fuzz            FUZZ_SECONDS (60) of libFuzzer on the front end, then
+#                        FUZZ_FILE_SECONDS (30) on the runtime's file readers (build-fuzz)
 #   make update-goldens  rewrite every golden file from the current nnc; review the diff
 #   make clean           remove the build folders
 #
@@ -17,6 +18,7 @@ JOBS         ?= $(shell nproc)
 BUILD        ?= build
 EXAMPLE      ?= examples/mlp.nn
 FUZZ_SECONDS ?= 60
+FUZZ_FILE_SECONDS ?= 30
 NNC_WERROR   ?= ON
 CMAKE_ARGS   ?=
 
@@ -66,7 +68,7 @@ asan: setup
 	cd build-asan && $(SANITIZER_ENV) $(TEST_ENV) ctest --output-on-failure -j$(JOBS) $(ASAN_CTEST_ARGS)
 
 fuzz: setup
-	bash scripts/fuzz.sh $(FUZZ_SECONDS)
+	bash scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_FILE_SECONDS)
 
 # run, tokens, ast, ir and err tests write their goldens; aot and eval then compare
 # against the fresh .out files (they never write).
