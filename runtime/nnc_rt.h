@@ -346,7 +346,7 @@ void rt_metric_print_confusion(FILE *out, const int64_t *matrix, int32_t classes
                                const char *const *names);
 
 /* ---- convolution and pooling (oneDNN; rt_conv.c) ------------------------------------------- */
-/* All tensors are f32, contiguous, row-major (NCHW; weights OIHW). The geometry is the
+/* All tensors are f32, contiguous, row-major (NCHW, or blocked below; weights OIHW). The geometry is the
  * compiler's, so it is valid; oneDNN primitives are created on the first call with a
  * geometry and cached for the life of the process (not thread-safe: generated code calls
  * these from one thread). A oneDNN failure is fatal ("nnc: conv2d ... failed in oneDNN").
@@ -360,13 +360,23 @@ typedef struct RtConv2d {
     int64_t o, kh, kw;      /* w is [o, c / groups, kh, kw] */
     int64_t oh, ow;         /* y is [n, o, oh, ow] */
     int64_t stride, padding, dilation, groups;
+    int64_t blocked;        /* RT_CONV_X_BLOCKED | RT_CONV_Y_BLOCKED, or 0 */
 } RtConv2d;
+/* x (and dx), or y (and dy), in oneDNN's layout blocked by 16 channels (nChw16c: element
+ * [n, c, h, w] at ((n C/16 + c/16) H + h) W + w) 16 + c % 16; C a multiple of 16) rather
+ * than NCHW: what the compiler keeps between convolutions (codegen/blocked.c), so that
+ * neither side copies it into the other layout. Weights are always OIHW. */
+enum { RT_CONV_X_BLOCKED = 1, RT_CONV_Y_BLOCKED = 2 };
 void rt_conv2d_f32(const RtConv2d *g, const float *x, const float *w, float *y);
 /* dx = the adjoint of conv2d in x: dx[xi] = sum of dy[yi] w[wi] over the terms above. */
 void rt_conv2d_backward_data_f32(const RtConv2d *g, const float *dy, const float *w, float *dx);
 /* dw = the adjoint in w: dw[wi] = sum of x[xi] dy[yi]. */
 void rt_conv2d_backward_weights_f32(const RtConv2d *g, const float *x, const float *dy,
                                     float *dw);
+/* 1 when the pass `kind` (0 forward, 1 data gradient, 2 weight gradient) of this geometry
+ * is faster on the runtime's own kernels for NCHW tensors (rt_conv_direct.c) than on
+ * oneDNN's with blocked activations: the compiler then keeps its activations NCHW. */
+int32_t rt_conv2d_prefers_nchw(const RtConv2d *g, int32_t kind);
 
 /* Pooling over size x size windows `stride` apart, no padding: x [n, c, h, w],
  * y [n, c, oh, ow], oh = (h - size) / stride + 1, ow likewise. */

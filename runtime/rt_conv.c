@@ -5,13 +5,15 @@
  * cache entry on first use, kept for the life of the process; later calls only point the
  * entry's memory objects at the caller's buffers and execute.
  *
- * Layouts. The caller's tensors are plain NCHW / OIHW. Convolutions are created with
- * "any" layouts so oneDNN can pick its fast blocked ones; where it does, the entry holds a
- * reorder (plain -> blocked for inputs, blocked -> plain for outputs) and an internal
- * buffer for the blocked copy. Small convolutions skip oneDNN where it did worse
- * (rt_conv_direct.c, on the plain layout): with at most 4 input channels (a first layer)
- * the forward pass and the weight gradient, and with at most 16 input and output channels
- * the weight gradient. Pooling is not here: rt_pool2d.c does it on the plain
+ * Layouts. The caller's tensors are NCHW / OIHW, or, as the geometry's `blocked` says,
+ * activations in oneDNN's nChw16c (the compiler keeps them so between convolutions).
+ * Convolutions are created with "any" layouts so oneDNN can pick its fast blocked ones;
+ * where that differs from the caller's, the entry holds a reorder (caller -> blocked for
+ * inputs, blocked -> caller for outputs) and an internal buffer for the blocked copy;
+ * with nChw16c activations usually only the small weights are reordered. Small
+ * convolutions on NCHW skip oneDNN where it did worse (rt_conv_direct.c): with at most
+ * 4 input channels (a first layer) the forward pass and the weight gradient, and with at
+ * most 16 input and output channels the weight gradient. Pooling is not here: rt_pool2d.c does it on the plain
  * layout directly (oneDNN's pooling on plain NCHW was several times slower).
  *
  * Not thread-safe: one cache, used from the thread running the program (each entry has
@@ -158,8 +160,8 @@ static RtConvDescs rt_conv_descs(const RtConv2d *g)
 {
     RtConvDescs d;
     dnnl_dims_t x = {g->n, g->c, g->h, g->w}, y = {g->n, g->o, g->oh, g->ow};
-    d.x = rt_nn_desc(4, x, dnnl_nchw);
-    d.y = rt_nn_desc(4, y, dnnl_nchw);
+    d.x = rt_nn_desc(4, x, g->blocked & RT_CONV_X_BLOCKED ? dnnl_nChw16c : dnnl_nchw);
+    d.y = rt_nn_desc(4, y, g->blocked & RT_CONV_Y_BLOCKED ? dnnl_nChw16c : dnnl_nchw);
     d.x_any = rt_nn_desc(4, x, dnnl_format_tag_any);
     d.y_any = rt_nn_desc(4, y, dnnl_format_tag_any);
     if (g->groups == 1) {
@@ -345,11 +347,12 @@ static void rt_conv_call(RtNnKind kind, const RtConv2d *g, const float *a, const
         memset(out, 0, sizeof(float) * (size_t)count);
         return;
     }
-    if (kind != RT_NN_CONV_BACKWARD_DATA && rt_conv_direct_fits(g)) {
+    /* the direct kernels read and write NCHW only */
+    if (kind != RT_NN_CONV_BACKWARD_DATA && !g->blocked && rt_conv_direct_fits(g)) {
         (kind == RT_NN_CONV ? rt_conv_direct_forward : rt_conv_direct_weights)(g, a, b, out);
         return;
     }
-    if (kind == RT_NN_CONV_BACKWARD_WEIGHTS && rt_conv_across_fits(g)) {
+    if (kind == RT_NN_CONV_BACKWARD_WEIGHTS && !g->blocked && rt_conv_across_fits(g)) {
         rt_conv_across_weights(g, a, b, out);
         return;
     }
@@ -359,6 +362,17 @@ static void rt_conv_call(RtNnKind kind, const RtConv2d *g, const float *a, const
     }
     void *data[3] = {(void *)a, (void *)b, out};
     rt_nn_run(rt_nn_entry(kind, (const int64_t *)g, sizeof *g / sizeof(int64_t), 0), data);
+}
+
+int32_t rt_conv2d_prefers_nchw(const RtConv2d *g, int32_t kind)
+{
+    RtConv2d plain = *g;
+    plain.blocked = 0;
+    /* The first-layer kernels (rt_conv_direct_fits) beat oneDNN only with its copies
+     * into and out of the blocked layout, which blocked activations avoid (a ResNet-20
+     * step was as fast or faster without them); the small weight gradient is faster
+     * either way. */
+    return kind == RT_NN_CONV_BACKWARD_WEIGHTS && rt_conv_across_fits(&plain);
 }
 
 void rt_conv2d_f32(const RtConv2d *g, const float *x, const float *w, float *y)

@@ -15,6 +15,7 @@
 #define NNC_CG_INTERNAL_H
 
 #include "codegen/cg.h"
+#include "nnc_rt.h"
 
 #include <llvm-c/Core.h>
 #include <llvm-c/Error.h>
@@ -41,6 +42,7 @@ typedef struct Cg {
     LLVMTypeRef f32, i1, i32, i64, ptr, void_;
     LLVMValueRef *vals;
     int nvals;
+    const bool *blocked; /* by node id: results kept in nChw16c (blocked.c); NULL: none */
 } Cg;
 
 /* ---- target.c ------------------------------------------------------------------------- */
@@ -84,14 +86,15 @@ LLVMMemoryBufferRef cg_emit_to_memory(CgModule *m, LLVMCodeGenFileType kind);
 enum { CG_PARALLEL_POINTS = 1 << 16 };
 
 /* Defines `void name(float *out, const float *in0, ...)` computing body[nbody - 1] (see
- * ir.h for the meaning of a FUSED body) from the nin tensors `in`, and sets *parallel to
- * 0. The body nodes are elementwise, except possibly the last, a reduction. A kernel of
+ * ir.h for the meaning of a FUSED body) from the nin tensors `in` into the result of
+ * `node` (the FUSED node, or the single node that is its own body), each array in its
+ * layout (cg->blocked), and sets *parallel to 0. The body nodes are elementwise, except possibly the last, a reduction. A kernel of
  * CG_PARALLEL_POINTS or more whose outermost loop is not reduced is split along that loop
  * instead: *parallel is the loop's length and the function returned is
  * `void name_range(void **args, int64_t begin, int64_t end)` for rt_parallel_for, args
  * holding out, in0, ... The builder is left where it was. */
-LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, IrNode *const *in, int nin,
-                             IrNode *const *body, int nbody, int64_t *parallel);
+LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, const IrNode *node, IrNode *const *in,
+                             int nin, IrNode *const *body, int nbody, int64_t *parallel);
 /* Declares `internal void name_suffix(void *ctx, int64_t begin, int64_t end)`, a function
  * for rt_parallel_for, and positions the builder in its entry block (the caller restores
  * its own position). */
@@ -137,7 +140,15 @@ void cg_loop_end(Cg *cg, CgLoop *l, int64_t n);
  * SCATTER_ADD, ARGMAX, ONE_HOT) from its inputs, in input order. */
 LLVMValueRef cg_kernel_layout(Cg *cg, const char *name, const IrNode *n);
 
+/* ---- blocked.c ------------------------------------------------------------------------ */
+/* By node id (util_malloc'd): true where g keeps the node's result in oneDNN's nChw16c
+ * layout rather than NCHW, between convolutions and the kernels around them. */
+bool *cg_blocked_layouts(const IrGraph *g);
+
 /* ---- nn.c ----------------------------------------------------------------------------- */
+/* The RtConv2d of a convolution node: x, w, y shapes from whichever of its operands and
+ * result play those roles, and their layouts from `blocked` (by node id; NULL: NCHW). */
+RtConv2d cg_conv_geometry(const IrNode *n, const bool *blocked);
 /* Emits, at the builder's position, the runtime call computing the convolution or pooling
  * node n into buf[n->id] from its inputs' buffers. */
 void cg_emit_nn_call(Cg *cg, const IrNode *n, LLVMValueRef *buf);

@@ -293,7 +293,7 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
     case IR_OP_FUSED: {
         snprintf(name, sizeof name, "fused_%d", n->id);
         int64_t parallel;
-        LLVMValueRef fn = cg_kernel_fused(cg, name, n->in, n->nin, n->attr.fused.body,
+        LLVMValueRef fn = cg_kernel_fused(cg, name, n, n->in, n->nin, n->attr.fused.body,
                                           n->attr.fused.nbody, &parallel);
         call_fused(cg, fn, parallel, buf[n->id], n->in, n->nin, buf);
         return;
@@ -311,7 +311,7 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
     snprintf(name, sizeof name, "%s_%d", ir_op_name(n->op), n->id);
     IrNode *self = (IrNode *)n;
     int64_t parallel;
-    LLVMValueRef fn = cg_kernel_fused(cg, name, n->in, n->nin, &self, 1, &parallel);
+    LLVMValueRef fn = cg_kernel_fused(cg, name, n, n->in, n->nin, &self, 1, &parallel);
     call_fused(cg, fn, parallel, buf[n->id], n->in, n->nin, buf);
 }
 
@@ -414,6 +414,8 @@ void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, const int *i
     declare_runtime(cg, &rt);
     LLVMValueRef *buf = util_malloc(sizeof(LLVMValueRef) * (size_t)(g->next_id + 1));
     memset(buf, 0, sizeof(LLVMValueRef) * (size_t)(g->next_id + 1));
+    bool *blocked = cg_blocked_layouts(g);
+    cg->blocked = blocked;
     bool stored = false;
     for (int i = 0; i < g->len; i++) {
         const IrNode *n = g->nodes[i];
@@ -444,6 +446,8 @@ void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, const int *i
             emit_node(cg, &rt, n, buf, env);
         }
     }
+    cg->blocked = NULL;
+    util_free(blocked);
     util_free(buf);
 }
 

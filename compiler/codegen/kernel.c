@@ -16,6 +16,8 @@
 #include "codegen/cg_internal.h"
 #include "util/util.h"
 
+#include <llvm-c/DebugInfo.h>
+
 #include <math.h>
 #include <string.h>
 
@@ -26,6 +28,29 @@ typedef struct Nest {
     int narr;                         /* arrays: 0 the output, then the inputs */
     int64_t (*stride)[IR_MAX_RANK];   /* narr rows of per-axis strides, in elements */
 } Nest;
+
+/* For a kernel with an array in nChw16c layout (blocked.c; such an array has the domain's
+ * shape): the 4-D domain [N, C, H, W] becomes [N, C/16, H, W, 16]. A blocked array walks
+ * it contiguously; the others keep their strides, channel stride s becoming 16 s on the
+ * block axis and s on the lane axis. */
+static void nest_split_channels(Nest *n, const bool *blocked)
+{
+    ASSERT(n->rank == 4 && n->dims[1] % 16 == 0);
+    int64_t c = n->dims[1], h = n->dims[2], w = n->dims[3];
+    n->rank = 5;
+    n->dims[1] = c / 16;
+    n->dims[4] = 16;
+    n->reduced[4] = n->reduced[1];
+    for (int a = 0; a < n->narr; a++) {
+        int64_t *s = n->stride[a];
+        if (blocked[a]) {
+            s[0] = c * h * w, s[1] = 16 * h * w, s[2] = 16 * w, s[3] = 16, s[4] = 1;
+        } else {
+            s[4] = s[1];
+            s[1] *= 16;
+        }
+    }
+}
 
 /* Drops length-1 axes and merges axis k into the axis before it when both are reduced or
  * both kept and every array has stride[k-1] == stride[k] * dims[k]. Iteration order and
@@ -117,8 +142,8 @@ static LLVMValueRef loop_begin_at(Cg *cg, CgLoop *l, LLVMValueRef start)
 }
 
 /* Closes the loop: `iv++` and back while iv < end (tested at the bottom: the body runs at
- * least once). */
-static void loop_end_at(Cg *cg, CgLoop *l, LLVMValueRef end)
+ * least once). Returns the loop's back branch (where its llvm.loop metadata goes). */
+static LLVMValueRef loop_end_at(Cg *cg, CgLoop *l, LLVMValueRef end)
 {
     LLVMValueRef next = LLVMBuildAdd(cg->b, l->iv, LLVMConstInt(cg->i64, 1, 0), "");
     LLVMSetNUW(next, 1);
@@ -127,9 +152,29 @@ static void loop_end_at(Cg *cg, CgLoop *l, LLVMValueRef end)
     LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(cg->ctx,
                                                            LLVMGetBasicBlockParent(latch), "done");
     LLVMValueRef more = LLVMBuildICmp(cg->b, LLVMIntULT, next, end, "");
-    LLVMBuildCondBr(cg->b, more, l->header, exit);
+    LLVMValueRef br = LLVMBuildCondBr(cg->b, more, l->header, exit);
     LLVMAddIncoming(l->iv, &next, &latch, 1);
     LLVMPositionBuilderAtEnd(cg->b, exit);
+    return br;
+}
+
+/* Marks the loop whose back branch is `br` llvm.loop.vectorize.enable = false: a loop
+ * around a 16-lane axis (nest_split_channels), which LLVM unrolls fully and the SLP
+ * vectorizer turns into one 16-float vector; vectorizing the outer loop instead would
+ * interleave 8 of its iterations with strided loads and shuffles. */
+static void loop_no_vectorize(Cg *cg, LLVMValueRef br)
+{
+    LLVMMetadataRef self = LLVMTemporaryMDNode(cg->ctx, NULL, 0);
+    const char *key = "llvm.loop.vectorize.enable";
+    LLVMMetadataRef property[2] = {
+        LLVMMDStringInContext2(cg->ctx, key, strlen(key)),
+        LLVMValueAsMetadata(LLVMConstInt(cg->i1, 0, 0)),
+    };
+    LLVMMetadataRef operands[2] = {self, LLVMMDNodeInContext2(cg->ctx, property, 2)};
+    LLVMMetadataRef loop = LLVMMDNodeInContext2(cg->ctx, operands, 2);
+    LLVMMetadataReplaceAllUsesWith(self, loop);
+    LLVMSetMetadata(br, LLVMGetMDKindIDInContext(cg->ctx, "llvm.loop", 9),
+                    LLVMMetadataAsValue(cg->ctx, loop));
 }
 
 LLVMValueRef cg_loop_begin(Cg *cg, CgLoop *l)
@@ -163,6 +208,8 @@ struct Kernel {
     int split;                       /* register accumulation over axes [split, rank) */
     LLVMValueRef acc;                /* the accumulator's stack slot */
     LLVMValueRef begin, end;         /* a ranged kernel: axis 0 runs over [begin, end) */
+    int lanes;                       /* the loops of axes [0, lanes) enclose a 16-lane axis
+                                        and are not vectorized (0: none) */
 };
 
 /* Pointer to array a's element at the current loop indices (open loops only: closed axes
@@ -213,10 +260,11 @@ static void emit_loops(Kernel *k, int from, int to, PointFn *point)
     k->depth = from + 1;
     emit_loops(k, from + 1, to, point);
     k->depth = from;
-    if (ranged)
-        loop_end_at(k->cg, &l, k->end);
-    else
-        cg_loop_end(k->cg, &l, k->nest.dims[from]);
+    LLVMValueRef br = loop_end_at(k->cg, &l, ranged ? k->end
+                                                    : LLVMConstInt(k->cg->i64,
+                                                                   (uint64_t)k->nest.dims[from], 0));
+    if (from < k->lanes)
+        loop_no_vectorize(k->cg, br);
 }
 
 /* ---- elementwise ops ----------------------------------------------------------------------- */
@@ -372,6 +420,29 @@ static void emit_fill(Cg *cg, LLVMValueRef out, int64_t count, LLVMValueRef v)
     cg_loop_end(cg, &l, count);
 }
 
+/* Initializes the output of a reduction accumulated in memory: all `count` elements, or
+ * in a ranged kernel those of its outermost (kept) axis's range [begin, end), which are
+ * contiguous (the output is, and that axis is its outermost): each thread must reset only
+ * what it then accumulates into. */
+static void emit_init(Kernel *k, int64_t count)
+{
+    Cg *cg = k->cg;
+    LLVMValueRef v = reduce_init(cg, k->reduce);
+    if (!k->begin) {
+        emit_fill(cg, k->param[0], count, v);
+        return;
+    }
+    ASSERT(!k->nest.reduced[0]);
+    int64_t stride = k->nest.stride[0][0];
+    LLVMValueRef per = LLVMConstInt(cg->i64, (uint64_t)stride, 0);
+    LLVMValueRef from = LLVMBuildMul(cg->b, k->begin, per, "");
+    LLVMValueRef to = LLVMBuildMul(cg->b, k->end, per, "");
+    CgLoop l;
+    LLVMValueRef i = loop_begin_at(cg, &l, from);
+    store_f32(cg, v, LLVMBuildInBoundsGEP2(cg->b, cg->f32, k->param[0], &i, 1, ""));
+    loop_end_at(cg, &l, to);
+}
+
 /* `void name_range(ptr ctx, i64 begin, i64 end)` for rt_parallel_for: ctx holds the
  * kernel's narr pointers; calls kernel(begin, end, ctx[0], ...). */
 LLVMValueRef cg_range_function(Cg *cg, const char *name, const char *suffix)
@@ -408,8 +479,9 @@ static LLVMValueRef range_trampoline(Cg *cg, const char *name, LLVMValueRef kern
 
 /* cg_kernel_fused, or with `flat` (a flat elementwise kernel, ir_fused_flat) the ranged
  * kernel itself over its elements, whatever its size: cg_kernel_flat. */
-static LLVMValueRef kernel_fused(Cg *cg, const char *name, IrNode *const *in, int nin,
-                                 IrNode *const *body, int nbody, bool flat, int64_t *parallel)
+static LLVMValueRef kernel_fused(Cg *cg, const char *name, const IrNode *node,
+                                 IrNode *const *in, int nin, IrNode *const *body, int nbody,
+                                 bool flat, int64_t *parallel)
 {
     ASSERT(nbody >= 1);
     const IrNode *root = body[nbody - 1];
@@ -436,7 +508,19 @@ static LLVMValueRef kernel_fused(Cg *cg, const char *name, IrNode *const *in, in
         n->stride[0][d] = n->reduced[d] ? 0 : out_strides[o++];
     for (int i = 0; i < nin; i++)
         ir_broadcast_strides(&in[i]->shape, &domain, n->stride[i + 1]);
+    bool *blocked = util_malloc(sizeof(bool) * (size_t)n->narr);
+    bool any_blocked = false;
+    for (int a = 0; a < n->narr; a++) {
+        blocked[a] = cg->blocked && cg->blocked[(a ? in[a - 1] : node)->id];
+        any_blocked = any_blocked || blocked[a];
+    }
+    ASSERT(!(flat && any_blocked));
+    if (any_blocked)
+        nest_split_channels(n, blocked);
+    util_free(blocked);
     nest_simplify(n);
+    /* a lane axis left unmerged (some array is not blocked) */
+    k.lanes = any_blocked && n->rank > 1 && n->dims[n->rank - 1] == 16 ? n->rank - 1 : 0;
 
     /* Large kernels run on the thread pool, split along their outermost axis when it is
      * kept (each output element is then computed by one thread, in the same order as on
@@ -477,7 +561,7 @@ static LLVMValueRef kernel_fused(Cg *cg, const char *name, IrNode *const *in, in
             k.acc = LLVMBuildAlloca(cg->b, cg->f32, "acc");
             emit_loops(&k, 0, split, point_reduce_suffix);
         } else {
-            emit_fill(cg, k.param[0], ir_shape_numel(&root->shape), reduce_init(cg, k.reduce));
+            emit_init(&k, ir_shape_numel(&root->shape));
             emit_loops(&k, 0, n->rank, point_accumulate_memory);
         }
     }
@@ -490,16 +574,16 @@ static LLVMValueRef kernel_fused(Cg *cg, const char *name, IrNode *const *in, in
     return fn;
 }
 
-LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, IrNode *const *in, int nin,
-                             IrNode *const *body, int nbody, int64_t *parallel)
+LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, const IrNode *node, IrNode *const *in,
+                             int nin, IrNode *const *body, int nbody, int64_t *parallel)
 {
-    return kernel_fused(cg, name, in, nin, body, nbody, false, parallel);
+    return kernel_fused(cg, name, node, in, nin, body, nbody, false, parallel);
 }
 
 LLVMValueRef cg_kernel_flat(Cg *cg, const char *name, const IrNode *f)
 {
     int64_t parallel;
-    return kernel_fused(cg, name, f->in, f->nin, f->attr.fused.body, f->attr.fused.nbody, true,
+    return kernel_fused(cg, name, f, f->in, f->nin, f->attr.fused.body, f->attr.fused.nbody, true,
                         &parallel);
 }
 

@@ -41,21 +41,24 @@ static LLVMValueRef runtime_function(Cg *cg, const char *name, int nptr, LLVMTyp
     return fn ? fn : LLVMAddFunction(cg->mod, name, *fty);
 }
 
-/* The RtConv2d of a convolution node: x, w, y shapes from whichever of its operands and
- * result play those roles. */
-static RtConv2d conv_geometry(const IrNode *n)
+RtConv2d cg_conv_geometry(const IrNode *n, const bool *blocked)
 {
-    const IrShape *x, *w, *y;
+    const IrNode *x, *w, *y;
     switch (n->op) {
-    case IR_OP_CONV2D: x = &n->in[0]->shape, w = &n->in[1]->shape, y = &n->shape; break;
-    case IR_OP_CONV2D_BACKWARD_DATA: x = &n->shape, w = &n->in[1]->shape, y = &n->in[0]->shape; break;
-    case IR_OP_CONV2D_BACKWARD_WEIGHTS: x = &n->in[0]->shape, w = &n->shape, y = &n->in[1]->shape; break;
+    case IR_OP_CONV2D: x = n->in[0], w = n->in[1], y = n; break;
+    case IR_OP_CONV2D_BACKWARD_DATA: x = n, w = n->in[1], y = n->in[0]; break;
+    case IR_OP_CONV2D_BACKWARD_WEIGHTS: x = n->in[0], w = n, y = n->in[1]; break;
     default: UNREACHABLE();
     }
     const IrConvAttr *a = &n->attr.conv;
-    return (RtConv2d){x->dims[0], x->dims[1], x->dims[2], x->dims[3], w->dims[0], w->dims[2],
-                      w->dims[3], y->dims[2], y->dims[3], a->stride, a->padding, a->dilation,
-                      a->groups};
+    const int64_t *xd = x->shape.dims, *wd = w->shape.dims, *yd = y->shape.dims;
+    int64_t layouts = 0;
+    if (blocked && blocked[x->id])
+        layouts |= RT_CONV_X_BLOCKED;
+    if (blocked && blocked[y->id])
+        layouts |= RT_CONV_Y_BLOCKED;
+    return (RtConv2d){xd[0], xd[1], xd[2], xd[3], wd[0], wd[2], wd[3], yd[2], yd[3],
+                      a->stride, a->padding, a->dilation, a->groups, layouts};
 }
 
 /* The RtPool2d of a pooling node: x is the forward input, y the forward result. */
@@ -88,7 +91,7 @@ void cg_emit_nn_call(Cg *cg, const IrNode *n, LLVMValueRef *buf)
         name = n->op == IR_OP_CONV2D                ? "rt_conv2d_f32"
                : n->op == IR_OP_CONV2D_BACKWARD_DATA ? "rt_conv2d_backward_data_f32"
                                                      : "rt_conv2d_backward_weights_f32";
-        RtConv2d g = conv_geometry(n);
+        RtConv2d g = cg_conv_geometry(n, cg->blocked);
         ngeometry = (int)(sizeof g / sizeof(int64_t));
         memcpy(geometry, &g, sizeof g);
         break;
