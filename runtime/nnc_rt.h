@@ -346,10 +346,11 @@ void rt_metric_print_confusion(FILE *out, const int64_t *matrix, int32_t classes
                                const char *const *names);
 
 /* ---- convolution and pooling (oneDNN; rt_conv.c) ------------------------------------------- */
-/* All tensors are f32, contiguous, row-major (NCHW, or blocked below; weights OIHW). The geometry is the
- * compiler's, so it is valid; oneDNN primitives are created on the first call with a
- * geometry and cached for the life of the process (not thread-safe: generated code calls
- * these from one thread). A oneDNN failure is fatal ("nnc: conv2d ... failed in oneDNN").
+/* All tensors are f32, contiguous, row-major (NCHW, or blocked below; weights OIHW). The
+ * geometry is the compiler's, so it is valid; oneDNN primitives are created on the first
+ * call with a geometry and cached for the life of the process (not thread-safe: generated
+ * code calls these from one thread). A oneDNN failure is fatal ("nnc: conv2d ... failed
+ * in oneDNN").
  *   x [n, c, h, w], w [o, c / groups, kh, kw], y [n, o, oh, ow], with
  *   oh = (h + 2 padding - dilation (kh - 1) - 1) / stride + 1, ow likewise, and
  *   y[n, o, i, j] = sum over c', kh', kw' of w[o, c', kh', kw'] *

@@ -806,6 +806,8 @@ int32_t rt_train_resume(const RtTensorView *views, int32_t n)
         rt_fatal("%s: the checkpoint is at step %" PRId64 ", so --max-steps %" PRId64
                  " leaves nothing to train", path, meta.step, rt_train.max_steps);
     rt_train.step = meta.step;
+    if (rt_flag_get_bool("eval-only"))
+        return 1; /* nothing trains: no batch to go on from */
     rt_train.resume_position = meta.data_position;
     return meta.data_position > 0 ? 2 : 1;
 }

@@ -13,8 +13,9 @@
  * with nChw16c activations usually only the small weights are reordered. Small
  * convolutions on NCHW skip oneDNN where it did worse (rt_conv_direct.c): with at most
  * 4 input channels (a first layer) the forward pass and the weight gradient, and with at
- * most 16 input and output channels the weight gradient. Pooling is not here: rt_pool2d.c does it on the plain
- * layout directly (oneDNN's pooling on plain NCHW was several times slower).
+ * most 16 input and output channels and no padding the weight gradient. Pooling is not
+ * here: rt_pool2d.c does it on the plain layout directly (oneDNN's pooling on plain NCHW
+ * was several times slower).
  *
  * Not thread-safe: one cache, used from the thread running the program (each entry has
  * its own stream: the two halves of a weight gradient run at once, below). */

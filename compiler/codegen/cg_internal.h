@@ -88,11 +88,11 @@ enum { CG_PARALLEL_POINTS = 1 << 16 };
 /* Defines `void name(float *out, const float *in0, ...)` computing body[nbody - 1] (see
  * ir.h for the meaning of a FUSED body) from the nin tensors `in` into the result of
  * `node` (the FUSED node, or the single node that is its own body), each array in its
- * layout (cg->blocked), and sets *parallel to 0. The body nodes are elementwise, except possibly the last, a reduction. A kernel of
- * CG_PARALLEL_POINTS or more whose outermost loop is not reduced is split along that loop
- * instead: *parallel is the loop's length and the function returned is
- * `void name_range(void **args, int64_t begin, int64_t end)` for rt_parallel_for, args
- * holding out, in0, ... The builder is left where it was. */
+ * layout (cg->blocked), and sets *parallel to 0. The body nodes are elementwise, except
+ * possibly the last, a reduction. A kernel of CG_PARALLEL_POINTS or more whose outermost
+ * loop is not reduced is split along that loop instead: *parallel is the loop's length
+ * and the function returned is `void name_range(void **args, int64_t begin, int64_t end)`
+ * for rt_parallel_for, args holding out, in0, ... The builder is left where it was. */
 LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, const IrNode *node, IrNode *const *in,
                              int nin, IrNode *const *body, int nbody, int64_t *parallel);
 /* Declares `internal void name_suffix(void *ctx, int64_t begin, int64_t end)`, a function

@@ -260,9 +260,8 @@ static void emit_loops(Kernel *k, int from, int to, PointFn *point)
     k->depth = from + 1;
     emit_loops(k, from + 1, to, point);
     k->depth = from;
-    LLVMValueRef br = loop_end_at(k->cg, &l, ranged ? k->end
-                                                    : LLVMConstInt(k->cg->i64,
-                                                                   (uint64_t)k->nest.dims[from], 0));
+    LLVMValueRef n = LLVMConstInt(k->cg->i64, (uint64_t)k->nest.dims[from], 0);
+    LLVMValueRef br = loop_end_at(k->cg, &l, ranged ? k->end : n);
     if (from < k->lanes)
         loop_no_vectorize(k->cg, br);
 }

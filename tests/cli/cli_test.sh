@@ -606,6 +606,18 @@ case_step_flags() {
     nnc run twice.nn -- --help
     want_status 0
     grep -q -- "--save-every" <<<"$out" && problem "--help lists --save-every, which cannot act"
+    # A loop over batches alone stops and resumes inside its one epoch too; --eval-only of
+    # such a checkpoint trains nothing.
+    printf 'import std\n\ntrain(batch = 500) {\n    data = fashion_mnist("/usr/share/datasets/fashion-mnist")\n    net = dense(784, 10)\n    opt = sgd(lr = 0.01)\n    for x, y in batches(data.test, batch) {\n        opt.step(cross_entropy(net(reshape(x, [-1, 784])), y))\n    }\n}\n' >alone.nn
+    nnc run alone.nn -- --max-steps 7 --save alone.st
+    want_status 0; want_err "^training stopped after step 7 "
+    nnc run alone.nn -- --resume alone.st --eval-only
+    want_status 0
+    grep -q ' steps in ' <<<"$err" && problem "--eval-only of a checkpoint inside an epoch trained"
+    nnc run alone.nn -- --resume alone.st --save alone.st
+    want_status 0; want_err "^epoch 1/1: 13 steps in "
+    [ "$(checkpoint_meta alone.st step)/$(checkpoint_meta alone.st data_position)" = 20/0 ] ||
+        problem "the resumed loop over batches did not end at step 20, position 0"
     nnc run twice.nn -- --epochs 1 --save end.st
     want_status 0
     perl -pi -e 's/"data_position":"0"/"data_position":"5"/' end.st

@@ -45,7 +45,8 @@ static void fuzz_malloc_hook(const volatile void *p, size_t size)
     (void)size;
     if (!fuzz_armed || p == NULL)
         return;
-    for (size_t i = fuzz_slot((const void *)p), n = 0; n < FUZZ_BLOCKS; i = (i + 1) % FUZZ_BLOCKS, n++)
+    for (size_t i = fuzz_slot((const void *)p), n = 0; n < FUZZ_BLOCKS;
+         i = (i + 1) % FUZZ_BLOCKS, n++)
         if (fuzz_blocks[i] == NULL || fuzz_blocks[i] == FUZZ_GONE) {
             fuzz_blocks[i] = (const void *)p;
             fuzz_live++;
