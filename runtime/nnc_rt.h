@@ -374,10 +374,10 @@ void rt_conv2d_backward_data_f32(const RtConv2d *g, const float *dy, const float
 /* dw = the adjoint in w: dw[wi] = sum of x[xi] dy[yi]. */
 void rt_conv2d_backward_weights_f32(const RtConv2d *g, const float *x, const float *dy,
                                     float *dw);
-/* 1 when the pass `kind` (0 forward, 1 data gradient, 2 weight gradient) of this geometry
- * is faster on the runtime's own kernels for NCHW tensors (rt_conv_direct.c) than on
- * oneDNN's with blocked activations: the compiler then keeps its activations NCHW. */
-int32_t rt_conv2d_prefers_nchw(const RtConv2d *g, int32_t kind);
+/* 1 when the weight gradient of this geometry is faster on the runtime's own kernel for
+ * NCHW tensors (rt_conv_direct.c) than on oneDNN's with blocked activations: the compiler
+ * then keeps its x and dy NCHW. */
+int32_t rt_conv2d_weights_prefer_nchw(const RtConv2d *g);
 
 /* Pooling over size x size windows `stride` apart, no padding: x [n, c, h, w],
  * y [n, c, oh, ow], oh = (h - size) / stride + 1, ow likewise. */

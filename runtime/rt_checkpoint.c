@@ -764,9 +764,15 @@ typedef struct RtTrain {
 
 static RtTrain rt_train;
 
+/* --save FILE, or NULL. */
+static const char *rt_train_save_path(void)
+{
+    return rt_flags_checkpoints_allowed() ? rt_flag_get_string("save") : NULL;
+}
+
 static void rt_train_write(const RtTensorView *views, int32_t n, int64_t epoch, int64_t position)
 {
-    const char *path = rt_flags_checkpoints_allowed() ? rt_flag_get_string("save") : NULL;
+    const char *path = rt_train_save_path();
     if (path == NULL)
         return;
     RtMeta meta = {.step = rt_train.step, .epoch = epoch, .seed = rt_run_seed(),
@@ -835,7 +841,7 @@ int32_t rt_train_step(const RtTensorView *views, int32_t n, int64_t epoch, const
     if (stop) {
         rt_train.stopped = 1;
         rt_progress_end();
-        const char *path = rt_flags_checkpoints_allowed() ? rt_flag_get_string("save") : NULL;
+        const char *path = rt_train_save_path();
         rt_progress_note("training stopped after step %" PRId64 " (--max-steps)%s%s",
                          rt_train.step, path ? "; saved to " : "", path ? path : "");
     }

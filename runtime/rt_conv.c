@@ -365,15 +365,12 @@ static void rt_conv_call(RtNnKind kind, const RtConv2d *g, const float *a, const
     rt_nn_run(rt_nn_entry(kind, (const int64_t *)g, sizeof *g / sizeof(int64_t), 0), data);
 }
 
-int32_t rt_conv2d_prefers_nchw(const RtConv2d *g, int32_t kind)
+/* The first-layer kernels (rt_conv_direct_fits) beat oneDNN only with its copies into and
+ * out of the blocked layout, which blocked activations avoid (a ResNet-20 step was as fast
+ * or faster without them); the small weight gradient is faster either way. */
+int32_t rt_conv2d_weights_prefer_nchw(const RtConv2d *g)
 {
-    RtConv2d plain = *g;
-    plain.blocked = 0;
-    /* The first-layer kernels (rt_conv_direct_fits) beat oneDNN only with its copies
-     * into and out of the blocked layout, which blocked activations avoid (a ResNet-20
-     * step was as fast or faster without them); the small weight gradient is faster
-     * either way. */
-    return kind == RT_NN_CONV_BACKWARD_WEIGHTS && rt_conv_across_fits(&plain);
+    return rt_conv_across_fits(g);
 }
 
 void rt_conv2d_f32(const RtConv2d *g, const float *x, const float *w, float *y)

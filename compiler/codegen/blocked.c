@@ -8,9 +8,9 @@
  *
  *   - convolutions that oneDNN runs: the forward pass's x and y, the data gradient's dy
  *     and dx, the weight gradient's x and dy (not weights or their gradient), with groups
- *     == 1 (runtime/rt_conv.c takes the layout in the geometry, RtConv2d.blocked). Those
- *     the runtime computes faster with its own NCHW kernels (rt_conv2d_prefers_nchw:
- *     LeNet's small weight gradient) keep NCHW;
+ *     == 1 (runtime/rt_conv.c takes the layout in the geometry, RtConv2d.blocked). A
+ *     weight gradient the runtime computes faster with its own NCHW kernel
+ *     (rt_conv2d_weights_prefer_nchw: LeNet's second layer) keeps its inputs NCHW;
  *   - loop-nest kernels (FUSED nodes and single elementwise or reduce nodes) when the
  *     tensor has the kernel's domain shape: kernel.c then splits the domain's channel axis
  *     in two, [N, C/16, H, W, 16], and walks each array with its own layout's strides.
@@ -50,12 +50,13 @@ static const IrShape *kernel_domain(const IrNode *n)
     return ir_op_kind(root->op) == IR_KIND_REDUCE ? &root->in[0]->shape : &root->shape;
 }
 
-/* A convolution oneDNN runs (not the runtime's own NCHW kernels), with groups == 1. */
+/* A convolution oneDNN runs (not the runtime's own NCHW kernel), with groups == 1. */
 static bool conv_on_onednn(const IrNode *n)
 {
-    int32_t kind = n->op == IR_OP_CONV2D ? 0 : n->op == IR_OP_CONV2D_BACKWARD_DATA ? 1 : 2;
+    if (n->attr.conv.groups != 1)
+        return false;
     RtConv2d g = cg_conv_geometry(n, NULL);
-    return n->attr.conv.groups == 1 && !rt_conv2d_prefers_nchw(&g, kind);
+    return n->op != IR_OP_CONV2D_BACKWARD_WEIGHTS || !rt_conv2d_weights_prefer_nchw(&g);
 }
 
 /* n (not in a flat run) can produce its result blocked. */
