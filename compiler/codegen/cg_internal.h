@@ -82,6 +82,8 @@ void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, const int *i
 LLVMMemoryBufferRef cg_emit_to_memory(CgModule *m, LLVMCodeGenFileType kind);
 
 /* ---- kernel.c ------------------------------------------------------------------------- */
+/* rt_parallel_for(n, fn, ctx) at the builder's position (emit.c). */
+void cg_parallel_for(Cg *cg, int64_t n, LLVMValueRef fn, LLVMValueRef ctx);
 /* Fused kernels of at least this many points run on the runtime's thread pool. */
 enum { CG_PARALLEL_POINTS = 1 << 16 };
 
@@ -92,7 +94,9 @@ enum { CG_PARALLEL_POINTS = 1 << 16 };
  * possibly the last, a reduction. A kernel of CG_PARALLEL_POINTS or more whose outermost
  * loop is not reduced is split along that loop instead: *parallel is the loop's length
  * and the function returned is `void name_range(void **args, int64_t begin, int64_t end)`
- * for rt_parallel_for, args holding out, in0, ... The builder is left where it was. */
+ * for rt_parallel_for, args holding out, in0, ... One whose outermost loop is reduced
+ * runs that loop in chunks on the pool itself, each into its own partial result, and
+ * combines the partials in chunk order (*parallel 0). The builder is left where it was. */
 LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, const IrNode *node, IrNode *const *in,
                              int nin, IrNode *const *body, int nbody, int64_t *parallel);
 /* Declares `internal void name_suffix(void *ctx, int64_t begin, int64_t end)`, a function

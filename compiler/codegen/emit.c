@@ -149,8 +149,7 @@ static void call_kernel(Cg *cg, LLVMValueRef fn, LLVMValueRef out, IrNode *const
     util_free(args);
 }
 
-/* rt_parallel_for(n, fn, ctx) at the builder's position. */
-static void emit_parallel_for(Cg *cg, int64_t n, LLVMValueRef fn, LLVMValueRef ctx)
+void cg_parallel_for(Cg *cg, int64_t n, LLVMValueRef fn, LLVMValueRef ctx)
 {
     LLVMTypeRef params[3] = {cg->i64, cg->ptr, cg->ptr};
     LLVMTypeRef fty = LLVMFunctionType(cg->void_, params, 3, 0);
@@ -175,7 +174,7 @@ static void call_fused(Cg *cg, LLVMValueRef fn, int64_t parallel, LLVMValueRef o
         LLVMBuildStore(cg->b, i ? buf[in[i - 1]->id] : out,
                        LLVMBuildInBoundsGEP2(cg->b, cg->ptr, args, &at, 1, ""));
     }
-    emit_parallel_for(cg, parallel, fn, args);
+    cg_parallel_for(cg, parallel, fn, args);
 }
 
 /* rt_random_<kind>(out, n, a, [b,] seed, counter), the runtime's generator that the
@@ -399,7 +398,7 @@ static void emit_alike_run(Cg *cg, IrNode *const *run, int r, LLVMValueRef *buf)
         LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(group), group, args, 3, "");
         return;
     }
-    emit_parallel_for(cg, blocks, group, table);
+    cg_parallel_for(cg, blocks, group, table);
 }
 
 int64_t cg_plan_graph(const IrGraph *g, int64_t *offset, int *in_place)

@@ -476,6 +476,92 @@ static LLVMValueRef range_trampoline(Cg *cg, const char *name, LLVMValueRef kern
     return fn;
 }
 
+/* The most partial results a chunked reduction keeps (its global's elements). */
+enum { MAX_PARTIALS = 1 << 18 };
+
+/* For a reduction of CG_PARALLEL_POINTS or more over the outermost axis of its nest (of
+ * `out` output elements): the number of chunks that axis is cut into, or 0 when it is
+ * not. Up to 64 chunks of equal length: the axis's length if that is at most 64, else its
+ * largest divisor up to 64 (the axis is split into [chunks, length / chunks]). The chunks
+ * depend on the shape only, never on the number of threads, and neither do the results. */
+static int64_t outer_chunks(const Nest *n, int64_t points, int64_t out)
+{
+    if (n->rank == 0 || !n->reduced[0] || points < CG_PARALLEL_POINTS)
+        return 0;
+    int64_t len = n->dims[0], chunks = len;
+    if (len > 64) {
+        if (n->rank == IR_MAX_RANK)
+            return 0;
+        for (chunks = 64; chunks > 1 && len % chunks; chunks--)
+            ;
+    }
+    return chunks >= 2 && chunks * out <= MAX_PARTIALS ? chunks : 0;
+}
+
+/* Turns the nest's reduced outermost axis into a kept axis of `chunks` (outer_chunks)
+ * along which the output, a [chunks, out] block of partial results, advances by `out`. */
+static void nest_chunk_outer(Nest *n, int64_t chunks, int64_t out)
+{
+    if (chunks < n->dims[0]) {
+        for (int d = n->rank; d > 0; d--) {
+            n->dims[d] = n->dims[d - 1];
+            n->reduced[d] = n->reduced[d - 1];
+            for (int a = 0; a < n->narr; a++)
+                n->stride[a][d] = n->stride[a][d - 1];
+        }
+        n->rank++;
+        n->dims[1] /= chunks;
+        n->dims[0] = chunks;
+        for (int a = 0; a < n->narr; a++)
+            n->stride[a][0] = n->stride[a][1] * n->dims[1];
+    }
+    n->reduced[0] = false;
+    n->stride[0][0] = out;
+}
+
+/* `void name(out, in0, ...)` for a chunked reduction: runs range (the kernel's range
+ * function) over the chunks on the thread pool into `partials`, then combines the chunks'
+ * partial results in chunk order into out. */
+static LLVMValueRef chunked_reduction(Cg *cg, const char *name, LLVMValueRef range, int narr,
+                                      int64_t chunks, int64_t out, IrOp reduce)
+{
+    char gname[160];
+    snprintf(gname, sizeof gname, "%s_partials", name);
+    LLVMTypeRef block = LLVMArrayType2(cg->f32, (uint64_t)(chunks * out));
+    LLVMValueRef partials = LLVMAddGlobal(cg->mod, block, gname);
+    LLVMSetInitializer(partials, LLVMConstNull(block));
+    LLVMSetLinkage(partials, LLVMInternalLinkage);
+    LLVMSetAlignment(partials, 64);
+
+    LLVMValueRef fn = kernel_begin(cg, name, narr, false);
+    LLVMTypeRef ctx_ty = LLVMArrayType2(cg->ptr, (uint64_t)narr);
+    LLVMValueRef ctx = LLVMBuildAlloca(cg->b, ctx_ty, "ctx");
+    for (int a = 0; a < narr; a++) {
+        LLVMValueRef at = LLVMConstInt(cg->i64, (uint64_t)a, 0);
+        LLVMBuildStore(cg->b, a ? LLVMGetParam(fn, (unsigned)a) : partials,
+                       LLVMBuildInBoundsGEP2(cg->b, cg->ptr, ctx, &at, 1, ""));
+    }
+    cg_parallel_for(cg, chunks, range, ctx);
+    LLVMValueRef dst = LLVMGetParam(fn, 0);
+    CgLoop l;
+    LLVMValueRef i = cg_loop_begin(cg, &l);
+    store_f32(cg, load_f32(cg, LLVMBuildInBoundsGEP2(cg->b, cg->f32, partials, &i, 1, "")),
+              LLVMBuildInBoundsGEP2(cg->b, cg->f32, dst, &i, 1, ""));
+    cg_loop_end(cg, &l, out);
+    CgLoop lc;
+    LLVMValueRef c = loop_begin_at(cg, &lc, LLVMConstInt(cg->i64, 1, 0));
+    LLVMValueRef first = LLVMBuildMul(cg->b, c, LLVMConstInt(cg->i64, (uint64_t)out, 0), "");
+    LLVMValueRef row = LLVMBuildInBoundsGEP2(cg->b, cg->f32, partials, &first, 1, "");
+    i = cg_loop_begin(cg, &l);
+    LLVMValueRef p = LLVMBuildInBoundsGEP2(cg->b, cg->f32, dst, &i, 1, "");
+    LLVMValueRef v = load_f32(cg, LLVMBuildInBoundsGEP2(cg->b, cg->f32, row, &i, 1, ""));
+    store_f32(cg, combine(cg, reduce, load_f32(cg, p), v), p);
+    cg_loop_end(cg, &l, out);
+    loop_end_at(cg, &lc, LLVMConstInt(cg->i64, (uint64_t)chunks, 0));
+    LLVMBuildRetVoid(cg->b);
+    return fn;
+}
+
 /* cg_kernel_fused, or with `flat` (a flat elementwise kernel, ir_fused_flat) the ranged
  * kernel itself over its elements, whatever its size: cg_kernel_flat. */
 static LLVMValueRef kernel_fused(Cg *cg, const char *name, const IrNode *node,
@@ -518,23 +604,30 @@ static LLVMValueRef kernel_fused(Cg *cg, const char *name, const IrNode *node,
         nest_split_channels(n, blocked);
     util_free(blocked);
     nest_simplify(n);
-    /* a lane axis left unmerged (some array is not blocked) */
-    k.lanes = any_blocked && n->rank > 1 && n->dims[n->rank - 1] == 16 ? n->rank - 1 : 0;
 
     /* Large kernels run on the thread pool, split along their outermost axis when it is
      * kept (each output element is then computed by one thread, in the same order as on
-     * one: the results do not depend on the number of threads). */
+     * one: the results do not depend on the number of threads). A large reduction of
+     * that axis runs in chunks of it instead (chunked_reduction). */
     int64_t points = 1;
     for (int d = 0; d < n->rank; d++)
         points *= n->dims[d];
+    int64_t out_numel = ir_shape_numel(&root->shape);
+    int64_t chunks = flat ? 0 : outer_chunks(n, points, out_numel);
+    if (chunks)
+        nest_chunk_outer(n, chunks, out_numel);
+    /* a lane axis left unmerged (some array is not blocked) */
+    k.lanes = any_blocked && n->rank > 1 && n->dims[n->rank - 1] == 16 ? n->rank - 1 : 0;
     bool ranged = n->rank > 0 && !n->reduced[0] && n->dims[0] >= 2 &&
-                  points >= CG_PARALLEL_POINTS;
+                  (points >= CG_PARALLEL_POINTS || chunks);
     ASSERT(!flat || (n->rank == 1 && !reduces)); /* its inputs: its shape, or one element */
     ranged = ranged || flat;
     *parallel = ranged ? n->dims[0] : 0;
 
     LLVMBasicBlockRef caller = LLVMGetInsertBlock(cg->b);
-    LLVMValueRef fn = kernel_begin(cg, name, n->narr, ranged);
+    char chunk_name[160];
+    snprintf(chunk_name, sizeof chunk_name, "%s_chunk", name);
+    LLVMValueRef fn = kernel_begin(cg, chunks ? chunk_name : name, n->narr, ranged);
     k.param = util_malloc(sizeof(LLVMValueRef) * (size_t)n->narr);
     for (int a = 0; a < n->narr; a++)
         k.param[a] = LLVMGetParam(fn, (unsigned)(a + (ranged ? 2 : 0)));
@@ -560,7 +653,7 @@ static LLVMValueRef kernel_fused(Cg *cg, const char *name, const IrNode *node,
             k.acc = LLVMBuildAlloca(cg->b, cg->f32, "acc");
             emit_loops(&k, 0, split, point_reduce_suffix);
         } else {
-            emit_init(&k, ir_shape_numel(&root->shape));
+            emit_init(&k, out_numel);
             emit_loops(&k, 0, n->rank, point_accumulate_memory);
         }
     }
@@ -568,7 +661,11 @@ static LLVMValueRef kernel_fused(Cg *cg, const char *name, const IrNode *node,
     util_free(k.param);
     util_free(n->stride);
     if (ranged && !flat)
-        fn = range_trampoline(cg, name, fn, n->narr);
+        fn = range_trampoline(cg, chunks ? chunk_name : name, fn, n->narr);
+    if (chunks) {
+        fn = chunked_reduction(cg, name, fn, n->narr, chunks, out_numel, k.reduce);
+        *parallel = 0;
+    }
     LLVMPositionBuilderAtEnd(cg->b, caller);
     return fn;
 }

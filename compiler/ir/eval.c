@@ -472,6 +472,7 @@ static void eval_node(Eval *e, IrNode *n)
 {
     int64_t numel = ir_shape_numel(&n->shape);
     double *out = util_malloc(sizeof(double) * (size_t)(numel ? numel : 1));
+    util_free(e->values[n->id]); /* a body node fusion recomputes in several FUSED nodes */
     e->values[n->id] = out;
     switch (ir_op_kind(n->op)) {
     case IR_KIND_SOURCE:

@@ -1,11 +1,16 @@
 /* fuse.c — elementwise chains and the reduction consuming them become FUSED nodes.
  *
- * Groups grow from a root (the last node of a chain, possibly a reduction) toward its
- * producers, walking the graph from the end. A producer joins when it is elementwise, all
- * its users are already in the group (so nothing outside needs its value materialized), and
- * it is as large as the group's domain (a smaller producer would be recomputed for every
- * domain element; it becomes its own kernel instead). Every elementwise or reduce node
- * ends up in some group; a group of one is still a FUSED node, so codegen sees one kind
+ * Every reduction is the root of a group (a kernel), and so is every elementwise node
+ * whose value must be materialized. The others are inlined: they are computed inside
+ * the kernels of the groups that use them. Walking the graph from the end (users before
+ * producers), an elementwise node is inlined when all its users are elementwise or
+ * reduce nodes, it is as large as the domain of every group it would join (a smaller
+ * producer would be recomputed for every domain element; it becomes its own kernel
+ * instead; broadcasts excepted), and either one group uses it, or a few do and it can be
+ * recomputed from what is there anyway (dupable below). A recomputed node saves writing
+ * its tensor and reading it back in every kernel that uses it: batch norm's x - mean, its
+ * normalized value and the scaled and shifted one are computed again from x where they
+ * are used instead of being four tensors. A group of one is still a FUSED node, so codegen sees one kind
  * of kernel. Last, FUSED nodes that compute the same function (an optimizer's update of
  * each parameter) are brought together, for codegen to run as one kernel (gather_alike). */
 #include "passes/passes.h"
@@ -13,49 +18,134 @@
 
 #include <string.h>
 
+/* The most groups an inlined node is recomputed in. */
+#define MAX_SHARED 6
+/* The fewest elements of a node recomputed in several groups (mark_dupable). */
+#define DUP_MIN_NUMEL (1 << 16)
+/* The most ops recomputed with such a node (mark_dupable). */
+#define DUP_MAX_OPS 8
+
 static bool fusible(const IrNode *n)
 {
     return ir_op_is_elementwise(n->op) || ir_op_kind(n->op) == IR_KIND_REDUCE;
 }
 
-typedef struct Fuse {
-    IrGraph *g;
-    int *group;          /* by node id: group number, or -1 */
-    PtrVec *users;       /* by node id */
-} Fuse;
-
-static bool all_users_in(const Fuse *f, const IrNode *p, int group)
+/* Recomputing costs less than a store and a load: no transcendental function. */
+static bool cheap(const IrNode *n)
 {
-    const PtrVec *u = &f->users[p->id];
-    for (int i = 0; i < u->len; i++)
-        if (f->group[((IrNode *)u->items[i])->id] != group)
-            return false;
-    return u->len > 0;
+    switch (n->op) {
+    case IR_OP_EXP:
+    case IR_OP_LOG:
+    case IR_OP_SQRT:
+    case IR_OP_TANH:
+    case IR_OP_SIGMOID:
+    case IR_OP_POW: return false;
+    default: return ir_op_is_elementwise(n->op);
+    }
 }
 
-static void grow(Fuse *f, IrNode *root, int group)
+/* The groups that compute a node: n of them, in group[0 .. n); n == -1: more than
+ * MAX_SHARED (a root is in its own group alone). */
+typedef struct Groups {
+    int n;
+    int group[MAX_SHARED];
+} Groups;
+
+typedef struct Fuse {
+    IrGraph *g;
+    int nid;              /* ids below: the nodes before fusion */
+    bool *dupable;        /* by node id: see mark_dupable */
+    Groups *in;           /* by node id; n == 0: not fused (not fusible) */
+    bool *root;           /* by node id */
+    int64_t *domain;      /* by group: the numel of its iteration domain */
+    int ngroups, cap;
+    PtrVec *users;        /* by node id */
+} Fuse;
+
+/* A node may be recomputed in several kernels when it is large (a smaller tensor stays
+ * in the cache between its kernels), cheap, and its inputs are there anyway: each is
+ * smaller than it (broadcast), not elementwise (a source, a reduction, a matmul's or
+ * convolution's result), or itself dupable; and what is recomputed with it, it and its
+ * dupable inputs of its size, their inputs, and so on, is at most DUP_MAX_OPS ops (a sum
+ * of 64 gradient terms is not recomputed in each optimizer kernel that reads it).
+ * Recomputing a node whose input is an expensive tensor of its size would make that
+ * tensor a kernel of its own, which costs more than the tensor the recomputation saves.
+ * Producers first; ops[id] counts a node's recomputed ops. */
+static void mark_dupable(Fuse *f, int *ops)
 {
+    for (int i = 0; i < f->g->len; i++) {
+        const IrNode *n = f->g->nodes[i];
+        int64_t numel = ir_shape_numel(&n->shape);
+        bool ok = cheap(n) && numel >= DUP_MIN_NUMEL;
+        ops[n->id] = 1;
+        for (int j = 0; j < n->nin && ok; j++) {
+            const IrNode *q = n->in[j];
+            if (!ir_op_is_elementwise(q->op) || ir_shape_numel(&q->shape) < numel)
+                continue;
+            ok = f->dupable[q->id];
+            ops[n->id] += ops[q->id];
+        }
+        f->dupable[n->id] = ok && ops[n->id] <= DUP_MAX_OPS;
+    }
+}
+
+static void add_group(Groups *s, int group)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->group[i] == group)
+            return;
+    if (s->n >= 0)
+        s->n = s->n < MAX_SHARED ? s->n : -1;
+    if (s->n >= 0)
+        s->group[s->n++] = group;
+}
+
+static int new_group(Fuse *f, IrNode *root)
+{
+    if (f->ngroups == f->cap) {
+        f->cap = f->cap ? 2 * f->cap : 64;
+        f->domain = util_realloc(f->domain, sizeof(int64_t) * (size_t)f->cap);
+    }
     const IrShape *domain =
         ir_op_kind(root->op) == IR_KIND_REDUCE ? &root->in[0]->shape : &root->shape;
-    int64_t domain_numel = ir_shape_numel(domain);
-    PtrVec work = {0};
-    f->group[root->id] = group;
-    util_vec_push(&work, root);
-    while (work.len) {
-        IrNode *m = work.items[--work.len];
-        for (int j = 0; j < m->nin; j++) {
-            IrNode *p = m->in[j];
-            if (f->group[p->id] >= 0 || !ir_op_is_elementwise(p->op))
-                continue;
-            if (ir_shape_numel(&p->shape) != domain_numel && p->op != IR_OP_BROADCAST)
-                continue;
-            if (!all_users_in(f, p, group))
-                continue;
-            f->group[p->id] = group;
-            util_vec_push(&work, p);
-        }
+    f->domain[f->ngroups] = ir_shape_numel(domain);
+    f->root[root->id] = true;
+    f->in[root->id] = (Groups){1, {f->ngroups}};
+    return f->ngroups++;
+}
+
+/* Decides node p (all its users decided): inlined into its users' groups, or a root. */
+static void place(Fuse *f, IrNode *p)
+{
+    const PtrVec *u = &f->users[p->id];
+    Groups s = {0};
+    bool inline_ok = ir_op_is_elementwise(p->op) && u->len > 0;
+    for (int i = 0; i < u->len && inline_ok; i++) {
+        const Groups *ug = &f->in[((IrNode *)u->items[i])->id];
+        inline_ok = ug->n != 0;
+        for (int j = 0; j < ug->n && inline_ok; j++)
+            add_group(&s, ug->group[j]);
+        if (ug->n < 0)
+            s.n = -1;
+        inline_ok = inline_ok && s.n > 0;
     }
-    util_vec_free(&work);
+    for (int j = 0; j < s.n && inline_ok; j++)
+        inline_ok = ir_shape_numel(&p->shape) == f->domain[s.group[j]] || p->op == IR_OP_BROADCAST;
+    if (inline_ok && (s.n == 1 || f->dupable[p->id]))
+        f->in[p->id] = s;
+    else
+        new_group(f, p);
+}
+
+static bool in_group(const Fuse *f, const IrNode *n, int group)
+{
+    if (n->id >= f->nid)
+        return false;
+    const Groups *s = &f->in[n->id];
+    for (int i = 0; i < s->n; i++)
+        if (s->group[i] == group)
+            return true;
+    return false;
 }
 
 int pass_alike_run(const IrGraph *g, int i)
@@ -152,28 +242,36 @@ static void gather_alike(IrGraph *g)
 void pass_fuse(IrGraph *g)
 {
     int nid = g->next_id;
-    Fuse f = {.g = g};
-    f.group = util_malloc(sizeof(int) * (size_t)nid);
+    Fuse f = {.g = g, .nid = nid};
+    f.in = util_malloc(sizeof(Groups) * (size_t)nid);
+    f.root = util_malloc(sizeof(bool) * (size_t)nid);
+    f.dupable = util_malloc(sizeof(bool) * (size_t)nid);
     f.users = util_malloc(sizeof(PtrVec) * (size_t)nid);
     for (int i = 0; i < nid; i++) {
-        f.group[i] = -1;
+        f.in[i] = (Groups){0};
+        f.root[i] = false;
         f.users[i] = (PtrVec){0};
     }
     for (int i = 0; i < g->len; i++)
         for (int j = 0; j < g->nodes[i]->nin; j++)
             util_vec_push(&f.users[g->nodes[i]->in[j]->id], g->nodes[i]);
 
-    int ngroups = 0;
+    int *ops = util_malloc(sizeof(int) * (size_t)nid);
+    mark_dupable(&f, ops);
+    util_free(ops);
     for (int i = g->len - 1; i >= 0; i--)
-        if (fusible(g->nodes[i]) && f.group[g->nodes[i]->id] < 0)
-            grow(&f, g->nodes[i], ngroups++);
+        if (fusible(g->nodes[i]))
+            place(&f, g->nodes[i]);
 
     /* Members of each group in program order; the last one is the root. */
+    int ngroups = f.ngroups;
     PtrVec *members = util_malloc(sizeof(PtrVec) * (size_t)(ngroups ? ngroups : 1));
     memset(members, 0, sizeof(PtrVec) * (size_t)(ngroups ? ngroups : 1));
-    for (int i = 0; i < g->len; i++)
-        if (f.group[g->nodes[i]->id] >= 0)
-            util_vec_push(&members[f.group[g->nodes[i]->id]], g->nodes[i]);
+    for (int i = 0; i < g->len; i++) {
+        const Groups *s = &f.in[g->nodes[i]->id];
+        for (int j = 0; j < s->n; j++)
+            util_vec_push(&members[s->group[j]], g->nodes[i]);
+    }
 
     for (int i = 0; i < g->len; i++)
         g->nodes[i]->aux = NULL;
@@ -183,21 +281,22 @@ void pass_fuse(IrGraph *g)
         for (int j = 0; j < n->nin; j++)
             if (n->in[j]->aux)
                 n->in[j] = n->in[j]->aux;
-        int grp = f.group[n->id];
-        if (grp < 0) {
+        if (f.in[n->id].n == 0) {
             g->nodes[k++] = n;
             continue;
         }
+        if (!f.root[n->id])
+            continue; /* computed inside the FUSED nodes of its groups */
+        int grp = f.in[n->id].group[0];
         PtrVec *mem = &members[grp];
-        if (mem->items[mem->len - 1] != n)
-            continue; /* emitted inside its group's FUSED node, at the root */
+        ASSERT(mem->items[mem->len - 1] == n);
         /* External inputs: every input of a member that is not itself a member. */
         PtrVec ext = {0};
         for (int m = 0; m < mem->len; m++) {
             IrNode *b = mem->items[m];
             for (int j = 0; j < b->nin; j++) {
                 IrNode *p = b->in[j];
-                if (p->id < nid && f.group[p->id] == grp)
+                if (in_group(&f, p, grp))
                     continue;
                 bool seen = false;
                 for (int e = 0; e < ext.len && !seen; e++)
@@ -225,6 +324,9 @@ void pass_fuse(IrGraph *g)
     for (int i = 0; i < nid; i++)
         util_vec_free(&f.users[i]);
     util_free(f.users);
-    util_free(f.group);
+    util_free(f.root);
+    util_free(f.dupable);
+    util_free(f.in);
+    util_free(f.domain);
     gather_alike(g);
 }

@@ -165,6 +165,9 @@ case_adam_step_count() {  # a compiled train loop counts Adam's steps as unrolle
 }
 
 case_threads_determinism_conv() {  # the same with convolutions and pooling (LeNet's shapes)
+    # Some of its reductions, over the batch, run in chunks (codegen/kernel.c).
+    nnc --emit=llvm "$SRC/tests/train/small_cnn.nn"
+    grep -q '_partials = internal global' <<<"$out" || problem "no chunked reduction"
     same_with_threads "$SRC/tests/train/small_cnn.nn"
 }
 
@@ -212,8 +215,22 @@ END
 case_parallel_kernels() {  # large fused kernels are split over the thread pool
     nnc --emit=llvm "$SRC/tests/run/parallel_kernels.nn"
     want_status 0
-    [ "$(grep -c 'call void @rt_parallel_for' <<<"$out")" -eq 2 ] ||
-        problem "expected 2 kernels run through rt_parallel_for"
+    [ "$(grep -c 'call void @rt_parallel_for' <<<"$out")" -eq 4 ] ||
+        problem "expected 4 kernels run through rt_parallel_for"
+    # the two reductions over the outer axis keep 60 partial results each
+    grep -q '@fused_[0-9]*_partials = internal global \[60 x float\]' <<<"$out" &&
+        grep -q '@fused_[0-9]*_partials = internal global \[30000 x float\]' <<<"$out" ||
+        problem "expected chunked reductions of 60 chunks"
+}
+
+case_fusion_recomputes() {  # batch norm's large cheap intermediates are recomputed, not stored
+    nnc --dump-after=fuse "$SRC/tests/run/batch_norm_recompute.nn" -o bn
+    want_status 0
+    # x - mean: one body node in several FUSED nodes
+    [ "$(grep -c '^    %[0-9]* = sub f32\[32, 16, 16, 16\]' <<<"$err$out")" -ge 3 ] ||
+        problem "expected x - mean computed in 3 kernels or more"
+    grep -q '^%[0-9]* = fused f32\[32, 16, 16, 16\] .*{$' <<<"$err$out" ||
+        problem "no elementwise kernel over the whole tensor"
 }
 
 case_empty_file() {
