@@ -476,7 +476,9 @@ static LLVMValueRef range_trampoline(Cg *cg, const char *name, LLVMValueRef kern
     return fn;
 }
 
-/* The most partial results a chunked reduction keeps (its global's elements). */
+/* The most partial results a chunked reduction keeps: the elements of the module's one
+ * block for them, `nnc_partials` (1 MiB of zero-initialized static memory, which only
+ * the kernels' largest [chunks, out] block touches; the kernels run one at a time). */
 enum { MAX_PARTIALS = 1 << 18 };
 
 /* For a reduction of CG_PARALLEL_POINTS or more over the outermost axis of its nest (of
@@ -520,18 +522,20 @@ static void nest_chunk_outer(Nest *n, int64_t chunks, int64_t out)
 }
 
 /* `void name(out, in0, ...)` for a chunked reduction: runs range (the kernel's range
- * function) over the chunks on the thread pool into `partials`, then combines the chunks'
- * partial results in chunk order into out. */
+ * function) over the chunks on the thread pool into `nnc_partials`, then combines the
+ * chunks' partial results in chunk order into out. */
 static LLVMValueRef chunked_reduction(Cg *cg, const char *name, LLVMValueRef range, int narr,
                                       int64_t chunks, int64_t out, IrOp reduce)
 {
-    char gname[160];
-    snprintf(gname, sizeof gname, "%s_partials", name);
-    LLVMTypeRef block = LLVMArrayType2(cg->f32, (uint64_t)(chunks * out));
-    LLVMValueRef partials = LLVMAddGlobal(cg->mod, block, gname);
-    LLVMSetInitializer(partials, LLVMConstNull(block));
-    LLVMSetLinkage(partials, LLVMInternalLinkage);
-    LLVMSetAlignment(partials, 64);
+    ASSERT(chunks * out <= MAX_PARTIALS);
+    LLVMValueRef partials = LLVMGetNamedGlobal(cg->mod, "nnc_partials");
+    if (!partials) {
+        LLVMTypeRef block = LLVMArrayType2(cg->f32, MAX_PARTIALS);
+        partials = LLVMAddGlobal(cg->mod, block, "nnc_partials");
+        LLVMSetInitializer(partials, LLVMConstNull(block));
+        LLVMSetLinkage(partials, LLVMInternalLinkage);
+        LLVMSetAlignment(partials, 64);
+    }
 
     LLVMValueRef fn = kernel_begin(cg, name, narr, false);
     LLVMTypeRef ctx_ty = LLVMArrayType2(cg->ptr, (uint64_t)narr);

@@ -7,12 +7,13 @@
  * reduce nodes, it is as large as the domain of every group it would join (a smaller
  * producer would be recomputed for every domain element; it becomes its own kernel
  * instead; broadcasts excepted), and either one group uses it, or a few do and it can be
- * recomputed from what is there anyway (dupable below). A recomputed node saves writing
+ * recomputed from what is there anyway (mark_dupable). A recomputed node saves writing
  * its tensor and reading it back in every kernel that uses it: batch norm's x - mean, its
  * normalized value and the scaled and shifted one are computed again from x where they
- * are used instead of being four tensors. A group of one is still a FUSED node, so codegen sees one kind
- * of kernel. Last, FUSED nodes that compute the same function (an optimizer's update of
- * each parameter) are brought together, for codegen to run as one kernel (gather_alike). */
+ * are used instead of being four tensors. A group of one is still a FUSED node, so
+ * codegen sees one kind of kernel. Last, FUSED nodes that compute the same function (an
+ * optimizer's update of each parameter) are brought together, for codegen to run as one
+ * kernel (gather_alike). */
 #include "passes/passes.h"
 #include "util/util.h"
 
@@ -30,7 +31,8 @@ static bool fusible(const IrNode *n)
     return ir_op_is_elementwise(n->op) || ir_op_kind(n->op) == IR_KIND_REDUCE;
 }
 
-/* Recomputing costs less than a store and a load: no transcendental function. */
+/* Recomputing costs less than a store and a load: no exp, log, tanh, sigmoid, pow or
+ * square root. */
 static bool cheap(const IrNode *n)
 {
     switch (n->op) {
@@ -91,12 +93,14 @@ static void mark_dupable(Fuse *f, int *ops)
 
 static void add_group(Groups *s, int group)
 {
+    if (s->n < 0)
+        return;
     for (int i = 0; i < s->n; i++)
         if (s->group[i] == group)
             return;
-    if (s->n >= 0)
-        s->n = s->n < MAX_SHARED ? s->n : -1;
-    if (s->n >= 0)
+    if (s->n == MAX_SHARED)
+        s->n = -1;
+    else
         s->group[s->n++] = group;
 }
 
@@ -122,13 +126,13 @@ static void place(Fuse *f, IrNode *p)
     bool inline_ok = ir_op_is_elementwise(p->op) && u->len > 0;
     for (int i = 0; i < u->len && inline_ok; i++) {
         const Groups *ug = &f->in[((IrNode *)u->items[i])->id];
-        inline_ok = ug->n != 0;
-        for (int j = 0; j < ug->n && inline_ok; j++)
-            add_group(&s, ug->group[j]);
+        inline_ok = ug->n != 0; /* else the user is no kernel's */
         if (ug->n < 0)
             s.n = -1;
-        inline_ok = inline_ok && s.n > 0;
+        for (int j = 0; j < ug->n; j++)
+            add_group(&s, ug->group[j]);
     }
+    inline_ok = inline_ok && s.n > 0;
     for (int j = 0; j < s.n && inline_ok; j++)
         inline_ok = ir_shape_numel(&p->shape) == f->domain[s.group[j]] || p->op == IR_OP_BROADCAST;
     if (inline_ok && (s.n == 1 || f->dupable[p->id]))
