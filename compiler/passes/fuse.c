@@ -20,11 +20,15 @@
 #include <string.h>
 
 /* The most groups an inlined node is recomputed in. */
-#define MAX_SHARED 6
+#define MAX_SHARED 10
 /* The fewest elements of a node recomputed in several groups (mark_dupable). */
 #define DUP_MIN_NUMEL (1 << 16)
 /* The most ops recomputed with such a node (mark_dupable). */
 #define DUP_MAX_OPS 8
+/* The most ops per element that recomputing a node in its groups adds: those ops times
+ * the number of groups. A store and a load cost about as much as a few dozen such ops
+ * (vector ops on data the kernels read anyway). */
+#define DUP_BUDGET 24
 
 static bool fusible(const IrNode *n)
 {
@@ -57,6 +61,7 @@ typedef struct Fuse {
     IrGraph *g;
     int nid;              /* ids below: the nodes before fusion */
     bool *dupable;        /* by node id: see mark_dupable */
+    int *ops;             /* by node id: the ops recomputed with it (mark_dupable) */
     Groups *in;           /* by node id; n == 0: not fused (not fusible) */
     bool *root;           /* by node id */
     int64_t *domain;      /* by group: the numel of its iteration domain */
@@ -64,17 +69,31 @@ typedef struct Fuse {
     PtrVec *users;        /* by node id */
 } Fuse;
 
+/* Whether n's value is stored whatever fusion does: it is not elementwise (a source, a
+ * reduction, a matmul's or convolution's result), or something that is no kernel's body
+ * (a convolution, a slot's store) reads it. */
+static bool stored(const Fuse *f, const IrNode *n)
+{
+    if (!ir_op_is_elementwise(n->op))
+        return true;
+    const PtrVec *u = &f->users[n->id];
+    for (int i = 0; i < u->len; i++)
+        if (!fusible(u->items[i]))
+            return true;
+    return false;
+}
+
 /* A node may be recomputed in several kernels when it is large (a smaller tensor stays
  * in the cache between its kernels), cheap, and its inputs are there anyway: each is
- * smaller than it (broadcast), not elementwise (a source, a reduction, a matmul's or
- * convolution's result), or itself dupable; and what is recomputed with it, it and its
- * dupable inputs of its size, their inputs, and so on, is at most DUP_MAX_OPS ops (a sum
- * of 64 gradient terms is not recomputed in each optimizer kernel that reads it).
- * Recomputing a node whose input is an expensive tensor of its size would make that
+ * smaller than it (broadcast), stored, or itself dupable; and what is recomputed with it,
+ * it and its dupable inputs of its size, their inputs, and so on, is at most DUP_MAX_OPS
+ * ops (a sum of 64 gradient terms is not recomputed in each optimizer kernel that reads
+ * it). Recomputing a node whose input is an expensive tensor of its size would make that
  * tensor a kernel of its own, which costs more than the tensor the recomputation saves.
- * Producers first; ops[id] counts a node's recomputed ops. */
-static void mark_dupable(Fuse *f, int *ops)
+ * Producers first; f->ops counts a node's recomputed ops. */
+static void mark_dupable(Fuse *f)
 {
+    int *ops = f->ops;
     for (int i = 0; i < f->g->len; i++) {
         const IrNode *n = f->g->nodes[i];
         int64_t numel = ir_shape_numel(&n->shape);
@@ -82,7 +101,7 @@ static void mark_dupable(Fuse *f, int *ops)
         ops[n->id] = 1;
         for (int j = 0; j < n->nin && ok; j++) {
             const IrNode *q = n->in[j];
-            if (!ir_op_is_elementwise(q->op) || ir_shape_numel(&q->shape) < numel)
+            if (stored(f, q) || ir_shape_numel(&q->shape) < numel)
                 continue;
             ok = f->dupable[q->id];
             ops[n->id] += ops[q->id];
@@ -135,7 +154,7 @@ static void place(Fuse *f, IrNode *p)
     inline_ok = inline_ok && s.n > 0;
     for (int j = 0; j < s.n && inline_ok; j++)
         inline_ok = ir_shape_numel(&p->shape) == f->domain[s.group[j]] || p->op == IR_OP_BROADCAST;
-    if (inline_ok && (s.n == 1 || f->dupable[p->id]))
+    if (inline_ok && (s.n == 1 || (f->dupable[p->id] && f->ops[p->id] * s.n <= DUP_BUDGET)))
         f->in[p->id] = s;
     else
         new_group(f, p);
@@ -260,9 +279,8 @@ void pass_fuse(IrGraph *g)
         for (int j = 0; j < g->nodes[i]->nin; j++)
             util_vec_push(&f.users[g->nodes[i]->in[j]->id], g->nodes[i]);
 
-    int *ops = util_malloc(sizeof(int) * (size_t)nid);
-    mark_dupable(&f, ops);
-    util_free(ops);
+    f.ops = util_malloc(sizeof(int) * (size_t)nid);
+    mark_dupable(&f);
     for (int i = g->len - 1; i >= 0; i--)
         if (fusible(g->nodes[i]))
             place(&f, g->nodes[i]);
@@ -330,6 +348,7 @@ void pass_fuse(IrGraph *g)
     util_free(f.users);
     util_free(f.root);
     util_free(f.dupable);
+    util_free(f.ops);
     util_free(f.in);
     util_free(f.domain);
     gather_alike(g);
