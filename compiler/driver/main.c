@@ -54,8 +54,9 @@ static void usage(FILE *out)
           "       nnc repl                   the interactive session (also plain 'nnc' on a\n"
           "                                  terminal); see docs/repl.md\n"
           "       nnc check FILE             parse and check FILE only\n"
-          "       nnc gradcheck FILE         check the gradients of FILE's training step\n"
-          "                                  against central differences (f64)\n"
+          "       nnc gradcheck FILE [-- ARGS]  check the gradients of FILE's training\n"
+          "                                  step against central differences (f64);\n"
+          "                                  ARGS (--NAME VALUE) set its train settings\n"
           "       nnc fmt [--check] FILE     print FILE formatted (--check: exit 1 if it\n"
           "                                  differs from that); see docs/fmt.md\n"
           "       nnc --emit=STAGE FILE      print a stage: tokens, ast, ir, llvm, asm\n"
@@ -386,7 +387,8 @@ int main(int argc, char **argv)
         IrGraph *g = o.command == CMD_CHECK ? NULL : ir_graph_new();
         Prog *prog = NULL;
         SemaOptions so = {stdlib_dir(stdlib, sizeof stdlib), getenv("NNC_PATH"), g, &prog,
-                          o.prog_argv, o.prog_argc, o.command == CMD_BUILD};
+                          o.prog_argv, o.prog_argc,
+                          o.command == CMD_BUILD || o.command == CMD_GRADCHECK};
         sema_check(program, &so, &ast_arena, &diags);
         if (diags.errors == 0 && o.command == CMD_BUILD && o.prog_argc > 0 && !prog) {
             fprintf(stderr, "nnc: arguments after -- set a train block's settings, and '%s' has "

@@ -204,6 +204,17 @@ END
     want_out '^  net\.conv1\.w +75 +6 +[0-9.e-]+$'
     want_out '^  net\.bn\.gamma +3 +3 '
     want_out '^gradcheck: ok: worst relative error [0-9.e-]+ \(tolerance 1e-04\)$'
+    local loss8
+    loss8=$(grep -o 'loss [0-9.]*' <<<"$out")
+    # Settings after -- are the train block's, checked as for an executable.
+    nnc gradcheck gc.nn -- --batch 4
+    want_status 0; want_out '^gradcheck: ok: '
+    [ "$(grep -o 'loss [0-9.]*' <<<"$out")" != "$loss8" ] || problem "--batch 4 changed nothing"
+    nnc gradcheck gc.nn -- --bacth 2
+    want_status 1; want_diag gc.nn
+    want_err 'the command line sets --bacth, but this train block has no such setting'
+    nnc gradcheck gc.nn -- --batch two
+    want_status 1; want_err '--batch two on the command line is not a valid int'
     printf 'print(1)\n' >nostep.nn
     nnc gradcheck nostep.nn
     want_status 1; want_err "gradcheck: 'nostep.nn' has no train block"
