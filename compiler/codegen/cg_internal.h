@@ -81,9 +81,10 @@ void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, const int *i
 /* Assembly or an object file of m for its TargetMachine; NULL after printing why. */
 LLVMMemoryBufferRef cg_emit_to_memory(CgModule *m, LLVMCodeGenFileType kind);
 
-/* ---- kernel.c ------------------------------------------------------------------------- */
-/* rt_parallel_for(n, fn, ctx) at the builder's position (emit.c). */
+/* rt_parallel_for(n, fn, ctx) at the builder's position. */
 void cg_parallel_for(Cg *cg, int64_t n, LLVMValueRef fn, LLVMValueRef ctx);
+
+/* ---- kernel.c ------------------------------------------------------------------------- */
 /* Fused kernels of at least this many points run on the runtime's thread pool. */
 enum { CG_PARALLEL_POINTS = 1 << 16 };
 

@@ -63,7 +63,6 @@ typedef struct Fuse {
     bool *dupable;        /* by node id: see mark_dupable */
     int *ops;             /* by node id: the ops recomputed with it (mark_dupable) */
     Groups *in;           /* by node id; n == 0: not fused (not fusible) */
-    bool *root;           /* by node id */
     int64_t *domain;      /* by group: the numel of its iteration domain */
     int ngroups, cap;
     PtrVec *users;        /* by node id */
@@ -123,7 +122,7 @@ static void add_group(Groups *s, int group)
         s->group[s->n++] = group;
 }
 
-static int new_group(Fuse *f, IrNode *root)
+static void new_group(Fuse *f, const IrNode *root)
 {
     if (f->ngroups == f->cap) {
         f->cap = f->cap ? 2 * f->cap : 64;
@@ -132,9 +131,7 @@ static int new_group(Fuse *f, IrNode *root)
     const IrShape *domain =
         ir_op_kind(root->op) == IR_KIND_REDUCE ? &root->in[0]->shape : &root->shape;
     f->domain[f->ngroups] = ir_shape_numel(domain);
-    f->root[root->id] = true;
-    f->in[root->id] = (Groups){1, {f->ngroups}};
-    return f->ngroups++;
+    f->in[root->id] = (Groups){1, {f->ngroups++}};
 }
 
 /* Decides node p (all its users decided): inlined into its users' groups, or a root. */
@@ -267,12 +264,10 @@ void pass_fuse(IrGraph *g)
     int nid = g->next_id;
     Fuse f = {.g = g, .nid = nid};
     f.in = util_malloc(sizeof(Groups) * (size_t)nid);
-    f.root = util_malloc(sizeof(bool) * (size_t)nid);
     f.dupable = util_malloc(sizeof(bool) * (size_t)nid);
     f.users = util_malloc(sizeof(PtrVec) * (size_t)nid);
     for (int i = 0; i < nid; i++) {
         f.in[i] = (Groups){0};
-        f.root[i] = false;
         f.users[i] = (PtrVec){0};
     }
     for (int i = 0; i < g->len; i++)
@@ -307,11 +302,10 @@ void pass_fuse(IrGraph *g)
             g->nodes[k++] = n;
             continue;
         }
-        if (!f.root[n->id])
-            continue; /* computed inside the FUSED nodes of its groups */
         int grp = f.in[n->id].group[0];
         PtrVec *mem = &members[grp];
-        ASSERT(mem->items[mem->len - 1] == n);
+        if (mem->items[mem->len - 1] != n)
+            continue; /* inlined: computed inside the FUSED nodes of its groups */
         /* External inputs: every input of a member that is not itself a member. */
         PtrVec ext = {0};
         for (int m = 0; m < mem->len; m++) {
@@ -346,7 +340,6 @@ void pass_fuse(IrGraph *g)
     for (int i = 0; i < nid; i++)
         util_vec_free(&f.users[i]);
     util_free(f.users);
-    util_free(f.root);
     util_free(f.dupable);
     util_free(f.ops);
     util_free(f.in);
