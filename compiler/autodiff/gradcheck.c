@@ -189,16 +189,36 @@ static bool all_zero(const double *x, int64_t n)
     return true;
 }
 
-/* Runs the main block's statements before the one holding region `step` (only regions
- * and host assignments; loops that do not hold the step are skipped). */
-static void run_prelude(Check *k, int step)
+/* Whether statement s is region `step`'s statement or holds it. */
+static bool holds(const ProgStmt *s, int step)
+{
+    if (s->kind == PS_REGION)
+        return s->index == step;
+    for (int i = 0; i < s->body.len; i++)
+        if (holds(s->body.items[i], step))
+            return true;
+    for (int i = 0; i < s->orelse.len; i++)
+        if (holds(s->orelse.items[i], step))
+            return true;
+    return false;
+}
+
+/* Runs block b's statements before the one holding region `step` (only regions and host
+ * assignments; loops that do not hold the step are skipped), and the same way the body of
+ * the loop or branch holding it: its first iteration, on a full batch. True once the step
+ * is reached. */
+static bool run_prelude(Check *k, const ProgBlock *b, int step)
 {
     const Prog *p = k->p;
-    for (int i = 0; i < p->main.len; i++) {
-        const ProgStmt *s = p->main.items[i];
-        ProgBlock one = {(ProgStmt **)&p->main.items[i], 1, 1};
-        if (find_step(p, &one) == step)
-            return;
+    for (int i = 0; i < b->len; i++) {
+        const ProgStmt *s = b->items[i];
+        if (holds(s, step)) {
+            if (s->kind == PS_REGION)
+                return true;
+            if (s->kind == PS_FOR_BATCHES && s->rows_var >= 0)
+                k->vars[s->rows_var] = (double)s->batch;
+            return run_prelude(k, &s->body, step) || run_prelude(k, &s->orelse, step);
+        }
         if (s->kind == PS_SET) {
             k->vars[s->index] = host_value(s->expr, k->vars, k->outs);
         } else if (s->kind == PS_REGION) {
@@ -209,6 +229,7 @@ static void run_prelude(Check *k, int step)
             eval_result_free(&r);
         }
     }
+    return false;
 }
 
 int ad_gradcheck(Prog *p, FILE *out)
@@ -259,7 +280,7 @@ int ad_gradcheck(Prog *p, FILE *out)
     for (int i = 0; i < p->nsettings; i++)
         if (p->settings[i].var >= 0)
             k.vars[p->settings[i].var] = p->settings[i].dflt;
-    run_prelude(&k, step);
+    run_prelude(&k, &p->main, step);
     /* what the step reads and nothing set: the batch */
     int synthesized = 0;
     for (int i = 0; i < g->len; i++) {

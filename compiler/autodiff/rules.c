@@ -31,6 +31,8 @@ static IrNode *unreduce(IrGraph *g, Span s, IrNode *gy, const IrShape *in, uint3
     for (int i = 0; i < in->rank; i++)
         if (axes & (1u << i))
             kept.dims[i] = 1;
+    if ((axes >> in->rows_axis) & 1)
+        kept.rows = kept.rows_axis = 0;
     IrNode *r = ir_reshape(g, s, gy, &kept);
     return ir_broadcast(g, s, r, in);
 }
@@ -237,7 +239,8 @@ static IrNode *ad_upsample2d(IrGraph *g, IrNode *n, int i, IrNode *gy)
 {
     const int64_t *d = n->in[0]->shape.dims;
     int64_t f = n->attr.upsample.factor;
-    IrShape blocks = {.rank = 6, .dims = {d[0], d[1], d[2], f, d[3], f}};
+    IrShape blocks = {.rank = 6, .dims = {d[0], d[1], d[2], f, d[3], f}, .rows = gy->shape.rows};
+    ASSERT(gy->shape.rows_axis == 0);
     IrNode *b = ir_reshape(g, n->span, gy, &blocks);
     return ir_reduce(g, n->span, IR_OP_SUM, b, 1u << 3 | 1u << 5);
 }

@@ -466,6 +466,8 @@ static void emit_for_batches(Pg *pg, const ProgStmt *s)
     LLVMValueRef got = call_rt(pg, "rt_batches_next", cg->i64, next_params, next_args, 3);
     LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntNE, got, i64c(cg, 0), ""), body, exit);
     LLVMPositionBuilderAtEnd(b, body);
+    if (s->rows_var >= 0)
+        store_var(pg, s->rows_var, LLVMBuildSIToFP(b, got, pg->f64, "rows"));
     push_loop(pg, s, latch, exit, NULL, NULL);
     emit_block(pg, &s->body);
     pg->nloops--;

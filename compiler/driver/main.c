@@ -388,8 +388,17 @@ int main(int argc, char **argv)
         Prog *prog = NULL;
         SemaOptions so = {stdlib_dir(stdlib, sizeof stdlib), getenv("NNC_PATH"), g, &prog,
                           o.prog_argv, o.prog_argc,
-                          o.command == CMD_BUILD || o.command == CMD_GRADCHECK};
-        sema_check(program, &so, &ast_arena, &diags);
+                          o.command == CMD_BUILD || o.command == CMD_GRADCHECK, g != NULL};
+        DiagMark before = diag_mark(&diags);
+        SemaResult r = sema_check(program, &so, &ast_arena, &diags);
+        if (r.errors && r.batch_rows_used) {
+            /* the batch's rows did not work out: full batches only (SemaOptions.batch_rows) */
+            diag_rewind(&diags, before);
+            ir_graph_free(g);
+            so.trace = g = ir_graph_new();
+            so.batch_rows = false;
+            sema_check(program, &so, &ast_arena, &diags);
+        }
         if (diags.errors == 0 && o.command == CMD_BUILD && o.prog_argc > 0 && !prog) {
             fprintf(stderr, "nnc: arguments after -- set a train block's settings, and '%s' has "
                             "no train block\n", o.input);

@@ -100,6 +100,7 @@ void ir_graph_free(IrGraph *g)
         return;
     arena_free(&g->arena);
     util_free(g->nodes);
+    util_free(g->invalid);
     util_free(g);
 }
 
@@ -131,8 +132,15 @@ void ir_graph_append(IrGraph *g, IrNode *n)
 static IrNode *finish(IrGraph *g, IrNode *n)
 {
     char err[256];
-    if (!ir_infer_shape(n->op, n->in, n->nin, n, &n->shape, err, sizeof err) ||
-        !ir_infer_dtype(n->op, n->in, n->nin, n, &n->dtype, err, sizeof err)) {
+    bool shaped = ir_infer_shape(n->op, n->in, n->nin, n, &n->shape, err, sizeof err);
+    if (!shaped && g->tolerant && !strncmp(err, IR_ROWS_ERROR, strlen(IR_ROWS_ERROR))) {
+        if (!g->invalid) {
+            g->invalid = util_strdup(err);
+            g->invalid_at = n->span;
+        }
+        shaped = true;
+    }
+    if (!shaped || !ir_infer_dtype(n->op, n->in, n->nin, n, &n->dtype, err, sizeof err)) {
         fprintf(stderr, "nnc: invalid %s: %s\n", ir_op_name(n->op), err);
         UNREACHABLE();
     }
@@ -194,8 +202,6 @@ IrNode *ir_reduce(IrGraph *g, Span s, IrOp op, IrNode *x, uint32_t axes)
 
 IrNode *ir_broadcast(IrGraph *g, Span s, IrNode *x, const IrShape *to)
 {
-    IrShape check;
-    ASSERT(ir_shape_broadcast(&x->shape, to, &check) && ir_shape_eq(&check, to));
     IrNode *n = ir_node_alloc(g, IR_OP_BROADCAST, &x, 1, s);
     n->shape = *to;
     return finish(g, n);

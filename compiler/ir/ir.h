@@ -88,9 +88,18 @@ typedef struct IrRandomAttr {
  * from once (whose seed is below it). */
 #define IR_RANDOM_RUN_BASE (UINT64_C(1) << 40)
 
+/* A shape. Inside a loop over batches whose last batch may be smaller (docs/training.md
+ * §4), a tensor with an axis that runs over the batch's samples has `rows` set: 1 + the
+ * program variable (prog.h) holding the current batch's row count, and that axis is
+ * rows_axis. dims[rows_axis] is then its size at the loop's largest batch; at run time it
+ * is dims[rows_axis] / largest * rows (a multiple of the rows: [B, 784], or [B * T, V]
+ * after a reshape). At most one axis has rows; rows == 0 (and rows_axis == 0) elsewhere.
+ * The shape rules carry the rows through every op, and reject an op that would mix them
+ * with a fixed size (ir_infer_shape). */
 typedef struct IrShape {
     int rank;
     int64_t dims[IR_MAX_RANK];
+    int rows, rows_axis;
 } IrShape;
 
 typedef struct IrNode IrNode;
@@ -134,6 +143,13 @@ typedef struct IrGraph {
     IrNode **nodes;
     int len, cap;
     int next_id;
+    /* A tolerant graph's constructors, given inputs an op's batch rows rule rejects
+     * (IrShape.rows), record the first such message here (heap) and where, and go on
+     * with the node's dims; otherwise they abort. The checker traces batch rows into
+     * tolerant graphs and falls back to full batches when one is recorded. */
+    bool tolerant;
+    char *invalid;
+    Span invalid_at;
 } IrGraph;
 
 /* ---- the op table ---------------------------------------------------------------- */
@@ -175,6 +191,10 @@ void ir_contiguous_strides(const IrShape *s, int64_t strides[IR_MAX_RANK]);
  * against the inputs). Returns false and writes a message naming the shapes when invalid. */
 bool ir_infer_shape(IrOp op, IrNode *const *in, int nin, const IrNode *proto, IrShape *out,
                     char *err, size_t errlen);
+/* How the message starts when only the batch rows rule fails (IrShape.rows); *out then
+ * holds the result's dims, without rows. */
+#define IR_ROWS_ERROR "batch rows: "
+
 /* The op's type rule: the result's element type (CONST: proto->dtype), or false with a
  * message when an input has the wrong type (an I32 operand of arithmetic, float indices). */
 bool ir_infer_dtype(IrOp op, IrNode *const *in, int nin, const IrNode *proto, IrDType *out,

@@ -25,7 +25,7 @@ void ir_shape_around(const IrShape *s, int axis, int64_t *outer, int64_t *inner)
 
 bool ir_shape_eq(const IrShape *a, const IrShape *b)
 {
-    if (a->rank != b->rank)
+    if (a->rank != b->rank || a->rows != b->rows || (a->rows && a->rows_axis != b->rows_axis))
         return false;
     for (int i = 0; i < a->rank; i++)
         if (a->dims[i] != b->dims[i])
@@ -46,13 +46,18 @@ char *ir_shape_str(const IrShape *s, char *buf, size_t n)
 {
     size_t len = (size_t)snprintf(buf, n, "[");
     for (int i = 0; i < s->rank && len < n; i++)
-        len += (size_t)snprintf(buf + len, n - len, "%s%lld", i ? ", " : "", (long long)s->dims[i]);
+        len += (size_t)snprintf(buf + len, n - len, "%s%lld%s", i ? ", " : "",
+                                (long long)s->dims[i], s->rows && i == s->rows_axis ? "r" : "");
     if (len < n)
         snprintf(buf + len, n - len, "]");
     return buf;
 }
 
-bool ir_shape_broadcast(const IrShape *a, const IrShape *b, IrShape *out)
+static bool rows_broadcast(const IrShape *const *shapes, int n, IrShape *out, char *err,
+                           size_t errlen);
+
+/* Numpy broadcast of a's and b's dims (no rows). */
+static bool broadcast_dims(const IrShape *a, const IrShape *b, IrShape *out)
 {
     IrShape r = {.rank = a->rank > b->rank ? a->rank : b->rank};
     for (int i = 0; i < r.rank; i++) {
@@ -62,6 +67,17 @@ bool ir_shape_broadcast(const IrShape *a, const IrShape *b, IrShape *out)
             return false;
         r.dims[i] = da == 1 ? db : da;
     }
+    *out = r;
+    return true;
+}
+
+bool ir_shape_broadcast(const IrShape *a, const IrShape *b, IrShape *out)
+{
+    IrShape r;
+    const IrShape *shapes[2] = {a, b};
+    char err[160];
+    if (!broadcast_dims(a, b, &r) || !rows_broadcast(shapes, 2, &r, err, sizeof err))
+        return false;
     *out = r;
     return true;
 }
@@ -107,7 +123,7 @@ static bool shape_bcast(IrNode *const *in, int nin, const IrNode *p, IrShape *ou
 {
     IrShape r = in[0]->shape;
     for (int i = 1; i < nin; i++) {
-        if (!ir_shape_broadcast(&r, &in[i]->shape, &r)) {
+        if (!broadcast_dims(&r, &in[i]->shape, &r)) {
             char a[128], b[128];
             return SHAPE_ERR("shapes %s and %s do not broadcast",
                              ir_shape_str(&in[0]->shape, a, sizeof a),
@@ -115,6 +131,21 @@ static bool shape_bcast(IrNode *const *in, int nin, const IrNode *p, IrShape *ou
         }
     }
     *out = r;
+    return true;
+}
+
+/* BROADCAST: x stretched to proto's shape */
+static bool shape_broadcast_to(IrNode *const *in, int nin, const IrNode *p, IrShape *out,
+                               char *err, size_t errlen)
+{
+    IrShape r;
+    if (!broadcast_dims(&in[0]->shape, &p->shape, &r) || r.rank != p->shape.rank ||
+        memcmp(r.dims, p->shape.dims, sizeof(int64_t) * (size_t)r.rank)) {
+        char a[128], b[128];
+        return SHAPE_ERR("%s does not broadcast to %s", ir_shape_str(&in[0]->shape, a, sizeof a),
+                         ir_shape_str(&p->shape, b, sizeof b));
+    }
+    *out = p->shape;
     return true;
 }
 
@@ -331,7 +362,8 @@ static bool conv_result(const IrShape *x, const IrShape *w, const IrConvAttr *a,
         return SHAPE_ERR("conv2d kernel %s (dilation %d) does not fit in input %s padded by %d",
                          sw, a->dilation, sx, a->padding);
     *out = (IrShape){.rank = 4, .dims = {x->dims[0], w->dims[0], (h - span_h) / a->stride + 1,
-                                         (wd - span_w) / a->stride + 1}};
+                                         (wd - span_w) / a->stride + 1},
+                     .rows = x->rows, .rows_axis = x->rows_axis};
     return true;
 }
 
@@ -388,7 +420,8 @@ static bool pool_result(const IrShape *x, const IrPoolAttr *a, IrShape *out, cha
         return SHAPE_ERR("pooling window %d does not fit in %s", a->size, sx);
     *out = (IrShape){.rank = 4, .dims = {x->dims[0], x->dims[1],
                                          (x->dims[2] - a->size) / a->stride + 1,
-                                         (x->dims[3] - a->size) / a->stride + 1}};
+                                         (x->dims[3] - a->size) / a->stride + 1},
+                     .rows = x->rows, .rows_axis = x->rows_axis};
     return true;
 }
 
@@ -488,6 +521,175 @@ static bool shape_one_hot(IrNode *const *in, int nin, const IrNode *p, IrShape *
     return append_dim(&in[0]->shape, p->attr.one_hot.depth, out, err, errlen);
 }
 
+/* ---- batch rows (IrShape.rows) ---------------------------------------------------------- */
+
+#define ROWS_ERR(...) (snprintf(err, errlen, IR_ROWS_ERROR __VA_ARGS__), false)
+
+static IrShape with_rows(IrShape s, int rows, int axis)
+{
+    s.rows = rows;
+    s.rows_axis = rows ? axis : 0;
+    return s;
+}
+
+/* The rows of the result `out` of broadcasting `shapes` together: those of every operand
+ * with rows, which must agree on the variable and the (right-aligned) axis; no operand may
+ * give that axis a fixed size of more than one. */
+static bool rows_broadcast(const IrShape *const *shapes, int n, IrShape *out, char *err,
+                           size_t errlen)
+{
+    int rows = 0, axis = 0;
+    for (int i = 0; i < n; i++) {
+        const IrShape *s = shapes[i];
+        int at = s->rows_axis + out->rank - s->rank;
+        if (s->rows && rows && (s->rows != rows || at != axis))
+            return ROWS_ERR("the rows of two batches, or two axes with rows, meet");
+        if (s->rows)
+            rows = s->rows, axis = at;
+    }
+    for (int i = 0; rows && i < n; i++) {
+        const IrShape *s = shapes[i];
+        int j = axis - (out->rank - s->rank);
+        if (!s->rows && j >= 0 && s->dims[j] != 1)
+            return ROWS_ERR("a fixed size meets a batch's rows on axis %d", axis);
+    }
+    *out = with_rows(*out, rows, axis);
+    return true;
+}
+
+/* Sets out's rows for the result of op (its dims already inferred), or false when an
+ * operand's rows would meet a fixed size, or end up where the op cannot keep them. */
+static bool infer_rows(IrOp op, IrNode *const *in, int nin, const IrNode *p, IrShape *out,
+                       char *err, size_t errlen)
+{
+    const IrShape *x = nin > 0 ? &in[0]->shape : NULL;
+    int r0 = x ? x->rows : 0, a0 = x ? x->rows_axis : 0;
+    switch (ir_op_kind(op)) {
+    case IR_KIND_SOURCE:
+    case IR_KIND_META:
+        if (op == IR_OP_GRAD)
+            *out = with_rows(*out, in[1]->shape.rows, in[1]->shape.rows_axis);
+        else
+            *out = with_rows(*out, op == IR_OP_SCALAR_INPUT ? 0 : p->shape.rows, p->shape.rows_axis);
+        return true;
+    case IR_KIND_EFFECT:
+        *out = with_rows(*out, 0, 0);
+        return true;
+    case IR_KIND_UNARY:
+        *out = with_rows(*out, r0, a0);
+        return true;
+    case IR_KIND_BINARY:
+    case IR_KIND_SELECT: {
+        const IrShape *shapes[3];
+        for (int i = 0; i < nin; i++)
+            shapes[i] = &in[i]->shape;
+        return rows_broadcast(shapes, nin, out, err, errlen);
+    }
+    case IR_KIND_BROADCAST: {
+        const IrShape *shapes[2] = {x, &p->shape};
+        return rows_broadcast(shapes, 2, out, err, errlen);
+    }
+    case IR_KIND_REDUCE:
+        *out = with_rows(*out, (p->attr.reduce.axes >> a0) & 1 ? 0 : r0,
+                         a0 - __builtin_popcount(p->attr.reduce.axes & ((1u << a0) - 1)));
+        return true;
+    case IR_KIND_MATMUL: {
+        /* the rows of the product's two matrix axes, m and n, and the contracted k */
+        const IrShape *a = x, *b = &in[1]->shape;
+        int r = a->rank;
+        bool ta = p->attr.matmul.trans_a, tb = p->attr.matmul.trans_b;
+        int ra[2] = {0, 0}, rb[2] = {0, 0};
+        if (a->rows && a->rows_axis >= r - 2)
+            ra[a->rows_axis - (r - 2)] = a->rows;
+        if (b->rows && b->rows_axis >= r - 2)
+            rb[b->rows_axis - (r - 2)] = b->rows;
+        int m = ra[ta], k = ra[!ta], k2 = rb[tb], n = rb[!tb];
+        bool a_stack = a->rows && a->rows_axis < r - 2, b_stack = b->rows && b->rows_axis < r - 2;
+        if (k != k2 || (a_stack || b_stack) != (a_stack && b_stack && a->rows == b->rows &&
+                                                a->rows_axis == b->rows_axis))
+            return ROWS_ERR("matmul contracts or stacks a batch's rows with a fixed size");
+        if ((m && n) || ((m || n) && a_stack))
+            return ROWS_ERR("matmul gives a batch's rows to two axes");
+        *out = a_stack ? with_rows(*out, a->rows, a->rows_axis)
+                       : with_rows(*out, m ? m : n, m ? r - 2 : r - 1);
+        return true;
+    }
+    case IR_KIND_LAYOUT:
+    case IR_KIND_OPAQUE:
+        break;
+    }
+    switch (op) {
+    case IR_OP_RESHAPE:
+        if (r0 != p->shape.rows)
+            return ROWS_ERR("a reshape %s a batch's rows", r0 ? "loses" : "makes up");
+        *out = with_rows(*out, r0, p->shape.rows_axis);
+        return true;
+    case IR_OP_TRANSPOSE:
+        for (int i = 0; i < x->rank; i++)
+            if (p->attr.transpose.perm[i] == a0)
+                *out = with_rows(*out, r0, i);
+        return true;
+    case IR_OP_CONCAT:
+        for (int i = 1; i < nin; i++)
+            if (in[i]->shape.rows != r0 || in[i]->shape.rows_axis != a0)
+                return ROWS_ERR("concat of tensors with different rows");
+        *out = with_rows(*out, r0, a0);
+        return true;
+    case IR_OP_SLICE:
+        if (r0 && (p->attr.slice.begin[a0] != 0 || p->attr.slice.end[a0] != x->dims[a0]))
+            return ROWS_ERR("a slice of a batch's rows");
+        *out = with_rows(*out, r0, a0);
+        return true;
+    case IR_OP_PAD:
+        if (r0 && (p->attr.pad.before[a0] || p->attr.pad.after[a0]))
+            return ROWS_ERR("padding of a batch's rows");
+        *out = with_rows(*out, r0, a0);
+        return true;
+    case IR_OP_GATHER:
+        if (r0)
+            return ROWS_ERR("a gather from a table with a batch's rows");
+        *out = with_rows(*out, in[1]->shape.rows, in[1]->shape.rows_axis);
+        return true;
+    case IR_OP_SCATTER_ADD:
+        if (p->shape.rows)
+            return ROWS_ERR("scatter_add into a table with a batch's rows");
+        *out = with_rows(*out, 0, 0);
+        return true;
+    case IR_OP_ARGMAX:
+        *out = with_rows(*out, p->attr.argmax.axis == a0 ? 0 : r0, a0 - (p->attr.argmax.axis < a0));
+        return true;
+    case IR_OP_ONE_HOT:
+        *out = with_rows(*out, r0, a0);
+        return true;
+    default: break;
+    }
+    /* convolution, pooling, upsample2d: images [N, C, H, W], rows on N only */
+    for (int i = 0; i < nin; i++)
+        if (in[i]->shape.rows && in[i]->shape.rows_axis != 0)
+            return ROWS_ERR("%s of a batch's rows on axis %d", ir_op_name(op), in[i]->shape.rows_axis);
+    switch (op) {
+    case IR_OP_CONV2D:
+    case IR_OP_CONV2D_BACKWARD_DATA:
+        if (in[1]->shape.rows)
+            return ROWS_ERR("convolution weights with a batch's rows");
+        if (op == IR_OP_CONV2D_BACKWARD_DATA && p->shape.rows != r0)
+            return ROWS_ERR("conv2d_backward_data changes the batch's rows");
+        break;
+    case IR_OP_CONV2D_BACKWARD_WEIGHTS:
+        if (r0 != in[1]->shape.rows || p->shape.rows)
+            return ROWS_ERR("conv2d_backward_weights of x and dy with different rows");
+        *out = with_rows(*out, 0, 0);
+        return true;
+    case IR_OP_AVG_POOL2D_BACKWARD:
+        if (p->shape.rows != r0)
+            return ROWS_ERR("avg_pool2d_backward changes the batch's rows");
+        break;
+    default: break;
+    }
+    *out = with_rows(*out, r0, 0);
+    return true;
+}
+
 bool ir_infer_shape(IrOp op, IrNode *const *in, int nin, const IrNode *proto, IrShape *out,
                     char *err, size_t errlen)
 {
@@ -498,7 +700,17 @@ bool ir_infer_shape(IrOp op, IrNode *const *in, int nin, const IrNode *proto, Ir
 #undef OP
     };
     ASSERT(op < IR_OP_COUNT);
-    return rules[op](in, nin, proto, out, err, errlen);
+    IrShape r;
+    if (!rules[op](in, nin, proto, &r, err, errlen))
+        return false;
+    if (!infer_rows(op, in, nin, proto, &r, err, errlen)) {
+        *out = with_rows(r, 0, 0); /* the dims are right: a tolerant graph goes on with them */
+        return false;
+    }
+    if (r.rank == 0)
+        r = with_rows(r, 0, 0);
+    *out = r;
+    return true;
 }
 
 /* ---- element types ----------------------------------------------------------------------- */

@@ -83,7 +83,7 @@ ProgStmt *prog_stmt(Prog *p, ProgBlock *into, ProgStmtKind kind, Span at)
     ProgStmt *s = ARENA_NEW(&p->arena, ProgStmt);
     s->kind = kind;
     s->span = at;
-    s->x_slot = s->y_slot = s->epoch_var = s->loss_out = -1;
+    s->x_slot = s->y_slot = s->epoch_var = s->rows_var = s->loss_out = -1;
     if (into->len == into->cap) {
         int cap = into->cap ? into->cap * 2 : 8;
         ProgStmt **items = ARENA_NEW_N(&p->arena, ProgStmt *, cap);
@@ -338,6 +338,8 @@ static void print_stmt(FILE *out, const Prog *p, const ProgStmt *s, int depth)
     case PS_FOR_BATCHES:
         fprintf(out, "for batches of data%d (batch %lld%s) into slots %d, %d", s->index,
                 (long long)s->batch, s->shuffle ? ", shuffled" : "", s->x_slot, s->y_slot);
+        if (s->rows_var >= 0)
+            fprintf(out, ", rows in $%s", p->vars[s->rows_var].name);
         break;
     case PS_WHILE:
         fputs("while ", out);

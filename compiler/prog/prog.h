@@ -77,6 +77,7 @@ struct ProgStmt {
     int64_t batch;
     bool shuffle;
     int x_slot, y_slot, epoch_var;
+    int rows_var;       /* the var set to each batch's row count (IrShape.rows), or -1 */
     int loss_out;       /* outs[] index of the step's loss, shown by the progress line, or -1 */
     /* PS_MAP_DATA (and index, n, x_slot, y_slot above) */
     int region, x_out, y_out;

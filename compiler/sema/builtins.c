@@ -1199,7 +1199,11 @@ static Value *t_reduce(Checker *c, CallArgs *a, const Builtin *b, Value *r)
             for (int i = 0; i < x->shape.rank; i++)
                 if (axes & (1u << i))
                     count *= x->shape.dims[i];
-            n = op2(c, at, IR_OP_MUL, n, ir_scalar(c->graph, at, 1.0 / (double)count));
+            /* over a batch's rows: divided by the count at run time */
+            IrNode *scale = x->shape.rows && ((axes >> x->shape.rows_axis) & 1)
+                                ? train_rows_reciprocal(c, x->shape.rows, count, at)
+                                : ir_scalar(c->graph, at, 1.0 / (double)count);
+            n = op2(c, at, IR_OP_MUL, n, scale);
         }
     }
     IrShape shape;
@@ -1248,9 +1252,11 @@ static Value *t_join(Checker *c, CallArgs *a, const Builtin *b, Value *r)
         if (!xs[i])
             return val_error(c);
         if (stack) { /* a new axis of size 1, then concat */
-            IrShape s = {.rank = xs[i]->shape.rank + 1};
+            const IrShape *x = &xs[i]->shape;
+            IrShape s = {.rank = x->rank + 1, .rows = x->rows,
+                         .rows_axis = x->rows_axis + (x->rows && axis <= x->rows_axis)};
             for (int k = 0, j = 0; k < s.rank; k++)
-                s.dims[k] = k == axis ? 1 : xs[i]->shape.dims[j++];
+                s.dims[k] = k == axis ? 1 : x->dims[j++];
             xs[i] = ir_reshape(c->graph, at, xs[i], &s);
         }
     }
@@ -1723,6 +1729,7 @@ static Value *t_batches(Checker *c, CallArgs *a, const Builtin *b, Value *r)
     v->data = ARENA_NEW(c->arena, DataRef);
     *v->data = *in;
     v->data->batch = batch;
+    v->data->drop_last = a->v[3] && a->v[3]->b;
     v->data->shuffle = a->v[2] && a->v[2]->b;
     v->data->seed = a->v[4] ? train_host(c, a->v[4], arg_span(a, 4)) : NULL;
     /* the compiled batches all have the full size (the last partial batch is dropped) */

@@ -797,9 +797,11 @@ static Value *index_tensor(Checker *c, Scope *s, AstNode *e, Value *t)
     Dim out[IR_MAX_RANK];
     /* For tracing: the slice of every axis ([lo, hi), -1 when not known) */
     int64_t lo_at[IR_MAX_RANK], hi_at[IR_MAX_RANK];
+    bool whole[IR_MAX_RANK]; /* the axis is kept whole, whatever its size */
     for (int k = 0; k < t->rank; k++) {
         lo_at[k] = 0;
         hi_at[k] = dim_known(t->dims[k]) ? t->dims[k].n : -1;
+        whole[k] = true;
     }
     int r = 0, axis = 0;
     for (int i = 0; i < ix->len; i++) {
@@ -834,6 +836,7 @@ static Value *index_tensor(Checker *c, Scope *s, AstNode *e, Value *t)
             out[r++] = dim_sub(c, b, a);
             lo_at[axis] = dim_known(a) ? a.n : -1;
             hi_at[axis] = dim_known(b) ? b.n : -1;
+            whole[axis] = dim_known(a) && a.n == 0 && !hi;
         } else {
             Value *iv = sema_eval(c, s, it);
             int64_t at;
@@ -843,6 +846,7 @@ static Value *index_tensor(Checker *c, Scope *s, AstNode *e, Value *t)
                 return val_error(c);
             lo_at[axis] = at;
             hi_at[axis] = at >= 0 ? at + 1 : -1;
+            whole[axis] = false;
         }
         axis++;
     }
@@ -852,11 +856,14 @@ static Value *index_tensor(Checker *c, Scope *s, AstNode *e, Value *t)
     if (sema_tracing(c)) {
         IrNode *x = sema_node(c, t, e->index.object->span);
         IrShape shape;
-        for (int k = 0; x && k < t->rank; k++)
+        for (int k = 0; x && k < t->rank; k++) {
+            if (whole[k])
+                hi_at[k] = x->shape.dims[k];
             if (lo_at[k] < 0 || hi_at[k] < 0) {
                 sema_unsupported(c, e->span, "indices known only at run time");
                 return val_error(c);
             }
+        }
         if (!x || !sema_ir_shape(c, result, e->span, &shape))
             return val_error(c);
         IrNode *sl = ir_slice(c->graph, e->span, x, lo_at, hi_at);

@@ -331,8 +331,11 @@ SemaResult sema_check(AstNode *program, const SemaOptions *opts, Arena *arena, D
         if (c.train)
             check_train(&c, (AstNode *)c.train);
     }
+    if (c.prog)
+        train_check_rows(&c);
     sema_flush_frames(&c);
-    SemaResult r = {diags->errors - before, c.has_definitions || c.modules.len > 0, NULL};
+    SemaResult r = {diags->errors - before, c.has_definitions || c.modules.len > 0,
+                    c.nrows_syms > 0, NULL};
     if (c.prog) {
         if (r.errors == 0 && opts->program)
             *opts->program = c.prog;
@@ -344,6 +347,7 @@ SemaResult sema_check(AstNode *program, const SemaOptions *opts, Arena *arena, D
     sema_free_modules(&c);
     util_vec_free(&c.params);
     util_free(c.symbols);
+    util_free(c.rows_syms);
     util_free(c.symbol_hash);
     util_free(c.reported);
     util_free(c.cache);

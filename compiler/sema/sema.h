@@ -59,11 +59,18 @@ typedef struct SemaOptions {
     char **setting_args;
     int nsetting_args;
     bool strict_setting_args;
+    /* With program: a loop over batches whose last batch may be smaller (not drop_last)
+     * is traced with the batch's first axis as its rows, a size known at run time
+     * (IrShape.rows, docs/training.md §4). When that fails (the program uses the rows
+     * where a compile-time size is needed), checking again without it compiles every
+     * batch at the full size. */
+    bool batch_rows;
 } SemaOptions;
 
 typedef struct SemaResult {
     int errors;
     bool has_definitions;  /* the program defines or instantiates layers, fns or train */
+    bool batch_rows_used;  /* a loop over batches was traced with rows (batch_rows) */
     void *reserved;
 } SemaResult;
 

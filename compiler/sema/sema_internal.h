@@ -105,9 +105,19 @@ typedef struct DataRef {
     const AstNode *maps[8];   /* map(s, f) transforms, applied to each batch in order */
     int nmaps;
     int64_t batch;            /* V_BATCHES */
+    bool drop_last;
     bool shuffle;
     ProgExpr *seed;
 } DataRef;
+
+/* A symbolic dimension that is k times the rows of the current batch of a loop over
+ * batches whose last batch may be smaller (IrShape.rows, docs/training.md §4): the rows
+ * are in program variable `var`, at most `largest` (the loop's batch size). */
+typedef struct RowsSym {
+    int sym;
+    int var;
+    int64_t k, largest;
+} RowsSym;
 
 /* A traced parameter: the instance scope holding it and its name (bindings move when a
  * scope grows, so they are found by name). */
@@ -203,6 +213,9 @@ typedef struct Checker {
     int epoch_var;        /* ... host variable of the innermost run-time range loop, or -1 */
     bool binding_loop_target; /* ... binding a run-time loop's own variables */
     struct ProgStmt *batch_loop; /* ... the innermost loop over batches, or NULL */
+    struct RowsSym *rows_syms;   /* ... the symbolic dimensions that are multiples of a
+                                    batch's rows (train_rows_dim) */
+    int nrows_syms, caprows_syms;
     int64_t update_step;  /* while tracing an optimizer's update: the step number */
     ProgExpr *update_step_hx; /* ... in a train program: the host variable counting it */
     uint64_t rng_counter; /* next word of the random stream for traced random tensors */
@@ -380,6 +393,9 @@ void sema_exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst);
 /* train.c: tracing a train block into a Prog */
 bool sema_training(const Checker *c);
 void train_begin(Checker *c);
+/* An error for the first op of a region that the batch rows rule rejected (IrGraph.
+ * tolerant): checking fails, and is done again with full batches (SemaOptions.batch_rows). */
+void train_check_rows(Checker *c);
 void train_close_region(Checker *c);
 /* The host expression of a scalar (a known number, a host variable, or a tensor scalar read
  * back from its region); NULL after reporting. */
@@ -424,6 +440,19 @@ ProgExpr *train_count_step(Checker *c, Instance *opt, Span at);
  * shapes, and the setting becomes fixed (an executable refuses another value). False for
  * any other symbol. */
 bool train_setting_size(Checker *c, Dim d, int64_t *n);
+/* A dimension that is a multiple of a batch's rows (IrShape.rows): the entry saying how
+ * many rows, or NULL. */
+const RowsSym *train_rows_dim(const Checker *c, Dim d);
+/* Records that r, the symbol named for `a op b` (dim_op), is a multiple of rows when a or
+ * b is and the other is a known size: a product, or a quotient that divides evenly. */
+void train_rows_derive(Checker *c, Dim r, Dim a, char op, Dim b);
+/* In a train program, an int that is a dimension with rows (x.shape[0], len(x)): a run-time
+ * value, whose compile-time value (v->i) is its size at the loop's largest batch. */
+void train_rows_int(Checker *c, Value *v);
+/* 1 / (count * rows / largest) as a run-time scalar of the current region: the reciprocal
+ * of the number of elements a reduction over the rows axis of a tensor with `rows`
+ * combines, `count` at the loop's largest batch (mean). */
+IrNode *train_rows_reciprocal(Checker *c, int rows, int64_t count, Span at);
 /* opt.step(loss) in a loop over batches: its loss is what the progress line shows. */
 void train_progress_loss(Checker *c, Value *loss, Span at);
 /* A new parameter or optimizer state in a train program: a named slot, initialized by the

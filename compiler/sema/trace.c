@@ -20,10 +20,21 @@ bool sema_ir_shape(Checker *c, const Value *v, Span at, IrShape *out)
         sema_unsupported(c, at, "tensors of unknown rank");
         return false;
     }
-    out->rank = v->rank;
+    *out = (IrShape){.rank = v->rank};
     for (int i = 0; i < v->rank; i++) {
         if (!dim_known(v->dims[i]) && train_setting_size(c, v->dims[i], &out->dims[i]))
             continue;
+        const RowsSym *r = train_rows_dim(c, v->dims[i]);
+        if (r && out->rows) {
+            sema_unsupported(c, at, "a batch's rows on two axes");
+            return false;
+        }
+        if (r) {
+            out->dims[i] = r->k * r->largest;
+            out->rows = r->var + 1;
+            out->rows_axis = i;
+            continue;
+        }
         if (!dim_known(v->dims[i])) {
             char buf[64];
             sema_error(c, at, "code generation does not support the symbolic size '%s' yet "
@@ -142,7 +153,9 @@ IrNode *sema_trace_matmul(Checker *c, Span at, IrNode *a, IrNode *b)
     if (a->shape.rank == b->shape.rank) /* matrices, or stacks of them */
         return sema_trace_op(c, at, IR_OP_MATMUL, (IrNode *[]){a, b}, 2, NULL);
     if (a->shape.rank > 2 && b->shape.rank == 2) {
-        IrShape rows = {.rank = 2, .dims = {1, a->shape.dims[a->shape.rank - 1]}};
+        IrShape rows = {.rank = 2, .dims = {1, a->shape.dims[a->shape.rank - 1]},
+                        .rows = a->shape.rows,
+                        .rows_axis = a->shape.rows_axis == a->shape.rank - 1};
         for (int i = 0; i < a->shape.rank - 1; i++)
             rows.dims[0] *= a->shape.dims[i];
         IrNode *flat = ir_reshape(c->graph, at, a, &rows);

@@ -24,6 +24,7 @@ bool sema_training(const Checker *c) { return c->prog && c->graph && !sema_lenie
 static void open_region(Checker *c)
 {
     IrGraph *g = ir_graph_new();
+    g->tolerant = c->opts && c->opts->batch_rows; /* train_check_rows */
     util_vec_push(&c->prog->regions, g);
     c->graph = g;
     c->region = c->prog->regions.len - 1;
@@ -32,6 +33,17 @@ static void open_region(Checker *c)
     c->nslot_loads = c->prog->nslots + 64;
     c->slot_loads = util_malloc(sizeof(IrNode *) * (size_t)c->nslot_loads);
     memset(c->slot_loads, 0, sizeof(IrNode *) * (size_t)c->nslot_loads);
+}
+
+void train_check_rows(Checker *c)
+{
+    for (int i = 0; i < c->prog->regions.len; i++) {
+        IrGraph *g = c->prog->regions.items[i];
+        if (g->invalid) {
+            sema_unsupported(c, g->invalid_at, g->invalid);
+            return;
+        }
+    }
 }
 
 void train_begin(Checker *c)
@@ -173,6 +185,62 @@ bool train_setting_size(Checker *c, Dim d, int64_t *n)
         }
     }
     return false;
+}
+
+const RowsSym *train_rows_dim(const Checker *c, Dim d)
+{
+    for (int i = 0; d.sym > 0 && i < c->nrows_syms; i++)
+        if (c->rows_syms[i].sym == d.sym)
+            return &c->rows_syms[i];
+    return NULL;
+}
+
+static void add_rows_sym(Checker *c, int sym, int var, int64_t k, int64_t largest)
+{
+    if (train_rows_dim(c, (Dim){0, sym}))
+        return;
+    if (c->nrows_syms == c->caprows_syms) {
+        c->caprows_syms = c->caprows_syms ? 2 * c->caprows_syms : 8;
+        c->rows_syms = util_realloc(c->rows_syms, sizeof *c->rows_syms * (size_t)c->caprows_syms);
+    }
+    c->rows_syms[c->nrows_syms++] = (RowsSym){sym, var, k, largest};
+}
+
+void train_rows_derive(Checker *c, Dim r, Dim a, char op, Dim b)
+{
+    const RowsSym *ra = train_rows_dim(c, a), *rb = train_rows_dim(c, b);
+    if (r.sym <= 0 || (op != '*' && op != '/') || !!ra == !!rb)
+        return;
+    if (op == '*' && ra && dim_known(b) && b.n > 0)
+        add_rows_sym(c, r.sym, ra->var, ra->k * b.n, ra->largest);
+    else if (op == '*' && rb && dim_known(a) && a.n > 0)
+        add_rows_sym(c, r.sym, rb->var, rb->k * a.n, rb->largest);
+    else if (op == '/' && ra && dim_known(b) && b.n > 0 && ra->k % b.n == 0)
+        add_rows_sym(c, r.sym, ra->var, ra->k / b.n, ra->largest);
+}
+
+void train_rows_int(Checker *c, Value *v)
+{
+    const RowsSym *r = c->prog ? train_rows_dim(c, v->dim) : NULL;
+    if (!r)
+        return;
+    v->i = r->k * r->largest;
+    v->hx = prog_var(c->prog, r->var);
+    if (r->k != 1)
+        v->hx = prog_binary(c->prog, AST_OP_MUL, v->hx, prog_const(c->prog, (double)r->k));
+}
+
+IrNode *train_rows_reciprocal(Checker *c, int rows, int64_t count, Span at)
+{
+    const RowsSym *r = NULL;
+    for (int i = 0; i < c->nrows_syms && !r; i++)
+        if (c->rows_syms[i].var == rows - 1)
+            r = &c->rows_syms[i];
+    ASSERT(r && count % r->largest == 0);
+    ProgExpr *n = prog_binary(c->prog, AST_OP_MUL, prog_var(c->prog, r->var),
+                              prog_const(c->prog, (double)(count / r->largest)));
+    ProgExpr *e = prog_binary(c->prog, AST_OP_DIV, prog_const(c->prog, 1.0), n);
+    return ir_scalar_input(c->graph, at, temp_var(c, e, false));
 }
 
 IrNode *train_node(Checker *c, const Value *v, Span at)
@@ -515,11 +583,13 @@ static int register_data(Checker *c, const DataRef *d, Span at)
 }
 
 /* A tensor value kept in a slot of the given type. */
-static Value *slot_value(Checker *c, IrDType dtype, const IrShape *shape, int slot)
+/* A tensor value kept in `slot`; its first dimension is `rows` (a symbol) when the shape
+ * has rows. */
+static Value *slot_value(Checker *c, IrDType dtype, const IrShape *shape, int slot, Dim rows)
 {
     Value *v = val_tensor(c, dtype == IR_I32 ? DT_I32 : DT_F32, shape->rank, NULL);
     for (int i = 0; i < shape->rank; i++)
-        v->dims[i] = dim_const(shape->dims[i]);
+        v->dims[i] = i == 0 && shape->rows ? rows : dim_const(shape->dims[i]);
     v->has_slot = true;
     v->slot = slot;
     return v;
@@ -543,8 +613,8 @@ int train_data(Checker *c, const DataRef *d, AstNode *at)
             int y_in = prog_add_slot(c->prog, "sample.y", src.y_dtype, &src.y_shape);
             void *prologue = train_prologue_begin(c);
             int region = c->region;
-            Value *pos[2] = {slot_value(c, src.x_dtype, &src.x_shape, x_in),
-                             slot_value(c, src.y_dtype, &src.y_shape, y_in)};
+            Value *pos[2] = {slot_value(c, src.x_dtype, &src.x_shape, x_in, DIM_ANY),
+                             slot_value(c, src.y_dtype, &src.y_shape, y_in, DIM_ANY)};
             Value *r = sema_call_fn(c, d->maps[m], NULL, at, pos, 2, NULL, NULL, 0);
             IrNode *xo = r->kind == V_TUPLE && r->len == 2 ? sema_node(c, r->items[0], at->span) : NULL;
             IrNode *yo = xo ? sema_node(c, r->items[1], at->span) : NULL;
@@ -609,6 +679,19 @@ Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src)
         const ProgData *pd = &c->prog->datas[dataset];
         IrShape xs = {.rank = pd->x_shape.rank + 1}, ys = {.rank = pd->y_shape.rank + 1};
         xs.dims[0] = ys.dims[0] = d->batch;
+        /* Unless the program drops it, the last batch may be smaller: the batch's first
+         * axis is a symbol of its own, the rows (IrShape.rows), held in a variable. */
+        int rows_var = -1;
+        Dim rows = DIM_ANY;
+        if (c->opts && c->opts->batch_rows && !d->drop_last && d->batch >= 2) {
+            char name[32];
+            snprintf(name, sizeof name, "rows%d", c->prog->nvars);
+            rows_var = prog_add_var(c->prog, name, true);
+            snprintf(name, sizeof name, "rows#%d", rows_var);
+            rows = (Dim){0, sema_symbol(c, name)};
+            add_rows_sym(c, rows.sym, rows_var, 1, d->batch);
+            xs.rows = ys.rows = rows_var + 1;
+        }
         for (int i = 0; i < pd->x_shape.rank; i++)
             xs.dims[i + 1] = pd->x_shape.dims[i];
         for (int i = 0; i < pd->y_shape.rank; i++)
@@ -623,7 +706,9 @@ Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src)
         loop->x_slot = x_slot;
         loop->y_slot = y_slot;
         loop->epoch_var = c->epoch_var;
-        Value *pair[2] = {slot_value(c, pd->x_dtype, &xs, x_slot), slot_value(c, pd->y_dtype, &ys, y_slot)};
+        loop->rows_var = rows_var;
+        Value *pair[2] = {slot_value(c, pd->x_dtype, &xs, x_slot, rows),
+                          slot_value(c, pd->y_dtype, &ys, y_slot, rows)};
         item = val_tuple(c, 2, pair);
     } else {
         sema_unsupported(c, st->loop.iter->span, "run-time loops over this kind of value");

@@ -29,6 +29,7 @@ Value *val_int_unknown(Checker *c, Dim d)
     v->known = dim_known(d);
     v->i = d.n;
     v->dim = d;
+    train_rows_int(c, v);
     return v;
 }
 
@@ -113,7 +114,9 @@ static Dim dim_op(Checker *c, Dim a, char op, Dim b)
         return DIM_ANY;
     char x[96], y[96], name[200];
     snprintf(name, sizeof name, "%s%c%s", dim_str(c, a, x, sizeof x), op, dim_str(c, b, y, sizeof y));
-    return (Dim){0, sema_symbol(c, name)};
+    Dim r = {0, sema_symbol(c, name)};
+    train_rows_derive(c, r, a, op, b);
+    return r;
 }
 
 Dim dim_add(Checker *c, Dim a, Dim b)

@@ -18,13 +18,18 @@ Span span_join(Span a, Span b)
 
 void diag_init(DiagSink *d) { *d = (DiagSink){0}; }
 
-void diag_clear(DiagSink *d)
+DiagMark diag_mark(const DiagSink *d) { return (DiagMark){d->len, d->errors}; }
+
+void diag_rewind(DiagSink *d, DiagMark m)
 {
-    for (int i = 0; i < d->len; i++)
+    for (int i = m.len; i < d->len; i++)
         free(d->items[i].msg);  /* from vasprintf */
-    d->len = 0;
-    d->errors = 0;
+    if (m.len < d->len)
+        d->len = m.len;
+    d->errors = m.errors;
 }
+
+void diag_clear(DiagSink *d) { diag_rewind(d, (DiagMark){0, 0}); }
 
 void diag_free(DiagSink *d)
 {

@@ -45,6 +45,12 @@ void diag_note(DiagSink *d, Span at, const char *fmt, ...) __attribute__((format
 /* Print all recorded diagnostics as "file:line:col: error: msg", the line and a ^~~ mark. */
 void diag_print(const DiagSink *d, FILE *out);
 void diag_clear(DiagSink *d);
+/* What the sink holds now; diag_rewind drops everything recorded since. */
+typedef struct DiagMark {
+    int len, errors;
+} DiagMark;
+DiagMark diag_mark(const DiagSink *d);
+void diag_rewind(DiagSink *d, DiagMark m);
 /* 1-based line and column (in bytes) of an offset. */
 void diag_line_col(const SourceFile *f, uint32_t off, int *line, int *col);
 

@@ -171,6 +171,32 @@ case_threads_determinism_conv() {  # the same with convolutions and pooling (LeN
     same_with_threads "$SRC/tests/train/small_cnn.nn"
 }
 
+case_batch_rows() {  # a loop over batches traces its first axis as the batch's rows
+    # (IrShape.rows), whose count is a run-time value: the loss's mean divides by it
+    nnc --emit=ir "$SRC/tests/train/small_mlp.nn"
+    want_status 0; want_no_err
+    want_out '^slot [0-9]+ batch\.x f32\[100r, 28, 28\]$'
+    want_out '^slot [0-9]+ batch\.y i32\[100r\]$'
+    want_out 'for batches of data[0-9]+ \(batch 100, shuffled\) into slots [0-9, ]+, rows in \$rows[0-9]+ \{'
+    want_out '^ +\$t[0-9]+ = \(1 / \(\$rows[0-9]+ \* 1\)\)$'
+    want_out '= matmul f32\[100r, 32\] %[0-9]+, %[0-9]+'
+    # drop_last: every batch is full, nothing has rows
+    sed 's/batch, shuffle = true/batch, shuffle = true, drop_last = true/' \
+        "$SRC/tests/train/small_mlp.nn" >dropped.nn
+    nnc --emit=ir dropped.nn
+    want_status 0
+    want_out 'for batches of data[0-9]+ \(batch 100, shuffled\) into slots [0-9]+, [0-9]+ \{$'
+    want_out '^slot [0-9]+ batch\.x f32\[100, 28, 28\]$'
+    # a program that needs the batch size at compile time (a slice of the first samples)
+    # is compiled with full batches, as if it dropped the last one
+    sed 's/loss = cross_entropy(net(x), y)/loss = cross_entropy(net(x)[0:50], y[0:50])/' \
+        "$SRC/tests/train/small_mlp.nn" >first.nn
+    nnc --emit=ir first.nn
+    want_status 0; want_no_err
+    want_out 'for batches of data[0-9]+ \(batch 100, shuffled\) into slots [0-9]+, [0-9]+ \{$'
+    want_out '^slot [0-9]+ batch\.x f32\[100, 28, 28\]$'
+}
+
 case_gradcheck() {  # nnc gradcheck: a training step's gradients against central differences
     # (convolution with padding and stride, batch norm, relu, tanh, both poolings, a dense
     # layer, cross-entropy plus l2 over params(net); no data is read: the batch is synthetic)
