@@ -47,6 +47,9 @@ _Noreturn void rt_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2
 /* A setting whose value was compiled into the program's shapes (a batch size): if the
  * command line gave another value, says so and exits with status 2. */
 void rt_setting_fixed(const char *name, double compiled, double given);
+/* The same for a setting that is the batch size of loops whose last batch may be smaller:
+ * it may be lower than the compiled value (the largest), not higher. */
+void rt_setting_bounded(const char *name, double compiled, double given);
 
 /* ==== training support: randomness, threads, flags, data, checkpoints, progress,
  * metrics (rt_random.c rt_pool.c rt_flags.c rt_data.c rt_checkpoint.c rt_progress.c

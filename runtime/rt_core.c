@@ -54,6 +54,18 @@ _Noreturn void rt_fatal(const char *fmt, ...)
     exit(1);
 }
 
+void rt_setting_bounded(const char *name, double compiled, double given)
+{
+    if (given <= compiled)
+        return;
+    fflush(stdout);
+    fprintf(stderr, "nnc: --%s %g is larger than %g, the batch size this program's tensors were "
+                    "compiled for; compile the program with the largest you want (nnc FILE -o EXE "
+                    "-- --%s %g)\n",
+            name, given, compiled, name, given);
+    exit(2);
+}
+
 void rt_setting_fixed(const char *name, double compiled, double given)
 {
     if (!rt_flag_is_set(name) || given == compiled)

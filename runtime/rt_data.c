@@ -344,6 +344,13 @@ RtBatches *rt_batches_begin(const RtDataset *ds, int64_t batch, int32_t shuffle,
     return it;
 }
 
+static void rt_poison(uint32_t *p, int64_t n, RtDtype dtype)
+{
+    uint32_t v = dtype == RT_DTYPE_I32 ? 0 : 0x7fc00000u; /* 0, quiet NaN */
+    for (int64_t i = 0; i < n; i++)
+        p[i] = v;
+}
+
 int64_t rt_batches_next(RtBatches *it, void *x_out, void *y_out)
 {
     if (it->position >= it->batches)
@@ -356,6 +363,14 @@ int64_t rt_batches_next(RtBatches *it, void *x_out, void *y_out)
     for (int64_t r = 0; r < rows; r++) {
         int64_t sample = it->order ? it->order[start + r] : start + r;
         rt_copy_sample(ds, sample, x + r * ds->x.size, y ? y + r * ds->y.size : NULL);
+    }
+    /* A smaller last batch: the rows past it get NaN (floats) and 0 (indices: valid ones,
+     * which gathers and scatters do not skip), so that compiled code reading them, which
+     * it must not, shows in its results. */
+    if (rows < it->batch) {
+        rt_poison(x + rows * ds->x.size, (it->batch - rows) * ds->x.size, ds->x.dtype);
+        if (y)
+            rt_poison(y + rows * ds->y.size, (it->batch - rows) * ds->y.size, ds->y.dtype);
     }
     it->position++;
     return rows;

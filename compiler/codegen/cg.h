@@ -31,6 +31,10 @@ void cg_module_free(CgModule *m);
  * data, runs p->main and frees everything. The result is used like cg_compile's. */
 typedef struct Prog Prog;
 CgModule *cg_compile_program(const Prog *p, const char *module_name);
+/* Whether every op on a batch's rows (IrShape.rows) in p's regions is one the code can run
+ * on a partial batch; else false with the first reason in why. Then prog_drop_rows makes
+ * every batch full. */
+bool cg_rows_supported(const Prog *p, char *why, size_t len);
 
 /* --emit=llvm and --emit=asm (host assembly). Return 0 on success. */
 int cg_print_llvm(CgModule *m, FILE *out);

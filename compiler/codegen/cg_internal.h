@@ -62,6 +62,9 @@ enum { CG_BUFFER_ALIGN = 64 };
 
 typedef struct CgEnv {
     LLVMValueRef slot_ptrs, vars, outs, scratch;
+    /* by program variable: the largest batch of the loop whose rows it holds (IrShape.rows),
+     * or 0 */
+    const int64_t *rows_largest;
 } CgEnv;
 
 /* ---- emit.c --------------------------------------------------------------------------- */
@@ -81,8 +84,12 @@ void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, const int *i
 /* Assembly or an object file of m for its TargetMachine; NULL after printing why. */
 LLVMMemoryBufferRef cg_emit_to_memory(CgModule *m, LLVMCodeGenFileType kind);
 
+/* `size`, a size proportional to the rows of variable rows - 1 at their largest batch
+ * (IrShape.rows), scaled to the current batch's rows, as an i64 at the builder's position:
+ * size / largest * vars[rows - 1]. */
+LLVMValueRef cg_rows_limit(Cg *cg, const CgEnv *env, int rows, int64_t size);
 /* rt_parallel_for(n, fn, ctx) at the builder's position. */
-void cg_parallel_for(Cg *cg, int64_t n, LLVMValueRef fn, LLVMValueRef ctx);
+void cg_parallel_for(Cg *cg, LLVMValueRef n, LLVMValueRef fn, LLVMValueRef ctx);
 
 /* ---- kernel.c ------------------------------------------------------------------------- */
 /* Fused kernels of at least this many points run on the runtime's thread pool. */
@@ -98,8 +105,13 @@ enum { CG_PARALLEL_POINTS = 1 << 16 };
  * for rt_parallel_for, args holding out, in0, ... One whose outermost loop is reduced
  * runs that loop in chunks on the pool itself, each into its own partial result, and
  * combines the partials in chunk order (*parallel 0). The builder is left where it was. */
+/* A reduction of a batch's rows (IrShape.rows on its domain's axis 0, reduced) takes one
+ * more parameter, last: the row limit, how much of its outermost loop runs (that loop's
+ * length at the largest batch, *rows_len, scaled to the current batch: cg_rows_limit);
+ * *rows_len is 0 for any other kernel. */
 LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, const IrNode *node, IrNode *const *in,
-                             int nin, IrNode *const *body, int nbody, int64_t *parallel);
+                             int nin, IrNode *const *body, int nbody, int64_t *parallel,
+                             int64_t *rows_len);
 /* Declares `internal void name_suffix(void *ctx, int64_t begin, int64_t end)`, a function
  * for rt_parallel_for, and positions the builder in its entry block (the caller restores
  * its own position). */
@@ -129,8 +141,9 @@ LLVMValueRef cg_kernel_copies(Cg *cg, const char *name, int nin, int64_t zero_fi
 
 /* Scaffolding for hand-built kernels (layout.c). cg_kernel_begin declares
  * `internal noinline void name(ptr noalias align 64 out, ptr readonly ... in)` with narr
- * pointer parameters and positions the builder in its entry block. */
-LLVMValueRef cg_kernel_begin(Cg *cg, const char *name, int narr);
+ * pointer parameters (and with `limit` an i64 last) and positions the builder in its
+ * entry block. */
+LLVMValueRef cg_kernel_begin(Cg *cg, const char *name, int narr, bool limit);
 typedef struct CgLoop {
     LLVMBasicBlockRef header;
     LLVMValueRef iv;
@@ -139,6 +152,7 @@ typedef struct CgLoop {
  * body; end closes the loop and leaves the builder after it. */
 LLVMValueRef cg_loop_begin(Cg *cg, CgLoop *l);
 void cg_loop_end(Cg *cg, CgLoop *l, int64_t n);
+void cg_loop_end_value(Cg *cg, CgLoop *l, LLVMValueRef n); /* n: an i64 >= 1 */
 
 /* ---- layout.c ------------------------------------------------------------------------- */
 /* Defines `void name(out, in0, ...)` computing n (SLICE, PAD, CONCAT, UPSAMPLE2D, GATHER,
@@ -155,8 +169,10 @@ bool *cg_blocked_layouts(const IrGraph *g);
  * result play those roles, and their layouts from `blocked` (by node id; NULL: NCHW). */
 RtConv2d cg_conv_geometry(const IrNode *n, const bool *blocked);
 /* Emits, at the builder's position, the runtime call computing the convolution or pooling
- * node n into buf[n->id] from its inputs' buffers. */
-void cg_emit_nn_call(Cg *cg, const IrNode *n, LLVMValueRef *buf);
+ * node n into buf[n->id] from its inputs' buffers. conv2d_backward_weights of a batch's
+ * rows sums over the rows the batch has (env: cg_rows_limit); the other ops compute
+ * every row. */
+void cg_emit_nn_call(Cg *cg, const IrNode *n, LLVMValueRef *buf, const CgEnv *env);
 
 /* ---- slots.c -------------------------------------------------------------------------- */
 /* Emits a program op at the builder's position: SLOT_LOAD sets buf[id] to the slot's

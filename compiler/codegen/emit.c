@@ -136,37 +136,54 @@ static LLVMValueRef i32c(Cg *cg, int32_t v) { return LLVMConstInt(cg->i32, (uint
 /* A fused kernel from cg_kernel_fused: called directly, or (parallel > 0) through
  * rt_parallel_for(parallel, fn, args) with its pointers in a stack array. */
 static void call_fused(Cg *cg, LLVMValueRef fn, int64_t parallel, LLVMValueRef out,
-                       IrNode *const *in, int nin, LLVMValueRef *buf);
+                       IrNode *const *in, int nin, LLVMValueRef *buf, LLVMValueRef limit);
 
+/* fn(out, in..., [limit]) */
 static void call_kernel(Cg *cg, LLVMValueRef fn, LLVMValueRef out, IrNode *const *in, int nin,
-                        LLVMValueRef *buf)
+                        LLVMValueRef *buf, LLVMValueRef limit)
 {
-    LLVMValueRef *args = util_malloc(sizeof(LLVMValueRef) * (size_t)(nin + 1));
+    LLVMValueRef *args = util_malloc(sizeof(LLVMValueRef) * (size_t)(nin + 2));
     args[0] = out;
     for (int i = 0; i < nin; i++)
         args[i + 1] = buf[in[i]->id];
-    LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)(nin + 1), "");
+    if (limit)
+        args[nin + 1] = limit;
+    LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)(nin + 1 + !!limit), "");
     util_free(args);
 }
 
-void cg_parallel_for(Cg *cg, int64_t n, LLVMValueRef fn, LLVMValueRef ctx)
+LLVMValueRef cg_rows_limit(Cg *cg, const CgEnv *env, int rows, int64_t size)
+{
+    ASSERT(rows > 0 && env && env->vars && env->rows_largest);
+    int64_t largest = env->rows_largest[rows - 1];
+    ASSERT(largest > 0 && size % largest == 0);
+    LLVMTypeRef f64 = LLVMDoubleTypeInContext(cg->ctx);
+    LLVMValueRef at = i64c(cg, rows - 1);
+    LLVMValueRef r = LLVMBuildFPToSI(
+        cg->b, LLVMBuildLoad2(cg->b, f64, LLVMBuildInBoundsGEP2(cg->b, f64, env->vars, &at, 1, ""), ""),
+        cg->i64, "rows");
+    return size == largest ? r : LLVMBuildMul(cg->b, r, i64c(cg, size / largest), "");
+}
+
+void cg_parallel_for(Cg *cg, LLVMValueRef n, LLVMValueRef fn, LLVMValueRef ctx)
 {
     LLVMTypeRef params[3] = {cg->i64, cg->ptr, cg->ptr};
     LLVMTypeRef fty = LLVMFunctionType(cg->void_, params, 3, 0);
     LLVMValueRef pf = LLVMGetNamedFunction(cg->mod, "rt_parallel_for");
     if (!pf)
         pf = LLVMAddFunction(cg->mod, "rt_parallel_for", fty);
-    LLVMValueRef call_args[3] = {i64c(cg, n), fn, ctx};
+    LLVMValueRef call_args[3] = {n, fn, ctx};
     LLVMBuildCall2(cg->b, fty, pf, call_args, 3, "");
 }
 
 static void call_fused(Cg *cg, LLVMValueRef fn, int64_t parallel, LLVMValueRef out,
-                       IrNode *const *in, int nin, LLVMValueRef *buf)
+                       IrNode *const *in, int nin, LLVMValueRef *buf, LLVMValueRef limit)
 {
     if (!parallel) {
-        call_kernel(cg, fn, out, in, nin, buf);
+        call_kernel(cg, fn, out, in, nin, buf, limit);
         return;
     }
+    ASSERT(!limit);
     LLVMTypeRef array = LLVMArrayType2(cg->ptr, (uint64_t)(nin + 1));
     LLVMValueRef args = LLVMBuildAlloca(cg->b, array, "args");
     for (int i = 0; i <= nin; i++) {
@@ -174,7 +191,7 @@ static void call_fused(Cg *cg, LLVMValueRef fn, int64_t parallel, LLVMValueRef o
         LLVMBuildStore(cg->b, i ? buf[in[i - 1]->id] : out,
                        LLVMBuildInBoundsGEP2(cg->b, cg->ptr, args, &at, 1, ""));
     }
-    cg_parallel_for(cg, parallel, fn, args);
+    cg_parallel_for(cg, i64c(cg, parallel), fn, args);
 }
 
 /* rt_random_<kind>(out, n, a, [b,] seed, counter), the runtime's generator that the
@@ -215,6 +232,21 @@ static void emit_random(Cg *cg, const IrNode *n, LLVMValueRef out, const CgEnv *
     LLVMBuildCall2(cg->b, fty, fn, args, k, "");
 }
 
+/* The kernel of a FUSED node, or of a single node (its own body), and its call. */
+static void call_fused_node(Cg *cg, const char *name, const IrNode *n, IrNode *const *in,
+                            int nin, IrNode *const *body, int nbody, LLVMValueRef *buf,
+                            const CgEnv *env)
+{
+    LLVMBasicBlockRef at = LLVMGetInsertBlock(cg->b);
+    int64_t parallel, rows_len;
+    LLVMValueRef fn = cg_kernel_fused(cg, name, n, in, nin, body, nbody, &parallel, &rows_len);
+    LLVMPositionBuilderAtEnd(cg->b, at);
+    LLVMValueRef limit = NULL;
+    if (rows_len) /* a reduction of a batch's rows: its domain is the reduction's input */
+        limit = cg_rows_limit(cg, env, body[nbody - 1]->in[0]->shape.rows, rows_len);
+    call_fused(cg, fn, parallel, buf[n->id], in, nin, buf, limit);
+}
+
 /* Emits the code of one top-level node; buf[id] holds the data pointer of every node
  * before it and receives n's. Kernels are defined on the way (which moves the builder,
  * so its position in nnc_program is restored after each). */
@@ -230,7 +262,7 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
         snprintf(name, sizeof name, "transpose_%d", n->id);
         LLVMValueRef fn = cg_kernel_transpose(cg, name, n);
         LLVMPositionBuilderAtEnd(cg->b, at);
-        call_kernel(cg, fn, buf[n->id], n->in, 1, buf);
+        call_kernel(cg, fn, buf[n->id], n->in, 1, buf, NULL);
         return;
     }
     case IR_OP_MATMUL: {
@@ -242,7 +274,13 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
         int64_t m = n->shape.dims[r - 2], nn = n->shape.dims[r - 1];
         int64_t k = n->in[0]->shape.dims[r - (ta ? 2 : 1)];
         int64_t batch = m * nn > 0 ? ir_shape_numel(&n->shape) / (m * nn) : 0;
-        LLVMValueRef args[9] = {i64c(cg, batch), i64c(cg, m), i64c(cg, nn), i64c(cg, k),
+        /* rows contracted (x^T dy): only the batch's rows; rows of the result are computed
+         * whole (each is its own, and the rows past the batch's are never read) */
+        const IrShape *a = &n->in[0]->shape;
+        LLVMValueRef kv = a->rows && a->rows_axis == r - (ta ? 2 : 1)
+                              ? cg_rows_limit(cg, env, a->rows, k)
+                              : i64c(cg, k);
+        LLVMValueRef args[9] = {i64c(cg, batch), i64c(cg, m), i64c(cg, nn), kv,
                                 i32c(cg, ta), i32c(cg, tb), buf[n->in[0]->id], buf[n->in[1]->id],
                                 buf[n->id]};
         LLVMBuildCall2(cg->b, rt->matmul_ty, rt->matmul, args, 9, "");
@@ -276,7 +314,12 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
         snprintf(name, sizeof name, "%s_%d", ir_op_name(n->op), n->id);
         LLVMValueRef fn = cg_kernel_layout(cg, name, n);
         LLVMPositionBuilderAtEnd(cg->b, at);
-        call_kernel(cg, fn, buf[n->id], n->in, n->nin, buf);
+        /* scatter_add of a batch's rows: only the rows the batch has */
+        const IrShape *idx = &n->in[0]->shape;
+        LLVMValueRef limit = n->op == IR_OP_SCATTER_ADD && idx->rows
+                                 ? cg_rows_limit(cg, env, idx->rows, ir_shape_numel(idx))
+                                 : NULL;
+        call_kernel(cg, fn, buf[n->id], n->in, n->nin, buf, limit);
         return;
     }
     case IR_OP_CONV2D:
@@ -285,16 +328,14 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
     case IR_OP_MAX_POOL2D:
     case IR_OP_MAX_POOL2D_BACKWARD:
     case IR_OP_AVG_POOL2D:
-    case IR_OP_AVG_POOL2D_BACKWARD: cg_emit_nn_call(cg, n, buf); return;
+    case IR_OP_AVG_POOL2D_BACKWARD: cg_emit_nn_call(cg, n, buf, env); return;
     case IR_OP_RANDOM_UNIFORM:
     case IR_OP_RANDOM_NORMAL:
     case IR_OP_RANDOM_BERNOULLI: emit_random(cg, n, buf[n->id], env); return;
     case IR_OP_FUSED: {
         snprintf(name, sizeof name, "fused_%d", n->id);
-        int64_t parallel;
-        LLVMValueRef fn = cg_kernel_fused(cg, name, n, n->in, n->nin, n->attr.fused.body,
-                                          n->attr.fused.nbody, &parallel);
-        call_fused(cg, fn, parallel, buf[n->id], n->in, n->nin, buf);
+        call_fused_node(cg, name, n, n->in, n->nin, n->attr.fused.body, n->attr.fused.nbody,
+                        buf, env);
         return;
     }
     case IR_OP_SLOT_LOAD:
@@ -309,9 +350,7 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
     ASSERT(ir_op_is_elementwise(n->op) || kind == IR_KIND_REDUCE);
     snprintf(name, sizeof name, "%s_%d", ir_op_name(n->op), n->id);
     IrNode *self = (IrNode *)n;
-    int64_t parallel;
-    LLVMValueRef fn = cg_kernel_fused(cg, name, n, n->in, n->nin, &self, 1, &parallel);
-    call_fused(cg, fn, parallel, buf[n->id], n->in, n->nin, buf);
+    call_fused_node(cg, name, n, n->in, n->nin, &self, 1, buf, env);
 }
 
 /* Alike kernels run in blocks of this many elements of one node. The vectorized loop of a
@@ -398,7 +437,7 @@ static void emit_alike_run(Cg *cg, IrNode *const *run, int r, LLVMValueRef *buf)
         LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(group), group, args, 3, "");
         return;
     }
-    cg_parallel_for(cg, blocks, group, table);
+    cg_parallel_for(cg, i64c(cg, blocks), group, table);
 }
 
 int64_t cg_plan_graph(const IrGraph *g, int64_t *offset, int *in_place)

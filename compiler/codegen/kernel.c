@@ -92,16 +92,15 @@ static void add_enum_attr(Cg *cg, LLVMValueRef fn, LLVMAttributeIndex idx, const
 /* Declares the kernel with narr pointer parameters and positions the builder in its
  * entry block. "prefer-vector-width"="512": the x86 backend otherwise sticks to 256-bit
  * vectors on some AVX-512 CPUs; these loops are long and regular enough to want zmm. */
-/* With `ranged`, two i64 parameters (begin, end) come first. */
-static LLVMValueRef kernel_begin(Cg *cg, const char *name, int narr, bool ranged)
+/* With `ranged`, two i64 parameters (begin, end) come first; with `rows`, one i64 (the
+ * row limit, cg_kernel_fused) comes last. */
+static LLVMValueRef kernel_begin(Cg *cg, const char *name, int narr, bool ranged, bool rows)
 {
-    int first = ranged ? 2 : 0;
-    LLVMTypeRef *params = util_malloc(sizeof(LLVMTypeRef) * (size_t)(narr + first));
-    for (int i = 0; i < first; i++)
-        params[i] = cg->i64;
-    for (int i = 0; i < narr; i++)
-        params[first + i] = cg->ptr;
-    LLVMTypeRef fty = LLVMFunctionType(cg->void_, params, (unsigned)(narr + first), 0);
+    int first = ranged ? 2 : 0, n = first + narr + rows;
+    LLVMTypeRef *params = util_malloc(sizeof(LLVMTypeRef) * (size_t)n);
+    for (int i = 0; i < n; i++)
+        params[i] = i < first || i >= first + narr ? cg->i64 : cg->ptr;
+    LLVMTypeRef fty = LLVMFunctionType(cg->void_, params, (unsigned)n, 0);
     util_free(params);
     LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
     LLVMSetLinkage(fn, LLVMInternalLinkage);
@@ -123,9 +122,9 @@ static LLVMValueRef kernel_begin(Cg *cg, const char *name, int narr, bool ranged
     return fn;
 }
 
-LLVMValueRef cg_kernel_begin(Cg *cg, const char *name, int narr)
+LLVMValueRef cg_kernel_begin(Cg *cg, const char *name, int narr, bool limit)
 {
-    return kernel_begin(cg, name, narr, false);
+    return kernel_begin(cg, name, narr, false, limit);
 }
 
 /* Opens `for (iv = start; ; )` in a new block; the body goes where the builder is left. */
@@ -187,6 +186,8 @@ void cg_loop_end(Cg *cg, CgLoop *l, int64_t n)
     loop_end_at(cg, l, LLVMConstInt(cg->i64, (uint64_t)n, 0));
 }
 
+void cg_loop_end_value(Cg *cg, CgLoop *l, LLVMValueRef n) { loop_end_at(cg, l, n); }
+
 /* ---- nest emission ---------------------------------------------------------------------- */
 
 typedef struct Kernel Kernel;
@@ -208,6 +209,11 @@ struct Kernel {
     int split;                       /* register accumulation over axes [split, rank) */
     LLVMValueRef acc;                /* the accumulator's stack slot */
     LLVMValueRef begin, end;         /* a ranged kernel: axis 0 runs over [begin, end) */
+    /* A kernel reducing a batch's rows (cg_kernel_fused's row limit): axis 0 runs over
+     * [0, limit), or, in chunks of `chunk` (nest_chunk_outer), axis 1 of chunk c over
+     * [0, min(chunk, limit - c chunk)). NULL: the axes' own lengths. */
+    LLVMValueRef limit;
+    int64_t chunk;
     int lanes;                       /* the loops of axes [0, lanes) enclose a 16-lane axis
                                         and are not vectorized (0: none) */
 };
@@ -254,16 +260,27 @@ static void emit_loops(Kernel *k, int from, int to, PointFn *point)
     }
     if (k->nest.dims[from] == 0)
         return;
+    Cg *cg = k->cg;
     CgLoop l;
     bool ranged = from == 0 && k->begin;
-    k->iv[from] = ranged ? loop_begin_at(k->cg, &l, k->begin) : cg_loop_begin(k->cg, &l);
+    LLVMValueRef n = LLVMConstInt(cg->i64, (uint64_t)k->nest.dims[from], 0);
+    if (ranged) {
+        n = k->end;
+    } else if (k->limit && from == 0 && !k->chunk) {
+        n = k->limit;
+    } else if (k->limit && from == 1 && k->chunk) {
+        /* min(chunk, limit - iv0 chunk): at least 1, as only chunks with rows run */
+        LLVMValueRef rest = LLVMBuildSub(
+            cg->b, k->limit, LLVMBuildMul(cg->b, k->iv[0], LLVMConstInt(cg->i64, (uint64_t)k->chunk, 0), ""), "");
+        n = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, rest, n, ""), rest, n, "");
+    }
+    k->iv[from] = ranged ? loop_begin_at(cg, &l, k->begin) : cg_loop_begin(cg, &l);
     k->depth = from + 1;
     emit_loops(k, from + 1, to, point);
     k->depth = from;
-    LLVMValueRef n = LLVMConstInt(k->cg->i64, (uint64_t)k->nest.dims[from], 0);
-    LLVMValueRef br = loop_end_at(k->cg, &l, ranged ? k->end : n);
+    LLVMValueRef br = loop_end_at(cg, &l, n);
     if (from < k->lanes)
-        loop_no_vectorize(k->cg, br);
+        loop_no_vectorize(cg, br);
 }
 
 /* ---- elementwise ops ----------------------------------------------------------------------- */
@@ -455,21 +472,26 @@ LLVMValueRef cg_range_function(Cg *cg, const char *name, const char *suffix)
     return fn;
 }
 
-static LLVMValueRef range_trampoline(Cg *cg, const char *name, LLVMValueRef kernel, int narr)
+/* With `rows`, ctx[narr] holds the kernel's row limit (an integer in a pointer). */
+static LLVMValueRef range_trampoline(Cg *cg, const char *name, LLVMValueRef kernel, int narr,
+                                     bool rows)
 {
     LLVMBasicBlockRef saved = LLVMGetInsertBlock(cg->b);
     LLVMValueRef fn = cg_range_function(cg, name, "range");
-    LLVMValueRef *args = util_malloc(sizeof(LLVMValueRef) * (size_t)(narr + 2));
+    LLVMValueRef *args = util_malloc(sizeof(LLVMValueRef) * (size_t)(narr + 3));
     args[0] = LLVMGetParam(fn, 1);
     args[1] = LLVMGetParam(fn, 2);
-    for (int a = 0; a < narr; a++) {
+    for (int a = 0; a < narr + rows; a++) {
         LLVMValueRef at = LLVMConstInt(cg->i64, (uint64_t)a, 0);
         args[2 + a] = LLVMBuildLoad2(cg->b, cg->ptr,
                                      LLVMBuildInBoundsGEP2(cg->b, cg->ptr, LLVMGetParam(fn, 0),
                                                            &at, 1, ""),
                                      "");
     }
-    LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(kernel), kernel, args, (unsigned)(narr + 2), "");
+    if (rows)
+        args[2 + narr] = LLVMBuildPtrToInt(cg->b, args[2 + narr], cg->i64, "limit");
+    LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(kernel), kernel, args,
+                   (unsigned)(narr + 2 + rows), "");
     LLVMBuildRetVoid(cg->b);
     util_free(args);
     LLVMPositionBuilderAtEnd(cg->b, saved);
@@ -523,9 +545,12 @@ static void nest_chunk_outer(Nest *n, int64_t chunks, int64_t out)
 
 /* `void name(out, in0, ...)` for a chunked reduction: runs range (the kernel's range
  * function) over the chunks on the thread pool into `nnc_partials`, then combines the
- * chunks' partial results in chunk order into out. */
+ * chunks' partial results in chunk order into out. With `rows` (a reduction of a batch's
+ * rows), `void name(out, in0, ..., int64_t limit)`: only the chunks of `chunk` rows of
+ * axis 0 that hold some of its first `limit` run (range cuts the last one short). */
 static LLVMValueRef chunked_reduction(Cg *cg, const char *name, LLVMValueRef range, int narr,
-                                      int64_t chunks, int64_t out, IrOp reduce)
+                                      int64_t chunks, int64_t out, IrOp reduce, bool rows,
+                                      int64_t chunk)
 {
     ASSERT(chunks * out <= MAX_PARTIALS);
     LLVMValueRef partials = LLVMGetNamedGlobal(cg->mod, "nnc_partials");
@@ -537,21 +562,38 @@ static LLVMValueRef chunked_reduction(Cg *cg, const char *name, LLVMValueRef ran
         LLVMSetAlignment(partials, 64);
     }
 
-    LLVMValueRef fn = kernel_begin(cg, name, narr, false);
-    LLVMTypeRef ctx_ty = LLVMArrayType2(cg->ptr, (uint64_t)narr);
+    LLVMValueRef fn = kernel_begin(cg, name, narr, false, rows);
+    LLVMTypeRef ctx_ty = LLVMArrayType2(cg->ptr, (uint64_t)(narr + rows));
     LLVMValueRef ctx = LLVMBuildAlloca(cg->b, ctx_ty, "ctx");
-    for (int a = 0; a < narr; a++) {
+    for (int a = 0; a < narr + rows; a++) {
         LLVMValueRef at = LLVMConstInt(cg->i64, (uint64_t)a, 0);
-        LLVMBuildStore(cg->b, a ? LLVMGetParam(fn, (unsigned)a) : partials,
-                       LLVMBuildInBoundsGEP2(cg->b, cg->ptr, ctx, &at, 1, ""));
+        LLVMValueRef v = a == 0 ? partials : LLVMGetParam(fn, (unsigned)a);
+        if (a == narr)
+            v = LLVMBuildIntToPtr(cg->b, v, cg->ptr, "");
+        LLVMBuildStore(cg->b, v, LLVMBuildInBoundsGEP2(cg->b, cg->ptr, ctx, &at, 1, ""));
     }
-    cg_parallel_for(cg, chunks, range, ctx);
+    LLVMValueRef run = LLVMConstInt(cg->i64, (uint64_t)chunks, 0);
+    if (rows) { /* ceil(limit / chunk) */
+        LLVMValueRef c = LLVMConstInt(cg->i64, (uint64_t)chunk, 0);
+        run = LLVMBuildUDiv(cg->b,
+                            LLVMBuildAdd(cg->b, LLVMGetParam(fn, (unsigned)narr),
+                                         LLVMConstInt(cg->i64, (uint64_t)chunk - 1, 0), ""),
+                            c, "chunks");
+    }
+    cg_parallel_for(cg, run, range, ctx);
     LLVMValueRef dst = LLVMGetParam(fn, 0);
     CgLoop l;
     LLVMValueRef i = cg_loop_begin(cg, &l);
     store_f32(cg, load_f32(cg, LLVMBuildInBoundsGEP2(cg->b, cg->f32, partials, &i, 1, "")),
               LLVMBuildInBoundsGEP2(cg->b, cg->f32, dst, &i, 1, ""));
     cg_loop_end(cg, &l, out);
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(cg->ctx, fn, "combined");
+    if (rows) { /* one chunk: nothing to combine (the loop below runs at least once) */
+        LLVMBasicBlockRef more = LLVMAppendBasicBlockInContext(cg->ctx, fn, "combine");
+        LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntUGT, run, LLVMConstInt(cg->i64, 1, 0), ""),
+                        more, done);
+        LLVMPositionBuilderAtEnd(cg->b, more);
+    }
     CgLoop lc;
     LLVMValueRef c = loop_begin_at(cg, &lc, LLVMConstInt(cg->i64, 1, 0));
     LLVMValueRef first = LLVMBuildMul(cg->b, c, LLVMConstInt(cg->i64, (uint64_t)out, 0), "");
@@ -561,7 +603,9 @@ static LLVMValueRef chunked_reduction(Cg *cg, const char *name, LLVMValueRef ran
     LLVMValueRef v = load_f32(cg, LLVMBuildInBoundsGEP2(cg->b, cg->f32, row, &i, 1, ""));
     store_f32(cg, combine(cg, reduce, load_f32(cg, p), v), p);
     cg_loop_end(cg, &l, out);
-    loop_end_at(cg, &lc, LLVMConstInt(cg->i64, (uint64_t)chunks, 0));
+    loop_end_at(cg, &lc, run);
+    LLVMBuildBr(cg->b, done);
+    LLVMPositionBuilderAtEnd(cg->b, done);
     LLVMBuildRetVoid(cg->b);
     return fn;
 }
@@ -570,7 +614,7 @@ static LLVMValueRef chunked_reduction(Cg *cg, const char *name, LLVMValueRef ran
  * kernel itself over its elements, whatever its size: cg_kernel_flat. */
 static LLVMValueRef kernel_fused(Cg *cg, const char *name, const IrNode *node,
                                  IrNode *const *in, int nin, IrNode *const *body, int nbody,
-                                 bool flat, int64_t *parallel)
+                                 bool flat, int64_t *parallel, int64_t *rows_len)
 {
     ASSERT(nbody >= 1);
     const IrNode *root = body[nbody - 1];
@@ -608,6 +652,11 @@ static LLVMValueRef kernel_fused(Cg *cg, const char *name, const IrNode *node,
         nest_split_channels(n, blocked);
     util_free(blocked);
     nest_simplify(n);
+    /* A reduction over a batch's rows (on axis 0, which stays the nest's first, merged
+     * with the axes after it): only the rows the batch has count. */
+    bool rows = reduces && domain.rows && domain.rows_axis == 0 && (axes & 1);
+    ASSERT(!rows || (n->rank > 0 && n->reduced[0]));
+    *rows_len = rows ? n->dims[0] : 0;
 
     /* Large kernels run on the thread pool, split along their outermost axis when it is
      * kept (each output element is then computed by one thread, in the same order as on
@@ -631,13 +680,17 @@ static LLVMValueRef kernel_fused(Cg *cg, const char *name, const IrNode *node,
     LLVMBasicBlockRef caller = LLVMGetInsertBlock(cg->b);
     char chunk_name[160];
     snprintf(chunk_name, sizeof chunk_name, "%s_chunk", name);
-    LLVMValueRef fn = kernel_begin(cg, chunks ? chunk_name : name, n->narr, ranged);
+    LLVMValueRef fn = kernel_begin(cg, chunks ? chunk_name : name, n->narr, ranged, rows);
     k.param = util_malloc(sizeof(LLVMValueRef) * (size_t)n->narr);
     for (int a = 0; a < n->narr; a++)
         k.param[a] = LLVMGetParam(fn, (unsigned)(a + (ranged ? 2 : 0)));
     if (ranged) {
         k.begin = LLVMGetParam(fn, 0);
         k.end = LLVMGetParam(fn, 1);
+    }
+    if (rows) {
+        k.limit = LLVMGetParam(fn, (unsigned)(n->narr + (ranged ? 2 : 0)));
+        k.chunk = chunks && chunks < *rows_len ? *rows_len / chunks : 0;
     }
 
     if (!reduces) {
@@ -665,9 +718,10 @@ static LLVMValueRef kernel_fused(Cg *cg, const char *name, const IrNode *node,
     util_free(k.param);
     util_free(n->stride);
     if (ranged && !flat)
-        fn = range_trampoline(cg, chunks ? chunk_name : name, fn, n->narr);
+        fn = range_trampoline(cg, chunks ? chunk_name : name, fn, n->narr, rows);
     if (chunks) {
-        fn = chunked_reduction(cg, name, fn, n->narr, chunks, out_numel, k.reduce);
+        fn = chunked_reduction(cg, name, fn, n->narr, chunks, out_numel, k.reduce, rows,
+                               k.chunk ? k.chunk : 1);
         *parallel = 0;
     }
     LLVMPositionBuilderAtEnd(cg->b, caller);
@@ -675,16 +729,19 @@ static LLVMValueRef kernel_fused(Cg *cg, const char *name, const IrNode *node,
 }
 
 LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, const IrNode *node, IrNode *const *in,
-                             int nin, IrNode *const *body, int nbody, int64_t *parallel)
+                             int nin, IrNode *const *body, int nbody, int64_t *parallel,
+                             int64_t *rows_len)
 {
-    return kernel_fused(cg, name, node, in, nin, body, nbody, false, parallel);
+    return kernel_fused(cg, name, node, in, nin, body, nbody, false, parallel, rows_len);
 }
 
 LLVMValueRef cg_kernel_flat(Cg *cg, const char *name, const IrNode *f)
 {
-    int64_t parallel;
-    return kernel_fused(cg, name, f, f->in, f->nin, f->attr.fused.body, f->attr.fused.nbody, true,
-                        &parallel);
+    int64_t parallel, rows_len;
+    LLVMValueRef fn = kernel_fused(cg, name, f, f->in, f->nin, f->attr.fused.body,
+                                   f->attr.fused.nbody, true, &parallel, &rows_len);
+    ASSERT(rows_len == 0); /* elementwise: nothing reduces the rows */
+    return fn;
 }
 
 /* ---- copies: transposes and the layout ops of layout.c ------------------------------------- */
@@ -710,7 +767,7 @@ static LLVMValueRef offset_ptr(Cg *cg, LLVMValueRef p, int64_t elements)
 LLVMValueRef cg_kernel_copies(Cg *cg, const char *name, int nin, int64_t zero_fill,
                               const CgCopy *copies, int ncopies)
 {
-    LLVMValueRef fn = cg_kernel_begin(cg, name, nin + 1);
+    LLVMValueRef fn = cg_kernel_begin(cg, name, nin + 1, false);
     LLVMValueRef out = LLVMGetParam(fn, 0);
     if (zero_fill > 0) {
         CgLoop l;
@@ -766,7 +823,7 @@ LLVMValueRef cg_kernel_transpose(Cg *cg, const char *name, const IrNode *t)
     }
     nest_simplify(n);
 
-    LLVMValueRef fn = cg_kernel_begin(cg, name, 2);
+    LLVMValueRef fn = cg_kernel_begin(cg, name, 2, false);
     LLVMValueRef params[2] = {LLVMGetParam(fn, 0), LLVMGetParam(fn, 1)};
     k.param = params;
     emit_loops(&k, 0, n->rank, point_copy);

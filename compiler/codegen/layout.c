@@ -131,7 +131,7 @@ static LLVMValueRef gather_kernel(Cg *cg, const char *name, const IrNode *n)
 {
     int64_t V = n->in[0]->shape.dims[0], D = n->in[0]->shape.dims[1];
     int64_t M = ir_shape_numel(&n->in[1]->shape);
-    LLVMValueRef fn = cg_kernel_begin(cg, name, 3);
+    LLVMValueRef fn = cg_kernel_begin(cg, name, 3, false);
     LLVMValueRef out = LLVMGetParam(fn, 0), table = LLVMGetParam(fn, 1);
     LLVMValueRef indices = LLVMGetParam(fn, 2);
     if (V == 0) {
@@ -160,7 +160,8 @@ static LLVMValueRef scatter_add_kernel(Cg *cg, const char *name, const IrNode *n
 {
     int64_t V = n->shape.dims[0], D = n->shape.dims[1];
     int64_t M = ir_shape_numel(&n->in[0]->shape);
-    LLVMValueRef fn = cg_kernel_begin(cg, name, 3);
+    bool rows = n->in[0]->shape.rows; /* only the batch's rows: M is a parameter */
+    LLVMValueRef fn = cg_kernel_begin(cg, name, 3, rows);
     LLVMValueRef out = LLVMGetParam(fn, 0), indices = LLVMGetParam(fn, 1);
     LLVMValueRef updates = LLVMGetParam(fn, 2);
     zero_fill(cg, out, V * D);
@@ -180,7 +181,10 @@ static LLVMValueRef scatter_add_kernel(Cg *cg, const char *name, const IrNode *n
         cg_loop_end(cg, &ld, D);
         LLVMBuildBr(cg->b, next);
         LLVMPositionBuilderAtEnd(cg->b, next);
-        cg_loop_end(cg, &lm, M);
+        if (rows)
+            cg_loop_end_value(cg, &lm, LLVMGetParam(fn, 3));
+        else
+            cg_loop_end(cg, &lm, M);
     }
     LLVMBuildRetVoid(cg->b);
     return fn;
@@ -195,7 +199,7 @@ static LLVMValueRef argmax_kernel(Cg *cg, const char *name, const IrNode *n)
     int axis = n->attr.argmax.axis;
     int64_t outer, inner, len = xs->dims[axis];
     ir_shape_around(xs, axis, &outer, &inner);
-    LLVMValueRef fn = cg_kernel_begin(cg, name, 2);
+    LLVMValueRef fn = cg_kernel_begin(cg, name, 2, false);
     LLVMValueRef out = LLVMGetParam(fn, 0), x = LLVMGetParam(fn, 1);
     LLVMValueRef best_slot = LLVMBuildAlloca(cg->b, cg->f32, "best");
     LLVMValueRef arg_slot = LLVMBuildAlloca(cg->b, cg->i64, "arg");
@@ -235,7 +239,7 @@ static LLVMValueRef argmax_kernel(Cg *cg, const char *name, const IrNode *n)
 static LLVMValueRef one_hot_kernel(Cg *cg, const char *name, const IrNode *n)
 {
     int64_t M = ir_shape_numel(&n->in[0]->shape), depth = n->attr.one_hot.depth;
-    LLVMValueRef fn = cg_kernel_begin(cg, name, 2);
+    LLVMValueRef fn = cg_kernel_begin(cg, name, 2, false);
     LLVMValueRef out = LLVMGetParam(fn, 0), labels = LLVMGetParam(fn, 1);
     if (M > 0) {
         CgLoop lm, lj;

@@ -76,7 +76,7 @@ static RtPool2d pool_geometry(const IrNode *n)
                       n->attr.pool.size, n->attr.pool.stride};
 }
 
-void cg_emit_nn_call(Cg *cg, const IrNode *n, LLVMValueRef *buf)
+void cg_emit_nn_call(Cg *cg, const IrNode *n, LLVMValueRef *buf, const CgEnv *env)
 {
     const char *name;
     int64_t geometry[GEOMETRY_MAX];
@@ -119,6 +119,15 @@ void cg_emit_nn_call(Cg *cg, const IrNode *n, LLVMValueRef *buf)
     LLVMTypeRef fty;
     LLVMValueRef fn = runtime_function(cg, name, ndata + 1, &fty);
     LLVMValueRef args[4] = {geometry_constant(cg, n, geometry, ngeometry)};
+    const IrShape *x = &n->in[0]->shape;
+    if (n->op == IR_OP_CONV2D_BACKWARD_WEIGHTS && x->rows) {
+        /* the geometry with N, its first field, the batch's rows */
+        LLVMTypeRef ty = LLVMArrayType2(cg->i64, (uint64_t)ngeometry);
+        LLVMValueRef g = LLVMBuildAlloca(cg->b, ty, "geometry");
+        LLVMBuildMemCpy(cg->b, g, 8, args[0], 8, LLVMConstInt(cg->i64, sizeof(int64_t) * (uint64_t)ngeometry, 0));
+        LLVMBuildStore(cg->b, cg_rows_limit(cg, env, x->rows, geometry[0]), g);
+        args[0] = g;
+    }
     for (int i = 0; i < ndata; i++)
         args[i + 1] = data[i];
     LLVMBuildCall2(cg->b, fty, fn, args, (unsigned)ndata + 1, "");

@@ -52,6 +52,7 @@ typedef struct Pg {
     LLVMValueRef state_views;    /* RtTensorView[nstate] of cp's vars, then its slots */
     int nstate;
     LLVMBasicBlockRef train_exit; /* after the training statement: where --max-steps goes */
+    int64_t *rows_largest;       /* CgEnv.rows_largest */
 } Pg;
 
 static LLVMValueRef i64c(Cg *cg, int64_t v) { return LLVMConstInt(cg->i64, (uint64_t)v, 1); }
@@ -429,8 +430,10 @@ static void emit_for_batches(Pg *pg, const ProgStmt *s)
     LLVMBuilderRef b = cg->b;
     const Prog *p = pg->p;
     const ProgData *d = &p->datas[s->index];
-    /* drop_last: every batch is full, so the slots hold [batch, sample] exactly */
+    /* The slots hold [batch, sample], all of it with drop_last (every batch is full), the
+     * first rows when the last batch is smaller (the batch's rows: IrShape.rows). */
     ASSERT(s->x_slot >= 0 && s->batch > 0);
+    bool drop_last = !p->slots[s->x_slot].shape.rows;
     ASSERT(ir_shape_numel(&p->slots[s->x_slot].shape) == s->batch * ir_shape_numel(&d->x_shape));
     ASSERT(s->y_slot < 0 ||
            ir_shape_numel(&p->slots[s->y_slot].shape) == s->batch * ir_shape_numel(&d->y_shape));
@@ -442,8 +445,11 @@ static void emit_for_batches(Pg *pg, const ProgStmt *s)
                              ? LLVMBuildFPToSI(b, load_var(pg, pg->vars, s->epoch_var), cg->i64, "epoch")
                              : i64c(cg, 0);
     LLVMTypeRef begin_params[6] = {cg->ptr, cg->i64, cg->i32, cg->i32, cg->i64, cg->i64};
-    LLVMValueRef begin_args[6] = {pg->datasets[s->index], i64c(cg, s->batch),
-                                  i32c(cg, s->shuffle), i32c(cg, 1), seed, epoch};
+    LLVMValueRef size = i64c(cg, s->batch); /* a bounded setting's at most (rt_setting_bounded) */
+    if (!drop_last && s->size)
+        size = LLVMBuildFPToSI(b, emit_expr(pg, s->size), cg->i64, "batch");
+    LLVMValueRef begin_args[6] = {pg->datasets[s->index], size,
+                                  i32c(cg, s->shuffle), i32c(cg, drop_last), seed, epoch};
     LLVMValueRef it = call_rt(pg, "rt_batches_begin", cg->ptr, begin_params, begin_args, 6);
     LLVMValueRef steps = call_rt(pg, "rt_batches_count", cg->i64, &cg->ptr, &it, 1);
     LLVMValueRef shown, epochs;
@@ -754,6 +760,7 @@ static int64_t define_region(Pg *pg, int k, LLVMValueRef *arena_global)
         .outs = LLVMGetParam(fn, 2),
         .scratch = LLVMBuildInBoundsGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), arena, &off, 1,
                                          "scratch"),
+        .rows_largest = pg->rows_largest,
     };
     cg_emit_graph(cg, g, offset, in_place, arena, &env);
     LLVMBuildRetVoid(cg->b);
@@ -779,7 +786,8 @@ static void emit_settings(Pg *pg)
             call_rt(pg, "rt_flag_string", cg->void_, params, args, 3);
         } else if (st->is_int) {
             LLVMTypeRef params[4] = {cg->ptr, cg->i64, cg->i32, cg->ptr};
-            LLVMValueRef args[4] = {name, i64c(cg, (int64_t)st->dflt), i32c(cg, RT_FLAG_ANY), help};
+            RtFlagCheck check = st->bounded ? RT_FLAG_POSITIVE : RT_FLAG_ANY;
+            LLVMValueRef args[4] = {name, i64c(cg, (int64_t)st->dflt), i32c(cg, check), help};
             call_rt(pg, "rt_flag_int", cg->void_, params, args, 4);
         } else {
             LLVMTypeRef params[4] = {cg->ptr, pg->f64, cg->i32, cg->ptr};
@@ -810,10 +818,11 @@ static void read_settings(Pg *pg)
                                 pg->f64, "");
         else
             v = call_rt(pg, "rt_flag_get_float", pg->f64, &cg->ptr, &name, 1);
-        if (st->fixed) { /* its value is part of the compiled shapes */
+        if (st->fixed || st->bounded) { /* its value is part of the compiled shapes */
             LLVMTypeRef params[3] = {cg->ptr, pg->f64, pg->f64};
             LLVMValueRef args[3] = {name, f64c(pg, st->dflt), v};
-            call_rt(pg, "rt_setting_fixed", cg->void_, params, args, 3);
+            call_rt(pg, st->fixed ? "rt_setting_fixed" : "rt_setting_bounded", cg->void_, params,
+                    args, 3);
         }
         store_var(pg, st->var, v);
     }
@@ -915,6 +924,18 @@ static void load_data(Pg *pg, int i)
     call_rt(pg, "rt_dataset_expect", cg->void_, params, args, 7);
 }
 
+/* out[var] = the batch size of the loop over batches whose rows var holds. */
+static void rows_largest(const ProgBlock *b, int64_t *out)
+{
+    for (int i = 0; i < b->len; i++) {
+        const ProgStmt *s = b->items[i];
+        if (s->kind == PS_FOR_BATCHES && s->rows_var >= 0)
+            out[s->rows_var] = s->batch;
+        rows_largest(&s->body, out);
+        rows_largest(&s->orelse, out);
+    }
+}
+
 static void emit_nnc_program(Pg *pg)
 {
     Cg *cg = pg->cg;
@@ -936,6 +957,9 @@ static void emit_nnc_program(Pg *pg)
     if (pg->cp.stmt >= 0)
         define_state_views(pg);
 
+    pg->rows_largest = util_malloc(sizeof(int64_t) * (size_t)(p->nvars + 1));
+    memset(pg->rows_largest, 0, sizeof(int64_t) * (size_t)(p->nvars + 1));
+    rows_largest(&p->main, pg->rows_largest);
     int nregions = p->regions.len;
     pg->region_fns = util_malloc(sizeof(LLVMValueRef) * (size_t)(nregions + 1));
     LLVMValueRef *arena_globals = util_malloc(sizeof(LLVMValueRef) * (size_t)(nregions + 1));
@@ -970,7 +994,48 @@ static void emit_nnc_program(Pg *pg)
     util_free(arena_globals);
     util_free(pg->datasets);
     util_free(pg->region_fns);
+    util_free(pg->rows_largest);
     util_free(pg->loops);
+}
+
+/* Whether node n of a region (or of a FUSED body) with a batch's rows is one this file's
+ * code runs on partial batches; else why not, in why. Rows must be every tensor's first
+ * axis. Ops on each row alone compute every row of the largest batch (the rows past the
+ * current batch's hold what an earlier batch left, and nothing reads them); those that
+ * combine rows take the row count at run time: reductions, matmuls contracting the rows,
+ * conv2d_backward_weights, scatter_add. */
+static bool rows_supported(const IrNode *n, char *why, size_t len)
+{
+    const char *what = NULL;
+    if (n->shape.rows && n->shape.rows_axis != 0)
+        what = "rows on another axis than the first";
+    for (int i = 0; !what && i < n->nin; i++)
+        if (n->in[i]->shape.rows && n->in[i]->shape.rows_axis != 0)
+            what = "rows on another axis than the first";
+    bool rows_in = n->nin > 0 && n->in[0]->shape.rows;
+    if (!what && n->op == IR_OP_CONCAT && n->shape.rows && n->attr.concat.axis == 0)
+        what = "a concatenation of batches";
+    if (!what && n->op == IR_OP_ARGMAX && rows_in && n->attr.argmax.axis == 0)
+        what = "an argmax over the batch";
+    if (!what && n->op == IR_OP_PRINT && rows_in)
+        what = "printing a batch";
+    for (int i = 0; !what && n->op == IR_OP_FUSED && i < n->attr.fused.nbody; i++)
+        if (!rows_supported(n->attr.fused.body[i], why, len))
+            return false;
+    if (what)
+        snprintf(why, len, "%s (%s)", what, ir_op_name(n->op));
+    return !what;
+}
+
+bool cg_rows_supported(const Prog *p, char *why, size_t len)
+{
+    for (int k = 0; k < p->regions.len; k++) {
+        const IrGraph *g = p->regions.items[k];
+        for (int i = 0; i < g->len; i++)
+            if (!rows_supported(g->nodes[i], why, len))
+                return false;
+    }
+    return true;
 }
 
 CgModule *cg_compile_program(const Prog *p, const char *module_name)

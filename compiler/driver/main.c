@@ -293,6 +293,9 @@ static int compile_program(const Options *o, Prog *p)
         run_pass(o, g, 2, pass_simplify);
         run_pass(o, g, 3, pass_fuse);
     }
+    char why[160];
+    if (!cg_rows_supported(p, why, sizeof why))
+        prog_drop_rows(p); /* every batch full */
     int status = EXIT_OK;
     if (o->eval) {
         fputs("nnc: the reference evaluator does not run train blocks yet\n", stderr);

@@ -78,6 +78,30 @@ void prog_add_string_setting(Prog *p, const char *name, const char *dflt)
     p->settings[p->nsettings++] = (ProgSetting){.name = name, .var = -1, .text = dflt};
 }
 
+static void drop_node_rows(IrNode *n)
+{
+    n->shape.rows = n->shape.rows_axis = 0;
+    if (n->op == IR_OP_FUSED)
+        for (int i = 0; i < n->attr.fused.nbody; i++)
+            drop_node_rows(n->attr.fused.body[i]);
+}
+
+void prog_drop_rows(Prog *p)
+{
+    for (int k = 0; k < p->regions.len; k++) {
+        IrGraph *g = p->regions.items[k];
+        for (int i = 0; i < g->len; i++)
+            drop_node_rows(g->nodes[i]);
+    }
+    for (int i = 0; i < p->nslots; i++)
+        p->slots[i].shape.rows = p->slots[i].shape.rows_axis = 0;
+    for (int i = 0; i < p->nsettings; i++)
+        if (p->settings[i].bounded) {
+            p->settings[i].bounded = false;
+            p->settings[i].fixed = true;
+        }
+}
+
 ProgStmt *prog_stmt(Prog *p, ProgBlock *into, ProgStmtKind kind, Span at)
 {
     ProgStmt *s = ARENA_NEW(&p->arena, ProgStmt);

@@ -78,6 +78,8 @@ struct ProgStmt {
     bool shuffle;
     int x_slot, y_slot, epoch_var;
     int rows_var;       /* the var set to each batch's row count (IrShape.rows), or -1 */
+    ProgExpr *size;     /* with rows: the batch size, a setting's var (at most `batch`), or
+                           NULL: `batch` */
     int loss_out;       /* outs[] index of the step's loss, shown by the progress line, or -1 */
     /* PS_MAP_DATA (and index, n, x_slot, y_slot above) */
     int region, x_out, y_out;
@@ -135,6 +137,9 @@ typedef struct ProgSetting {
     bool is_int;
     double dflt;
     bool fixed;   /* compiled into shapes (a batch size): the flag may not change it */
+    /* the batch size of a loop whose last batch may be smaller (IrShape.rows), and not
+     * fixed: the flag may lower it (the compiled shapes hold the default) */
+    bool bounded;
     const char *text; /* a string setting's default (var is then -1): read where it is used */
 } ProgSetting;
 
@@ -173,6 +178,11 @@ typedef struct ProgCheckpoint {
 
 Prog *prog_new(void);
 void prog_free(Prog *p);
+/* Makes every batch of every loop full: the loops drop their last partial batch, and no
+ * shape has a batch's rows (IrShape.rows) any more. The loops still set their row count
+ * variables, always to the full batch size, which is compiled in (a bounded setting
+ * becomes fixed, and the loops' `size` is ignored). */
+void prog_drop_rows(Prog *p);
 int prog_add_slot(Prog *p, const char *name, IrDType dtype, const IrShape *shape);
 int prog_add_var(Prog *p, const char *name, bool is_int);
 int prog_add_data(Prog *p, const ProgData *d);

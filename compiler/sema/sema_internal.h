@@ -105,6 +105,7 @@ typedef struct DataRef {
     const AstNode *maps[8];   /* map(s, f) transforms, applied to each batch in order */
     int nmaps;
     int64_t batch;            /* V_BATCHES */
+    ProgExpr *size;           /* ... the batch size when it is a setting's (ProgStmt.size) */
     bool drop_last;
     bool shuffle;
     ProgExpr *seed;

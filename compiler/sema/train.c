@@ -707,6 +707,7 @@ Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src)
         loop->y_slot = y_slot;
         loop->epoch_var = c->epoch_var;
         loop->rows_var = rows_var;
+        loop->size = rows_var >= 0 ? d->size : NULL;
         Value *pair[2] = {slot_value(c, pd->x_dtype, &xs, x_slot, rows),
                           slot_value(c, pd->y_dtype, &ys, y_slot, rows)};
         item = val_tuple(c, 2, pair);

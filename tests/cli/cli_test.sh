@@ -337,12 +337,41 @@ case_not_compiled_yet() {
     want_status 1; want_no_out; want_err "^grow\.nn:3:11: error: code generation does not support while conditions computed from tensors"
 }
 
+case_run_time_batch() {  # an executable's --batch may be lower than the compiled one
+    # (the loop's batch has a run-time row count), and trains as a program compiled with
+    # that batch does (to float rounding: 1e-5 relative)
+    cp "$SRC/tests/train/data/points.csv" .
+    printf 'import std\n\ntrain(epochs = 3, batch = 8, lr = 0.5) {\n    data = csv("points.csv", 3)\n    net = dense(3, 2)\n    opt = sgd(lr = lr)\n    for epoch in 1..epochs + 1 {\n        total = 0.0\n        steps = 0\n        for x, y in batches(data, batch) {\n            loss = cross_entropy(net(x), y)\n            opt.step(loss)\n            total += loss\n            steps += 1\n        }\n        log(epoch = epoch, steps = steps, loss = total / steps)\n    }\n}\n' >bt.nn
+    nnc bt.nn -o bt
+    want_status 0
+    run ./bt --help
+    want_status 0; want_out "^  --batch N .*\(> 0, default 8\)"
+    run ./bt --batch 3
+    want_status 0
+    want_out "^epoch = 3, steps = 17, loss = [0-9.]+$"  # 50 samples: 16 batches of 3 and 1 of 2
+    local exe=$out
+    nnc run bt.nn -- --batch 3
+    want_status 0
+    paste <(grep -o "loss = [0-9.]*" <<<"$exe" | cut -d' ' -f3) \
+          <(grep -o "loss = [0-9.]*" <<<"$out" | cut -d' ' -f3) |
+        awk '{ d = $1 - $2; if (d < 0) d = -d; if (NF != 2 || d > 1e-5 * $2) bad = 1 } END { exit bad }' ||
+        problem "./bt --batch 3 and nnc run -- --batch 3 differ: $exe / $out"
+    run ./bt
+    want_status 0; want_out "^epoch = 1, steps = 7, "  # 6 batches of 8 and 1 of 2
+    run ./bt --batch 16
+    want_status 2; want_no_out
+    want_err "^nnc: --batch 16 is larger than 8, the batch size this program's tensors were compiled for; .*\(nnc FILE -o EXE -- --batch 16\)"
+    run ./bt --batch 0
+    want_status 2; want_err "--batch: must be > 0"
+}
+
 case_fixed_batch_flag() {
     # Settings that size compiled tensors (a batch, a layer width) are compiled with the
     # value nnc's command line gives after --: `nnc run` takes the program's flags, and an
     # executable is built with them (nnc FILE -o EXE -- --batch 8). An executable refuses
     # another value at run time: a clear message and status 2, before any training; other
-    # settings it takes.
+    # settings it takes. (This batch is fixed because the program prints the batch, which
+    # needs its size at compile time: case_run_time_batch has one that is not.)
     printf 'import std\n\ntrain(steps = 2, batch = 4, width = 3) {\n    data = fashion_mnist("/usr/share/datasets/fashion-mnist")\n    net = dense(784, width)\n    for i in 0..steps {\n        for x, y in batches(data.test, batch) {\n            print(net(reshape(x, [-1, 784])) * 0)\n            break\n        }\n    }\n}\n' >fixed.nn
     nnc run fixed.nn -- --steps 1
     want_status 0; want_out "^f32\[4, 3\]"
