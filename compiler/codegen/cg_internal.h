@@ -105,10 +105,11 @@ enum { CG_PARALLEL_POINTS = 1 << 16 };
  * for rt_parallel_for, args holding out, in0, ... One whose outermost loop is reduced
  * runs that loop in chunks on the pool itself, each into its own partial result, and
  * combines the partials in chunk order (*parallel 0). The builder is left where it was. */
-/* A reduction of a batch's rows (IrShape.rows on its domain's axis 0, reduced) takes one
- * more parameter, last: the row limit, how much of its outermost loop runs (that loop's
- * length at the largest batch, *rows_len, scaled to the current batch: cg_rows_limit);
- * *rows_len is 0 for any other kernel. */
+/* A kernel over a batch's rows (IrShape.rows on its domain's axis 0) runs only the rows
+ * the current batch has: how much of its outermost loop runs is that loop's length at the
+ * largest batch, *rows_len, scaled to the batch (cg_rows_limit). Split on the pool
+ * (*parallel > 0, then equal to *rows_len), it runs over that many; otherwise it takes
+ * the limit as one more parameter, last. *rows_len is 0 for any other kernel. */
 LLVMValueRef cg_kernel_fused(Cg *cg, const char *name, const IrNode *node, IrNode *const *in,
                              int nin, IrNode *const *body, int nbody, int64_t *parallel,
                              int64_t *rows_len);
@@ -169,9 +170,8 @@ bool *cg_blocked_layouts(const IrGraph *g);
  * result play those roles, and their layouts from `blocked` (by node id; NULL: NCHW). */
 RtConv2d cg_conv_geometry(const IrNode *n, const bool *blocked);
 /* Emits, at the builder's position, the runtime call computing the convolution or pooling
- * node n into buf[n->id] from its inputs' buffers. conv2d_backward_weights of a batch's
- * rows sums over the rows the batch has (env: cg_rows_limit); the other ops compute
- * every row. */
+ * node n into buf[n->id] from its inputs' buffers; on a batch's rows, over the rows the
+ * current batch has (env: cg_rows_limit). */
 void cg_emit_nn_call(Cg *cg, const IrNode *n, LLVMValueRef *buf, const CgEnv *env);
 
 /* ---- slots.c -------------------------------------------------------------------------- */

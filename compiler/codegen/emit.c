@@ -133,8 +133,9 @@ static void declare_runtime(Cg *cg, Runtime *rt)
 static LLVMValueRef i64c(Cg *cg, int64_t v) { return LLVMConstInt(cg->i64, (uint64_t)v, 1); }
 static LLVMValueRef i32c(Cg *cg, int32_t v) { return LLVMConstInt(cg->i32, (uint64_t)v, 1); }
 
-/* A fused kernel from cg_kernel_fused: called directly, or (parallel > 0) through
- * rt_parallel_for(parallel, fn, args) with its pointers in a stack array. */
+/* A fused kernel from cg_kernel_fused: called directly (with limit as its last argument
+ * when not NULL), or (parallel > 0) through rt_parallel_for(limit or parallel, fn, args)
+ * with its pointers in a stack array. */
 static void call_fused(Cg *cg, LLVMValueRef fn, int64_t parallel, LLVMValueRef out,
                        IrNode *const *in, int nin, LLVMValueRef *buf, LLVMValueRef limit);
 
@@ -183,7 +184,6 @@ static void call_fused(Cg *cg, LLVMValueRef fn, int64_t parallel, LLVMValueRef o
         call_kernel(cg, fn, out, in, nin, buf, limit);
         return;
     }
-    ASSERT(!limit);
     LLVMTypeRef array = LLVMArrayType2(cg->ptr, (uint64_t)(nin + 1));
     LLVMValueRef args = LLVMBuildAlloca(cg->b, array, "args");
     for (int i = 0; i <= nin; i++) {
@@ -191,7 +191,7 @@ static void call_fused(Cg *cg, LLVMValueRef fn, int64_t parallel, LLVMValueRef o
         LLVMBuildStore(cg->b, i ? buf[in[i - 1]->id] : out,
                        LLVMBuildInBoundsGEP2(cg->b, cg->ptr, args, &at, 1, ""));
     }
-    cg_parallel_for(cg, i64c(cg, parallel), fn, args);
+    cg_parallel_for(cg, limit ? limit : i64c(cg, parallel), fn, args);
 }
 
 /* rt_random_<kind>(out, n, a, [b,] seed, counter), the runtime's generator that the
@@ -242,8 +242,12 @@ static void call_fused_node(Cg *cg, const char *name, const IrNode *n, IrNode *c
     LLVMValueRef fn = cg_kernel_fused(cg, name, n, in, nin, body, nbody, &parallel, &rows_len);
     LLVMPositionBuilderAtEnd(cg->b, at);
     LLVMValueRef limit = NULL;
-    if (rows_len) /* a reduction of a batch's rows: its domain is the reduction's input */
-        limit = cg_rows_limit(cg, env, body[nbody - 1]->in[0]->shape.rows, rows_len);
+    if (rows_len) { /* the domain: the reduction's input, or the result */
+        const IrNode *root = body[nbody - 1];
+        const IrShape *domain = ir_op_kind(root->op) == IR_KIND_REDUCE ? &root->in[0]->shape
+                                                                       : &root->shape;
+        limit = cg_rows_limit(cg, env, domain->rows, rows_len);
+    }
     call_fused(cg, fn, parallel, buf[n->id], in, nin, buf, limit);
 }
 
@@ -274,13 +278,17 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
         int64_t m = n->shape.dims[r - 2], nn = n->shape.dims[r - 1];
         int64_t k = n->in[0]->shape.dims[r - (ta ? 2 : 1)];
         int64_t batch = m * nn > 0 ? ir_shape_numel(&n->shape) / (m * nn) : 0;
-        /* rows contracted (x^T dy): only the batch's rows; rows of the result are computed
-         * whole (each is its own, and the rows past the batch's are never read) */
+        /* a batch's rows (on axis 0: the stack, M, or K contracted: x^T dy): only the rows
+         * the current batch has */
         const IrShape *a = &n->in[0]->shape;
-        LLVMValueRef kv = a->rows && a->rows_axis == r - (ta ? 2 : 1)
-                              ? cg_rows_limit(cg, env, a->rows, k)
-                              : i64c(cg, k);
-        LLVMValueRef args[9] = {i64c(cg, batch), i64c(cg, m), i64c(cg, nn), kv,
+        LLVMValueRef bv = i64c(cg, batch), mv = i64c(cg, m), kv = i64c(cg, k);
+        if (a->rows && r > 2)
+            bv = cg_rows_limit(cg, env, a->rows, batch);
+        else if (a->rows && ta)
+            kv = cg_rows_limit(cg, env, a->rows, k);
+        else if (a->rows)
+            mv = cg_rows_limit(cg, env, a->rows, m);
+        LLVMValueRef args[9] = {bv, mv, i64c(cg, nn), kv,
                                 i32c(cg, ta), i32c(cg, tb), buf[n->in[0]->id], buf[n->in[1]->id],
                                 buf[n->id]};
         LLVMBuildCall2(cg->b, rt->matmul_ty, rt->matmul, args, 9, "");

@@ -652,10 +652,10 @@ static LLVMValueRef kernel_fused(Cg *cg, const char *name, const IrNode *node,
         nest_split_channels(n, blocked);
     util_free(blocked);
     nest_simplify(n);
-    /* A reduction over a batch's rows (on axis 0, which stays the nest's first, merged
-     * with the axes after it): only the rows the batch has count. */
-    bool rows = reduces && domain.rows && domain.rows_axis == 0 && (axes & 1);
-    ASSERT(!rows || (n->rank > 0 && n->reduced[0]));
+    /* A batch's rows on axis 0 (which stays the nest's first, merged with the axes after
+     * it): only the rows the batch has run. */
+    bool rows = domain.rows && domain.rows_axis == 0;
+    ASSERT(!rows || n->rank > 0);
     *rows_len = rows ? n->dims[0] : 0;
 
     /* Large kernels run on the thread pool, split along their outermost axis when it is
@@ -680,7 +680,10 @@ static LLVMValueRef kernel_fused(Cg *cg, const char *name, const IrNode *node,
     LLVMBasicBlockRef caller = LLVMGetInsertBlock(cg->b);
     char chunk_name[160];
     snprintf(chunk_name, sizeof chunk_name, "%s_chunk", name);
-    LLVMValueRef fn = kernel_begin(cg, chunks ? chunk_name : name, n->narr, ranged, rows);
+    /* the row limit as a parameter, unless the range of a kernel split along its kept
+     * axis 0 says it (the caller runs only the rows the batch has) */
+    bool limited = rows && (!ranged || chunks);
+    LLVMValueRef fn = kernel_begin(cg, chunks ? chunk_name : name, n->narr, ranged, limited);
     k.param = util_malloc(sizeof(LLVMValueRef) * (size_t)n->narr);
     for (int a = 0; a < n->narr; a++)
         k.param[a] = LLVMGetParam(fn, (unsigned)(a + (ranged ? 2 : 0)));
@@ -688,7 +691,7 @@ static LLVMValueRef kernel_fused(Cg *cg, const char *name, const IrNode *node,
         k.begin = LLVMGetParam(fn, 0);
         k.end = LLVMGetParam(fn, 1);
     }
-    if (rows) {
+    if (limited) {
         k.limit = LLVMGetParam(fn, (unsigned)(n->narr + (ranged ? 2 : 0)));
         k.chunk = chunks && chunks < *rows_len ? *rows_len / chunks : 0;
     }
@@ -718,9 +721,9 @@ static LLVMValueRef kernel_fused(Cg *cg, const char *name, const IrNode *node,
     util_free(k.param);
     util_free(n->stride);
     if (ranged && !flat)
-        fn = range_trampoline(cg, chunks ? chunk_name : name, fn, n->narr, rows);
+        fn = range_trampoline(cg, chunks ? chunk_name : name, fn, n->narr, limited);
     if (chunks) {
-        fn = chunked_reduction(cg, name, fn, n->narr, chunks, out_numel, k.reduce, rows,
+        fn = chunked_reduction(cg, name, fn, n->narr, chunks, out_numel, k.reduce, limited,
                                k.chunk ? k.chunk : 1);
         *parallel = 0;
     }

@@ -119,13 +119,13 @@ void cg_emit_nn_call(Cg *cg, const IrNode *n, LLVMValueRef *buf, const CgEnv *en
     LLVMTypeRef fty;
     LLVMValueRef fn = runtime_function(cg, name, ndata + 1, &fty);
     LLVMValueRef args[4] = {geometry_constant(cg, n, geometry, ngeometry)};
-    const IrShape *x = &n->in[0]->shape;
-    if (n->op == IR_OP_CONV2D_BACKWARD_WEIGHTS && x->rows) {
+    int rows = n->shape.rows ? n->shape.rows : n->in[0]->shape.rows;
+    if (rows) {
         /* the geometry with N, its first field, the batch's rows */
         LLVMTypeRef ty = LLVMArrayType2(cg->i64, (uint64_t)ngeometry);
         LLVMValueRef g = LLVMBuildAlloca(cg->b, ty, "geometry");
         LLVMBuildMemCpy(cg->b, g, 8, args[0], 8, LLVMConstInt(cg->i64, sizeof(int64_t) * (uint64_t)ngeometry, 0));
-        LLVMBuildStore(cg->b, cg_rows_limit(cg, env, x->rows, geometry[0]), g);
+        LLVMBuildStore(cg->b, cg_rows_limit(cg, env, rows, geometry[0]), g);
         args[0] = g;
     }
     for (int i = 0; i < ndata; i++)
