@@ -160,9 +160,8 @@ LLVMValueRef cg_rows_limit(Cg *cg, const CgEnv *env, int rows, int64_t size)
     ASSERT(largest > 0 && size % largest == 0);
     LLVMTypeRef f64 = LLVMDoubleTypeInContext(cg->ctx);
     LLVMValueRef at = i64c(cg, rows - 1);
-    LLVMValueRef r = LLVMBuildFPToSI(
-        cg->b, LLVMBuildLoad2(cg->b, f64, LLVMBuildInBoundsGEP2(cg->b, f64, env->vars, &at, 1, ""), ""),
-        cg->i64, "rows");
+    LLVMValueRef var = LLVMBuildInBoundsGEP2(cg->b, f64, env->vars, &at, 1, "");
+    LLVMValueRef r = LLVMBuildFPToSI(cg->b, LLVMBuildLoad2(cg->b, f64, var, ""), cg->i64, "rows");
     return size == largest ? r : LLVMBuildMul(cg->b, r, i64c(cg, size / largest), "");
 }
 

@@ -92,11 +92,11 @@ static void add_enum_attr(Cg *cg, LLVMValueRef fn, LLVMAttributeIndex idx, const
 /* Declares the kernel with narr pointer parameters and positions the builder in its
  * entry block. "prefer-vector-width"="512": the x86 backend otherwise sticks to 256-bit
  * vectors on some AVX-512 CPUs; these loops are long and regular enough to want zmm. */
-/* With `ranged`, two i64 parameters (begin, end) come first; with `rows`, one i64 (the
+/* With `ranged`, two i64 parameters (begin, end) come first; with `limit`, one i64 (the
  * row limit, cg_kernel_fused) comes last. */
-static LLVMValueRef kernel_begin(Cg *cg, const char *name, int narr, bool ranged, bool rows)
+static LLVMValueRef kernel_begin(Cg *cg, const char *name, int narr, bool ranged, bool limit)
 {
-    int first = ranged ? 2 : 0, n = first + narr + rows;
+    int first = ranged ? 2 : 0, n = first + narr + limit;
     LLVMTypeRef *params = util_malloc(sizeof(LLVMTypeRef) * (size_t)n);
     for (int i = 0; i < n; i++)
         params[i] = i < first || i >= first + narr ? cg->i64 : cg->ptr;
@@ -209,7 +209,7 @@ struct Kernel {
     int split;                       /* register accumulation over axes [split, rank) */
     LLVMValueRef acc;                /* the accumulator's stack slot */
     LLVMValueRef begin, end;         /* a ranged kernel: axis 0 runs over [begin, end) */
-    /* A kernel reducing a batch's rows (cg_kernel_fused's row limit): axis 0 runs over
+    /* A kernel over a batch's rows (cg_kernel_fused's row limit): axis 0 runs over
      * [0, limit), or, in chunks of `chunk` (nest_chunk_outer), axis 1 of chunk c over
      * [0, min(chunk, limit - c chunk)). NULL: the axes' own lengths. */
     LLVMValueRef limit;
@@ -270,8 +270,9 @@ static void emit_loops(Kernel *k, int from, int to, PointFn *point)
         n = k->limit;
     } else if (k->limit && from == 1 && k->chunk) {
         /* min(chunk, limit - iv0 chunk): at least 1, as only chunks with rows run */
-        LLVMValueRef rest = LLVMBuildSub(
-            cg->b, k->limit, LLVMBuildMul(cg->b, k->iv[0], LLVMConstInt(cg->i64, (uint64_t)k->chunk, 0), ""), "");
+        LLVMValueRef chunk = LLVMConstInt(cg->i64, (uint64_t)k->chunk, 0);
+        LLVMValueRef done = LLVMBuildMul(cg->b, k->iv[0], chunk, "");
+        LLVMValueRef rest = LLVMBuildSub(cg->b, k->limit, done, "");
         n = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, rest, n, ""), rest, n, "");
     }
     k->iv[from] = ranged ? loop_begin_at(cg, &l, k->begin) : cg_loop_begin(cg, &l);
@@ -590,8 +591,8 @@ static LLVMValueRef chunked_reduction(Cg *cg, const char *name, LLVMValueRef ran
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(cg->ctx, fn, "combined");
     if (rows) { /* one chunk: nothing to combine (the loop below runs at least once) */
         LLVMBasicBlockRef more = LLVMAppendBasicBlockInContext(cg->ctx, fn, "combine");
-        LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntUGT, run, LLVMConstInt(cg->i64, 1, 0), ""),
-                        more, done);
+        LLVMValueRef one = LLVMConstInt(cg->i64, 1, 0);
+        LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntUGT, run, one, ""), more, done);
         LLVMPositionBuilderAtEnd(cg->b, more);
     }
     CgLoop lc;

@@ -124,7 +124,8 @@ void cg_emit_nn_call(Cg *cg, const IrNode *n, LLVMValueRef *buf, const CgEnv *en
         /* the geometry with N, its first field, the batch's rows */
         LLVMTypeRef ty = LLVMArrayType2(cg->i64, (uint64_t)ngeometry);
         LLVMValueRef g = LLVMBuildAlloca(cg->b, ty, "geometry");
-        LLVMBuildMemCpy(cg->b, g, 8, args[0], 8, LLVMConstInt(cg->i64, sizeof(int64_t) * (uint64_t)ngeometry, 0));
+        LLVMValueRef bytes = LLVMConstInt(cg->i64, sizeof(int64_t) * (uint64_t)ngeometry, 0);
+        LLVMBuildMemCpy(cg->b, g, 8, args[0], 8, bytes);
         LLVMBuildStore(cg->b, cg_rows_limit(cg, env, rows, geometry[0]), g);
         args[0] = g;
     }

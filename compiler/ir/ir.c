@@ -35,7 +35,7 @@ const IrNode *ir_slot_source(const IrNode *n)
 
 bool ir_fused_flat(const IrNode *a)
 {
-    if (a->op != IR_OP_FUSED || ir_shape_numel(&a->shape) < 2)
+    if (a->op != IR_OP_FUSED || ir_shape_numel(&a->shape) < 2 || a->shape.rows)
         return false;
     for (int j = 0; j < a->attr.fused.nbody; j++)
         if (!ir_op_is_elementwise(a->attr.fused.body[j]->op))

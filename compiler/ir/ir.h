@@ -158,8 +158,9 @@ int ir_op_arity(IrOp op);
 IrOpKind ir_op_kind(IrOp op);
 bool ir_op_is_elementwise(IrOp op);   /* UNARY, BINARY, SELECT, BROADCAST kinds */
 /* Whether FUSED node a is a flat elementwise kernel: its body is elementwise, each input
- * has a's shape or one element, and a has more than one. Such a kernel is one loop over
- * its elements, the same code for any shape. */
+ * has a's shape or one element, a has more than one, and no batch's rows (IrShape.rows:
+ * its size is known at compile time). Such a kernel is one loop over its elements, the
+ * same code for any shape. */
 bool ir_fused_flat(const IrNode *a);
 /* The SLOT_LOAD whose storage n views (n itself, or through reshapes), or NULL. */
 const IrNode *ir_slot_source(const IrNode *n);

@@ -570,7 +570,8 @@ static bool infer_rows(IrOp op, IrNode *const *in, int nin, const IrNode *p, IrS
         if (op == IR_OP_GRAD)
             *out = with_rows(*out, in[1]->shape.rows, in[1]->shape.rows_axis);
         else
-            *out = with_rows(*out, op == IR_OP_SCALAR_INPUT ? 0 : p->shape.rows, p->shape.rows_axis);
+            *out = with_rows(*out, op == IR_OP_SCALAR_INPUT ? 0 : p->shape.rows,
+                             p->shape.rows_axis);
         return true;
     case IR_KIND_EFFECT:
         *out = with_rows(*out, 0, 0);
@@ -666,7 +667,8 @@ static bool infer_rows(IrOp op, IrNode *const *in, int nin, const IrNode *p, IrS
     /* convolution, pooling, upsample2d: images [N, C, H, W], rows on N only */
     for (int i = 0; i < nin; i++)
         if (in[i]->shape.rows && in[i]->shape.rows_axis != 0)
-            return ROWS_ERR("%s of a batch's rows on axis %d", ir_op_name(op), in[i]->shape.rows_axis);
+            return ROWS_ERR("%s of a batch's rows on axis %d", ir_op_name(op),
+                            in[i]->shape.rows_axis);
     switch (op) {
     case IR_OP_CONV2D:
     case IR_OP_CONV2D_BACKWARD_DATA:

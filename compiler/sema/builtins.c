@@ -1711,19 +1711,7 @@ static Value *t_batches(Checker *c, CallArgs *a, const Builtin *b, Value *r)
         sema_unsupported(c, arg_span(a, 0), "batches of this data");
         return val_error(c);
     }
-    /* The batch size is part of the compiled shapes: a setting's default is used. Where
-     * the batch's rows are a run-time size (train_for), the setting may lower it. */
     int64_t batch = size->known ? size->i : size->hx ? size->i : -1;
-    bool drop_last = a->v[3] && a->v[3]->b;
-    bool rows = c->opts && c->opts->batch_rows && !drop_last && batch >= 2;
-    ProgExpr *setting = NULL;
-    if (!size->known && size->hx && size->hx->kind == PX_VAR)
-        for (int i = 0; i < c->prog->nsettings; i++)
-            if (c->prog->settings[i].var == size->hx->index) {
-                c->prog->settings[i].fixed |= !rows;
-                c->prog->settings[i].bounded |= rows;
-                setting = size->hx;
-            }
     if (batch <= 0) {
         sema_unsupported(c, arg_span(a, 1), "a batch size known only at run time");
         return val_error(c);
@@ -1736,11 +1724,20 @@ static Value *t_batches(Checker *c, CallArgs *a, const Builtin *b, Value *r)
     v->data = ARENA_NEW(c->arena, DataRef);
     *v->data = *in;
     v->data->batch = batch;
-    v->data->size = setting;
-    v->data->drop_last = drop_last;
+    v->data->drop_last = a->v[3] && a->v[3]->b;
     v->data->shuffle = a->v[2] && a->v[2]->b;
     v->data->seed = a->v[4] ? train_host(c, a->v[4], arg_span(a, 4)) : NULL;
-    /* the compiled batches all have the full size (the last partial batch is dropped) */
+    /* The batch size is part of the compiled shapes: a setting's default is used. Where
+     * the batch's rows are a run-time size (train_for), the setting may lower it. */
+    if (!size->known && size->hx && size->hx->kind == PX_VAR)
+        for (int i = 0; i < c->prog->nsettings; i++)
+            if (c->prog->settings[i].var == size->hx->index) {
+                bool rows = train_rows_loop(c, v->data);
+                c->prog->settings[i].fixed |= !rows;
+                c->prog->settings[i].bounded |= rows;
+                v->data->size = size->hx;
+            }
+    /* the batches' sample types have the full batch (train_for gives its items rows) */
     if (v->x->rank > 0)
         v->x = val_copy(c, v->x), v->x->dims[0] = dim_const(batch);
     if (v->y->rank > 0)

@@ -441,6 +441,9 @@ ProgExpr *train_count_step(Checker *c, Instance *opt, Span at);
  * shapes, and the setting becomes fixed (an executable refuses another value). False for
  * any other symbol. */
 bool train_setting_size(Checker *c, Dim d, int64_t *n);
+/* Whether a loop over the batches d describes has rows (IrShape.rows): its last batch may
+ * be smaller, and SemaOptions.batch_rows asks for them. */
+bool train_rows_loop(const Checker *c, const DataRef *d);
 /* A dimension that is a multiple of a batch's rows (IrShape.rows): the entry saying how
  * many rows, or NULL. */
 const RowsSym *train_rows_dim(const Checker *c, Dim d);

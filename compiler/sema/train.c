@@ -187,6 +187,11 @@ bool train_setting_size(Checker *c, Dim d, int64_t *n)
     return false;
 }
 
+bool train_rows_loop(const Checker *c, const DataRef *d)
+{
+    return c->opts && c->opts->batch_rows && !d->drop_last && d->batch >= 2;
+}
+
 const RowsSym *train_rows_dim(const Checker *c, Dim d)
 {
     for (int i = 0; d.sym > 0 && i < c->nrows_syms; i++)
@@ -582,7 +587,6 @@ static int register_data(Checker *c, const DataRef *d, Span at)
     return n;
 }
 
-/* A tensor value kept in a slot of the given type. */
 /* A tensor value kept in `slot`; its first dimension is `rows` (a symbol) when the shape
  * has rows. */
 static Value *slot_value(Checker *c, IrDType dtype, const IrShape *shape, int slot, Dim rows)
@@ -683,7 +687,7 @@ Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src)
          * axis is a symbol of its own, the rows (IrShape.rows), held in a variable. */
         int rows_var = -1;
         Dim rows = DIM_ANY;
-        if (c->opts && c->opts->batch_rows && !d->drop_last && d->batch >= 2) {
+        if (train_rows_loop(c, d)) {
             char name[32];
             snprintf(name, sizeof name, "rows%d", c->prog->nvars);
             rows_var = prog_add_var(c->prog, name, true);
