@@ -45,8 +45,9 @@ int rt_exit(void);
 /* Report a runtime failure ("nnc: <msg>") and exit with status 1. */
 _Noreturn void rt_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A setting whose value was compiled into the program's shapes (a batch size): if the
- * command line gave another value, says so and exits with status 2. */
-void rt_setting_fixed(const char *name, double compiled, double given);
+ * command line gave another value, says so and exits with status 2. `why`, when not
+ * NULL, says why a batch size is compiled in (its loop could not run smaller batches). */
+void rt_setting_fixed(const char *name, double compiled, double given, const char *why);
 /* The same for a setting that is the batch size of loops whose last batch may be smaller:
  * it may be lower than the compiled value (the largest), not higher. */
 void rt_setting_bounded(const char *name, double compiled, double given);

@@ -66,13 +66,16 @@ void rt_setting_bounded(const char *name, double compiled, double given)
     exit(2);
 }
 
-void rt_setting_fixed(const char *name, double compiled, double given)
+void rt_setting_fixed(const char *name, double compiled, double given, const char *why)
 {
     if (!rt_flag_is_set(name) || given == compiled)
         return;
     fflush(stdout);
-    fprintf(stderr, "nnc: --%s is %g in this program: it sizes the compiled tensors; compile "
-                    "the program with the value you want (nnc FILE -o EXE -- --%s %g)\n",
-            name, compiled, name, given);
+    fprintf(stderr, "nnc: --%s is %g in this program: it sizes the compiled tensors", name,
+            compiled);
+    if (why)
+        fprintf(stderr, " (every batch is full: %s)", why);
+    fprintf(stderr, "; compile the program with the value you want (nnc FILE -o EXE -- --%s %g)\n",
+            name, given);
     exit(2);
 }

@@ -818,11 +818,16 @@ static void read_settings(Pg *pg)
                                 pg->f64, "");
         else
             v = call_rt(pg, "rt_flag_get_float", pg->f64, &cg->ptr, &name, 1);
-        if (st->fixed || st->bounded) { /* its value is part of the compiled shapes */
+        if (st->fixed) { /* its value is part of the compiled shapes */
+            LLVMTypeRef params[4] = {cg->ptr, pg->f64, pg->f64, cg->ptr};
+            LLVMValueRef why = st->why_full ? string_ptr(pg, st->why_full)
+                                            : LLVMConstPointerNull(cg->ptr);
+            LLVMValueRef args[4] = {name, f64c(pg, st->dflt), v, why};
+            call_rt(pg, "rt_setting_fixed", cg->void_, params, args, 4);
+        } else if (st->bounded) { /* the compiled shapes hold at most its default */
             LLVMTypeRef params[3] = {cg->ptr, pg->f64, pg->f64};
             LLVMValueRef args[3] = {name, f64c(pg, st->dflt), v};
-            call_rt(pg, st->fixed ? "rt_setting_fixed" : "rt_setting_bounded", cg->void_, params,
-                    args, 3);
+            call_rt(pg, "rt_setting_bounded", cg->void_, params, args, 3);
         }
         store_var(pg, st->var, v);
     }

@@ -295,7 +295,7 @@ static int compile_program(const Options *o, Prog *p)
     }
     char why[160];
     if (!cg_rows_supported(p, why, sizeof why))
-        prog_drop_rows(p); /* every batch full */
+        prog_drop_rows(p, why); /* every batch full */
     int status = EXIT_OK;
     if (o->eval) {
         fputs("nnc: the reference evaluator does not run train blocks yet\n", stderr);
@@ -394,12 +394,19 @@ int main(int argc, char **argv)
                           o.command == CMD_BUILD || o.command == CMD_GRADCHECK, g != NULL};
         DiagMark before = diag_mark(&diags);
         SemaResult r = sema_check(program, &so, &ast_arena, &diags);
+        char why[512];
         if (r.errors && r.batch_rows_used) {
             /* the batch's rows did not work out: full batches only (SemaOptions.batch_rows) */
+            const Diag *first = &diags.items[before.len];
+            int line, col;
+            diag_line_col(first->span.file, first->span.lo, &line, &col);
+            snprintf(why, sizeof why, "%s:%d:%d: %s", first->span.file->name, line, col,
+                     first->msg);
             diag_rewind(&diags, before);
             ir_graph_free(g);
             so.trace = g = ir_graph_new();
             so.batch_rows = false;
+            so.batch_rows_why = why;
             sema_check(program, &so, &ast_arena, &diags);
         }
         if (diags.errors == 0 && o.command == CMD_BUILD && o.prog_argc > 0 && !prog) {

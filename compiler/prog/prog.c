@@ -86,7 +86,7 @@ static void drop_node_rows(IrNode *n)
             drop_node_rows(n->attr.fused.body[i]);
 }
 
-void prog_drop_rows(Prog *p)
+void prog_drop_rows(Prog *p, const char *why)
 {
     for (int k = 0; k < p->regions.len; k++) {
         IrGraph *g = p->regions.items[k];
@@ -99,6 +99,7 @@ void prog_drop_rows(Prog *p)
         if (p->settings[i].bounded) {
             p->settings[i].bounded = false;
             p->settings[i].fixed = true;
+            p->settings[i].why_full = arena_strndup(&p->arena, why, strlen(why));
         }
 }
 

@@ -140,6 +140,8 @@ typedef struct ProgSetting {
     /* the batch size of a loop whose last batch may be smaller (IrShape.rows), and not
      * fixed: the flag may lower it (the compiled shapes hold the default) */
     bool bounded;
+    const char *why_full; /* fixed because every batch is full where its rows would not
+                             work out: why (for the executable's message), or NULL */
     const char *text; /* a string setting's default (var is then -1): read where it is used */
 } ProgSetting;
 
@@ -181,8 +183,8 @@ void prog_free(Prog *p);
 /* Makes every batch of every loop full: the loops drop their last partial batch, and no
  * shape has a batch's rows (IrShape.rows) any more. The loops still set their row count
  * variables, always to the full batch size, which is compiled in (a bounded setting
- * becomes fixed, and the loops' `size` is ignored). */
-void prog_drop_rows(Prog *p);
+ * becomes fixed, with `why` as its why_full, and the loops' `size` is ignored). */
+void prog_drop_rows(Prog *p, const char *why);
 int prog_add_slot(Prog *p, const char *name, IrDType dtype, const IrShape *shape);
 int prog_add_var(Prog *p, const char *name, bool is_int);
 int prog_add_data(Prog *p, const ProgData *d);

@@ -1735,6 +1735,9 @@ static Value *t_batches(Checker *c, CallArgs *a, const Builtin *b, Value *r)
                 bool rows = train_rows_loop(c, v->data);
                 c->prog->settings[i].fixed |= !rows;
                 c->prog->settings[i].bounded |= rows;
+                const char *why = c->opts->batch_rows_why;
+                if (!rows && !v->data->drop_last && batch >= 2 && why)
+                    c->prog->settings[i].why_full = arena_strndup(&c->prog->arena, why, strlen(why));
                 v->data->size = size->hx;
             }
     /* the batches' sample types have the full batch (train_for gives its items rows) */

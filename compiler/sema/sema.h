@@ -65,6 +65,9 @@ typedef struct SemaOptions {
      * where a compile-time size is needed), checking again without it compiles every
      * batch at the full size. */
     bool batch_rows;
+    /* Without batch_rows after it failed: why, given to the batch settings fixed because
+     * of it (ProgSetting.why_full). */
+    const char *batch_rows_why;
 } SemaOptions;
 
 typedef struct SemaResult {

@@ -40,7 +40,7 @@ void train_check_rows(Checker *c)
     for (int i = 0; i < c->prog->regions.len; i++) {
         IrGraph *g = c->prog->regions.items[i];
         if (g->invalid) {
-            sema_unsupported(c, g->invalid_at, g->invalid);
+            sema_unsupported(c, g->invalid_at, g->invalid + strlen(IR_ROWS_ERROR));
             return;
         }
     }

@@ -195,6 +195,12 @@ case_batch_rows() {  # a loop over batches traces its first axis as the batch's 
     want_status 0; want_no_err
     want_out 'for batches of data[0-9]+ \(batch 100, shuffled\) into slots [0-9]+, [0-9]+ \{$'
     want_out '^slot [0-9]+ batch\.x f32\[100, 28, 28\]$'
+    # ... and its executable's fixed --batch says why
+    nnc first.nn -o first
+    want_status 0
+    run ./first --batch 50
+    want_status 2
+    want_err "^nnc: --batch is 100 in this program: it sizes the compiled tensors \(every batch is full: first\.nn:[0-9]+:[0-9]+: code generation does not support a slice of a batch's rows yet\); "
 }
 
 case_gradcheck() {  # nnc gradcheck: a training step's gradients against central differences
@@ -389,7 +395,7 @@ case_fixed_batch_flag() {
     want_status 0; want_out "^  --batch N .*\(default 2\)"
     run ./fixed --batch 8
     want_status 2; want_no_out
-    want_err "^nnc: --batch is 2 in this program: .*\(nnc FILE -o EXE -- --batch 8\)"
+    want_err "^nnc: --batch is 2 in this program: it sizes the compiled tensors \(every batch is full: printing a batch \(print\)\); .*\(nnc FILE -o EXE -- --batch 8\)"
     # building: only the train block's settings, each with a value of its type
     nnc fixed.nn -o fixed -- --threads 2
     want_status 1; want_err "has no such setting"
