@@ -397,11 +397,15 @@ int main(int argc, char **argv)
         char why[512];
         if (r.errors && r.batch_rows_used) {
             /* the batch's rows did not work out: full batches only (SemaOptions.batch_rows) */
-            const Diag *first = &diags.items[before.len];
+            const Diag *first = diags.len > before.len ? &diags.items[before.len] : NULL;
             int line, col;
-            diag_line_col(first->span.file, first->span.lo, &line, &col);
-            snprintf(why, sizeof why, "%s:%d:%d: %s", first->span.file->name, line, col,
-                     first->msg);
+            if (first && first->span.file) {
+                diag_line_col(first->span.file, first->span.lo, &line, &col);
+                snprintf(why, sizeof why, "%s:%d:%d: %s", first->span.file->name, line, col,
+                         first->msg);
+            } else {
+                snprintf(why, sizeof why, "%s", first ? first->msg : "an error in the program");
+            }
             diag_rewind(&diags, before);
             ir_graph_free(g);
             so.trace = g = ir_graph_new();
