@@ -2,8 +2,8 @@
 # bench/mlp.sh — MLP training step time, nnc against PyTorch, side by side on this machine.
 #
 # nnc: bench/mlp.nn compiled to an executable per batch size (nnc FILE -o EXE -- --batch B),
-# one epoch of Fashion-MNIST (937 or 234 steps) run RUNS times; the time per step is the
-# epoch's steps / (it/s) from the progress line, median over runs. PyTorch:
+# one epoch of Fashion-MNIST (938 or 235 steps, the last smaller) run RUNS times; the time
+# per step is the epoch's steps / (it/s) from the progress line, median over runs. PyTorch:
 # shared/peers/torch/mlp.py (median of 20 steps after 5 warm-ups) with OPENBLAS_CORETYPE
 # unset and the faster of 1 and 2 threads, as shared/peers/README.md prescribes. Prints ms/step for both, the ratio nnc/PyTorch
 # (below 1: nnc is faster), and nnc's GFLOP/s against the machine's FP32 peak (474 GFLOP/s

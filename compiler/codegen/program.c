@@ -1003,12 +1003,11 @@ static void emit_nnc_program(Pg *pg)
     util_free(pg->loops);
 }
 
-/* Whether node n of a region (or of a FUSED body) with a batch's rows is one this file's
- * code runs on partial batches; else why not, in why. Rows must be every tensor's first
- * axis. Ops on each row alone compute every row of the largest batch (the rows past the
- * current batch's hold what an earlier batch left, and nothing reads them); those that
- * combine rows take the row count at run time: reductions, matmuls contracting the rows,
- * conv2d_backward_weights, scatter_add. */
+/* Whether node n of a region (or of a FUSED body) with a batch's rows is one the code
+ * runs on partial batches; else why not, in why. Rows must be every tensor's first axis:
+ * kernels, matmuls, convolutions, pooling and scatter_add then run the rows the batch has
+ * (cg_rows_limit); layout copies cover the largest batch, and no result depends on the
+ * rows past the current batch's. Ops that would need the rows elsewhere are refused. */
 static bool rows_supported(const IrNode *n, char *why, size_t len)
 {
     const char *what = NULL;
