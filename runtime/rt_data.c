@@ -344,6 +344,28 @@ RtBatches *rt_batches_begin(const RtDataset *ds, int64_t batch, int32_t shuffle,
     return it;
 }
 
+/* Batches of at least this many bytes are gathered in parallel (below that, handing the
+ * rows to the pool costs more than the copy: a batch of 64 Fashion-MNIST images is 200 KB). */
+#define RT_GATHER_PARALLEL ((size_t)128 << 10)
+
+typedef struct RtGather {
+    const RtDataset *ds;
+    const int64_t *order; /* the batch's sample indices, or NULL: samples first, first + 1, ... */
+    int64_t first;
+    uint32_t *x, *y; /* y may be NULL */
+} RtGather;
+
+static void rt_gather_rows(void *context, int64_t begin, int64_t end)
+{
+    const RtGather *job = context;
+    const RtDataset *ds = job->ds;
+    for (int64_t r = begin; r < end; r++) {
+        int64_t sample = job->order ? job->order[r] : job->first + r;
+        rt_copy_sample(ds, sample, job->x + r * ds->x.size,
+                       job->y ? job->y + r * ds->y.size : NULL);
+    }
+}
+
 static void rt_poison(uint32_t *p, int64_t n, RtDtype dtype)
 {
     uint32_t v = dtype == RT_DTYPE_I32 ? 0 : 0x7fc00000u; /* 0, quiet NaN */
@@ -360,10 +382,14 @@ int64_t rt_batches_next(RtBatches *it, void *x_out, void *y_out)
     int64_t rows = it->used - start < it->batch ? it->used - start : it->batch;
     uint32_t *x = x_out;
     uint32_t *y = y_out;
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t sample = it->order ? it->order[start + r] : start + r;
-        rt_copy_sample(ds, sample, x + r * ds->x.size, y ? y + r * ds->y.size : NULL);
-    }
+    RtGather job = {ds, it->order ? it->order + start : NULL, start, x, y};
+    /* A large batch is gathered on the pool: its rows are scattered over the data set, so
+     * the copy is bound by memory latency, and it runs between steps with the workers
+     * idle. Each row is a plain copy, so the bytes do not depend on the thread count. */
+    if ((size_t)rows * (size_t)(ds->x.size + ds->y.size) * RT_ELEMENT_BYTES >= RT_GATHER_PARALLEL)
+        rt_parallel_for(rows, rt_gather_rows, &job);
+    else
+        rt_gather_rows(&job, 0, rows);
     /* A smaller last batch: the rows past it get NaN (floats) and 0 (indices: valid ones,
      * which gathers and scatters do not skip), so that compiled code reading them, which
      * it must not, shows in its results. */

@@ -572,6 +572,50 @@ static void test_batches(void)
     rt_dataset_free(ds);
 }
 
+/* A batch of 200 samples of 256 floats (200 KiB) is gathered on the pool (rt_batches_next:
+ * 128 KiB or more); each row must be its sample's, at 1 and 2 threads alike, and the rows
+ * past the last, partial batch must be NaN (floats) and 0 (labels). */
+static void test_large_batches(void)
+{
+    enum { SAMPLES = 650, WIDTH = 256, BATCH = 200 };
+    int64_t x_shape[1] = {WIDTH}, y_shape[1] = {1};
+    RtDataset *ds = rt_dataset_new(SAMPLES, RT_DTYPE_F32, 1, x_shape, RT_DTYPE_I32, 1, y_shape);
+    float row[WIDTH];
+    for (int32_t i = 0; i < SAMPLES; i++) {
+        for (int j = 0; j < WIDTH; j++)
+            row[j] = (float)(i * 1000 + j);
+        rt_dataset_set(ds, i, row, &i);
+    }
+    float *x = malloc(sizeof(float) * BATCH * WIDTH);
+    int32_t y[BATCH];
+    for (int32_t threads = 1; threads <= 2; threads++) {
+        rt_pool_set_threads(threads);
+        RtBatches *it = rt_batches_begin(ds, BATCH, 1, 0, 7, 0);
+        int64_t rows, seen = 0, last = 0;
+        int rows_ok = 1, poison_ok = 1;
+        while ((rows = rt_batches_next(it, x, y)) > 0) {
+            for (int64_t r = 0; r < rows; r++)
+                for (int j = 0; j < WIDTH; j++)
+                    rows_ok &= x[r * WIDTH + j] == (float)(y[r] * 1000 + j);
+            for (int64_t r = rows; r < BATCH; r++) {
+                poison_ok &= y[r] == 0;
+                for (int j = 0; j < WIDTH; j++)
+                    poison_ok &= x[r * WIDTH + j] != x[r * WIDTH + j]; /* NaN */
+            }
+            seen += rows;
+            last = rows;
+        }
+        rt_batches_end(it);
+        recordf(rows_ok && seen == SAMPLES, "large batches: each row is its sample's (%d threads)",
+               threads);
+        recordf(poison_ok && last == 50, "large batches: the rows past 50 of the last are poison "
+               "(%d threads)", threads);
+    }
+    rt_pool_set_threads(0);
+    free(x);
+    rt_dataset_free(ds);
+}
+
 int main(void)
 {
     test_idx_round_trip();
@@ -582,5 +626,6 @@ int main(void)
     test_text();
     test_split();
     test_batches();
+    test_large_batches();
     return finish();
 }
