@@ -39,15 +39,9 @@ static int64_t plan_buffers(const IrGraph *g, int64_t *offset, int *in_place)
 {
     _Static_assert(MEM_ALIGN % CG_BUFFER_ALIGN == 0, "arena offsets must stay aligned");
     MemPlan plan = pass_memplan(g);
-    for (int id = 0; id < g->next_id; id++) {
+    for (int id = 0; id < g->next_id; id++)
         offset[id] = plan.slot[id].kind == MEM_ARENA ? plan.slot[id].offset : -1;
-        in_place[id] = -1;
-    }
-    for (int i = 0; i < g->len; i++) {
-        const IrNode *n = g->nodes[i];
-        if (plan.slot[n->id].kind == MEM_SLOT && n->op != IR_OP_SLOT_LOAD)
-            in_place[n->id] = plan.slot[n->id].slot;
-    }
+    pass_memplan_in_place(g, &plan, in_place);
     int64_t total = plan.arena_bytes;
     pass_memplan_free(&plan);
     return total;
@@ -368,77 +362,118 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
  * the block. */
 enum { ALIKE_BLOCK = 4096 };
 
+/* One run of a chain (pass_alike_chain): its r nodes, their flat kernel, and where their
+ * rows of pointers (out, in0, ...: narr each) start in the chain's table. */
+typedef struct ChainRun {
+    IrNode *const *nodes;
+    LLVMValueRef kernel;
+    int narr;
+    int64_t table_at;
+} ChainRun;
+
 /* `void name_group(void **table, int64_t begin, int64_t end)` over blocks [begin, end) of
- * the r alike nodes run[0..r), the blocks of each node after the previous node's: for each
- * node m with blocks in that range, the flat kernel on them, with the m-th row of the
- * table (out, in0, ...). So one call, or one rt_parallel_for, updates every parameter. */
-static LLVMValueRef group_function(Cg *cg, const char *name, LLVMValueRef kernel,
-                                   IrNode *const *run, int r)
+ * the chain runs[0..k) of r members each, the blocks of each member after the previous
+ * member's: for each member m with blocks in that range, and each such block, the flat
+ * kernel of every run in turn on that block, with the run's row of the table for m. So one
+ * call, or one rt_parallel_for, updates every parameter, and a later run of the chain
+ * finds what an earlier one wrote of the block in cache. */
+static LLVMValueRef group_function(Cg *cg, const char *name, const ChainRun *runs, int k,
+                                   int r)
 {
     LLVMBasicBlockRef saved = LLVMGetInsertBlock(cg->b);
     LLVMValueRef fn = cg_range_function(cg, name, "group");
     LLVMValueRef table = LLVMGetParam(fn, 0), begin = LLVMGetParam(fn, 1);
     LLVMValueRef end = LLVMGetParam(fn, 2);
-    int narr = run[0]->nin + 1;
-    LLVMValueRef *args = util_malloc(sizeof(LLVMValueRef) * (size_t)(narr + 2));
+    int most = 0;
+    for (int t = 0; t < k; t++)
+        most = runs[t].narr > most ? runs[t].narr : most;
+    /* each run's pointers for the current member, and one call's arguments */
+    LLVMValueRef *ptrs = util_malloc(sizeof(LLVMValueRef) * (size_t)(k * most));
+    LLVMValueRef *call = util_malloc(sizeof(LLVMValueRef) * (size_t)(most + 2));
     int64_t offset = 0; /* in blocks */
     for (int m = 0; m < r; m++) {
-        int64_t count = ir_shape_numel(&run[m]->shape);
+        int64_t count = ir_shape_numel(&runs[0].nodes[m]->shape);
         int64_t blocks = (count + ALIKE_BLOCK - 1) / ALIKE_BLOCK;
         LLVMValueRef lo_m = i64c(cg, offset), hi_m = i64c(cg, offset + blocks);
         LLVMValueRef lo = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, begin, lo_m, ""),
                                           begin, lo_m, "lo");
         LLVMValueRef hi = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, end, hi_m, ""),
                                           end, hi_m, "hi");
-        LLVMBasicBlockRef call = LLVMAppendBasicBlockInContext(cg->ctx, fn, "member");
+        LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, fn, "member");
+        LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(cg->ctx, fn, "block");
         LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(cg->ctx, fn, "next");
-        LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, lo, hi, ""), call, next);
-        LLVMPositionBuilderAtEnd(cg->b, call);
-        LLVMValueRef block = i64c(cg, ALIKE_BLOCK), whole = i64c(cg, count);
-        args[0] = LLVMBuildMul(cg->b, LLVMBuildSub(cg->b, lo, lo_m, ""), block, "");
-        LLVMValueRef end_m = LLVMBuildMul(cg->b, LLVMBuildSub(cg->b, hi, lo_m, ""), block, "");
-        args[1] = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, end_m, whole, ""),
-                                  end_m, whole, "");
-        for (int a = 0; a < narr; a++) {
-            LLVMValueRef at = i64c(cg, (int64_t)m * narr + a);
-            args[2 + a] = LLVMBuildLoad2(cg->b, cg->ptr,
-                                         LLVMBuildInBoundsGEP2(cg->b, cg->ptr, table, &at, 1, ""),
-                                         "");
+        LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, lo, hi, ""), entry, next);
+        LLVMPositionBuilderAtEnd(cg->b, entry);
+        for (int t = 0; t < k; t++)
+            for (int a = 0; a < runs[t].narr; a++) {
+                LLVMValueRef at = i64c(cg, runs[t].table_at + (int64_t)m * runs[t].narr + a);
+                ptrs[t * most + a] = LLVMBuildLoad2(
+                    cg->b, cg->ptr, LLVMBuildInBoundsGEP2(cg->b, cg->ptr, table, &at, 1, ""), "");
+            }
+        LLVMBuildBr(cg->b, body);
+        LLVMPositionBuilderAtEnd(cg->b, body);
+        LLVMValueRef b = LLVMBuildPhi(cg->b, cg->i64, "b");
+        LLVMValueRef first = LLVMBuildMul(cg->b, LLVMBuildSub(cg->b, b, lo_m, ""),
+                                          i64c(cg, ALIKE_BLOCK), "");
+        LLVMValueRef last = LLVMBuildAdd(cg->b, first, i64c(cg, ALIKE_BLOCK), "");
+        LLVMValueRef whole = i64c(cg, count);
+        last = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, last, whole, ""), last,
+                               whole, "");
+        for (int t = 0; t < k; t++) {
+            call[0] = first;
+            call[1] = last;
+            memcpy(call + 2, ptrs + t * most, sizeof(LLVMValueRef) * (size_t)runs[t].narr);
+            LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(runs[t].kernel), runs[t].kernel, call,
+                           (unsigned)(runs[t].narr + 2), "");
         }
-        LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(kernel), kernel, args, (unsigned)(narr + 2),
-                       "");
-        LLVMBuildBr(cg->b, next);
+        LLVMValueRef b_next = LLVMBuildAdd(cg->b, b, i64c(cg, 1), "");
+        LLVMValueRef phi_values[2] = {lo, b_next};
+        LLVMBasicBlockRef phi_blocks[2] = {entry, body};
+        LLVMAddIncoming(b, phi_values, phi_blocks, 2);
+        LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, b_next, hi, ""), body, next);
         LLVMPositionBuilderAtEnd(cg->b, next);
         offset += blocks;
     }
     LLVMBuildRetVoid(cg->b);
-    util_free(args);
+    util_free(call);
+    util_free(ptrs);
     LLVMPositionBuilderAtEnd(cg->b, saved);
     return fn;
 }
 
-/* The r alike nodes run[0..r) (buffers in buf) as one kernel: one function for all, one
- * call, or one rt_parallel_for over their blocks when they have CG_PARALLEL_POINTS
- * elements or more. */
-static void emit_alike_run(Cg *cg, IrNode *const *run, int r, LLVMValueRef *buf)
+/* The chain of k runs of r alike nodes each at run[0..k * r) (pass_alike_chain; buffers in
+ * buf) as one kernel: one function for all, one call, or one rt_parallel_for over their
+ * blocks when they have CG_PARALLEL_POINTS elements or more. */
+static void emit_alike_chain(Cg *cg, IrNode *const *run, int k, int r, LLVMValueRef *buf)
 {
     char name[48];
     snprintf(name, sizeof name, "fused_%d", run[0]->id);
-    LLVMValueRef kernel = cg_kernel_flat(cg, name, run[0]);
-    LLVMValueRef group = group_function(cg, name, kernel, run, r);
-    int narr = run[0]->nin + 1;
-    LLVMValueRef table = LLVMBuildAlloca(cg->b, LLVMArrayType2(cg->ptr, (uint64_t)(r * narr)),
-                                         "table");
+    ChainRun *runs = util_malloc(sizeof(ChainRun) * (size_t)k);
+    int64_t rows = 0;
+    for (int t = 0; t < k; t++) {
+        IrNode *const *nodes = run + (ptrdiff_t)t * r;
+        char kernel[48];
+        snprintf(kernel, sizeof kernel, "fused_%d", nodes[0]->id);
+        runs[t] = (ChainRun){nodes, cg_kernel_flat(cg, kernel, nodes[0]), nodes[0]->nin + 1, rows};
+        rows += (int64_t)r * runs[t].narr;
+    }
+    LLVMValueRef group = group_function(cg, name, runs, k, r);
+    LLVMValueRef table = LLVMBuildAlloca(cg->b, LLVMArrayType2(cg->ptr, (uint64_t)rows), "table");
+    for (int t = 0; t < k; t++)
+        for (int m = 0; m < r; m++) {
+            const IrNode *n = runs[t].nodes[m];
+            for (int a = 0; a < runs[t].narr; a++) {
+                LLVMValueRef at = i64c(cg, runs[t].table_at + (int64_t)m * runs[t].narr + a);
+                LLVMBuildStore(cg->b, a ? buf[n->in[a - 1]->id] : buf[n->id],
+                               LLVMBuildInBoundsGEP2(cg->b, cg->ptr, table, &at, 1, ""));
+            }
+        }
     int64_t total = 0, blocks = 0;
     for (int m = 0; m < r; m++) {
-        for (int a = 0; a < narr; a++) {
-            LLVMValueRef at = i64c(cg, (int64_t)m * narr + a);
-            LLVMBuildStore(cg->b, a ? buf[run[m]->in[a - 1]->id] : buf[run[m]->id],
-                           LLVMBuildInBoundsGEP2(cg->b, cg->ptr, table, &at, 1, ""));
-        }
-        total += ir_shape_numel(&run[m]->shape);
+        total += ir_shape_numel(&run[m]->shape) * k;
         blocks += (ir_shape_numel(&run[m]->shape) + ALIKE_BLOCK - 1) / ALIKE_BLOCK;
     }
+    util_free(runs);
     LLVMValueRef args[3] = {table, i64c(cg, 0), i64c(cg, blocks)};
     if (total < CG_PARALLEL_POINTS || blocks < 2) {
         LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(group), group, args, 3, "");
@@ -471,8 +506,8 @@ void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, const int *i
         }
         if (n->op == IR_OP_SLOT_STORE && in_place[n->in[0]->id] == n->attr.io.index)
             continue; /* its kernel wrote the slot */
-        int r = pass_alike_run(g, i);
-        for (int m = i; m < i + r; m++) {
+        int r = pass_alike_run(g, i), len = pass_alike_chain(g, i, in_place);
+        for (int m = i; m < i + len; m++) {
             const IrNode *x = g->nodes[m];
             if (in_place[x->id] >= 0)
                 buf[x->id] = cg_slot_pointer(cg, env, in_place[x->id]);
@@ -485,8 +520,8 @@ void cg_emit_graph(Cg *cg, const IrGraph *g, const int64_t *offset, const int *i
             }
         }
         if (r > 1) {
-            emit_alike_run(cg, g->nodes + i, r, buf);
-            i += r - 1;
+            emit_alike_chain(cg, g->nodes + i, len / r, r, buf);
+            i += len - 1;
         } else {
             emit_node(cg, &rt, n, buf, env);
         }

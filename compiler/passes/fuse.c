@@ -13,7 +13,8 @@
  * are used instead of being four tensors. A group of one is still a FUSED node, so
  * codegen sees one kind of kernel. Last, FUSED nodes that compute the same function (an
  * optimizer's update of each parameter) are brought together, for codegen to run as one
- * kernel (gather_alike). */
+ * kernel (gather_alike), and such runs that update the same parameters stand next to
+ * each other, for codegen to run them block by block (adjoin_runs). */
 #include "passes/passes.h"
 #include "util/util.h"
 
@@ -184,6 +185,55 @@ int pass_alike_run(const IrGraph *g, int i)
     return r;
 }
 
+/* The slot whose data input x is: its slot load's (through reshapes), or the slot a kernel
+ * writes x into (in_place); -1 for neither. */
+static int slot_of(const IrNode *x, const int *in_place)
+{
+    const IrNode *load = ir_slot_source(x);
+    return load ? load->attr.io.index : in_place[x->id];
+}
+
+/* Whether the run of r nodes at g->nodes[i + k * r] may join the chain of the k runs of r
+ * nodes at g->nodes[i] (see passes.h): member m of each run is as large as member m of the
+ * first, and no node of the k + 1 runs reads another member's data: a node of the chain,
+ * or a slot that a node of the chain writes in place. Reads within a member are at the
+ * element's own index (the kernels are flat), so running the members block by block, the
+ * runs in order on each block, keeps what each node reads. */
+static bool chain_may_take(const IrGraph *g, int i, int r, int k, const int *in_place)
+{
+    int len = (k + 1) * r;
+    for (int m = 0; m < r; m++)
+        if (ir_shape_numel(&g->nodes[i + k * r + m]->shape) !=
+            ir_shape_numel(&g->nodes[i + m]->shape))
+            return false;
+    for (int y = 0; y < len; y++) {
+        const IrNode *n = g->nodes[i + y];
+        for (int j = 0; j < n->nin; j++) {
+            const IrNode *x = n->in[j];
+            int slot = slot_of(x, in_place);
+            for (int w = 0; w < len; w++) {
+                const IrNode *c = g->nodes[i + w];
+                bool shares = x == c || (slot >= 0 && in_place[c->id] == slot);
+                if (shares && w % r != y % r)
+                    return false;
+            }
+        }
+    }
+    return true;
+}
+
+int pass_alike_chain(const IrGraph *g, int i, const int *in_place)
+{
+    int r = pass_alike_run(g, i);
+    if (r < 2)
+        return r;
+    int k = 1;
+    while (i + (k + 1) * r <= g->len && pass_alike_run(g, i + k * r) == r &&
+           chain_may_take(g, i, r, k, in_place))
+        k++;
+    return k * r;
+}
+
 /* A node without inputs that reads nothing a kernel writes: it may move earlier. A slot's
  * load may not move above a store (to any slot: kept simple). */
 static bool movable_source(const IrNode *n)
@@ -257,6 +307,25 @@ static void gather_alike(IrGraph *g)
         start = end - 1;
     }
     util_free(position);
+}
+
+/* Moves the sources standing between two runs of alike nodes of the same length (an
+ * optimizer's learning rate and parameters, between the velocities and the parameters'
+ * update) before the first run, so that the runs stand next to each other and may chain
+ * (pass_alike_chain). Those sources are movable_source nodes, and the first run stores
+ * no slot (its kernels are FUSED nodes), so they may come earlier. */
+static void adjoin_runs(IrGraph *g)
+{
+    for (int i = 0; i < g->len;) {
+        int r = pass_alike_run(g, i);
+        int q = i + r;
+        while (q < g->len && movable_source(g->nodes[q]))
+            q++;
+        if (r >= 2 && q > i + r && q < g->len && pass_alike_run(g, q) == r)
+            for (int from = i + r; from < q; from++)
+                move_node(g, from, i++);
+        i += r;
+    }
 }
 
 void pass_fuse(IrGraph *g)
@@ -345,4 +414,5 @@ void pass_fuse(IrGraph *g)
     util_free(f.in);
     util_free(f.domain);
     gather_alike(g);
+    adjoin_runs(g);
 }

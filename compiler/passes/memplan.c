@@ -194,15 +194,28 @@ static void classify(const IrGraph *g, MemPlan *p)
     util_free(in_place);
 }
 
-/* last = the last point that reads the storage, directly or through an alias. A run of
- * alike kernels runs at once (pass_alike_run): what one of them reads, and what each
- * writes, lives at least to the run's end, so that no output of the run shares bytes with
- * another or with an input of the run. */
+void pass_memplan_in_place(const IrGraph *g, const MemPlan *p, int *in_place)
+{
+    for (int id = 0; id < p->nids; id++)
+        in_place[id] = -1;
+    for (int i = 0; i < g->len; i++) {
+        const IrNode *n = g->nodes[i];
+        if (p->slot[n->id].kind == MEM_SLOT && n->op != IR_OP_SLOT_LOAD)
+            in_place[n->id] = p->slot[n->id].slot;
+    }
+}
+
+/* last = the last point that reads the storage, directly or through an alias. A chain of
+ * runs of alike kernels runs at once (pass_alike_chain): what one of them reads, and what
+ * each writes, lives at least to the chain's end, so that no output of the chain shares
+ * bytes with another or with an input of the chain. */
 static void liveness(const IrGraph *g, MemPlan *p)
 {
+    int *in_place = util_malloc(sizeof(int) * (size_t)(p->nids ? p->nids : 1));
+    pass_memplan_in_place(g, p, in_place);
     for (int i = 0, run_end = 0; i < g->len; i++) {
         if (i >= run_end)
-            run_end = i + pass_alike_run(g, i);
+            run_end = i + pass_alike_chain(g, i, in_place);
         const IrNode *n = g->nodes[i];
         if (p->slot[n->id].last < run_end - 1)
             p->slot[n->id].last = run_end - 1;
@@ -216,6 +229,7 @@ static void liveness(const IrGraph *g, MemPlan *p)
                 s->last = run_end - 1;
         }
     }
+    util_free(in_place);
 }
 
 static void measure_peak(const IrGraph *g, MemPlan *p)

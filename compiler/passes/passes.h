@@ -18,6 +18,16 @@ void pass_fuse(IrGraph *g);
  * g->nodes[i] starts no such run. Memory planning and in-place stores treat a run as one
  * point of the schedule. */
 int pass_alike_run(const IrGraph *g, int i);
+/* The number of nodes from g->nodes[i] on that codegen runs as one chain: k >= 1 runs of
+ * r alike nodes each (pass_alike_run), one after the other, member m of each run as large
+ * as member m of the first, and no node reading another member's data (a node of the
+ * chain, or a slot one writes in place: in_place, by node id, as pass_slots_in_place).
+ * Codegen cuts the members into blocks and runs every run on a block before the next
+ * block, so the second run (an optimizer's parameter update) reads what the first (the
+ * velocity) wrote while it is still in cache. Memory planning treats the chain as one
+ * point of the schedule. r when g->nodes[i] starts a run that chains with none; 1 when
+ * it starts no run. */
+int pass_alike_chain(const IrGraph *g, int i, const int *in_place);
 
 /* ---- memory planning (memplan.c, docs/memory.md) ------------------------------------ */
 
@@ -70,6 +80,9 @@ typedef struct MemPlan {
  * disjoint bytes, so a node's output never overlaps its inputs (the kernels' noalias
  * contract). Reads g only. Free the plan with pass_memplan_free. */
 MemPlan pass_memplan(const IrGraph *g);
+/* in_place[id] (p->nids entries): the slot node id's kernel writes in place
+ * (pass_slots_in_place, as the plan kept it), or -1. */
+void pass_memplan_in_place(const IrGraph *g, const MemPlan *p, int *in_place);
 void pass_memplan_free(MemPlan *p);
 /* One line: "memory: N buffers, arena SIZE (peak live SIZE), no planning SIZE" with
  * sizes as "832 B", "1.2 KiB", "3.0 MiB" (docs/memory.md). */

@@ -89,14 +89,15 @@ static bool check_plan(const char *what, const IrGraph *g, const MemPlan *p)
         first[id] = last[id] = -1;
         top[id] = false;
     }
-    /* A run of alike kernels (pass_alike_run) runs at once, at its first position: its
-     * outputs are written from there, and what it reads is read until its last one. */
+    /* A chain of runs of alike kernels (pass_alike_chain) runs at once, at its first
+     * position: its outputs are written from there, and what it reads is read until its
+     * last one. */
     int *written = util_malloc(sizeof(int) * (size_t)nid);
     int *in_place = pass_slots_in_place(g); /* written into their slots: no arena bytes */
     for (int i = 0, start = 0, end = 0; i < g->len; i++) {
         if (i >= end) {
             start = i;
-            end = i + pass_alike_run(g, i);
+            end = i + pass_alike_chain(g, i, in_place);
         }
         const IrNode *n = g->nodes[i];
         top[n->id] = true;

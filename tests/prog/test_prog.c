@@ -582,10 +582,96 @@ static void test_store_in_place(void)
     prog_free(p);
 }
 
+/* The length of the first chain of alike runs in g (pass_alike_chain), 0 if none. */
+static int first_chain(const IrGraph *g)
+{
+    int *in_place = pass_slots_in_place(g), found = 0;
+    for (int i = 0; i < g->len && !found; i++)
+        if (pass_alike_run(g, i) > 1)
+            found = pass_alike_chain(g, i, in_place);
+    free(in_place);
+    return found;
+}
+
+/* Two parameters of 5000 elements whose updates read each other's data, so that their
+ * runs must not chain (pass_alike_chain): run block by block, member 0's kernels would
+ * run before member 1's and one would see the other's new values. With `cross_velocity`
+ * the parameter kernels read the other parameter's velocity; without it, the velocity
+ * kernels read the other's parameter, which its kernel writes in place. From p = 1, v = 0,
+ * g = 0.5, momentum 0.5, lr 0.25, two steps give v = 0.75, p = 0.6875 (cross_velocity)
+ * and v = 0.6875, p = 0.703125 (without): multiples of 1/64, so every sum is exact. */
+static void test_alike_no_chain(bool cross_velocity)
+{
+    Prog *p = prog_new();
+    IrShape shape = shape1(5000), s0 = {.rank = 0};
+    int ps[2], vs[2], init, step, show;
+    for (int k = 0; k < 2; k++) {
+        ps[k] = prog_add_slot(p, "p", IR_F32, &shape);
+        vs[k] = prog_add_slot(p, "v", IR_F32, &shape);
+    }
+    double one = 1, zero = 0, half = 0.5, quarter = 0.25;
+    IrGraph *g = region(p, &init);
+    for (int k = 0; k < 2; k++) {
+        IrNode *o = ir_const(g, NOWHERE, &s0, &one), *z = ir_const(g, NOWHERE, &s0, &zero);
+        ir_slot_store(g, NOWHERE, ps[k], ir_broadcast(g, NOWHERE, o, &shape));
+        ir_slot_store(g, NOWHERE, vs[k], ir_broadcast(g, NOWHERE, z, &shape));
+    }
+    IrGraph *s = region(p, &step);
+    IrNode *mu = ir_const(s, NOWHERE, &s0, &half), *lr = ir_const(s, NOWHERE, &s0, &quarter);
+    IrNode *v[2], *w[2], *newv[2], *newp[2];
+    for (int k = 0; k < 2; k++) {
+        v[k] = ir_slot_load(s, NOWHERE, vs[k], IR_F32, &shape);
+        w[k] = ir_slot_load(s, NOWHERE, ps[k], IR_F32, &shape);
+    }
+    for (int k = 0; k < 2; k++) {
+        IrNode *grad = ir_broadcast(s, NOWHERE, ir_const(s, NOWHERE, &s0, &half), &shape);
+        if (!cross_velocity) /* g scaled by the other parameter */
+            grad = ir_binary(s, NOWHERE, IR_OP_MUL, grad, w[1 - k]);
+        newv[k] = ir_binary(s, NOWHERE, IR_OP_ADD, ir_binary(s, NOWHERE, IR_OP_MUL, mu, v[k]), grad);
+    }
+    for (int k = 0; k < 2; k++)
+        newp[k] = ir_binary(s, NOWHERE, IR_OP_SUB, w[k],
+                            ir_binary(s, NOWHERE, IR_OP_MUL, lr, newv[cross_velocity ? 1 - k : k]));
+    for (int k = 0; k < 2; k++) {
+        ir_slot_store(s, NOWHERE, vs[k], newv[k]);
+        ir_slot_store(s, NOWHERE, ps[k], newp[k]);
+    }
+    IrGraph *out = region(p, &show);
+    double vsum = (cross_velocity ? 0.75 : 0.6875) * 5000;
+    double psum = (cross_velocity ? 0.6875 : 0.703125) * 5000;
+    for (int k = 0; k < 4; k++) /* each sum's difference from its exact value: 0 */
+        ir_print(out, NOWHERE,
+                 ir_binary(out, NOWHERE, IR_OP_SUB,
+                           ir_reduce(out, NOWHERE, IR_OP_SUM,
+                                     ir_slot_load(out, NOWHERE, k % 2 ? vs[k / 2] : ps[k / 2],
+                                                  IR_F32, &shape),
+                                     1),
+                           ir_const(out, NOWHERE, &s0, k % 2 ? &vsum : &psum)));
+    run_region(p, &p->main, init);
+    run_region(p, &p->main, step);
+    run_region(p, &p->main, step);
+    run_region(p, &p->main, show);
+    finish_regions(p);
+    const char *what = cross_velocity ? "no chain (velocity)" : "no chain (slot)";
+    int chain = first_chain(s);
+    record(chain == 2, "%s: runs of 2 that do not chain, found %d", what, chain);
+    for (int t = 1; t <= 2; t++) {
+        char threads[8];
+        snprintf(threads, sizeof threads, "%d", t);
+        char *args[] = {"--threads", threads}, name[48];
+        snprintf(name, sizeof name, "%s, %d threads", what, t);
+        char *got = jit_output(p, name, 2, args);
+        expect_output(name, got, "f32[]\n0\nf32[]\n0\nf32[]\n0\nf32[]\n0\n");
+        free(got);
+    }
+    prog_free(p);
+}
+
 /* A momentum update of three parameters of different shapes: after fusion the three
  * velocity kernels stand together, then the three parameter kernels (gather_alike), each
- * group run as one kernel over all its elements (pass_alike_run, codegen's
- * emit_alike_run), in blocks that split among threads; the results are exact and the same
+ * group run as one kernel over all its elements (pass_alike_run), and the two groups run
+ * block by block (pass_alike_chain, codegen's emit_alike_chain), in blocks that split
+ * among threads; the results are exact and the same
  * at 1, 2 and 3 threads. g = 0.5, momentum 0.5, lr 0.25, from p = 1, v = 0: after two
  * steps v = 0.75 and p = 0.6875. */
 static void test_alike_update(void)
@@ -645,6 +731,8 @@ static void test_alike_update(void)
     }
     record(nruns == 2 && runs[0] == 3 && runs[1] == 3,
            "alike update: two runs of 3 kernels, found %d (%d, %d)", nruns, runs[0], runs[1]);
+    int chain = first_chain(s);
+    record(chain == 6, "alike update: the two runs chain (6 kernels), found %d", chain);
     const char *want = "f32[]\n0\nf32[]\n0\n"
                        "f32[7]\n[0.6875, 0.6875, 0.6875, 0.6875, 0.6875, 0.6875, 0.6875]\n"
                        "f32[7]\n[0.75, 0.75, 0.75, 0.75, 0.75, 0.75, 0.75]\n";
@@ -807,6 +895,8 @@ int main(void)
     test_swap();
     test_store_in_place();
     test_alike_update();
+    test_alike_no_chain(true);
+    test_alike_no_chain(false);
     test_cast_and_compare();
     test_print();
     test_passes();
