@@ -5,9 +5,15 @@
 # one epoch of Fashion-MNIST (938 or 235 steps, the last smaller) run RUNS times; the time
 # per step is the epoch's steps / (it/s) from the progress line, median over runs. PyTorch:
 # shared/peers/torch/mlp.py (median of 20 steps after 5 warm-ups) with OPENBLAS_CORETYPE
-# unset and the faster of 1 and 2 threads, as shared/peers/README.md prescribes. Prints ms/step for both, the ratio nnc/PyTorch
-# (below 1: nnc is faster), and nnc's GFLOP/s against the machine's FP32 peak (474 GFLOP/s
-# on the 2 cores of the reference Zen 5 machine; other hosts differ). The PyTorch side needs
+# unset and the faster of 1 and 2 threads, as shared/peers/README.md prescribes.
+#
+# Prints ms/step for both, the ratio nnc/PyTorch (below 1: nnc is faster), and nnc's
+# GFLOP/s (6 x batch x parameters per step, the issue's count) as a share of the nominal
+# FP32 peak (474 GFLOP/s on the 2 cores of the reference Zen 5 machine) and of the peak
+# measured on this host by bench/roofline.c (an FMA throughput loop on as many threads as
+# nnc runs). gemm_ms is the step's matrix products alone, through oneDNN, back to back
+# (roofline.c mlp-gemms): the floor for nnc's step while its GEMMs are oneDNN's. Needs a C
+# compiler and oneDNN's headers (the build's). The PyTorch side needs
 # Debian's python3-torch and an optimized BLAS for it: libopenblas0-pthread (without it
 # PyTorch falls back to the reference BLAS and is several times slower).
 # Usage: bench/mlp.sh [NNC] [RUNS]
@@ -17,10 +23,21 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 flops() { echo "$1" | awk '{print 6 * $1 * (784 * 512 + 512 * 256 + 256 * 10)}'; }
 
-printf '%-14s %10s %10s %8s %10s\n' model nnc_ms torch_ms ratio nnc_GFLOPs
+roofline=$tmp/roofline
+cc -O2 -march=native -o "$roofline" "$here/roofline.c" -ldnnl -lpthread
+threads=$(nproc)
+peak=$("$roofline" peak "$threads")
+echo "FP32 FMA peak measured on $threads threads: $peak GFLOP/s (nominal: 474)"
+columns='%-10s %8s %8s %6s %8s %6s %9s %8s\n'
+# shellcheck disable=SC2059 # the format is $columns
+printf "$columns" model nnc_ms torch_ms ratio GFLOP/s %474 %measured gemm_ms
 for b in 64 256; do
     n=$(nnc_ms "$here/mlp.nn" --batch "$b")
     t=$(torch_ms mlp.py "mlp_b${b}_train")
+    g=$(OMP_NUM_THREADS=$threads "$roofline" mlp-gemms "$b")
     gf=$(awk -v f="$(flops "$b")" -v ms="$n" 'BEGIN{printf "%.1f", f / (ms * 1e6)}')
-    printf '%-14s %10.3f %10s %8s %10s\n' "mlp_b$b" "$n" "$t" "$(ratio "$n" "$t")" "$gf"
+    # shellcheck disable=SC2059
+    printf "$columns" "mlp_b$b" "$(printf %.3f "$n")" "$t" "$(ratio "$n" "$t")" "$gf" \
+        "$(awk -v g="$gf" 'BEGIN{printf "%.0f%%", 100 * g / 474}')" \
+        "$(awk -v g="$gf" -v p="$peak" 'BEGIN{printf "%.0f%%", 100 * g / p}')" "$g"
 done
