@@ -20,9 +20,9 @@
  * both layouts are the same bytes), and the graph must have a convolution. Anything else
  * — reshapes, which alias bytes, matmuls, pooling, layout ops, slot stores, prints — reads
  * and writes NCHW, so a tensor one of them touches stays NCHW, and a kernel between the
- * two layouts converts as it goes. Values do not change: every element is computed by the
- * same operations; only sums over many elements (batch-norm statistics) may add in
- * another order. */
+ * two layouts converts as it goes (in tiles of 16 positions: kernel.c, nest_tile_layouts).
+ * Values do not change: every element is computed by the same operations; only sums over
+ * many elements (batch-norm statistics) may add in another order. */
 #include "codegen/cg_internal.h"
 #include "passes/passes.h"
 #include "util/util.h"
