@@ -198,7 +198,9 @@ static int slot_of(const IrNode *x, const int *in_place)
  * first, and no node of the k + 1 runs reads another member's data: a node of the chain,
  * or a slot that a node of the chain writes in place. Reads within a member are at the
  * element's own index (the kernels are flat), so running the members block by block, the
- * runs in order on each block, keeps what each node reads. */
+ * runs in order on each block, keeps what each node reads. Inputs are compared directly:
+ * a view of a chain node (a RESHAPE) would stand between the runs, which would then not
+ * be adjacent. */
 static bool chain_may_take(const IrGraph *g, int i, int r, int k, const int *in_place)
 {
     int len = (k + 1) * r;
