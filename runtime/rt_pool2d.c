@@ -54,6 +54,12 @@ static void max_forward(void *ctx, int64_t begin, int64_t end)
             }
             continue;
         }
+        if (g->size == 1) { /* every stride-th pixel (ResNet's shortcut) */
+            for (int64_t i = 0; i < g->oh; i++)
+                for (int64_t j = 0; j < g->ow; j++)
+                    y[i * g->ow + j] = x[i * g->stride * g->w + j * g->stride];
+            continue;
+        }
         for (int64_t i = 0; i < g->oh; i++)
             for (int64_t j = 0; j < g->ow; j++)
                 y[i * g->ow + j] = x[window_argmax(g, x, i, j)];
@@ -136,6 +142,12 @@ static void max_backward(void *ctx, int64_t begin, int64_t end)
             continue;
         }
         memset(dx, 0, sizeof(float) * (size_t)(g->h * g->w));
+        if (g->size == 1) { /* windows of one pixel: 0 + dy, as below (0 + -0 is +0) */
+            for (int64_t i = 0; i < g->oh; i++)
+                for (int64_t j = 0; j < g->ow; j++)
+                    dx[i * g->stride * g->w + j * g->stride] += dy[i * g->ow + j];
+            continue;
+        }
         for (int64_t i = 0; i < g->oh; i++)
             for (int64_t j = 0; j < g->ow; j++)
                 dx[window_argmax(g, x, i, j)] += dy[i * g->ow + j];
