@@ -65,8 +65,9 @@ static void nest_split_channels(Nest *n, const bool *blocked)
  * operations. */
 static void nest_tile_layouts(Nest *n)
 {
-    int r = n->rank;
-    if (r < 2 || r >= IR_MAX_RANK || n->dims[r - 1] != 16 || n->dims[r - 2] % 16 != 0)
+    int r = n->rank; /* at least 3: axis 0 (a batch's rows, the axis split among threads)
+                        stays as it is */
+    if (r < 3 || r >= IR_MAX_RANK || n->dims[r - 1] != 16 || n->dims[r - 2] % 16 != 0)
         return;
     bool blocked = false, plain = false;
     for (int a = 0; a < n->narr; a++) {
