@@ -32,10 +32,15 @@ void rt_fprint_f64(FILE *out, const char *dtype, const double *data, int32_t ran
  * [K,M] when trans_a; op(B) is [K,N]: B is [K,N], or [N,K] when trans_b. */
 void rt_matmul_f32(int64_t M, int64_t N, int64_t K, int32_t trans_a, int32_t trans_b,
                    const float *A, const float *B, float *C);
+/* C = op(A) @ op(B) + beta * C (C is not read when beta is 0). */
+void rt_matmul_acc_f32(int64_t M, int64_t N, int64_t K, int32_t trans_a, int32_t trans_b,
+                       const float *A, const float *B, float beta, float *C);
 /* `batch` such products, one after the other: A, B and C are stacks of [M,K] (or [K,M]),
- * [K,N] (or [N,K]) and [M,N] matrices. */
+ * [K,N] (or [N,K]) and [M,N] matrices; C = op(A) @ op(B) + beta * C0, where C0 is C
+ * itself or a stack of C's shape elsewhere (unused when beta is 0: NULL will do). */
 void rt_matmul_batch_f32(int64_t batch, int64_t M, int64_t N, int64_t K, int32_t trans_a,
-                         int32_t trans_b, const float *A, const float *B, float *C);
+                         int32_t trans_b, const float *A, const float *B, float *C, float beta,
+                         const float *C0);
 
 /* ---- program lifecycle ----------------------------------------------------------------- */
 /* rt_main (in rt_main.c, linked only into executables) calls rt_init, then the compiled

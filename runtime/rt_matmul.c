@@ -14,9 +14,9 @@
  *   A stored [M, K] -> lda = K,  stored [K, M] (trans_a) -> lda = M
  *   B stored [K, N] -> ldb = N,  stored [N, K] (trans_b) -> ldb = K
  *   C stored [M, N] -> ldc = N
- * C is overwritten (beta = 0), never accumulated into. */
-void rt_matmul_f32(int64_t M, int64_t N, int64_t K, int32_t trans_a, int32_t trans_b,
-                   const float *A, const float *B, float *C)
+ * With beta = 0, C is overwritten and never read (as BLAS does). */
+void rt_matmul_acc_f32(int64_t M, int64_t N, int64_t K, int32_t trans_a, int32_t trans_b,
+                       const float *A, const float *B, float beta, float *C)
 {
     if (M < 0 || N < 0 || K < 0)
         rt_fatal("matmul with negative size (M=%" PRId64 ", N=%" PRId64 ", K=%" PRId64 ")",
@@ -24,26 +24,41 @@ void rt_matmul_f32(int64_t M, int64_t N, int64_t K, int32_t trans_a, int32_t tra
     if (M == 0 || N == 0)
         return;
     if (K == 0) {
-        /* An empty sum: oneDNN rejects a zero leading dimension, and the answer is 0. */
-        memset(C, 0, (size_t)M * (size_t)N * sizeof(float));
+        /* An empty sum: oneDNN rejects a zero leading dimension, and the sum is 0. */
+        size_t count = (size_t)M * (size_t)N;
+        if (beta == 0.0f)
+            memset(C, 0, count * sizeof(float));
+        else
+            for (size_t i = 0; i < count; i++)
+                C[i] *= beta;
         return;
     }
 
     dnnl_dim_t lda = trans_a ? M : K;
     dnnl_dim_t ldb = trans_b ? K : N;
     dnnl_status_t status = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K,
-                                      1.0f, A, lda, B, ldb, 0.0f, C, N);
+                                      1.0f, A, lda, B, ldb, beta, C, N);
     if (status != dnnl_success)
         rt_fatal("matmul of [%" PRId64 ", %" PRId64 "] x [%" PRId64 ", %" PRId64
                  "] failed in oneDNN: %s",
                  M, K, K, N, dnnl_status2str(status));
 }
 
-void rt_matmul_batch_f32(int64_t batch, int64_t M, int64_t N, int64_t K, int32_t trans_a,
-                         int32_t trans_b, const float *A, const float *B, float *C)
+void rt_matmul_f32(int64_t M, int64_t N, int64_t K, int32_t trans_a, int32_t trans_b,
+                   const float *A, const float *B, float *C)
 {
+    rt_matmul_acc_f32(M, N, K, trans_a, trans_b, A, B, 0.0f, C);
+}
+
+void rt_matmul_batch_f32(int64_t batch, int64_t M, int64_t N, int64_t K, int32_t trans_a,
+                         int32_t trans_b, const float *A, const float *B, float *C, float beta,
+                         const float *C0)
+{
+    if (beta != 0.0f && C0 != C && batch > 0 && M > 0 && N > 0)
+        memcpy(C, C0, (size_t)batch * (size_t)M * (size_t)N * sizeof(float));
     for (int64_t i = 0; i < batch; i++)
-        rt_matmul_f32(M, N, K, trans_a, trans_b, A + i * M * K, B + i * K * N, C + i * M * N);
+        rt_matmul_acc_f32(M, N, K, trans_a, trans_b, A + i * M * K, B + i * K * N, beta,
+                          C + i * M * N);
 }
 
 /* Debian's oneDNN runs its kernels on OpenMP threads, whose number only OpenMP sets. The

@@ -118,8 +118,8 @@ static void declare_runtime(Cg *cg, Runtime *rt)
     LLVMTypeRef print_params[3] = {p, i32, p};
     rt->print = declare(cg, "rt_print_f32", cg->void_, print_params, 3, &rt->print_ty);
     rt->print_i32 = declare(cg, "rt_print_i32", cg->void_, print_params, 3, &rt->print_i32_ty);
-    LLVMTypeRef mm_params[9] = {i64, i64, i64, i64, i32, i32, p, p, p};
-    rt->matmul = declare(cg, "rt_matmul_batch_f32", cg->void_, mm_params, 9, &rt->matmul_ty);
+    LLVMTypeRef mm_params[11] = {i64, i64, i64, i64, i32, i32, p, p, p, cg->f32, p};
+    rt->matmul = declare(cg, "rt_matmul_batch_f32", cg->void_, mm_params, 11, &rt->matmul_ty);
 }
 
 /* ---- nnc_program --------------------------------------------------------------------------- */
@@ -262,10 +262,12 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
         call_kernel(cg, fn, buf[n->id], n->in, 1, buf, NULL);
         return;
     }
-    case IR_OP_MATMUL: {
+    case IR_OP_MATMUL:
+    case IR_OP_MATMUL_ACC: {
         /* op(A) [M, K] @ op(B) [K, N] -> [M, N], all contiguous row-major; op transposes
          * an input marked by simplify; a stack of `batch` such products, one after the
-         * other */
+         * other; matmul_acc adds beta * C0 (C0 is the result's own buffer when memory
+         * planning put the result in C0's slot, pass_slots_in_place) */
         bool ta = n->attr.matmul.trans_a, tb = n->attr.matmul.trans_b;
         int r = n->shape.rank;
         int64_t m = n->shape.dims[r - 2], nn = n->shape.dims[r - 1];
@@ -281,10 +283,14 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
             kv = cg_rows_limit(cg, env, a->rows, k);
         else if (a->rows)
             mv = cg_rows_limit(cg, env, a->rows, m);
-        LLVMValueRef args[9] = {bv, mv, i64c(cg, nn), kv,
-                                i32c(cg, ta), i32c(cg, tb), buf[n->in[0]->id], buf[n->in[1]->id],
-                                buf[n->id]};
-        LLVMBuildCall2(cg->b, rt->matmul_ty, rt->matmul, args, 9, "");
+        bool acc = n->op == IR_OP_MATMUL_ACC;
+        LLVMValueRef beta = acc ? LLVMBuildLoad2(cg->b, cg->f32, buf[n->in[3]->id], "beta")
+                                : LLVMConstReal(cg->f32, 0.0);
+        LLVMValueRef args[11] = {bv, mv, i64c(cg, nn), kv,
+                                 i32c(cg, ta), i32c(cg, tb), buf[n->in[0]->id], buf[n->in[1]->id],
+                                 buf[n->id], beta,
+                                 acc ? buf[n->in[2]->id] : LLVMConstPointerNull(cg->ptr)};
+        LLVMBuildCall2(cg->b, rt->matmul_ty, rt->matmul, args, 11, "");
         return;
     }
     case IR_OP_PRINT: {

@@ -174,8 +174,10 @@ static void eval_transpose(Eval *e, IrNode *n, double *out)
     while (next_index(idx, &n->shape));
 }
 
+/* MATMUL_ACC adds beta * c to the product, rounded as the mul and add it stands for. */
 static void eval_matmul(Eval *e, IrNode *n, double *out)
 {
+    bool acc_into = n->op == IR_OP_MATMUL_ACC;
     bool ta = n->attr.matmul.trans_a, tb = n->attr.matmul.trans_b;
     int r = n->shape.rank;
     int64_t M = n->shape.dims[r - 2], N = n->shape.dims[r - 1];
@@ -191,6 +193,11 @@ static void eval_matmul(Eval *e, IrNode *n, double *out)
                 for (int64_t k = 0; k < K; k++)
                     acc += (ta ? a[k * M + i] : a[i * K + k]) * (tb ? b[j * K + k] : b[k * N + j]);
                 c[i * N + j] = round_to(e, acc);
+                if (acc_into) {
+                    double beta = e->values[n->in[3]->id][0];
+                    double old = e->values[n->in[2]->id][s * M * N + i * N + j];
+                    c[i * N + j] = round_to(e, round_to(e, beta * old) + c[i * N + j]);
+                }
             }
     }
 }

@@ -489,6 +489,7 @@ void ir_print_node(FILE *out, const IrNode *n, int indent)
         print_axes(out, "perm", 0, n->shape.rank, n->attr.transpose.perm);
         break;
     case IR_OP_MATMUL:
+    case IR_OP_MATMUL_ACC:
         if (n->attr.matmul.trans_a)
             fputs(" trans_a", out);
         if (n->attr.matmul.trans_b)
@@ -550,6 +551,9 @@ static const char *verify_node(const IrNode *n, const IrNode *const *defined, in
     int arity = op_info[n->op].arity;
     if (arity >= 0 && n->nin != arity)
         return "wrong number of inputs";
+    for (int j = 0; j < ndefined; j++)
+        if (defined[j] == n)
+            return "defined twice";
     for (int i = 0; i < n->nin; i++) {
         bool found = false;
         for (int j = 0; j < ndefined && !found; j++)

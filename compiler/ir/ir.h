@@ -115,8 +115,8 @@ struct IrNode {
         struct { double *values; } konst;          /* CONST: numel(shape) values, row-major */
         struct { uint32_t axes; } reduce;          /* SUM, REDUCE_MAX: bit i = input axis i */
         struct { int perm[IR_MAX_RANK]; } transpose; /* result dim i = input dim perm[i] */
-        /* MATMUL: an input is used transposed (set by simplify, which folds a 2-D
-         * TRANSPOSE into the product; the node's inputs are then [K, M] or [N, K]) */
+        /* MATMUL, MATMUL_ACC: an input is used transposed (set by simplify, which folds a
+         * 2-D TRANSPOSE into the product; the node's inputs are then [K, M] or [N, K]) */
         struct { bool trans_a, trans_b; } matmul;
         struct { IrNode **body; int nbody; } fused;  /* FUSED: see above */
         IrConvAttr conv;       /* CONV2D, CONV2D_BACKWARD_DATA, CONV2D_BACKWARD_WEIGHTS */

@@ -206,6 +206,27 @@ static bool shape_matmul(IrNode *const *in, int nin, const IrNode *p, IrShape *o
     return true;
 }
 
+/* matmul_acc(a, b, c, beta): a matmul's result, whose dims c has (the rows rule below
+ * gives the result its batch's rows); beta is one f32. */
+static bool shape_matmul_acc(IrNode *const *in, int nin, const IrNode *p, IrShape *out,
+                             char *err, size_t errlen)
+{
+    if (!shape_matmul(in, nin, p, out, err, errlen))
+        return false;
+    char so[128], sc[128];
+    const IrShape *c = &in[2]->shape;
+    bool same = c->rank == out->rank;
+    for (int i = 0; same && i < c->rank; i++)
+        same = c->dims[i] == out->dims[i];
+    if (!same)
+        return SHAPE_ERR("matmul_acc of a %s product into %s", ir_shape_str(out, so, sizeof so),
+                         ir_shape_str(&in[2]->shape, sc, sizeof sc));
+    if (in[3]->shape.rank != 0)
+        return SHAPE_ERR("matmul_acc's scale must be one value, got %s",
+                         ir_shape_str(&in[3]->shape, sc, sizeof sc));
+    return true;
+}
+
 static bool shape_effect(IrNode *const *in, int nin, const IrNode *p, IrShape *out, char *err,
                          size_t errlen)
 {

@@ -1,5 +1,7 @@
 /* fuse.c — elementwise chains and the reduction consuming them become FUSED nodes.
  *
+ * First, a weight gradient added to a scaled slot that is stored back into the slot
+ * becomes one matmul_acc (pass_accumulate, accumulate.c), which no kernel computes.
  * Every reduction is the root of a group (a kernel), and so is every elementwise node
  * whose value must be materialized. The others are inlined: they are computed inside
  * the kernels of the groups that use them. Walking the graph from the end (users before
@@ -332,6 +334,7 @@ static void adjoin_runs(IrGraph *g)
 
 void pass_fuse(IrGraph *g)
 {
+    pass_accumulate(g);
     int nid = g->next_id;
     Fuse f = {.g = g, .nid = nid};
     f.in = util_malloc(sizeof(Groups) * (size_t)nid);

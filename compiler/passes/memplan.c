@@ -87,18 +87,32 @@ static int64_t element_bytes(IrDType t)
  * from the run's first position, `from`. Then f's readers see the value in the slot, which
  * nothing else writes. The kernel's pointers are noalias, as every kernel's: it reads and
  * writes each element of the slot only at that element's own index, so no reordering that
- * noalias allows can move a read of an element after its write. */
+ * noalias allows can move a read of an element after its write. A matmul_acc into the
+ * slot (pass_accumulate) qualifies too when its product reads other data. */
 static bool computes_in_place(const IrGraph *g, const IrNode *f, int from, int at, int k)
 {
-    if (f->op != IR_OP_FUSED)
+    if (f->op == IR_OP_MATMUL_ACC) {
+        /* sgemm reads and writes C = the slot element by element, and reads all of A
+         * and B throughout: they must be other data */
+        const IrNode *c = ir_slot_source(f->in[2]);
+        if (!c || c->attr.io.index != k)
+            return false;
+        for (int j = 0; j < 2; j++) {
+            const IrNode *load = ir_slot_source(f->in[j]);
+            if (load && load->attr.io.index == k)
+                return false;
+        }
+    } else if (f->op != IR_OP_FUSED) {
         return false;
-    for (int j = 0; j < f->attr.fused.nbody; j++)
-        if (!ir_op_is_elementwise(f->attr.fused.body[j]->op))
-            return false;
-    for (int j = 0; j < f->nin; j++) {
-        const IrNode *load = ir_slot_source(f->in[j]);
-        if (load && load->attr.io.index == k && !ir_shape_eq(&f->in[j]->shape, &f->shape))
-            return false;
+    } else {
+        for (int j = 0; j < f->attr.fused.nbody; j++)
+            if (!ir_op_is_elementwise(f->attr.fused.body[j]->op))
+                return false;
+        for (int j = 0; j < f->nin; j++) {
+            const IrNode *load = ir_slot_source(f->in[j]);
+            if (load && load->attr.io.index == k && !ir_shape_eq(&f->in[j]->shape, &f->shape))
+                return false;
+        }
     }
     for (int q = from; q < g->len; q++) {
         const IrNode *n = g->nodes[q];

@@ -11,8 +11,13 @@
  * (CSE) and removes nodes no effect depends on (DCE). */
 void pass_simplify(IrGraph *g);
 /* Groups each chain of elementwise ops, and the reduction consuming it, into one FUSED
- * node (see ir.h); every elementwise or reduce op ends up inside a FUSED node. */
+ * node (see ir.h); every elementwise or reduce op ends up inside a FUSED node. Runs
+ * pass_accumulate first. */
 void pass_fuse(IrGraph *g);
+/* add(mul(c, v), matmul(a, b)) stored into v's slot, c one value, becomes
+ * matmul_acc(a, b, v, c): sgemm adds the product to the scaled slot (SGD with momentum's
+ * velocity), and the product is never stored (accumulate.c). */
+void pass_accumulate(IrGraph *g);
 /* The number of FUSED nodes from g->nodes[i] on that are alike (ir_fused_alike) and
  * independent of each other, which codegen runs as one kernel, at once: 1 when
  * g->nodes[i] starts no such run. Memory planning and in-place stores treat a run as one

@@ -43,6 +43,22 @@ static IrNode *identity_operand(IrNode *n, double k, bool commutes)
     return NULL;
 }
 
+/* x + 0 * y, y * 0 + x or x - 0 * y, the 0 a constant splat and the result of x's shape:
+ * x. An optimizer's `g + weight_decay * p` with weight_decay = 0 then costs nothing, and
+ * adds nothing, as in PyTorch (which skips the term). IEEE arithmetic differs only when y
+ * is infinite or NaN (0 * y is NaN), or x is -0 (-0 + 0 is +0, as x + 0 -> x above). */
+static IrNode *without_zero_term(IrNode *n)
+{
+    for (int i = n->op == IR_OP_ADD ? 0 : 1; i < 2; i++) {
+        const IrNode *t = n->in[i];
+        IrNode *x = n->in[1 - i];
+        if (t->op == IR_OP_MUL && (is_splat(t->in[0], 0.0) || is_splat(t->in[1], 0.0)) &&
+            ir_shape_eq(&x->shape, &n->shape))
+            return x;
+    }
+    return n;
+}
+
 /* a op b on small f32 constants (each a scalar or of n's shape) as one constant: autodiff
  * writes pow's derivative with the exponent b - 1, which must be a constant for the rules
  * below to see x^1 or x^2 (a powf call per element otherwise). Each element is the f32
@@ -159,11 +175,14 @@ static IrNode *fold(IrGraph *g, IrNode *n)
     }
     case IR_OP_ADD: {
         IrNode *r = identity_operand(n, 0.0, true);
-        return r ? r : n;
+        return r ? r : without_zero_term(n);
     }
-    case IR_OP_SUB:
+    case IR_OP_SUB: {
+        IrNode *r = identity_operand(n, 0.0, false);
+        return r ? r : without_zero_term(n);
+    }
     case IR_OP_DIV: {
-        IrNode *r = identity_operand(n, n->op == IR_OP_SUB ? 0.0 : 1.0, false);
+        IrNode *r = identity_operand(n, 1.0, false);
         return r ? r : n;
     }
     case IR_OP_POW: {
@@ -226,6 +245,7 @@ static bool same_node(const IrNode *a, const IrNode *b)
         return memcmp(a->attr.transpose.perm, b->attr.transpose.perm,
                       sizeof a->attr.transpose.perm) == 0;
     case IR_OP_MATMUL:
+    case IR_OP_MATMUL_ACC:
         return a->attr.matmul.trans_a == b->attr.matmul.trans_a &&
                a->attr.matmul.trans_b == b->attr.matmul.trans_b;
     case IR_OP_CONV2D:
@@ -296,17 +316,18 @@ void pass_simplify(IrGraph *g)
     for (int i = 0; i < g->len; i++)
         g->nodes[i]->aux = NULL;
     ir_count_uses(g);
-    int fresh = g->next_id; /* nodes fold makes have ids from here on */
     int k = 0;
     for (int i = 0; i < g->len; i++) {
         IrNode *n = g->nodes[i];
         for (int j = 0; j < n->nin; j++)
             while (n->in[j]->aux)
                 n->in[j] = n->in[j]->aux;
+        int fresh = g->next_id; /* the nodes this fold makes have ids from here on */
         IrNode *r = fold(g, n);
         /* n itself, or a new node taking its place, is merged with an equal one seen
          * before (folded constants too: autodiff leaves duplicates that are equal only
-         * once their constants are) */
+         * once their constants are); a node that was there before, which an identity
+         * returns (even one an earlier fold made), is in the graph already */
         IrNode *c = r == n || r->id >= fresh ? r : NULL;
         if (c) {
             uint64_t h = hash_node(c);

@@ -16,8 +16,8 @@
  *
  * Ops without a case, each with its reason (the test fails for any other op without one):
  *   const, random_*, slot_load, scalar_input   no inputs
- *   print, slot_store, scalar_output, grad, fused  never differentiated (effects, replaced
- *                     by autodiff, made by fusion)
+ *   print, slot_store, scalar_output, grad, fused, matmul_acc  never differentiated
+ *                     (effects, replaced by autodiff, made by fusion)
  *   argmax            integer result: no gradient flows through it
  *   one_hot           integer input: no gradient flows into it
  *   max_pool2d_backward  second derivatives of max pooling are not supported (rules.c) */
@@ -278,7 +278,7 @@ int main(void)
     for (int op = 0; op < IR_OP_COUNT; op++) {
         if (ir_op_kind((IrOp)op) == IR_KIND_SOURCE || ir_op_kind((IrOp)op) == IR_KIND_EFFECT ||
             op == IR_OP_GRAD ||
-            op == IR_OP_FUSED || op == IR_OP_ARGMAX || op == IR_OP_ONE_HOT ||
+            op == IR_OP_FUSED || op == IR_OP_MATMUL_ACC || op == IR_OP_ARGMAX || op == IR_OP_ONE_HOT ||
             op == IR_OP_MAX_POOL2D_BACKWARD)
             continue;
         if (!covered[op]) {

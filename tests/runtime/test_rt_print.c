@@ -260,9 +260,11 @@ static void naive_matmul(int64_t M, int64_t N, int64_t K, int trans_a, int trans
         }
 }
 
-/* Tolerance: |C - reference| <= 1e-4 * max(1, |reference|), a relative error of 1e-4
+/* C = op(A) op(B) + beta C (rt_matmul_acc_f32), or with beta = 0 (rt_matmul_f32, which
+ * must not read C: it starts as NaN).
+ * Tolerance: |C - reference| <= 1e-4 * max(1, |reference|), a relative error of 1e-4
  * (absolute near zero, where relative error means nothing). Prints the max difference. */
-static void check_matmul(int64_t M, int64_t N, int64_t K, int trans_a, int trans_b)
+static void check_matmul(int64_t M, int64_t N, int64_t K, int trans_a, int trans_b, float beta)
 {
     uint64_t state = (uint64_t)(M * 1000003 + N * 1009 + K * 7 + trans_a * 2 + trans_b);
     size_t a_count = (size_t)(M * K), b_count = (size_t)(K * N), c_count = (size_t)(M * N);
@@ -275,10 +277,16 @@ static void check_matmul(int64_t M, int64_t N, int64_t K, int trans_a, int trans
     for (size_t i = 0; i < b_count; i++)
         B[i] = random_value(&state);
     for (size_t i = 0; i < c_count; i++)
-        C[i] = NAN; /* every element must be overwritten */
+        C[i] = beta == 0.0f ? NAN : random_value(&state); /* NaN: must be overwritten */
 
-    rt_matmul_f32(M, N, K, trans_a, trans_b, A, B, C);
     naive_matmul(M, N, K, trans_a, trans_b, A, B, reference);
+    if (beta == 0.0f) {
+        rt_matmul_f32(M, N, K, trans_a, trans_b, A, B, C);
+    } else {
+        for (size_t i = 0; i < c_count; i++)
+            reference[i] += (double)beta * C[i];
+        rt_matmul_acc_f32(M, N, K, trans_a, trans_b, A, B, beta, C);
+    }
 
     double max_difference = 0;
     int ok = 1;
@@ -290,8 +298,8 @@ static void check_matmul(int64_t M, int64_t N, int64_t K, int trans_a, int trans
             max_difference = difference;
     }
     char name[128];
-    snprintf(name, sizeof name, "matmul M=%lld N=%lld K=%lld trans_a=%d trans_b=%d",
-             (long long)M, (long long)N, (long long)K, trans_a, trans_b);
+    snprintf(name, sizeof name, "matmul M=%lld N=%lld K=%lld trans_a=%d trans_b=%d beta=%g",
+             (long long)M, (long long)N, (long long)K, trans_a, trans_b, beta);
     record(ok, name);
     if (!ok)
         printf("  max difference %g\n", max_difference);
@@ -307,7 +315,9 @@ static void test_matmul(void)
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
         for (int trans_a = 0; trans_a <= 1; trans_a++)
             for (int trans_b = 0; trans_b <= 1; trans_b++)
-                check_matmul(sizes[s][0], sizes[s][1], sizes[s][2], trans_a, trans_b);
+                for (int acc = 0; acc <= 1; acc++)
+                    check_matmul(sizes[s][0], sizes[s][1], sizes[s][2], trans_a, trans_b,
+                                 acc ? 0.9f : 0.0f);
 
     /* M == 0 or N == 0: nothing to write, and C must be left alone. */
     float untouched = 42.0f, operand = 1.0f;
