@@ -113,18 +113,6 @@ static int rt_image_shape_agrees(int32_t file_rank, const int64_t *file_dims, in
     return want_rank == 1 && want[0] == rt_dims_product(file_rank, file_dims);
 }
 
-typedef struct RtU8ToF32 {
-    const uint8_t *in;
-    float *out;
-} RtU8ToF32;
-
-static void rt_scale_bytes(void *context, int64_t begin, int64_t end)
-{
-    const RtU8ToF32 *job = context;
-    for (int64_t i = begin; i < end; i++)
-        job->out[i] = (float)job->in[i] * (1.0f / 255.0f);
-}
-
 RtDataset *rt_dataset_idx(const char *images_path, const char *labels_path, int32_t rank,
                           const int64_t *sample_shape)
 {
@@ -155,22 +143,20 @@ RtDataset *rt_dataset_idx(const char *images_path, const char *labels_path, int3
                  images_path, images.dims[0], labels_path, labels.dims[0]);
 
     int64_t count = images.dims[0];
-    size_t values = (size_t)count * (size_t)images.item_size;
-    float *x = rt_alloc(rt_size_mul(values, sizeof(float)));
-    RtU8ToF32 job = {images.data, x};
-    rt_parallel_for((int64_t)values, rt_scale_bytes, &job);
     int32_t *y = rt_alloc(rt_size_mul((size_t)count, sizeof(int32_t)));
     for (int64_t i = 0; i < count; i++)
         y[i] = labels.data[i];
-    rt_free(images.file.bytes);
     rt_free(labels.file.bytes);
 
     if (rank == 0) {
         rank = file_rank;
         sample_shape = file_shape;
     }
-    return rt_dataset_from_blocks(images_path, count, RT_DTYPE_F32, rank, sample_shape, x,
-                                  RT_DTYPE_I32, 0, NULL, y);
+    /* The images stay the file's bytes, a quarter of their floats' size: each sample is
+     * converted as a batch gathers it, which then reads 4 times fewer bytes from all over
+     * the data set (rt_copy_sample). */
+    return rt_dataset_from_bytes(images_path, count, rank, sample_shape, images.file.bytes,
+                                 images.data, y);
 }
 
 /* ---- MNIST and Fashion-MNIST --------------------------------------------------------------------- */

@@ -94,5 +94,14 @@ RtDataset *rt_dataset_from_blocks(const char *source, int64_t count, RtDtype x_d
                                   int32_t x_rank, const int64_t *x_shape, void *x_block,
                                   RtDtype y_dtype, int32_t y_rank, const int64_t *y_shape,
                                   void *y_block);
+/* Set by tests: convert image bytes with the baseline code even where AVX-512 is there. */
+extern bool rt_data_baseline_only;
+/* Images of bytes with one i32 label each: sample i's x_rank-dim f32 values are
+ * x_bytes[i * size ...] / 255, converted as samples are copied out. x_block is the
+ * rt_alloc'd block holding x_bytes (a whole file, say); y_block the count labels. Takes
+ * ownership of both blocks. */
+RtDataset *rt_dataset_from_bytes(const char *source, int64_t count, int32_t x_rank,
+                                 const int64_t *x_shape, void *x_block, const uint8_t *x_bytes,
+                                 void *y_block);
 
 #endif

@@ -4,6 +4,8 @@
  * Prints one line per failure, then "N passed, M failed"; exits non-zero on any failure. */
 #include "rt_test.h"
 
+#include "rt_internal.h" /* rt_data_baseline_only */
+
 #include <zlib.h>
 
 /* ---- writing IDX files ------------------------------------------------------------------ */
@@ -127,6 +129,51 @@ static void test_idx_round_trip(void)
                 "idx shape from the file (%s)", gz ? "gzip" : "plain");
         rt_dataset_free(ds);
     }
+}
+
+/* The loader keeps the images as bytes and converts each sample as it is copied out, 16
+ * values at a time and the rest one by one: every value, through rt_dataset_get and
+ * through shuffled batches, must be the f32 byte times 1 / 255 exactly, as when the file
+ * was converted at load. 35 values a sample: two blocks of 16 and 3 more. Run with the
+ * code the host picks (AVX-512 here) and with the baseline code. */
+static void test_idx_bytes(const char *isa)
+{
+    enum { COUNT = 40, SIZE = 35, BATCH = 16 };
+    const uint32_t dims[2] = {5, 7};
+    char images[512], labels[512];
+    snprintf(images, sizeof images, "%s", scratch("bytes-img"));
+    snprintf(labels, sizeof labels, "%s", scratch("bytes-lab"));
+    write_idx(images, 0, 0, COUNT, 2, dims, 0);
+    write_labels(labels, 0, COUNT);
+    RtDataset *ds = rt_dataset_idx(images, labels, 0, NULL);
+    float x[BATCH * SIZE];
+    int32_t y[BATCH];
+    int ok = rt_dataset_x_size(ds) == SIZE;
+    for (int64_t i = 0; i < COUNT && ok; i++) {
+        rt_dataset_get(ds, i, x, y);
+        for (int j = 0; j < SIZE; j++)
+            ok &= x[j] == (float)((7 * i + 3 * j) % 256) * (1.0f / 255.0f);
+    }
+    recordf(ok, "idx bytes: every value of every sample (%s)", isa);
+    RtBatches *it = rt_batches_begin(ds, BATCH, 1, 0, 3, 0);
+    int64_t rows, seen = 0;
+    int batches_ok = 1;
+    while ((rows = rt_batches_next(it, x, y)) > 0) {
+        for (int64_t r = 0; r < rows; r++) {
+            /* label i % 10 and first byte 7 i % 256 name the sample among 40 */
+            int64_t i = -1;
+            for (int64_t k = 0; k < COUNT; k++)
+                if (k % 10 == y[r] && x[r * SIZE] == (float)((7 * k) % 256) * (1.0f / 255.0f))
+                    i = k;
+            batches_ok &= i >= 0;
+            for (int j = 0; j < SIZE && i >= 0; j++)
+                batches_ok &= x[r * SIZE + j] == (float)((7 * i + 3 * j) % 256) * (1.0f / 255.0f);
+        }
+        seen += rows;
+    }
+    rt_batches_end(it);
+    recordf(batches_ok && seen == COUNT, "idx bytes: shuffled batches (%s)", isa);
+    rt_dataset_free(ds);
 }
 
 static void test_idx_errors(void)
@@ -619,6 +666,10 @@ static void test_large_batches(void)
 int main(void)
 {
     test_idx_round_trip();
+    test_idx_bytes("the host's best code");
+    rt_data_baseline_only = true;
+    test_idx_bytes("baseline x86-64 code");
+    rt_data_baseline_only = false;
     test_idx_errors();
     test_fashion_mnist();
     test_csv();
