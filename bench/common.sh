@@ -11,13 +11,13 @@ trap 'rm -rf "$tmp"' EXIT
 
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
-# nnc_ms FILE.nn [SETTINGS...] [-- ARGS...]: compiles FILE to an executable with SETTINGS
-# (--NAME VALUE, e.g. --batch 256), runs it $runs times with ARGS, and prints the median ms
-# per step of its first progress line: the training loop's (the benchmark programs train
-# one epoch; an example evaluates after it: models.sh gives it --epochs 1 --limit STEPS).
-nnc_ms() {
-    local file=$1 exe settings=()
-    shift
+# nnc_line_ms LINE FILE.nn [SETTINGS...] [-- ARGS...]: compiles FILE to an executable with
+# SETTINGS (--NAME VALUE, e.g. --batch 256), runs it $runs times with ARGS, and prints the
+# median ms per step of its progress line LINE (one line per epoch of the training loop;
+# an example evaluates after it).
+nnc_line_ms() {
+    local line=$1 file=$2 exe settings=()
+    shift 2
     while [ $# -gt 0 ] && [ "$1" != -- ]; do
         settings+=("$1")
         shift
@@ -26,10 +26,21 @@ nnc_ms() {
     exe=$tmp/$(basename "$file" .nn)
     "$nnc" "$file" -o "$exe" -- "${settings[@]}"
     for _ in $(seq "$runs"); do
-        "$exe" "$@" 2>&1 >/dev/null | tr '\r' '\n' | grep -o '([0-9.]* it/s)' | head -1 |
-            tr -d '(' | awk '{printf "%.4f\n", 1000 / $1}'
+        "$exe" "$@" 2>&1 >/dev/null | tr '\r' '\n' | grep -o '([0-9.]* it/s)' |
+            sed -n "${line}p" | tr -d '(' | awk '{printf "%.4f\n", 1000 / $1}'
     done | median
 }
+
+# nnc_ms FILE.nn [SETTINGS...] [-- ARGS...]: the first epoch's ms per step (models.sh runs
+# an example for --epochs 1 --limit STEPS: a start-up of a few steps is a small share of
+# its slow steps).
+nnc_ms() { nnc_line_ms 1 "$@"; }
+
+# nnc_steady_ms FILE.nn [SETTINGS...]: the second epoch's ms per step of a run of two, as
+# the PyTorch peers time their steps after 5 warm-up steps. The first epoch holds the
+# start-up: oneDNN generates its kernels and the memory is first touched in the first
+# steps (the MLP's first step at batch 256 takes about 30 ms, 12 steady ones).
+nnc_steady_ms() { nnc_line_ms 2 "$@" -- --epochs 2; }
 
 # torch_ms SCRIPT NAME: the peer's median ms per step for the line NAME of SCRIPT, the
 # faster of 1 and 2 threads, OPENBLAS_CORETYPE unset (shared/peers/README.md); nan

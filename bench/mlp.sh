@@ -2,8 +2,9 @@
 # bench/mlp.sh — MLP training step time, nnc against PyTorch, side by side on this machine.
 #
 # nnc: bench/mlp.nn compiled to an executable per batch size (nnc FILE -o EXE -- --batch B),
-# one epoch of Fashion-MNIST (938 or 235 steps, the last smaller) run RUNS times; the time
-# per step is the epoch's steps / (it/s) from the progress line, median over runs. PyTorch:
+# two epochs of Fashion-MNIST (938 or 235 steps each, the last smaller) run RUNS times; the
+# time per step is the second epoch's steps / (it/s) from its progress line (the first
+# holds the start-up, as PyTorch's warm-up steps do), median over runs. PyTorch:
 # shared/peers/torch/mlp.py (median of 20 steps after 5 warm-ups) with OPENBLAS_CORETYPE
 # unset and the faster of 1 and 2 threads, as shared/peers/README.md prescribes.
 #
@@ -32,7 +33,7 @@ columns='%-10s %8s %8s %6s %8s %6s %9s %8s\n'
 # shellcheck disable=SC2059 # the format is $columns
 printf "$columns" model nnc_ms torch_ms ratio GFLOP/s %474 %measured gemm_ms
 for b in 64 256; do
-    n=$(nnc_ms "$here/mlp.nn" --batch "$b")
+    n=$(nnc_steady_ms "$here/mlp.nn" --batch "$b")
     t=$(torch_ms mlp.py "mlp_b${b}_train")
     g=$(OMP_NUM_THREADS=$threads "$roofline" mlp-gemms "$b")
     gf=$(awk -v f="$(flops "$b")" -v ms="$n" 'BEGIN{printf "%.1f", f / (ms * 1e6)}')
