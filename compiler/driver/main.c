@@ -283,6 +283,24 @@ static int run_module(const Options *o, CgModule *m)
     return status;
 }
 
+/* Says, once, when compiling code for a program whose loops over batches take full
+ * batches only where their rows would not work out (the checker's or code generation's
+ * fallback): an epoch's last partial batch is then dropped, which changes what trains,
+ * and the batch size is fixed. The executable says so too when given another --batch
+ * (rt_setting_fixed). */
+static void note_full_batches(const Options *o, const Prog *p)
+{
+    if (o->mem || o->emit == EMIT_IR || o->eval)
+        return;
+    for (int i = 0; i < p->nsettings; i++)
+        if (p->settings[i].why_full) {
+            fprintf(stderr, "nnc: note: every batch of '%s' is full: an epoch's last partial "
+                            "batch is dropped, and --%s cannot change when it runs, because "
+                            "of %s\n", o->input, p->settings[i].name, p->settings[i].why_full);
+            return;
+        }
+}
+
 /* A training program (prog/prog.h): every region through the middle end, then code. */
 static int compile_program(const Options *o, Prog *p)
 {
@@ -296,6 +314,7 @@ static int compile_program(const Options *o, Prog *p)
     char why[160];
     if (!cg_rows_supported(p, why, sizeof why))
         prog_drop_rows(p, why); /* every batch full */
+    note_full_batches(o, p);
     int status = EXIT_OK;
     if (o->eval) {
         fputs("nnc: the reference evaluator does not run train blocks yet\n", stderr);
