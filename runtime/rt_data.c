@@ -5,7 +5,8 @@
  * and row r of x starts x_stride elements after row r - 1. Ordinary datasets store rows
  * back to back (stride = sample size); the text corpus stores its ids once and lets x
  * and y overlap (stride = seq, y one id after x). Splits share storage by reference
- * count and differ only in `rows`. Every element is 4 bytes (f32 or i32). */
+ * count and differ only in `rows`. Every element is 4 bytes (f32 or i32), except IDX
+ * images, which keep the file's bytes and become f32 as a sample is copied out. */
 #include "rt_internal.h"
 
 #if defined(__x86_64__)
@@ -190,7 +191,6 @@ int32_t rt_dataset_classes(const RtDataset *ds)
     return largest + 1;
 }
 
-/* Copies sample `index`'s row into x_out and (when both exist) y_out. */
 /* out[i] = in[i] / 255 as f32: the byte times the f32 1 / 255, which every version below
  * computes with the same single rounding, so the values do not depend on the host. The
  * runtime is built for baseline x86-64, where GCC converts bytes one at a time; SSE2
@@ -232,7 +232,7 @@ static void rt_bytes_to_floats_sse2(const uint8_t *in, float *out, int64_t n)
 }
 #endif
 
-bool rt_data_baseline_only;
+bool rt_data_baseline_only; /* rt_internal.h */
 
 static void rt_bytes_to_floats(const uint8_t *in, float *out, int64_t n)
 {
@@ -246,6 +246,7 @@ static void rt_bytes_to_floats(const uint8_t *in, float *out, int64_t n)
 #endif
 }
 
+/* Copies sample `index`'s row into x_out and (when both exist) y_out. */
 static void rt_copy_sample(const RtDataset *ds, int64_t index, uint32_t *x_out,
                            uint32_t *y_out)
 {
