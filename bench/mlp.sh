@@ -12,8 +12,9 @@
 # GFLOP/s (6 x batch x parameters per step, the count) as a share of the nominal
 # FP32 peak (474 GFLOP/s on the 2 cores of the reference Zen 5 machine) and of the peak
 # measured on this host by bench/roofline.c (an FMA throughput loop on as many threads as
-# nnc runs). gemm_ms is the step's matrix products alone, through oneDNN, back to back
-# (roofline.c mlp-gemms): the floor for nnc's step while its GEMMs are oneDNN's. Needs a C
+# nnc runs). gemm_ms is the step's matrix products alone, each one oneDNN sgemm call on
+# all threads, back to back (roofline.c mlp-gemms). nnc cuts each product into parts of
+# one thread each (runtime/rt_matmul.c), which ran faster on this host. Needs a C
 # compiler and oneDNN's headers (the build's). The PyTorch side needs
 # Debian's python3-torch and an optimized BLAS for it: libopenblas0-pthread (without it
 # PyTorch falls back to the reference BLAS and is several times slower).

@@ -171,6 +171,21 @@ case_threads_determinism_conv() {  # the same with convolutions and pooling (LeN
     same_with_threads "$SRC/tests/train/small_cnn.nn"
 }
 
+case_threads_determinism_matmul() {  # the main example's products, checkpoints compared
+    # oneDNN's sgemm shared [64, 784] x [784, 512] among 2 threads by splitting the sum,
+    # which gave other bits than 1 thread; the runtime now cuts products itself
+    # (runtime/rt_matmul.c). Compared: the whole checkpoint after 60 steps, byte for byte
+    # (parameters, the velocities, the step, the data position).
+    nnc "$SRC/examples/mlp.nn" -o mlp
+    want_status 0
+    for threads in 1 2; do
+        run ./mlp --epochs 1 --max-steps 60 --save-every 60 --save "t$threads.st" \
+            --threads "$threads"
+        want_status 0
+    done
+    cmp -s t1.st t2.st || problem "--threads 1 and 2 wrote different checkpoints"
+}
+
 case_batch_rows() {  # a loop over batches traces its first axis as the batch's rows
     # (IrShape.rows), whose count is a run-time value: the loss's mean divides by it
     nnc --emit=ir "$SRC/tests/train/small_mlp.nn"

@@ -261,7 +261,8 @@ static void naive_matmul(int64_t M, int64_t N, int64_t K, int trans_a, int trans
 }
 
 /* C = op(A) op(B) + beta C (rt_matmul_acc_f32), or with beta = 0 (rt_matmul_f32, which
- * must not read C: it starts as NaN).
+ * must not read C: it starts as NaN), on 2 threads; then again on 1 thread, which must
+ * give the same bits (runtime/rt_matmul.c cuts a product by its shape alone).
  * Tolerance: |C - reference| <= 1e-4 * max(1, |reference|), a relative error of 1e-4
  * (absolute near zero, where relative error means nothing). Prints the max difference. */
 static void check_matmul(int64_t M, int64_t N, int64_t K, int trans_a, int trans_b, float beta)
@@ -280,6 +281,9 @@ static void check_matmul(int64_t M, int64_t N, int64_t K, int trans_a, int trans
         C[i] = beta == 0.0f ? NAN : random_value(&state); /* NaN: must be overwritten */
 
     naive_matmul(M, N, K, trans_a, trans_b, A, B, reference);
+    float *one_thread = malloc((c_count + 1) * sizeof(float));
+    memcpy(one_thread, C, c_count * sizeof(float));
+    rt_pool_set_threads(2);
     if (beta == 0.0f) {
         rt_matmul_f32(M, N, K, trans_a, trans_b, A, B, C);
     } else {
@@ -287,6 +291,11 @@ static void check_matmul(int64_t M, int64_t N, int64_t K, int trans_a, int trans
             reference[i] += (double)beta * C[i];
         rt_matmul_acc_f32(M, N, K, trans_a, trans_b, A, B, beta, C);
     }
+    rt_pool_set_threads(1);
+    rt_matmul_acc_f32(M, N, K, trans_a, trans_b, A, B, beta, one_thread);
+    rt_pool_set_threads(0);
+    int same_bits = memcmp(C, one_thread, c_count * sizeof(float)) == 0;
+    free(one_thread);
 
     double max_difference = 0;
     int ok = 1;
@@ -303,6 +312,10 @@ static void check_matmul(int64_t M, int64_t N, int64_t K, int trans_a, int trans
     record(ok, name);
     if (!ok)
         printf("  max difference %g\n", max_difference);
+    snprintf(name, sizeof name, "matmul M=%lld N=%lld K=%lld trans_a=%d trans_b=%d beta=%g"
+             " on 1 and 2 threads: the same bits",
+             (long long)M, (long long)N, (long long)K, trans_a, trans_b, beta);
+    record(same_bits, name);
     free(A);
     free(B);
     free(C);
@@ -311,7 +324,12 @@ static void check_matmul(int64_t M, int64_t N, int64_t K, int trans_a, int trans
 
 static void test_matmul(void)
 {
-    const int64_t sizes[][3] = {{1, 1, 1}, {17, 23, 31}, {64, 3, 128}, {5, 7, 0}};
+    /* The last four are large enough to be cut in parts: rows of two lengths (64 and 36),
+     * columns (112 and 88; or 32 and 8, too few rows to cut), and the MLP's first layer
+     * at batch 64, whose sum oneDNN split between 2 threads. */
+    const int64_t sizes[][3] = {{1, 1, 1},      {17, 23, 31},   {64, 3, 128},
+                                {5, 7, 0},      {100, 37, 300}, {33, 200, 100},
+                                {20, 40, 1000}, {64, 512, 784}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
         for (int trans_a = 0; trans_a <= 1; trans_a++)
             for (int trans_b = 0; trans_b <= 1; trans_b++)
@@ -326,6 +344,49 @@ static void test_matmul(void)
     record(untouched == 42.0f, "matmul with M or N == 0 writes nothing");
 }
 
+/* A stack of 3 products (rt_matmul_batch_f32), each large enough to be cut in parts, with
+ * C0 elsewhere than C: every item equals its naive product plus beta C0 (tolerance as in
+ * check_matmul), and 1 and 2 threads give the same bits. */
+static void test_matmul_stack(void)
+{
+    enum { STACK = 3, M = 40, N = 70, K = 400 };
+    const float beta = 0.5f;
+    uint64_t state = 12345;
+    float *A = malloc(sizeof(float) * STACK * M * K), *B = malloc(sizeof(float) * STACK * K * N);
+    float *C0 = malloc(sizeof(float) * STACK * M * N), *C = malloc(sizeof(float) * STACK * M * N);
+    float *one_thread = malloc(sizeof(float) * STACK * M * N);
+    double *reference = malloc(sizeof(double) * M * N);
+    for (int i = 0; i < STACK * M * K; i++)
+        A[i] = random_value(&state);
+    for (int i = 0; i < STACK * K * N; i++)
+        B[i] = random_value(&state);
+    for (int i = 0; i < STACK * M * N; i++)
+        C0[i] = random_value(&state);
+    rt_pool_set_threads(2);
+    rt_matmul_batch_f32(STACK, M, N, K, 0, 1, A, B, C, beta, C0);
+    rt_pool_set_threads(1);
+    rt_matmul_batch_f32(STACK, M, N, K, 0, 1, A, B, one_thread, beta, C0);
+    rt_pool_set_threads(0);
+    int ok = 1;
+    for (int item = 0; item < STACK; item++) {
+        naive_matmul(M, N, K, 0, 1, A + item * M * K, B + item * K * N, reference);
+        for (int i = 0; i < M * N; i++) {
+            double want = reference[i] + (double)beta * C0[item * M * N + i];
+            if (!(fabs(C[item * M * N + i] - want) <= 1e-4 * fmax(1.0, fabs(want))))
+                ok = 0;
+        }
+    }
+    record(ok, "a stack of 3 matmuls with C0 elsewhere");
+    record(memcmp(C, one_thread, sizeof(float) * STACK * M * N) == 0,
+           "a stack of 3 matmuls on 1 and 2 threads: the same bits");
+    free(A);
+    free(B);
+    free(C0);
+    free(C);
+    free(one_thread);
+    free(reference);
+}
+
 int main(void)
 {
     test_small_shapes();
@@ -334,6 +395,7 @@ int main(void)
     test_elision();
     test_print_f32_to_stdout();
     test_matmul();
+    test_matmul_stack();
     printf("%d passed, %d failed\n", tests_passed, tests_failed);
     return tests_failed != 0;
 }
