@@ -25,7 +25,6 @@ static struct {
     int looked_up;
     int (*get_max_threads)(void);
     void (*set_num_threads)(int);
-    int (*in_parallel)(void);
 } rt_omp;
 
 static void rt_omp_look_up(void)
@@ -34,7 +33,6 @@ static void rt_omp_look_up(void)
         return;
     rt_omp.get_max_threads = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_max_threads");
     rt_omp.set_num_threads = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
-    rt_omp.in_parallel = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_in_parallel");
     rt_omp.looked_up = 1;
 }
 
@@ -131,23 +129,21 @@ static void rt_gemm_plan(RtGemm *g)
     g->parts = RT_MATMUL_PARTS;
 }
 
-/* Runs every part of `batch` products with oneDNN on one thread per part: inside the
- * pool's OpenMP team oneDNN sees a parallel region and uses one thread by itself; a run
- * on the calling thread alone sets OpenMP's count to 1 for its length. */
+/* Runs every part of `batch` products, oneDNN on one thread per part. OpenMP's count is
+ * set to 1 for the length of the call, as in rt_conv.c: the pool's team is as large as
+ * the pool asks whatever that count is, and a part run on the calling thread (one part,
+ * one thread, or a call from inside a chunk) must not share its product either. */
 static void rt_gemm_run(RtGemm *g, int64_t batch)
 {
     int64_t n = batch * g->parts;
-    rt_omp_look_up();
-    int32_t threads = rt_omp.in_parallel && rt_omp.in_parallel() ? 1 : rt_dnnl_threads();
-    if (n > 1 && threads > 1 &&
-        2.0 * (double)batch * (double)g->M * (double)g->N * (double)g->K >=
-            RT_MATMUL_SPLIT_FLOPS) {
-        rt_parallel_for(n, rt_gemm_parts, g);
-        return;
-    }
+    int32_t threads = rt_dnnl_threads();
     if (threads > 1)
         rt_dnnl_set_threads(1);
-    rt_gemm_parts(g, 0, n);
+    if (n > 1 && 2.0 * (double)batch * (double)g->M * (double)g->N * (double)g->K >=
+                     RT_MATMUL_SPLIT_FLOPS)
+        rt_parallel_for(n, rt_gemm_parts, g);
+    else
+        rt_gemm_parts(g, 0, n);
     if (threads > 1)
         rt_dnnl_set_threads(threads);
 }

@@ -175,15 +175,20 @@ case_threads_determinism_matmul() {  # the main example's products, checkpoints 
     # oneDNN's sgemm shared [64, 784] x [784, 512] among 2 threads by splitting the sum,
     # which gave other bits than 1 thread; the runtime now cuts products itself
     # (runtime/rt_matmul.c). Compared: the whole checkpoint after 60 steps, byte for byte
-    # (parameters, the velocities, the step, the data position).
+    # (parameters, the velocities, the step, the data position). The third run has one
+    # CPU, so the pool runs every part on the calling thread, while OpenMP is told 2
+    # threads: the parts must still run on one thread each.
     nnc "$SRC/examples/mlp.nn" -o mlp
     want_status 0
+    local steps=(--epochs 1 --max-steps 60 --save-every 60)
     for threads in 1 2; do
-        run ./mlp --epochs 1 --max-steps 60 --save-every 60 --save "t$threads.st" \
-            --threads "$threads"
+        run ./mlp "${steps[@]}" --save "t$threads.st" --threads "$threads"
         want_status 0
     done
     cmp -s t1.st t2.st || problem "--threads 1 and 2 wrote different checkpoints"
+    run env OMP_NUM_THREADS=2 taskset -c 0 ./mlp "${steps[@]}" --save one_cpu.st
+    want_status 0
+    cmp -s t1.st one_cpu.st || problem "one CPU and OpenMP's 2 threads wrote another checkpoint"
 }
 
 case_batch_rows() {  # a loop over batches traces its first axis as the batch's rows
