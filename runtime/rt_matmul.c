@@ -13,6 +13,7 @@
 
 #include <dlfcn.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <oneapi/dnnl/dnnl.h>
@@ -22,29 +23,26 @@
  * symbols are looked up rather than linked so that the runtime does not depend on which
  * threading runtime oneDNN was built with: without OpenMP there is nothing to set. */
 static struct {
-    int looked_up;
     int (*get_max_threads)(void);
     void (*set_num_threads)(int);
 } rt_omp;
+static pthread_once_t rt_omp_once = PTHREAD_ONCE_INIT;
 
 static void rt_omp_look_up(void)
 {
-    if (rt_omp.looked_up)
-        return;
     rt_omp.get_max_threads = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_max_threads");
     rt_omp.set_num_threads = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
-    rt_omp.looked_up = 1;
 }
 
 int32_t rt_dnnl_threads(void)
 {
-    rt_omp_look_up();
+    pthread_once(&rt_omp_once, rt_omp_look_up);
     return rt_omp.get_max_threads ? rt_omp.get_max_threads() : 1;
 }
 
 void rt_dnnl_set_threads(int32_t threads)
 {
-    rt_omp_look_up();
+    pthread_once(&rt_omp_once, rt_omp_look_up);
     if (threads > 0 && rt_omp.set_num_threads)
         rt_omp.set_num_threads(threads);
 }
