@@ -186,9 +186,12 @@ case_threads_determinism_matmul() {  # the main example's products, checkpoints 
         want_status 0
     done
     cmp -s t1.st t2.st || problem "--threads 1 and 2 wrote different checkpoints"
-    run env OMP_NUM_THREADS=2 taskset -c 0 ./mlp "${steps[@]}" --save one_cpu.st
+    local cpu # the first CPU this process may run on
+    cpu=$(taskset -pc $$ | sed 's/.*: //; s/[-,].*//')
+    run env OMP_NUM_THREADS=2 taskset -c "$cpu" ./mlp "${steps[@]}" --save one_cpu.st
     want_status 0
-    cmp -s t1.st one_cpu.st || problem "one CPU and OpenMP's 2 threads wrote another checkpoint"
+    cmp -s t1.st one_cpu.st ||
+        problem "one CPU and OpenMP's 2 threads wrote another checkpoint"
 }
 
 case_batch_rows() {  # a loop over batches traces its first axis as the batch's rows

@@ -352,9 +352,9 @@ static void test_matmul_stack(void)
     enum { STACK = 3, M = 40, N = 70, K = 400 };
     const float beta = 0.5f;
     uint64_t state = 12345;
+    size_t c_bytes = sizeof(float) * STACK * M * N;
     float *A = malloc(sizeof(float) * STACK * M * K), *B = malloc(sizeof(float) * STACK * K * N);
-    float *C0 = malloc(sizeof(float) * STACK * M * N), *C = malloc(sizeof(float) * STACK * M * N);
-    float *one_thread = malloc(sizeof(float) * STACK * M * N);
+    float *C0 = malloc(c_bytes), *C = malloc(c_bytes), *one_thread = malloc(c_bytes);
     double *reference = malloc(sizeof(double) * M * N);
     for (int i = 0; i < STACK * M * K; i++)
         A[i] = random_value(&state);
@@ -377,7 +377,7 @@ static void test_matmul_stack(void)
         }
     }
     record(ok, "a stack of 3 matmuls with C0 elsewhere");
-    record(memcmp(C, one_thread, sizeof(float) * STACK * M * N) == 0,
+    record(memcmp(C, one_thread, c_bytes) == 0,
            "a stack of 3 matmuls on 1 and 2 threads: the same bits");
     free(A);
     free(B);
