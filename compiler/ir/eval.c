@@ -264,10 +264,6 @@ static void eval_upsample2d(Eval *e, IrNode *n, double *out)
 
 /* ---- convolution and pooling --------------------------------------------------------------- */
 
-/* CONV2D as eval_conv's loop below computes it, with the same terms added to each output
- * in the same order (cg, kh, kw), so to the same bits: only the bounds checks move out of
- * the output rows. It is the evaluator's hot loop in `nnc gradcheck`, which evaluates a
- * network's forward pass twice per element checked. */
 /* out[i] += row[i * stride] * weight for i in [0, count). */
 static void add_scaled_row(double *restrict out, const double *restrict row, int64_t stride,
                            double weight, int64_t count)
@@ -280,6 +276,10 @@ static void add_scaled_row(double *restrict out, const double *restrict row, int
             out[i] += row[i * stride] * weight;
 }
 
+/* CONV2D as eval_conv's loop below computes it, with the same terms added to each output
+ * in the same order (cg, kh, kw), so to the same bits: only the bounds checks move out of
+ * the output rows. It is the evaluator's hot loop in `nnc gradcheck`, which evaluates a
+ * network's forward pass twice per element checked. */
 static void conv_forward(const double *x, const double *w, const IrConvAttr *c,
                          const IrShape *xs, const IrShape *ws, const IrShape *ys, double *y)
 {
