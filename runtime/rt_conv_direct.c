@@ -35,7 +35,7 @@ bool rt_conv_direct_fits(const RtConv2d *g)
 {
     return g->stride == 1 && g->dilation == 1 && g->groups == 1 && g->c <= DIRECT_MAX_C &&
            g->kh <= DIRECT_MAX_K && g->kw <= DIRECT_MAX_K && g->c * g->kh * g->kw <= DIRECT_MAX_TAPS &&
-           __builtin_cpu_supports("avx512f");
+           rt_cpu_avx512();
 }
 
 /* The lanes of the chunk of 16 outputs starting at column j0 that read input column
@@ -267,7 +267,7 @@ bool rt_conv_across_fits(const RtConv2d *g)
 {
     return g->stride == 1 && g->dilation == 1 && g->groups == 1 && g->padding == 0 &&
            g->o <= 16 && g->c <= 16 && g->kh == g->kw && (g->kh == 3 || g->kh == 5) &&
-           __builtin_cpu_supports("avx512f");
+           rt_cpu_avx512();
 }
 
 static void across_transpose(void *ctx, int64_t begin, int64_t end)

@@ -2,8 +2,10 @@
  * Both the AOT main() (rt_main.c) and the JIT bracket a program with rt_init / rt_exit. */
 #include "rt_internal.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The command line of the running program, parsed once the program has declared its
  * settings (rt_flags_parse_command_line); the JIT passes its own argc/argv. */
@@ -14,6 +16,27 @@ void rt_init(int argc, char **argv)
 {
     rt_argument_count = argc;
     rt_arguments = argv;
+}
+
+static bool rt_avx512;
+static pthread_once_t rt_isa_once = PTHREAD_ONCE_INIT;
+
+static void rt_isa_decide(void)
+{
+    const char *isa = getenv("NNC_ISA");
+    bool capped = isa && strcmp(isa, "avx2") == 0;
+#if defined(__x86_64__)
+    rt_avx512 = !capped && __builtin_cpu_supports("avx512f");
+#else
+    rt_avx512 = false;
+    (void)capped;
+#endif
+}
+
+bool rt_cpu_avx512(void)
+{
+    pthread_once(&rt_isa_once, rt_isa_decide);
+    return rt_avx512;
 }
 
 void rt_flags_parse_command_line(void)

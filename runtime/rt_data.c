@@ -237,7 +237,7 @@ bool rt_data_baseline_only; /* rt_internal.h */
 static void rt_bytes_to_floats(const uint8_t *in, float *out, int64_t n)
 {
 #if defined(__x86_64__)
-    if (!rt_data_baseline_only && __builtin_cpu_supports("avx512f"))
+    if (!rt_data_baseline_only && rt_cpu_avx512())
         rt_bytes_to_floats_avx512(in, out, n);
     else
         rt_bytes_to_floats_sse2(in, out, n);

@@ -55,6 +55,13 @@ void rt_conv_direct_weights(const RtConv2d *g, const float *x, const float *dy, 
 bool rt_conv_across_fits(const RtConv2d *g);
 void rt_conv_across_weights(const RtConv2d *g, const float *x, const float *dy, float *dw);
 
+/* ---- the instruction set ------------------------------------------------------------------- */
+/* Whether the runtime's own kernels may use AVX-512: the CPU has AVX-512F and nothing caps
+ * the runtime at AVX2 (the environment's NNC_ISA=avx2, which makes a program behave as on
+ * an AVX2-only CPU; docs/testing.md). Decided once per process. Every AVX-512 path has an
+ * AVX2 (or baseline) counterpart chosen when this is false. */
+bool rt_cpu_avx512(void);
+
 /* ---- threads, messages and numbers in text ----------------------------------------------- */
 /* Caps the threads oneDNN's kernels use (threads > 0; 0 leaves its default, one per CPU),
  * so --threads bounds every kernel, not only the pool's (rt_matmul.c). */

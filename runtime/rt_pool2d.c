@@ -132,7 +132,7 @@ static void max_backward(void *ctx, int64_t begin, int64_t end)
 {
     const PoolJob *job = ctx;
     const RtPool2d *g = job->g;
-    bool fast = g->size == 2 && g->stride == 2 && __builtin_cpu_supports("avx512f");
+    bool fast = g->size == 2 && g->stride == 2 && rt_cpu_avx512();
     for (int64_t p = begin; p < end; p++) {
         const float *x = job->x + p * g->h * g->w;
         const float *dy = job->dy + p * g->oh * g->ow;
