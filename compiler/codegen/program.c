@@ -614,6 +614,9 @@ static void emit_map_data(Pg *pg, const ProgStmt *s)
     LLVMValueRef set_args[4] = {dst, at, slot_ptr(pg, s->x_out),
                                 s->y_out >= 0 ? slot_ptr(pg, s->y_out) : LLVMConstPointerNull(cg->ptr)};
     call_rt(pg, "rt_dataset_set", cg->void_, get_params, set_args, 4);
+    if (s->rng_words) /* the next sample draws the words after these (PS_MAP_DATA) */
+        store_var(pg, s->rng_var, LLVMBuildFAdd(b, load_var(pg, pg->vars, s->rng_var),
+                                                f64c(pg, (double)s->rng_words), ""));
     LLVMBuildStore(b, LLVMBuildAdd(b, at, i64c(cg, 1), ""), i);
     LLVMBuildBr(b, header);
     LLVMPositionBuilderAtEnd(b, exit);

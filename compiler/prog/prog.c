@@ -390,8 +390,12 @@ static void print_stmt(FILE *out, const Prog *p, const ProgStmt *s, int depth)
         fputc('\n', out);
         return;
     case PS_MAP_DATA:
-        fprintf(out, "data%d = map data%d through region %d (slots %d, %d -> %d, %d)\n", s->n,
+        fprintf(out, "data%d = map data%d through region %d (slots %d, %d -> %d, %d)", s->n,
                 s->index, s->region, s->x_slot, s->y_slot, s->x_out, s->y_out);
+        if (s->rng_words)
+            fprintf(out, ", $%s += %llu per sample", p->vars[s->rng_var].name,
+                    (unsigned long long)s->rng_words);
+        fputc('\n', out);
         return;
     case PS_SPLIT_DATA:
         fprintf(out, "data%d = part %d of data%d split at %g by seed %lld\n", s->n,

@@ -83,6 +83,9 @@ struct ProgStmt {
     int loss_out;       /* outs[] index of the step's loss, shown by the progress line, or -1 */
     /* PS_MAP_DATA (and index, n, x_slot, y_slot above) */
     int region, x_out, y_out;
+    int rng_var;        /* PS_MAP_DATA with rng_words > 0: vars[rng_var] += rng_words after
+                           each sample's run, so every sample draws new random numbers */
+    uint64_t rng_words;
     /* PS_LOG (and PS_SAVE, PS_LOAD: names) */
     int n;
     const char **names;

@@ -1344,9 +1344,9 @@ static Value *t_create(Checker *c, CallArgs *a, const Builtin *b, Value *r)
         }
         uint64_t words = (uint64_t)ir_shape_numel(&shape) + 4;
         c->rng_counter += words; /* never overlapping */
-        /* inside a train program's run-time loop a region runs many times: where its
-         * draws start is a host variable the program advances after each run */
-        if (sema_training(c) && (c->batch_loop || c->epoch_var >= 0))
+        /* a region of a train program that runs many times: where its draws start is a
+         * host variable the program advances after each run (train_random_var) */
+        if (sema_training(c))
             ra.run_var = train_random_var(c, words);
         n = ir_random(c->graph, at, op, &shape, ra);
     } else {

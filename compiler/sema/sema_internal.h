@@ -212,6 +212,7 @@ typedef struct Checker {
     IrNode **slot_loads;  /* ... SLOT_LOAD node of each slot in the current region */
     int nslot_loads;
     int epoch_var;        /* ... host variable of the innermost run-time range loop, or -1 */
+    bool map_region;      /* tracing a map transform's region, run once per sample */
     bool binding_loop_target; /* ... binding a run-time loop's own variables */
     struct ProgStmt *batch_loop; /* ... the innermost loop over batches, or NULL */
     struct RowsSym *rows_syms;   /* ... the symbolic dimensions that are multiples of a

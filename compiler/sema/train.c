@@ -78,6 +78,8 @@ void train_close_region(Checker *c)
 
 int train_random_var(Checker *c, uint64_t words)
 {
+    if (!c->batch_loop && c->epoch_var < 0 && !c->map_region)
+        return 0; /* the region runs once: its draws have fixed counters */
     if (!c->rng_var)
         c->rng_var = prog_add_var(c->prog, "rng", true) + 1;
     c->region_rng_words += words;
@@ -617,9 +619,13 @@ int train_data(Checker *c, const DataRef *d, AstNode *at)
             int y_in = prog_add_slot(c->prog, "sample.y", src.y_dtype, &src.y_shape);
             void *prologue = train_prologue_begin(c);
             int region = c->region;
+            bool outer_map = c->map_region;
+            c->map_region = true;
             Value *pos[2] = {slot_value(c, src.x_dtype, &src.x_shape, x_in, DIM_ANY),
                              slot_value(c, src.y_dtype, &src.y_shape, y_in, DIM_ANY)};
             Value *r = sema_call_fn(c, d->maps[m], NULL, at, pos, 2, NULL, NULL, 0);
+            c->map_region = outer_map;
+            uint64_t rng_words = c->region_rng_words;
             IrNode *xo = r->kind == V_TUPLE && r->len == 2 ? sema_node(c, r->items[0], at->span) : NULL;
             IrNode *yo = xo ? sema_node(c, r->items[1], at->span) : NULL;
             if (!yo) {
@@ -643,6 +649,10 @@ int train_data(Checker *c, const DataRef *d, AstNode *at)
             map->y_slot = y_in;
             map->x_out = x_out;
             map->y_out = y_out;
+            if (rng_words) {
+                map->rng_var = c->rng_var - 1;
+                map->rng_words = rng_words;
+            }
             data = n;
         }
     next:;
@@ -836,12 +846,14 @@ typedef struct Prologue {
     PtrVec stores;
     IrNode **slot_loads;
     int nslot_loads;
+    uint64_t rng_words; /* the interrupted region's draws per run (open_region resets them) */
 } Prologue;
 
 void *train_prologue_begin(Checker *c)
 {
     Prologue *saved = ARENA_NEW(c->arena, Prologue);
-    *saved = (Prologue){c->graph, c->region, c->stores, c->slot_loads, c->nslot_loads};
+    *saved = (Prologue){c->graph, c->region, c->stores, c->slot_loads, c->nslot_loads,
+                         c->region_rng_words};
     c->stores = (PtrVec){0};
     c->slot_loads = NULL;
     c->nslot_loads = 0;
@@ -873,6 +885,7 @@ void train_prologue_end(Checker *c, void *state)
     c->stores = saved->stores;
     c->slot_loads = saved->slot_loads;
     c->nslot_loads = saved->nslot_loads;
+    c->region_rng_words = saved->rng_words;
 }
 
 void train_prologue_discard(Checker *c, void *state)
@@ -885,6 +898,7 @@ void train_prologue_discard(Checker *c, void *state)
     c->stores = saved->stores;
     c->slot_loads = saved->slot_loads;
     c->nslot_loads = saved->nslot_loads;
+    c->region_rng_words = saved->rng_words;
 }
 
 Value *train_state_value(Checker *c, Value *v, const char *name)
