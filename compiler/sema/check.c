@@ -1333,12 +1333,89 @@ static AstNode *branch_expr(AstNode *b)
     return NULL;
 }
 
-/* `if c { a } else { b }` in host code, with c known only at run time: a select between two
- * host scalars. NULL when the branches are anything else (reported by the caller). */
+static bool pure_list(Scope *s, const AstList *l, int depth);
+
+/* Can evaluating e have an effect (print, log, save, load, an optimizer step, a layer's
+ * call, which may update its state, an assignment to anything but a local name)? host_if
+ * evaluates both branches, so it may take only branches for which this says no. A function
+ * called by name is looked into (to a bounded depth); anything not known to be pure is not. */
+static bool pure_expr(Scope *s, const AstNode *e, int depth)
+{
+    if (!e)
+        return true;
+    if (depth > 8)
+        return false;
+    switch (e->kind) {
+    case AST_INT: case AST_FLOAT: case AST_STRING: case AST_BOOL: case AST_NAME:
+    case AST_ELLIPSIS: case AST_BREAK: case AST_CONTINUE:
+        return true;
+    case AST_LIST: case AST_TUPLE: case AST_BLOCK:
+        return pure_list(s, &e->list, depth);
+    case AST_UNARY: case AST_BINARY:
+        return pure_expr(s, e->op.lhs, depth) && pure_expr(s, e->op.rhs, depth);
+    case AST_RANGE: case AST_SLICE:
+        return pure_expr(s, e->range.lo, depth) && pure_expr(s, e->range.hi, depth);
+    case AST_MEMBER:
+        return pure_expr(s, e->member.object, depth);
+    case AST_INDEX:
+        return pure_expr(s, e->index.object, depth) && pure_list(s, &e->index.indices, depth);
+    case AST_IF:
+        return pure_expr(s, e->cond.cond, depth) && pure_expr(s, e->cond.then, depth) &&
+               pure_expr(s, e->cond.els, depth);
+    case AST_COMPREHENSION: case AST_FOR:
+        return pure_expr(s, e->loop.iter, depth) && pure_expr(s, e->loop.body, depth);
+    case AST_WHILE:
+        return pure_expr(s, e->cond.cond, depth) && pure_expr(s, e->cond.then, depth);
+    case AST_ARG:
+        return pure_expr(s, e->arg.value, depth);
+    case AST_EXPR_STMT: case AST_RETURN:
+        return pure_expr(s, e->expr, depth);
+    case AST_ASSIGN:
+        for (int i = 0; i < e->assign.targets.len; i++)
+            if (e->assign.targets.items[i]->kind != AST_NAME)
+                return false;
+        return pure_expr(s, e->assign.value, depth);
+    case AST_CALL: {
+        if (!pure_list(s, &e->call.args, depth) || e->call.callee->kind != AST_NAME)
+            return false;
+        const char *name = e->call.callee->name;
+        Binding *b = scope_lookup(s, name);
+        if (b && b->value->kind == V_FN && b->value->def && b->value->def->kind == AST_FN)
+            return pure_expr(s, b->value->def->def.body, depth + 1);
+        if (b && b->value->kind != V_BUILTIN)
+            return false;
+        const Builtin *bi = b ? b->value->builtin : sema_builtin(name);
+        if (!bi)
+            return false;
+        static const char *const effects[] = {"print", "log", "save", "load"};
+        for (size_t i = 0; i < sizeof effects / sizeof *effects; i++)
+            if (!strcmp(bi->name, effects[i]))
+                return false;
+        return true;
+    }
+    case AST_PARAM_DECL: case AST_STATE_DECL: case AST_IMPORT: case AST_FN: case AST_DEF:
+    case AST_TRAIN: case AST_PARAM: case AST_TYPE_NAME: case AST_TYPE_TENSOR:
+    case AST_TYPE_LIST: case AST_TYPE_TUPLE: case AST_PROGRAM:
+        return false;
+    }
+    UNREACHABLE();
+}
+
+static bool pure_list(Scope *s, const AstList *l, int depth)
+{
+    for (int i = 0; i < l->len; i++)
+        if (!pure_expr(s, l->items[i], depth))
+            return false;
+    return true;
+}
+
+/* `if c { a } else { b }` in host code, with c known only at run time and branches without
+ * effects: a select between two host scalars. NULL when the branches are anything else
+ * (train_if runs them as host code, only the branch taken). */
 static Value *host_if(Checker *c, Scope *s, AstNode *e, Value *cond)
 {
     AstNode *ta = branch_expr(e->cond.then), *tb = branch_expr(e->cond.els);
-    if (!ta || !tb)
+    if (!ta || !tb || !pure_expr(s, ta, 0) || !pure_expr(s, tb, 0))
         return NULL;
     Value *a = sema_eval(c, s, ta), *b = sema_eval(c, s, tb);
     bool scalars = (val_is_numeric(a) || a->kind == V_BOOL) && (val_is_numeric(b) || b->kind == V_BOOL);
@@ -1347,8 +1424,7 @@ static Value *host_if(Checker *c, Scope *s, AstNode *e, Value *cond)
     ProgExpr *x = train_host(c, a, ta->span), *y = x ? train_host(c, b, tb->span) : NULL;
     if (!y)
         return val_error(c);
-    Value *r = val_join(c, a, b);
-    r = r->known ? val_copy(c, r) : r;
+    Value *r = val_copy(c, val_join(c, a, b));
     r->known = false;
     r->hx = prog_select(c->prog, cond->hx, x, y);
     return r;

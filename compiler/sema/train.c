@@ -799,6 +799,8 @@ Flow train_while(Checker *c, Scope *s, AstNode *st)
     return FLOW_NORMAL;
 }
 
+/* A run-time if: only the branch taken runs. When both branches end in a host scalar, the
+ * if has a value: each branch sets a host variable of its own to its value. */
 Value *train_if(Checker *c, Scope *s, AstNode *e, Value *cond)
 {
     ProgExpr *test = train_host(c, cond, e->cond.cond->span);
@@ -813,17 +815,32 @@ Value *train_if(Checker *c, Scope *s, AstNode *e, Value *cond)
     ProgBlock *outer = c->block;
     AstNode *branches[2] = {e->cond.then, e->cond.els};
     ProgBlock *blocks[2] = {&st->body, &st->orelse};
+    Value *values[2] = {NULL, NULL};
+    int var = -1;
     for (int k = 0; k < 2 && branches[k]; k++) {
         c->block = blocks[k];
         Exec x = {0};
-        if (branches[k]->kind == AST_BLOCK)
-            sema_exec_block(c, s, branches[k], &x);
-        else
-            sema_eval(c, s, branches[k]); /* else if ... */
+        Value *v = branches[k]->kind == AST_BLOCK ? sema_exec_block(c, s, branches[k], &x)
+                                                  : sema_eval(c, s, branches[k]); /* else if */
+        if (val_is_numeric(v) || v->kind == V_BOOL) {
+            ProgExpr *h = train_host(c, v, branches[k]->span);
+            if (h) {
+                if (var < 0)
+                    var = prog_add_var(c->prog, "if", false);
+                set_var(c, var, h, branches[k]->span);
+                values[k] = v;
+            }
+        }
         train_close_region(c);
     }
     c->block = outer;
-    return val_void(c);
+    if (!values[0] || !values[1])
+        return val_void(c);
+    Value *r = val_copy(c, val_join(c, values[0], values[1]));
+    r->known = false;
+    r->hx = prog_var(c->prog, var);
+    c->prog->vars[var].is_int = r->kind == V_INT;
+    return r;
 }
 
 void train_progress_loss(Checker *c, Value *loss, Span at)
