@@ -40,7 +40,10 @@ static double host_value(const ProgExpr *e, const double *vars, const double *ou
     case PX_DATA_COUNT: return 0; /* gradcheck reads no data: its batch is synthetic */
     case PX_UNARY: {
         double a = host_value(e->a, vars, outs);
-        return e->op == PX_OP_FLOOR ? floor(a) : e->op == AST_OP_NOT ? (a == 0) : -a;
+        return e->op == PX_OP_FLOOR   ? floor(a)
+               : e->op == PX_OP_TRUNC ? trunc(a)
+               : e->op == AST_OP_NOT  ? (a == 0)
+                                      : -a;
     }
     case PX_SELECT:
         return host_value(e->cond, vars, outs) != 0 ? host_value(e->a, vars, outs)
@@ -66,6 +69,13 @@ static double host_value(const ProgExpr *e, const double *vars, const double *ou
     case AST_OP_GE: return a >= b;
     case AST_OP_AND: return a != 0 && b != 0;
     case AST_OP_OR: return a != 0 || b != 0;
+    case PX_OP_IDIV:
+    case PX_OP_IMOD: { /* prog.h; a divisor of 0 gives 0 here: the run itself stops there */
+        if (b == 0)
+            return 0;
+        double q = floor(a / b), m = a - q * b;
+        return e->op == PX_OP_IDIV ? q : m;
+    }
     default: return 0;
     }
 }

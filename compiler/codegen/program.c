@@ -17,8 +17,9 @@
  *
  * Host scalars are doubles in the vars and outs arrays (ints exactly up to 2^53); host
  * expressions follow prog.h: comparisons, `and`, `or` and `not` give 1.0 or 0.0, a
- * condition is true when it is not 0, PX_OP_FLOOR rounds toward -inf, and AST_OP_MOD is
- * the floored remainder (the sign of the divisor, like the language's int %). Every
+ * condition is true when it is not 0, PX_OP_FLOOR rounds toward -inf, PX_OP_TRUNC toward 0,
+ * AST_OP_MOD is the floored remainder (the sign of the divisor), and PX_OP_IDIV and
+ * PX_OP_IMOD divide as 64-bit ints (emit_int_div). Every
  * alloca lives in the function's first block, so loops do not grow the stack. */
 #include "ast/ast.h"
 #include "codegen/cg_internal.h"
@@ -166,6 +167,51 @@ static LLVMValueRef truth(Pg *pg, LLVMValueRef v)
     return LLVMBuildFCmp(pg->cg->b, LLVMRealUNE, v, f64c(pg, 0.0), "");
 }
 
+static LLVMBasicBlockRef new_block(Pg *pg, const char *name);
+
+/* PX_OP_IDIV, PX_OP_IMOD (prog.h) of the int-valued doubles a and c: floor division of
+ * 64-bit ints, as int_arith does it when compiling; a divisor of 0 stops the program. */
+static LLVMValueRef emit_int_div(Pg *pg, const ProgExpr *e, LLVMValueRef a, LLVMValueRef c)
+{
+    Cg *cg = pg->cg;
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef x = LLVMBuildFPToSI(b, a, cg->i64, ""), y = LLVMBuildFPToSI(b, c, cg->i64, "");
+    LLVMBasicBlockRef zero = new_block(pg, "div.zero"), ok = new_block(pg, "div.ok");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, y, i64c(cg, 0), ""), zero, ok);
+    LLVMPositionBuilderAtEnd(b, zero);
+    char msg[600];
+    if (e->span.file) {
+        int line, col;
+        diag_line_col(e->span.file, e->span.lo, &line, &col);
+        snprintf(msg, sizeof msg, "%s:%d:%d: integer division by zero", e->span.file->name, line, col);
+    } else {
+        snprintf(msg, sizeof msg, "integer division by zero");
+    }
+    LLVMTypeRef fty = LLVMFunctionType(cg->void_, &cg->ptr, 1, 1);
+    LLVMValueRef fatal = LLVMGetNamedFunction(cg->mod, "rt_fatal");
+    if (!fatal)
+        fatal = LLVMAddFunction(cg->mod, "rt_fatal", fty);
+    LLVMValueRef args[2] = {string_ptr(pg, "%s"), string_ptr(pg, msg)};
+    LLVMBuildCall2(b, fty, fatal, args, 2, "");
+    LLVMBuildUnreachable(b);
+    LLVMPositionBuilderAtEnd(b, ok);
+    /* y == -1: the quotient is -a (sdiv would trap on INT64_MIN), the remainder 0 */
+    LLVMValueRef minus1 = LLVMBuildICmp(b, LLVMIntEQ, y, i64c(cg, -1), "");
+    LLVMValueRef d = LLVMBuildSelect(b, minus1, i64c(cg, 1), y, "");
+    LLVMValueRef q = LLVMBuildSDiv(b, x, d, ""), m = LLVMBuildSRem(b, x, d, "");
+    LLVMValueRef fix = LLVMBuildAnd(
+        b, LLVMBuildICmp(b, LLVMIntNE, m, i64c(cg, 0), ""),
+        LLVMBuildICmp(b, LLVMIntNE, LLVMBuildICmp(b, LLVMIntSLT, m, i64c(cg, 0), ""),
+                      LLVMBuildICmp(b, LLVMIntSLT, d, i64c(cg, 0), ""), ""),
+        "");
+    if (e->op == PX_OP_IMOD) {
+        m = LLVMBuildSelect(b, fix, LLVMBuildAdd(b, m, d, ""), m, "");
+        return LLVMBuildSelect(b, minus1, f64c(pg, 0.0), LLVMBuildSIToFP(b, m, pg->f64, ""), "");
+    }
+    q = LLVMBuildSelect(b, fix, LLVMBuildSub(b, q, i64c(cg, 1), ""), q, "");
+    return LLVMBuildSelect(b, minus1, LLVMBuildFNeg(b, a, ""), LLVMBuildSIToFP(b, q, pg->f64, ""), "");
+}
+
 static LLVMValueRef emit_expr(Pg *pg, const ProgExpr *e)
 {
     LLVMBuilderRef b = pg->cg->b;
@@ -182,19 +228,38 @@ static LLVMValueRef emit_expr(Pg *pg, const ProgExpr *e)
         LLVMValueRef a = emit_expr(pg, e->a);
         if (e->op == PX_OP_FLOOR)
             return intrinsic_f64(pg, "llvm.floor", &a, 1);
+        if (e->op == PX_OP_TRUNC)
+            return intrinsic_f64(pg, "llvm.trunc", &a, 1);
         if (e->op == AST_OP_NEG)
             return LLVMBuildFNeg(b, a, "");
         ASSERT(e->op == AST_OP_NOT);
         return bool_to_f64(pg, LLVMBuildFCmp(b, LLVMRealOEQ, a, f64c(pg, 0.0), ""));
     }
-    case PX_SELECT: {
+    case PX_SELECT: { /* only the side chosen is computed: the other may divide by 0 */
         LLVMValueRef cond = LLVMBuildFCmp(b, LLVMRealUNE, emit_expr(pg, e->cond), f64c(pg, 0.0), "");
-        LLVMValueRef yes = emit_expr(pg, e->a), no = emit_expr(pg, e->b);
-        return LLVMBuildSelect(b, cond, yes, no, "");
+        LLVMBasicBlockRef then = new_block(pg, "sel.a"), els = new_block(pg, "sel.b");
+        LLVMBasicBlockRef join = new_block(pg, "sel.end");
+        LLVMBuildCondBr(b, cond, then, els);
+        LLVMPositionBuilderAtEnd(b, then);
+        LLVMValueRef v[2];
+        LLVMBasicBlockRef from[2];
+        v[0] = emit_expr(pg, e->a);
+        from[0] = LLVMGetInsertBlock(b);
+        LLVMBuildBr(b, join);
+        LLVMPositionBuilderAtEnd(b, els);
+        v[1] = emit_expr(pg, e->b);
+        from[1] = LLVMGetInsertBlock(b);
+        LLVMBuildBr(b, join);
+        LLVMPositionBuilderAtEnd(b, join);
+        LLVMValueRef phi = LLVMBuildPhi(b, pg->f64, "");
+        LLVMAddIncoming(phi, v, from, 2);
+        return phi;
     }
     case PX_BINARY: {
         LLVMValueRef a = emit_expr(pg, e->a), c = emit_expr(pg, e->b);
         LLVMValueRef args[2] = {a, c};
+        if (e->op == PX_OP_IDIV || e->op == PX_OP_IMOD)
+            return emit_int_div(pg, e, a, c);
         switch ((AstOp)e->op) {
         case AST_OP_ADD: return LLVMBuildFAdd(b, a, c, "");
         case AST_OP_SUB: return LLVMBuildFSub(b, a, c, "");

@@ -166,6 +166,14 @@ ProgExpr *prog_binary(Prog *p, int op, ProgExpr *a, ProgExpr *b)
     return e;
 }
 
+ProgExpr *prog_int_div(Prog *p, int op, ProgExpr *a, ProgExpr *b, Span at)
+{
+    ASSERT(op == AST_OP_DIV || op == AST_OP_MOD);
+    ProgExpr *e = prog_binary(p, op == AST_OP_DIV ? PX_OP_IDIV : PX_OP_IMOD, a, b);
+    e->span = at;
+    return e;
+}
+
 ProgExpr *prog_select(Prog *p, ProgExpr *cond, ProgExpr *a, ProgExpr *b)
 {
     ProgExpr *e = expr(p, PX_SELECT);
@@ -312,7 +320,9 @@ static void print_expr(FILE *out, const Prog *p, const ProgExpr *e)
     case PX_OUT: fprintf(out, "out%d", e->index); break;
     case PX_DATA_COUNT: fprintf(out, "len(data%d)", e->index); break;
     case PX_UNARY:
-        fprintf(out, "%s(", e->op == PX_OP_FLOOR ? "floor" : ast_op_name((AstOp)e->op));
+        fprintf(out, "%s(", e->op == PX_OP_FLOOR   ? "floor"
+                            : e->op == PX_OP_TRUNC ? "trunc"
+                                                   : ast_op_name((AstOp)e->op));
         print_expr(out, p, e->a);
         fputc(')', out);
         break;
@@ -328,7 +338,9 @@ static void print_expr(FILE *out, const Prog *p, const ProgExpr *e)
     case PX_BINARY:
         fputc('(', out);
         print_expr(out, p, e->a);
-        fprintf(out, " %s ", ast_op_name((AstOp)e->op));
+        fprintf(out, " %s ", e->op == PX_OP_IDIV   ? "idiv"
+                             : e->op == PX_OP_IMOD ? "imod"
+                                                   : ast_op_name((AstOp)e->op));
         print_expr(out, p, e->b);
         fputc(')', out);
         break;

@@ -23,13 +23,17 @@ typedef enum ProgExprKind {
     PX_CONST,   /* value */
     PX_VAR,     /* vars[index] */
     PX_OUT,     /* outs[index], written by the last region that ran */
-    PX_UNARY,   /* op a: AST_OP_NEG, AST_OP_NOT; PX_OP_FLOOR for int(x) */
-    PX_BINARY,  /* a op b: AST_OP_* arithmetic and comparisons (1.0 / 0.0), and, or */
+    PX_UNARY,   /* op a: AST_OP_NEG, AST_OP_NOT; PX_OP_FLOOR; PX_OP_TRUNC for int(x) of a
+                   float (toward 0, as int(x) of a known float when compiling) */
+    PX_BINARY,  /* a op b: AST_OP_* arithmetic and comparisons (1.0 / 0.0), and, or;
+                   PX_OP_IDIV and PX_OP_IMOD for `/` and `%` on two ints: floor division
+                   and its remainder (the divisor's sign), of a and b as 64-bit ints; a
+                   divisor of 0 stops the program with "integer division by zero" at span */
     PX_SELECT,  /* cond != 0 ? a : b */
     PX_DATA_COUNT, /* the number of samples of datas[index] (len(data)) */
 } ProgExprKind;
 
-enum { PX_OP_FLOOR = 100 };
+enum { PX_OP_FLOOR = 100, PX_OP_TRUNC, PX_OP_IDIV, PX_OP_IMOD };
 
 typedef struct ProgExpr ProgExpr;
 struct ProgExpr {
@@ -38,6 +42,7 @@ struct ProgExpr {
     int index;
     int op;
     ProgExpr *a, *b, *cond;
+    Span span;   /* PX_OP_IDIV, PX_OP_IMOD: the division, for the run-time error */
 };
 
 typedef enum ProgStmtKind {
@@ -199,6 +204,8 @@ ProgExpr *prog_var(Prog *p, int var);
 ProgExpr *prog_out(Prog *p, int out);
 ProgExpr *prog_unary(Prog *p, int op, ProgExpr *a);
 ProgExpr *prog_binary(Prog *p, int op, ProgExpr *a, ProgExpr *b);
+/* a / b or a % b (AST_OP_DIV, AST_OP_MOD) on two host ints at `at`: PX_OP_IDIV, PX_OP_IMOD */
+ProgExpr *prog_int_div(Prog *p, int op, ProgExpr *a, ProgExpr *b, Span at);
 ProgExpr *prog_select(Prog *p, ProgExpr *cond, ProgExpr *a, ProgExpr *b);
 ProgExpr *prog_data_count(Prog *p, int data);
 ProgCheckpoint prog_checkpoint_plan(const Prog *p);

@@ -395,7 +395,7 @@ static Value *b_int(Checker *c, CallArgs *a, const Builtin *b)
             return val_int(c, (int64_t)v->f);
         Value *r = val_int_unknown(c, (Dim){0, sema_symbol(c, "int")});
         if (sema_training(c) && v->hx)
-            r->hx = prog_unary(c->prog, PX_OP_FLOOR, v->hx);
+            r->hx = prog_unary(c->prog, PX_OP_TRUNC, v->hx); /* as (int64_t)v->f above */
         return r;
     }
     Value *t = tensor_arg(c, a, 0, b->name);

@@ -500,12 +500,16 @@ static Value *tensor_binary(Checker *c, AstNode *e, AstOp op, Value *a, Value *b
 
 /* In a traced train block, a scalar known only at run time is computed by host code: its
  * host expression is made from its operands'. */
-static Value *host_scalar(Checker *c, AstOp op, Value *a, Value *b, Value *r)
+static Value *host_scalar(Checker *c, AstOp op, Value *a, Value *b, Value *r, Span at)
 {
     if (!sema_training(c) || r->known || r->kind == V_ERROR)
         return r;
     ProgExpr *x = train_host(c, a, (Span){0}), *y = x ? train_host(c, b, (Span){0}) : NULL;
-    if (y)
+    if (!y)
+        return r;
+    if (a->kind == V_INT && b->kind == V_INT && (op == AST_OP_DIV || op == AST_OP_MOD))
+        r->hx = prog_int_div(c->prog, op, x, y, at); /* floor division, as int_arith */
+    else
         r->hx = prog_binary(c->prog, op, x, y);
     return r;
 }
@@ -539,7 +543,7 @@ Value *sema_eval_binary(Checker *c, Scope *s, AstNode *e)
         }
         bool known = (a->known && b->known) || (a->known && (op == AST_OP_AND ? !a->b : a->b));
         bool r = op == AST_OP_AND ? a->b && b->b : a->b || b->b;
-        return host_scalar(c, op, a, b, val_bool(c, r, known));
+        return host_scalar(c, op, a, b, val_bool(c, r, known), e->span);
     }
     int d1, r1;
     Dim s1[IR_MAX_RANK];
@@ -572,7 +576,7 @@ Value *sema_eval_binary(Checker *c, Scope *s, AstNode *e)
                            val_type_str(c, a, x, sizeof x), val_type_str(c, b, y, sizeof y));
                 return val_error(c);
             }
-            return host_scalar(c, op, a, b, compare_scalars(c, op, a, b));
+            return host_scalar(c, op, a, b, compare_scalars(c, op, a, b), e->span);
         }
         if (!val_is_numeric(a) || !val_is_numeric(b)) {
             if (a->kind == V_STRING && b->kind == V_STRING && op == AST_OP_ADD)
@@ -587,7 +591,7 @@ Value *sema_eval_binary(Checker *c, Scope *s, AstNode *e)
             return val_error(c);
         }
         if (a->kind == V_INT && b->kind == V_INT)
-            return host_scalar(c, op, a, b, int_arith(c, op, a, b, e->span));
+            return host_scalar(c, op, a, b, int_arith(c, op, a, b, e->span), e->span);
         /* float arithmetic: known only when both are known */
         double p = a->kind == V_INT ? (double)a->i : a->f, q = b->kind == V_INT ? (double)b->i : b->f;
         bool known = a->known && b->known;
@@ -601,7 +605,7 @@ Value *sema_eval_binary(Checker *c, Scope *s, AstNode *e)
         case AST_OP_MOD: r = fmod(p, q); break;
         default: known = false; break;
         }
-        return host_scalar(c, op, a, b, val_float(c, r, known));
+        return host_scalar(c, op, a, b, val_float(c, r, known), e->span);
     }
     return tensor_binary(c, e, op, a, b);
 }

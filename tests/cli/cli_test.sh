@@ -613,6 +613,25 @@ case_seed_flag() {
     want_status 0
 }
 
+case_int_division_by_zero() {
+    # An int `/` or `%` by 0 known only at run time stops the program with the division's
+    # place, status 1, JIT and executable (not inf, NaN or a trap); a select's other side
+    # is not computed, so `if n > 0 { s / n } else { 0 }` at n = 0 is 0.
+    printf 'train(s = 10, n = 0) {\n    log(q = if n > 0 { s / n } else { 0 })\n    log(r = s %% n)\n}\n' >div0.nn
+    nnc run div0.nn
+    want_status 1
+    want_out "^q = 0$"
+    want_err "^nnc: div0\.nn:3:13: integer division by zero$"
+    nnc div0.nn -o div0
+    want_status 0
+    run ./div0 --n 3
+    want_status 0
+    want_out "^r = 1$"
+    run ./div0
+    want_status 1
+    want_err "div0\.nn:3:13: integer division by zero$"
+}
+
 # The program of the checkpoint tests: 3 epochs of Adam on a batch-normalized MLP, a host
 # scalar carried across epochs and a shuffle that depends on the epoch.
 RESUME=$SRC/tests/train/resume.nn
