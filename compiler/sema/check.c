@@ -1008,11 +1008,12 @@ static bool assign_compatible(const Value *old, const Value *v)
     return old->kind == V_TENSOR && val_is_numeric(v);
 }
 
+static void assign_binding(Checker *c, Scope *s, Binding *b, const char *name, Span at, Value *v);
+
 static void assign_name(Checker *c, Scope *s, AstNode *target, Value *v)
 {
     const char *name = target->name;
     Binding *b = scope_lookup(s, name);
-    char x[200], y[200];
     if (b && b->kind == BIND_DEF && b == scope_find_local(c->globals, name) &&
         (home_scope(s)->kind == SCOPE_FN || home_scope(s)->kind == SCOPE_BODY))
         b = NULL; /* in a function or layer body a new local shadows a global definition
@@ -1037,6 +1038,14 @@ static void assign_name(Checker *c, Scope *s, AstNode *target, Value *v)
                    name);
         return;
     }
+    assign_binding(c, s, b, name, target->span, v);
+}
+
+/* name = v, where name is bound to b (NULL: not bound yet, it binds in s), a variable or a
+ * state (of the layer whose body runs, or of an instance: obj.name = v). */
+static void assign_binding(Checker *c, Scope *s, Binding *b, const char *name, Span at, Value *v)
+{
+    char x[200], y[200];
     if (sema_training(c) && (c->runtime || (b && b->kind == BIND_STATE)) &&
         (!b || b->kind == BIND_VAR || b->kind == BIND_STATE)) {
         /* traced run-time code: host variables and slots (train.c); a loop's own variables
@@ -1046,18 +1055,18 @@ static void assign_name(Checker *c, Scope *s, AstNode *target, Value *v)
             return;
         }
         if (b && v->kind != V_ERROR && b->value->kind != V_ERROR && !assign_compatible(b->value, v)) {
-            sema_error(c, target->span, "'%s' has type %s, but this assigns %s", name,
+            sema_error(c, at, "'%s' has type %s, but this assigns %s", name,
                        val_type_str(c, b->value, x, sizeof x), val_type_str(c, v, y, sizeof y));
             sema_note(c, b->span, "'%s' is first assigned here", name);
             return;
         }
         if (v->kind == V_TENSOR && !v->node && !v->has_slot)
-            sema_node(c, v, target->span); /* a literal or number: make its constant here */
-        Value *nv = train_assign(c, b, name, v, target->span);
+            sema_node(c, v, at); /* a literal or number: make its constant here */
+        Value *nv = train_assign(c, b, name, v, at);
         if (b) {
             b->value = nv;
         } else {
-            Binding *nb = scope_bind(c, home_scope(s), name, nv, BIND_VAR, target->span);
+            Binding *nb = scope_bind(c, home_scope(s), name, nv, BIND_VAR, at);
             if (nv != v && nv->hx && nv->hx->kind == PX_VAR) /* a variable made for it */
                 nb->var = nv->hx->index + 1;
         }
@@ -1066,7 +1075,7 @@ static void assign_name(Checker *c, Scope *s, AstNode *target, Value *v)
     if (b && (b->kind == BIND_STATE || (c->runtime && b->kind == BIND_VAR))) {
         /* State and run-time variables keep their type: they live in fixed storage. */
         if (v->kind != V_ERROR && b->value->kind != V_ERROR && !assign_compatible(b->value, v)) {
-            sema_error(c, target->span, "'%s' has type %s, but this assigns %s", name,
+            sema_error(c, at, "'%s' has type %s, but this assigns %s", name,
                        val_type_str(c, b->value, x, sizeof x), val_type_str(c, v, y, sizeof y));
             sema_note(c, b->span, "'%s' is first assigned here", name);
             if (b->kind == BIND_VAR)
@@ -1076,13 +1085,13 @@ static void assign_name(Checker *c, Scope *s, AstNode *target, Value *v)
         if (b->kind == BIND_STATE && sema_tracing(c) && v->kind == V_TENSOR &&
             (v->node || v->has_slot)) {
             /* a traced state update: the new value, in the declared shape */
-            IrNode *n = sema_node(c, v, target->span);
+            IrNode *n = sema_node(c, v, at);
             IrShape shape;
             if (!n)
                 return;
-            if (sema_ir_shape(c, b->value, target->span, &shape) && !ir_shape_eq(&n->shape, &shape)) {
+            if (sema_ir_shape(c, b->value, at, &shape) && !ir_shape_eq(&n->shape, &shape)) {
                 IrNode proto = {.shape = shape};
-                n = sema_trace_op(c, target->span, IR_OP_BROADCAST, &n, 1, &proto);
+                n = sema_trace_op(c, at, IR_OP_BROADCAST, &n, 1, &proto);
             }
             b->value = sema_with_node(c, b->value, n);
             return;
@@ -1096,7 +1105,7 @@ static void assign_name(Checker *c, Scope *s, AstNode *target, Value *v)
         b->value = v;
         return;
     }
-    scope_bind(c, home_scope(s), name, v, BIND_VAR, target->span);
+    scope_bind(c, home_scope(s), name, v, BIND_VAR, at);
 }
 
 static void assign_target(Checker *c, Scope *s, AstNode *target, Value *v)
@@ -1121,6 +1130,11 @@ static void assign_target(Checker *c, Scope *s, AstNode *target, Value *v)
                        target->member.field.name);
             return;
         }
+        if (b->kind == BIND_STATE && optimizer) {
+            sema_error(c, target->span, "cannot assign to '%s': an optimizer's state is kept "
+                                        "per parameter, by its update", target->member.field.name);
+            return;
+        }
         if (b->kind == BIND_STATE || (optimizer && b->kind == BIND_HYPER)) {
             char x[200], y[200];
             if (v->kind != V_ERROR && !val_same_type(b->value, v) &&
@@ -1129,8 +1143,13 @@ static void assign_target(Checker *c, Scope *s, AstNode *target, Value *v)
                            target->member.field.name, val_type_str(c, b->value, x, sizeof x),
                            val_type_str(c, v, y, sizeof y));
                 sema_note(c, b->span, "declared here");
+                return;
             }
-            if (optimizer && b->kind == BIND_HYPER && val_is_numeric(b->value)) {
+            if (b->kind == BIND_STATE) { /* as inside the layer: its storage takes the value */
+                assign_binding(c, s, b, target->member.field.name, target->span, v);
+                return;
+            }
+            if (val_is_numeric(b->value)) {
                 if (sema_training(c) && v->kind != V_ERROR) /* a host variable from now on */
                     b->value = train_assign(c, b, target->member.field.name, v, target->span);
                 else
@@ -1173,6 +1192,20 @@ void sema_assign_targets(Checker *c, Scope *s, AstList *targets, Value *v, Span 
         assign_target(c, s, targets->items[i], v->items[i]);
 }
 
+/* What an assignment's target names: a variable, or a member of an instance (an optimizer's
+ * hyper-parameter opt.lr, a layer's state net.norm.mean), or NULL. */
+static Binding *target_binding(Scope *s, const AstNode *t)
+{
+    if (t->kind == AST_NAME)
+        return scope_lookup(s, t->name);
+    if (t->kind != AST_MEMBER)
+        return NULL;
+    Binding *o = target_binding(s, t->member.object);
+    if (!o || o->value->kind != V_INSTANCE)
+        return NULL;
+    return scope_find_local(o->value->inst->scope, t->member.field.name);
+}
+
 void sema_for_assigned(Checker *c, Scope *s, AstNode *n, void (*fn)(Checker *, Binding *))
 {
     if (!n)
@@ -1181,14 +1214,7 @@ void sema_for_assigned(Checker *c, Scope *s, AstNode *n, void (*fn)(Checker *, B
     case AST_ASSIGN:
         for (int i = 0; i < n->assign.targets.len; i++) {
             AstNode *t = n->assign.targets.items[i];
-            Binding *b = t->kind == AST_NAME ? scope_lookup(s, t->name) : NULL;
-            if (t->kind == AST_MEMBER && t->member.object->kind == AST_NAME) {
-                /* an optimizer's hyperparameter (opt.lr = ...) */
-                Binding *o = scope_lookup(s, t->member.object->name);
-                if (o && o->value->kind == V_INSTANCE &&
-                    o->value->inst->def->def.def_kind == AST_DEF_OPTIMIZER)
-                    b = scope_find_local(o->value->inst->scope, t->member.field.name);
-            }
+            Binding *b = target_binding(s, t);
             if (b)
                 fn(c, b);
         }
