@@ -444,6 +444,18 @@ Value *sema_eval_call(Checker *c, Scope *s, AstNode *e)
     return sema_call_value(c, s, callee, e, pos, npos, names, kw, nkw);
 }
 
+/* Is v a number or a nest of numbers that are all ints? */
+static bool int_literal(const Value *v)
+{
+    if (v->kind == V_LIST) {
+        for (int i = 0; i < v->len; i++)
+            if (!int_literal(v->items[i]))
+                return false;
+        return v->len >= 0;
+    }
+    return v->kind == V_INT;
+}
+
 void sema_exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst)
 {
     bool optimizer = inst->def->def.def_kind == AST_DEF_OPTIMIZER;
@@ -469,6 +481,14 @@ void sema_exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst)
         if (st->kind == AST_PARAM_DECL && st->decl.type->kind != AST_TYPE_TENSOR) {
             sema_error(c, st->decl.type->span, "a parameter must have a tensor type such as "
                                                "f32[n_out, n_in]");
+            return;
+        }
+        if (st->kind == AST_PARAM_DECL && st->decl.type->tensor.dtype.name &&
+            strcmp(st->decl.type->tensor.dtype.name, "f32") != 0) {
+            sema_error(c, st->decl.type->tensor.dtype.span, "a parameter must be f32 (gradients "
+                                                            "train it), not %s",
+                       st->decl.type->tensor.dtype.name);
+            scope_bind(c, s, st->decl.id.name, val_error(c), BIND_PARAM, st->decl.id.span);
             return;
         }
         int before = c->diags->errors;
@@ -556,6 +576,11 @@ void sema_exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst)
             if (ok && t->rank >= 0 && declared->rank >= 0)
                 for (int i = 0; i < r; i++)
                     ok &= dim_eq(out[i], declared->dims[i]);
+            /* the element type too: a tensor's must be the declared one; a literal (numbers
+             * written out) takes it, if it is ints where i32 is declared */
+            if (ok && declared->kind == V_TENSOR)
+                ok = init->kind == V_TENSOR ? t->dtype == declared->dtype
+                                            : declared->dtype != DT_I32 || int_literal(init);
             if (!ok) {
                 char a[200], b[200];
                 sema_error(c, ie->span, "the initial value has type %s, but '%s' is declared %s",
@@ -569,6 +594,9 @@ void sema_exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst)
             /* the parameter's value is its initializer's, stretched to the declared shape */
             IrNode *n = sema_node(c, init, ie->span);
             IrShape shape;
+            IrDType dtype = v->dtype == DT_I32 ? IR_I32 : IR_F32;
+            if (n && n->dtype != dtype) /* a literal of ints, declared i32 (checked above) */
+                n = ir_cast(c->graph, ie->span, n, dtype);
             if (n && sema_ir_shape(c, v, st->span, &shape) && !ir_shape_eq(&n->shape, &shape)) {
                 IrNode proto = {.shape = shape};
                 n = sema_trace_op(c, ie->span, IR_OP_BROADCAST, &n, 1, &proto);
