@@ -484,7 +484,7 @@ void sema_exec_body_stmt(Checker *c, Scope *s, AstNode *st, Instance *inst)
             return;
         }
         if (st->kind == AST_PARAM_DECL && st->decl.type->tensor.dtype.name &&
-            strcmp(st->decl.type->tensor.dtype.name, "f32") != 0) {
+            !strcmp(st->decl.type->tensor.dtype.name, "i32")) { /* unknown names: below */
             sema_error(c, st->decl.type->tensor.dtype.span, "a parameter must be f32 (gradients "
                                                             "train it), not %s",
                        st->decl.type->tensor.dtype.name);
