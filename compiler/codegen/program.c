@@ -37,6 +37,8 @@ typedef struct Loop {
     const ProgStmt *stmt;
     LLVMBasicBlockRef cont, brk;
     LLVMValueRef lo, hi; /* PS_FOR_RANGE: the allocas holding the bounds */
+    LLVMValueRef stepped; /* PS_FOR_BATCHES with a progress loss: an i1 alloca, 1 once this
+                             iteration ran the region computing it (the step), else NULL */
 } Loop;
 
 typedef struct Pg {
@@ -307,11 +309,25 @@ static void push_loop(Pg *pg, const ProgStmt *s, LLVMBasicBlockRef cont, LLVMBas
         pg->caploops = pg->caploops ? pg->caploops * 2 : 8;
         pg->loops = util_realloc(pg->loops, sizeof(Loop) * (size_t)pg->caploops);
     }
-    pg->loops[pg->nloops++] = (Loop){s, cont, brk, lo, hi};
+    pg->loops[pg->nloops++] = (Loop){s, cont, brk, lo, hi, NULL};
 }
 
 static void emit_block(Pg *pg, const ProgBlock *b);
 static void emit_stmts(Pg *pg, const ProgBlock *b, int from, int to);
+
+/* After region g ran: the loops over batches whose progress loss it computes ran their
+ * step in this iteration (Loop.stepped). */
+static void mark_stepped(Pg *pg, const IrGraph *g)
+{
+    for (int i = 0; i < pg->nloops; i++) {
+        const Loop *l = &pg->loops[i];
+        if (!l->stepped)
+            continue;
+        for (int k = 0; k < g->len; k++)
+            if (g->nodes[k]->op == IR_OP_SCALAR_OUTPUT && g->nodes[k]->attr.io.index == l->stmt->loss_out)
+                LLVMBuildStore(pg->cg->b, LLVMConstInt(pg->cg->i1, 1, 0), l->stepped);
+    }
+}
 
 /* rt_train_resume of the state views: 0 (no --resume), 1 (the file ends an epoch) or 2
  * (it was saved inside one), as an i32. */
@@ -489,6 +505,29 @@ static void progress_epoch(Pg *pg, const ProgStmt *s, LLVMValueRef *epoch, LLVMV
     }
 }
 
+/* The progress line's count of one iteration of the loop over batches s: its step's loss,
+ * or a tick when it has none. */
+static void emit_batch_step(Pg *pg, const ProgStmt *s)
+{
+    if (s->loss_out >= 0) {
+        LLVMTypeRef step_params[2] = {pg->f64, pg->f64};
+        LLVMValueRef step_args[2] = {load_var(pg, pg->outs, s->loss_out), f64c(pg, 0.0)};
+        call_rt(pg, "rt_progress_step", pg->cg->void_, step_params, step_args, 2);
+    } else {
+        call_rt0(pg, "rt_progress_tick");
+    }
+}
+
+/* rt_train_step: counts the step of the training batch loop; maybe saves, or stops
+ * (--save-every, --max-steps). Its i32 result is 1 to stop. */
+static LLVMValueRef emit_train_step(Pg *pg, LLVMValueRef it)
+{
+    Cg *cg = pg->cg;
+    LLVMTypeRef step_params[4] = {cg->ptr, cg->i32, cg->i64, cg->ptr};
+    LLVMValueRef step_args[4] = {pg->state_views, i32c(cg, pg->nstate), training_epoch(pg), it};
+    return call_rt(pg, "rt_train_step", cg->i32, step_params, step_args, 4);
+}
+
 static void emit_for_batches(Pg *pg, const ProgStmt *s)
 {
     Cg *cg = pg->cg;
@@ -530,6 +569,8 @@ static void emit_for_batches(Pg *pg, const ProgStmt *s)
 
     LLVMBasicBlockRef header = new_block(pg, "batch"), body = new_block(pg, "batch.body");
     LLVMBasicBlockRef latch = new_block(pg, "batch.next"), exit = new_block(pg, "batch.end");
+    LLVMBasicBlockRef brk = new_block(pg, "batch.break");
+    LLVMValueRef stepped = s->loss_out >= 0 ? entry_alloca(pg, cg->i1, "stepped") : NULL;
     LLVMBuildBr(b, header);
     LLVMPositionBuilderAtEnd(b, header);
     LLVMTypeRef next_params[3] = {cg->ptr, cg->ptr, cg->ptr};
@@ -539,26 +580,41 @@ static void emit_for_batches(Pg *pg, const ProgStmt *s)
     LLVMPositionBuilderAtEnd(b, body);
     if (s->rows_var >= 0)
         store_var(pg, s->rows_var, LLVMBuildSIToFP(b, got, pg->f64, "rows"));
-    push_loop(pg, s, latch, exit, NULL, NULL);
+    if (stepped)
+        LLVMBuildStore(b, LLVMConstInt(cg->i1, 0, 0), stepped);
+    push_loop(pg, s, latch, brk, NULL, NULL);
+    pg->loops[pg->nloops - 1].stepped = stepped;
     emit_block(pg, &s->body);
     pg->nloops--;
     LLVMBuildBr(b, latch);
     LLVMPositionBuilderAtEnd(b, latch);
-    if (s->loss_out >= 0) {
-        LLVMTypeRef step_params[2] = {pg->f64, pg->f64};
-        LLVMValueRef step_args[2] = {load_var(pg, pg->outs, s->loss_out), f64c(pg, 0.0)};
-        call_rt(pg, "rt_progress_step", cg->void_, step_params, step_args, 2);
-    } else {
-        call_rt0(pg, "rt_progress_tick");
-    }
-    if (counted) { /* count the step; maybe save, or stop (--save-every, --max-steps) */
-        LLVMTypeRef step_params[4] = {cg->ptr, cg->i32, cg->i64, cg->ptr};
-        LLVMValueRef step_args[4] = {pg->state_views, i32c(cg, pg->nstate), training_epoch(pg), it};
-        LLVMValueRef stop = call_rt(pg, "rt_train_step", cg->i32, step_params, step_args, 4);
+    emit_batch_step(pg, s);
+    if (counted) {
+        LLVMValueRef stop = emit_train_step(pg, it);
         LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntNE, stop, i32c(cg, 0), ""), exit, header);
     } else {
         LLVMBuildBr(b, header);
     }
+    /* A break: the iteration counts as a step when it ran the step (a break before it does
+     * not). Its checkpoint, if --save-every or --max-steps writes one, is at the end of
+     * the epoch's batches, so a resumed run goes on after the loop, as this one does. */
+    LLVMPositionBuilderAtEnd(b, brk);
+    if (stepped) {
+        LLVMBasicBlockRef count = new_block(pg, "batch.break.step");
+        LLVMValueRef ran = LLVMBuildLoad2(b, cg->i1, stepped, "");
+        LLVMBuildCondBr(b, ran, count, exit);
+        LLVMPositionBuilderAtEnd(b, count);
+        emit_batch_step(pg, s);
+        if (counted) {
+            LLVMTypeRef seek_params[2] = {cg->ptr, cg->i64};
+            LLVMValueRef seek_args[2] = {it, steps};
+            call_rt(pg, "rt_batches_seek", cg->void_, seek_params, seek_args, 2);
+            emit_train_step(pg, it);
+        }
+    } else {
+        call_rt0(pg, "rt_progress_tick");
+    }
+    LLVMBuildBr(b, exit);
     LLVMPositionBuilderAtEnd(b, exit); /* the end of the epoch, or a break */
     call_rt0(pg, "rt_progress_end");
     call_rt(pg, "rt_batches_end", cg->void_, &cg->ptr, &it, 1);
@@ -712,6 +768,7 @@ static void emit_stmt(Pg *pg, const ProgStmt *s)
         LLVMValueRef fn = pg->region_fns[s->index];
         LLVMValueRef args[3] = {pg->slot_ptrs, pg->vars, pg->outs};
         LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, 3, "");
+        mark_stepped(pg, pg->p->regions.items[s->index]);
         return;
     }
     case PS_SET: store_var(pg, s->index, emit_expr(pg, s->expr)); return;

@@ -713,6 +713,41 @@ case_resume_within_epoch() {
     return 0
 }
 
+case_progress_break() {
+    # A loop over batches left by `break` after its step counts that step, on the progress
+    # line and for --max-steps and --save-every (regression: one step fewer per epoch).
+    # Here each epoch of 10 batches trains 3 and breaks. A break before the step counts
+    # nothing: the early variant trains 3 steps too, and says 3. A checkpoint written at
+    # the breaking step is at the end of the epoch's batches: resumed, it goes on after
+    # the loop, as the straight run does.
+    local data=$SRC/tests/train/data/points.csv
+    printf 'import std\n\ntrain(epochs = 2, batch = 5, limit = 3) {\n    data = csv("%s", 3)\n    net = dense(3, 2)\n    opt = sgd(lr = 0.1)\n    for epoch in 1..epochs + 1 {\n        steps = 0\n        for x, y in batches(data, batch) {\n            opt.step(cross_entropy(net(x), y))\n            steps += 1\n            if steps == limit {\n                break\n            }\n        }\n        log(epoch = epoch, steps = steps)\n    }\n}\n' "$data" >brk.nn
+    nnc run brk.nn -- --save straight.st
+    want_status 0
+    local straight=$out
+    want_out "^epoch = 2, steps = 3$"
+    want_err "^epoch 1/2: 3 steps in "
+    want_err "^epoch 2/2: 3 steps in "
+    nnc run brk.nn -- --max-steps 4 --save part.st
+    want_status 0
+    want_err "^training stopped after step 4 "
+    [ "$(checkpoint_meta part.st step)/$(checkpoint_meta part.st epoch)/$(checkpoint_meta part.st data_position)" = 4/2/1 ] ||
+        problem "step/epoch/data_position of part.st are not 4/2/1"
+    nnc run brk.nn -- --max-steps 3 --save at_break.st
+    want_status 0
+    [ "$(checkpoint_meta at_break.st step)/$(checkpoint_meta at_break.st epoch)/$(checkpoint_meta at_break.st data_position)" = 3/1/10 ] ||
+        problem "step/epoch/data_position of at_break.st are not 3/1/10 (the end of epoch 1)"
+    nnc run brk.nn -- --resume at_break.st --save at_break.st
+    want_status 0
+    [ "$out" = "$straight" ] || problem "resumed at the break, it logged '$out'"
+    cmp -s straight.st at_break.st || problem "resumed at the break, the last checkpoint differs"
+    sed 's/^            opt.step(cross_entropy(net(x), y))$/            if steps == limit {\n                break\n            }\n&/; 12,14d' brk.nn >early.nn
+    nnc run early.nn
+    want_status 0
+    want_out "^epoch = 1, steps = 3$"
+    want_err "^epoch 1/2: 3 steps in "
+}
+
 case_step_flags() {
     # --save-every and --max-steps: bad combinations are usage errors (status 2) that
     # train nothing, and a program whose epoch loop trains in two loops over batches has
