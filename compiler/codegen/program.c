@@ -588,6 +588,11 @@ static void emit_for_batches(Pg *pg, const ProgStmt *s)
     pg->nloops--;
     LLVMBuildBr(b, latch);
     LLVMPositionBuilderAtEnd(b, latch);
+    if (stepped) { /* an iteration left by continue before the step is no step */
+        LLVMBasicBlockRef step = new_block(pg, "batch.step");
+        LLVMBuildCondBr(b, LLVMBuildLoad2(b, cg->i1, stepped, ""), step, header);
+        LLVMPositionBuilderAtEnd(b, step);
+    }
     emit_batch_step(pg, s);
     if (counted) {
         LLVMValueRef stop = emit_train_step(pg, it);

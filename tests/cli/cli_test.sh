@@ -746,6 +746,12 @@ case_progress_break() {
     want_status 0
     want_out "^epoch = 1, steps = 3$"
     want_err "^epoch 1/2: 3 steps in "
+    # Likewise `continue` before the step: every other batch trains, 5 of the 10.
+    sed 's/^            if steps == limit {$/            seen += 1\n            if seen % 2 == 0 {\n                continue\n            }\n&/; s/^        steps = 0$/&\n        seen = 0/' early.nn >skip.nn
+    nnc run skip.nn -- --limit 100
+    want_status 0
+    want_out "^epoch = 1, steps = 5$"
+    want_err "^epoch 1/2: 5 steps in "
 }
 
 case_step_flags() {
