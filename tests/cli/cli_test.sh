@@ -613,6 +613,26 @@ case_seed_flag() {
     want_status 0
 }
 
+case_random_steps_seeded() {
+    # Dropout inside a loop over batches with an optimizer that has state (momentum): the
+    # mask's count of kept units differs from step to step (regression: one mask for the
+    # whole run), the same --seed gives the same sequence (twice with the JIT, and in the
+    # executable), and another seed another sequence.
+    printf 'import std\n\ntrain(batch = 5) {\n    data = csv("%s", 3)\n    net = dense(3, 64)\n    drop = dropout(0.5)\n    opt = momentum(lr = 0.01, momentum = 0.9)\n    n = 0\n    for x, y in batches(data, batch) {\n        h = drop(net(x))\n        opt.step(mean(h^2))\n        n += 1\n        if n <= 4 {\n            log(kept = sum(float(h != 0)))\n        }\n    }\n}\n' "$SRC/tests/train/data/points.csv" >drop.nn
+    nnc run drop.nn -- --seed 7
+    want_status 0
+    local first=$out
+    [ "$(sort -u <<<"$first" | wc -l)" -ge 3 ] || problem "the dropout masks of 4 steps kept the same counts: '$first'"
+    nnc run drop.nn -- --seed 7
+    [ "$out" = "$first" ] || problem "--seed 7 twice gave '$first', then '$out'"
+    nnc drop.nn -o drop
+    want_status 0
+    run ./drop --seed 7
+    [ "$out" = "$first" ] || problem "--seed 7 gave '$out' in the executable, '$first' with the JIT"
+    nnc run drop.nn -- --seed 8
+    [ "$out" != "$first" ] || problem "--seed 8 gave the same masks as --seed 7"
+}
+
 case_int_division_by_zero() {
     # An int `/` or `%` by 0 known only at run time stops the program with the division's
     # place, status 1, JIT and executable (not inf, NaN or a trap); a select's other side
