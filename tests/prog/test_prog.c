@@ -250,9 +250,20 @@ static void test_control_flow(void)
     prog_stmt(p, &done->body, PS_BREAK, NOWHERE);
     set_var(p, &loop->body, seen, prog_binary(p, AST_OP_ADD, prog_var(p, seen), prog_const(p, 1)));
     print_expr(p, &p->main, prog_var(p, seen));
+    /* ints: floor division and its remainder (-7 / 2 = -4, -7 % 3 = 2, -9 / -1 = 9), int(x)
+     * toward 0 (-2), and a select computes only its chosen side (the other divides by 0) */
+    print_expr(p, &p->main, prog_int_div(p, AST_OP_DIV, prog_const(p, -7), prog_const(p, 2), NOWHERE));
+    print_expr(p, &p->main, prog_int_div(p, AST_OP_MOD, prog_const(p, -7), prog_const(p, 3), NOWHERE));
+    print_expr(p, &p->main, prog_int_div(p, AST_OP_DIV, prog_const(p, -9), prog_const(p, -1), NOWHERE));
+    print_expr(p, &p->main, prog_unary(p, PX_OP_TRUNC, prog_const(p, -2.5)));
+    print_expr(p, &p->main,
+               prog_select(p, prog_const(p, 0),
+                           prog_int_div(p, AST_OP_DIV, prog_const(p, 1), prog_const(p, 0), NOWHERE),
+                           prog_const(p, 5)));
     finish_regions(p);
     expect_run(p, "control flow",
-               "f32[]\n16\nf32[]\n10\nf32[]\n-3\nf32[]\n2\nf32[]\n1\nf32[]\n-1024\nf32[]\n4\n");
+               "f32[]\n16\nf32[]\n10\nf32[]\n-3\nf32[]\n2\nf32[]\n1\nf32[]\n-1024\nf32[]\n4\n"
+               "f32[]\n-4\nf32[]\n2\nf32[]\n9\nf32[]\n-2\nf32[]\n5\n");
     prog_free(p);
 }
 
