@@ -1,6 +1,6 @@
-/* rt_conv_direct.c — small convolutions computed directly on plain NCHW with AVX-512 or
- * AVX2 and FMA, instead of through oneDNN: first layers (an image's 1 or 3 channels) here, and the
- * weight gradient of layers with at most 16 channels at the end of the file.
+/* rt_conv_direct.c — small convolutions computed directly on plain NCHW with AVX-512 (or
+ * AVX2 and FMA) instead of through oneDNN: first layers (an image's 1 or 3 channels)
+ * here, and the weight gradient of layers with at most 16 channels at the end of the file.
  *
  * oneDNN's fast convolutions work on layouts blocked by 16 channels. For a first layer
  * (LeNet's 1 -> 6 channels) the copies into and out of those layouts cost as much as the
@@ -21,11 +21,11 @@
  * added in a fixed tree), so results do not depend on the number of threads.
  *
  * Each kernel has an AVX2 version (rt_kernels_isa chooses) that computes every output
- * element by the same operations in the same order: a lane of a 16-wide vector is one
- * output's (forward), one output's partial sum (weight gradient) or one output channel
- * (across), independent of the other lanes, so 16 lanes become two vectors of 8 (or two
- * tasks of 8 columns), with the blocks resized to fit AVX2's 16 registers. The results
- * are the same bits on either. */
+ * element by the same operations in the same order. A lane of a 16-wide vector holds one
+ * output (forward), one partial sum of an output (weight gradient) or one output channel
+ * (across), independent of the other lanes, so its 16 lanes become two vectors of 8 (or
+ * chunks of 8 columns), in blocks sized for AVX2's 16 registers: the same bits on either.
+ * Without AVX2 and FMA, rt_conv_direct_fits and rt_conv_across_fits say no (oneDNN). */
 #include "rt_internal.h"
 
 #include <immintrin.h>
