@@ -194,7 +194,8 @@ int32_t rt_dataset_classes(const RtDataset *ds)
 /* out[i] = in[i] / 255 as f32: the byte times the f32 1 / 255, which every version below
  * computes with the same single rounding, so the values do not depend on the host. The
  * runtime is built for baseline x86-64, where GCC converts bytes one at a time; SSE2
- * converts 16 in a dozen instructions, AVX-512 (chosen at run time) in three. */
+ * converts 16 in a dozen instructions, AVX-512 or AVX2 (chosen at run time) 16 or 8 in
+ * three. */
 static void rt_bytes_to_floats_tail(const uint8_t *in, float *out, int64_t i, int64_t n)
 {
     for (; i < n; i++)
@@ -210,6 +211,18 @@ __attribute__((target("avx512f"))) static void rt_bytes_to_floats_avx512(const u
     for (; i + 16 <= n; i += 16) {
         __m512i w = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(in + i)));
         _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_cvtepi32_ps(w), scale));
+    }
+    rt_bytes_to_floats_tail(in, out, i, n);
+}
+
+__attribute__((target("avx2"))) static void rt_bytes_to_floats_avx2(const uint8_t *in,
+                                                                     float *out, int64_t n)
+{
+    const __m256 scale = _mm256_set1_ps(1.0f / 255.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i w = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(in + i)));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_cvtepi32_ps(w), scale));
     }
     rt_bytes_to_floats_tail(in, out, i, n);
 }
@@ -237,8 +250,11 @@ bool rt_data_baseline_only; /* rt_internal.h */
 static void rt_bytes_to_floats(const uint8_t *in, float *out, int64_t n)
 {
 #if defined(__x86_64__)
-    if (!rt_data_baseline_only && rt_cpu_avx512())
+    RtKernelIsa isa = rt_data_baseline_only ? RT_KERNELS_BASELINE : rt_kernels_isa();
+    if (isa == RT_KERNELS_AVX512)
         rt_bytes_to_floats_avx512(in, out, n);
+    else if (isa == RT_KERNELS_AVX2)
+        rt_bytes_to_floats_avx2(in, out, n);
     else
         rt_bytes_to_floats_sse2(in, out, n);
 #else

@@ -45,12 +45,13 @@ uint32_t rt_load_be32(const uint8_t *p);
 
 /* ---- convolutions with at most 4 input channels (rt_conv_direct.c) ------------------------ */
 /* Whether the direct kernels take this geometry: stride 1, no dilation or groups, at most
- * 4 input channels, kernels at most 7 wide, and a CPU with AVX-512. */
+ * 4 input channels, kernels at most 7 wide, and a CPU with AVX-512 or AVX2 and FMA
+ * (rt_kernels_isa). */
 bool rt_conv_direct_fits(const RtConv2d *g);
 void rt_conv_direct_forward(const RtConv2d *g, const float *x, const float *w, float *y);
 void rt_conv_direct_weights(const RtConv2d *g, const float *x, const float *dy, float *dw);
 /* The weight gradient of a small convolution (at most 16 output and 16 input channels,
- * a 3x3 or 5x5 kernel, stride 1, no padding, dilation or groups, AVX-512), vectorized
+ * a 3x3 or 5x5 kernel, stride 1, no padding, dilation or groups, AVX-512 or AVX2), vectorized
  * across the output channels. */
 bool rt_conv_across_fits(const RtConv2d *g);
 void rt_conv_across_weights(const RtConv2d *g, const float *x, const float *dy, float *dw);
@@ -61,6 +62,16 @@ void rt_conv_across_weights(const RtConv2d *g, const float *x, const float *dy, 
  * an AVX2-only CPU; docs/testing.md). Decided once per process. Every AVX-512 path has an
  * AVX2 (or baseline) counterpart chosen when this is false. */
 bool rt_cpu_avx512(void);
+/* The vector code the runtime's own kernels run (direct convolution, max-pool backward,
+ * byte conversion), narrowest first. Their AVX2 and AVX-512 versions compute each output
+ * element by the same sequence of operations, so the results do not depend on which ran
+ * (the baseline ones too, but for convolution the baseline is oneDNN's). */
+typedef enum RtKernelIsa { RT_KERNELS_BASELINE, RT_KERNELS_AVX2, RT_KERNELS_AVX512 } RtKernelIsa;
+/* RT_KERNELS_AVX512 when rt_cpu_avx512(), else RT_KERNELS_AVX2 when the CPU has AVX2 and
+ * FMA, else RT_KERNELS_BASELINE; never above rt_kernels_cap (rt_conv_direct.c), which is
+ * RT_KERNELS_AVX512 unless a test lowers it to run a narrower path on this host. */
+RtKernelIsa rt_kernels_isa(void);
+extern RtKernelIsa rt_kernels_cap;
 
 /* ---- threads, messages and numbers in text ----------------------------------------------- */
 /* Caps the threads oneDNN's kernels use (threads > 0; 0 leaves its default, one per CPU),
