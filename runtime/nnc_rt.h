@@ -256,6 +256,9 @@ typedef struct RtTensorView {
     int32_t rank;
     int64_t dims[RT_MAX_RANK];
     void *data; /* product(dims) elements, contiguous, row-major */
+    /* a host int of a training checkpoint (a rank-0 F64 view): loading refuses a value
+     * that is not a whole number of magnitude at most 2^53, which the int holds exactly */
+    int32_t integer;
 } RtTensorView;
 /* Training position, kept in the header's "__metadata__" as decimal strings. */
 typedef struct RtMeta {

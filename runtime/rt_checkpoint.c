@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@
 
 /* The safetensors reference implementation refuses headers above 100 MB. */
 enum { RT_HEADER_LIMIT = 100000000 };
+/* Host ints are doubles: whole numbers are exact up to this magnitude. */
+#define RT_HOST_INT_LIMIT (INT64_C(1) << 53)
 
 typedef struct RtDtypeInfo {
     const char *name;
@@ -74,6 +77,9 @@ static void rt_check_views(const RtTensorView *views, int32_t n)
             rt_fatal("checkpoint tensor %d has no usable name", i);
         if (rt_view_bytes(&views[i]) > 0 && views[i].data == NULL)
             rt_fatal("checkpoint tensor '%s' has no data", views[i].name);
+        if (views[i].integer && (views[i].dtype != RT_DTYPE_F64 || views[i].rank != 0))
+            rt_fatal("checkpoint tensor '%s' is a host int but not a rank-0 F64 view",
+                     views[i].name);
         for (int32_t j = 0; j < i; j++)
             if (strcmp(views[i].name, views[j].name) == 0)
                 rt_fatal("checkpoint tensor name '%s' is used twice", views[i].name);
@@ -630,6 +636,25 @@ static void rt_read_exact(int fd, const char *path, void *out, uint64_t bytes, u
     }
 }
 
+/* Host ints are doubles in the program (exact up to 2^53), and the loop it resumes
+ * converts them back: a NaN epoch would end the loop at once, 0.5 would be truncated and
+ * 1e300 would not convert at all. So the checkpoint's value must be one the program's int
+ * could have held. (Host floats are taken as written: the program itself may hold an
+ * infinity or a NaN in one and save it.) */
+static void rt_check_host_int(const RtHeader *header, int fd, const char *name, uint64_t offset)
+{
+    double value;
+    rt_read_exact(fd, header->path, &value, sizeof value, offset);
+    if (!isfinite(value))
+        rt_corrupt(header, "'%s' is %g, but the program's variable is an int", name, value);
+    if (value != floor(value))
+        rt_corrupt(header, "'%s' is %.17g, but the program's variable is an int (a whole "
+                   "number)", name, value);
+    if (fabs(value) > RT_HOST_INT_LIMIT)
+        rt_corrupt(header, "'%s' is %.0f, beyond the 2^53 a host int holds exactly", name,
+                   value);
+}
+
 /* Returns 1 when the metadata names an epoch (a training checkpoint's). */
 static int rt_meta_read(RtHeader *header, RtMeta *meta)
 {
@@ -737,6 +762,9 @@ static void rt_checkpoint_read(const char *path, const RtTensorView *views, int3
         }
     }
     for (int32_t i = 0; i < n; i++)
+        if (views[i].integer)
+            rt_check_host_int(&header, fd, views[i].name, data_start + found[i]->begin);
+    for (int32_t i = 0; i < n; i++)
         rt_read_exact(fd, path, views[i].data, found[i]->end - found[i]->begin,
                       data_start + found[i]->begin);
     if (meta != NULL)
@@ -805,6 +833,12 @@ int32_t rt_train_resume(const RtTensorView *views, int32_t n)
     if (meta.step < 0 || meta.data_position < 0)
         rt_fatal("%s: corrupt checkpoint: step %" PRId64 " and data position %" PRId64
                  " cannot be negative", path, meta.step, meta.data_position);
+    /* counted on from here (rt_train_step), and compared with host ints */
+    if (meta.step > RT_HOST_INT_LIMIT || meta.data_position > RT_HOST_INT_LIMIT ||
+        meta.epoch > RT_HOST_INT_LIMIT || meta.epoch < -RT_HOST_INT_LIMIT)
+        rt_fatal("%s: corrupt checkpoint: step %" PRId64 ", epoch %" PRId64
+                 " or data position %" PRId64 " is beyond 2^53, more than a run can count",
+                 path, meta.step, meta.epoch, meta.data_position);
     if (meta.data_position > 0 && !steps)
         rt_fatal("%s: the checkpoint was saved inside an epoch, but this program cannot resume "
                  "there: %s", path, rt_flags_steps_why_not());

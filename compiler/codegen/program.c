@@ -537,7 +537,7 @@ static RtDtype rt_dtype_of(IrDType t)
     return t == IR_I32 ? RT_DTYPE_I32 : RT_DTYPE_F32;
 }
 
-/* views[i] = {name, dtype, rank, dims, data}: nnc_rt.h's RtTensorView. */
+/* views[i] = {name, dtype, rank, dims, data, integer = 0}: nnc_rt.h's RtTensorView. */
 static void set_view(Pg *pg, LLVMValueRef views, int i, const char *name, RtDtype dtype,
                      const IrShape *shape, LLVMValueRef data)
 {
@@ -552,6 +552,16 @@ static void set_view(Pg *pg, LLVMValueRef views, int i, const char *name, RtDtyp
     for (int d = 0; d < IR_MAX_RANK; d++)
         LLVMBuildStore(b, i64c(cg, d < shape->rank ? shape->dims[d] : 0), at8(pg, dims, cg->i64, d));
     LLVMBuildStore(b, data, LLVMBuildStructGEP2(b, pg->view_ty, v, 4, ""));
+    LLVMBuildStore(b, i32c(cg, 0), LLVMBuildStructGEP2(b, pg->view_ty, v, 5, ""));
+}
+
+/* Marks view i a host int (RtTensorView.integer): loading checks its value is one. */
+static void set_view_integer(Pg *pg, LLVMValueRef views, int i)
+{
+    Cg *cg = pg->cg;
+    LLVMValueRef at = i64c(cg, i);
+    LLVMValueRef v = LLVMBuildInBoundsGEP2(cg->b, pg->view_ty, views, &at, 1, "view");
+    LLVMBuildStore(cg->b, i32c(cg, 1), LLVMBuildStructGEP2(cg->b, pg->view_ty, v, 5, ""));
 }
 
 /* save(net, path) / load(net, path): an RtTensorView per listed slot. */
@@ -718,6 +728,8 @@ static void define_state_views(Pg *pg)
         IrShape scalar = {.rank = 0};
         set_view(pg, pg->state_views, i, name, RT_DTYPE_F64, &scalar,
                  at8(pg, pg->vars, pg->f64, cp->vars[i]));
+        if (p->vars[cp->vars[i]].is_int)
+            set_view_integer(pg, pg->state_views, i);
     }
     for (int i = 0; i < cp->nslots; i++) {
         const ProgSlot *slot = &p->slots[cp->slots[i]];
@@ -1056,8 +1068,9 @@ CgModule *cg_compile_program(const Prog *p, const char *module_name)
         return NULL;
     Pg pg = {.cg = &cg, .p = p, .f64 = LLVMDoubleTypeInContext(cg.ctx),
              .cp = prog_checkpoint_plan(p)};
-    LLVMTypeRef fields[5] = {cg.ptr, cg.i32, cg.i32, LLVMArrayType2(cg.i64, IR_MAX_RANK), cg.ptr};
-    pg.view_ty = LLVMStructTypeInContext(cg.ctx, fields, 5, 0);
+    LLVMTypeRef fields[6] = {cg.ptr, cg.i32, cg.i32, LLVMArrayType2(cg.i64, IR_MAX_RANK), cg.ptr,
+                             cg.i32};
+    pg.view_ty = LLVMStructTypeInContext(cg.ctx, fields, 6, 0);
     emit_nnc_program(&pg);
     prog_checkpoint_free(&pg.cp);
     return cg_module_finish(m, &cg);

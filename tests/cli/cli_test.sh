@@ -775,6 +775,57 @@ case_resume_bad_checkpoint() {
     [ "$(grep -c "^nnc: " <<<"$err")" = 1 ] || problem "expected a one-line message"
 }
 
+# checkpoint_edit FILE PERL: runs PERL on a checkpoint's JSON header ($h) and its data
+# ($d; $o{NAME} is the byte offset of tensor NAME in it), then writes both back with the
+# header's length and padding made right.
+checkpoint_edit() {
+    perl -e 'local $/; open my $f, "<", $ARGV[0] or die; binmode $f; my $all = <$f>;
+        my $n = unpack("Q<", substr($all, 0, 8)); our $h = substr($all, 8, $n);
+        our $d = substr($all, 8 + $n); our %o;
+        $o{$1} = $2 while $h =~ /"([^"]+)":\{[^}]*"data_offsets":\[(\d+),/g;
+        eval $ARGV[1]; die $@ if $@; $h =~ s/ +$//; $h .= " " x ((8 - length($h) % 8) % 8);
+        open $f, ">", $ARGV[0] or die; binmode $f; print $f pack("Q<", length $h), $h, $d' \
+        "$1" "$2"
+}
+
+case_resume_bad_host_scalars() {
+    # The host scalars of a checkpoint are validated like its tensors: an int that is NaN,
+    # not whole, or beyond 2^53, and a step count beyond 2^53, are one line naming the
+    # file and the value, status 1, nothing trained. Until they were, `$epoch = NaN`
+    # trained nothing and exited 0, 0.5 was truncated, and the step overflowed.
+    cp "$SRC/tests/train/data/points.csv" .
+    printf 'import std\n\ntrain(epochs = 3, batch = 8, lr = 0.5) {\n    data = csv("points.csv", 3)\n    net = dense(3, 2)\n    opt = sgd(lr = lr)\n    for epoch in 1..epochs + 1 {\n        total = 0.0\n        for x, y in batches(data, batch) {\n            loss = cross_entropy(net(x), y)\n            opt.step(loss)\n            total += loss\n        }\n        log(epoch = epoch, loss = total)\n    }\n}\n' >hs.nn
+    nnc hs.nn -o hs
+    want_status 0
+    run ./hs --epochs 1 --save good.st
+    want_status 0
+    local edit value
+    for edit in 'nan:"\0\0\0\0\0\0\xf8\x7f"' 'half:pack("d<", 0.5)' 'huge:pack("d<", 2**60)'; do
+        cp good.st bad.st
+        checkpoint_edit bad.st "substr(\$d, \$o{'\$epoch'}, 8) = ${edit#*:};"
+        run ./hs --resume bad.st
+        want_status 1; want_no_out
+        case ${edit%%:*} in
+        nan) value="nan, but the program's variable is an int" ;;
+        half) value="0\.5, but the program's variable is an int \(a whole number\)" ;;
+        huge) value="1152921504606846976, beyond the 2\^53 a host int holds exactly" ;;
+        esac
+        want_err "^nnc: bad\.st: corrupt checkpoint: '\\\$epoch' is $value$"
+    done
+    cp good.st bad.st
+    checkpoint_edit bad.st '$h =~ s/"step":"\d+"/"step":"9223372036854775807"/ or die;'
+    run ./hs --resume bad.st
+    want_status 1; want_no_out
+    want_err "^nnc: bad\.st: corrupt checkpoint: step 9223372036854775807, epoch 1 or data position 0 is beyond 2\^53"
+    # the edit itself keeps a good file good
+    cp good.st same.st
+    checkpoint_edit same.st '$h =~ s/"step":"(\d+)"/"step":"$1"/ or die;'
+    run ./hs --resume same.st
+    want_status 0
+    want_out '^epoch = 2, '
+    return 0
+}
+
 case_save_full_disk() {
     # A checkpoint that cannot be written (here: a file size limit, so write() fails with
     # EFBIG, as on a full disk) stops the run with a clear message and status 1, and
