@@ -280,6 +280,33 @@ END
     printf 'train() {\n    print(1)\n}\n' >nostep2.nn
     nnc gradcheck nostep2.nn
     want_status 1; want_err 'gradcheck: the program has no optimizer step'
+    # A convolution's bias just before batch norm has a gradient of exactly 0: its
+    # differences are rounding noise (2e-10 here, a relative error of 2e-4 against the
+    # 1e-6 floor, a FAIL until the absolute floor), reported as no effect on the loss.
+    cat >bnbias.nn <<'END'
+import std
+model cnn() {
+    conv1 = convolution(1, 3, 3, padding = 1)
+    bn = batchnorm(3)
+    fc = dense(3 * 8 * 8, 4)
+    fn forward(x: f32[B, 28, 28]) -> f32[B, 4] {
+        fc(flatten(relu(bn(conv1(reshape(x[:, 10:18, 10:18], [-1, 1, 8, 8]))))))
+    }
+}
+train(batch = 8) {
+    data = fashion_mnist("/usr/share/datasets/fashion-mnist")
+    net = cnn()
+    opt = sgd(lr = 0.01)
+    for x, y in batches(data.test, batch) {
+        opt.step(cross_entropy(net(x), y))
+    }
+}
+END
+    nnc gradcheck bnbias.nn
+    want_status 0; want_no_err
+    want_out '^  net\.conv1\.b +3 +3 +- +no effect on the loss \(\|gradient\| <= 2e-07\)$'
+    want_out '^  net\.conv1\.w +27 +6 +[0-9.e-]+$'
+    want_out '^gradcheck: ok: '
 }
 
 case_parallel_kernels() {  # large fused kernels are split over the thread pool
