@@ -223,6 +223,15 @@ const int64_t *rt_dataset_y_shape(const RtDataset *ds);
 int64_t rt_dataset_y_size(const RtDataset *ds);
 /* 1 + the largest i32 label (0 when the labels are not i32). */
 int32_t rt_dataset_classes(const RtDataset *ds);
+/* Fails ("nnc: FILE: sample 3 has label 200, but the program takes its labels as one of
+ * 2 classes (0..1)", naming the labels' file) unless every i32 element of x lies in
+ * [0, x_classes) and every one of y in [0, y_classes); a bound of 0 checks nothing. The
+ * compiled program passes the bounds its one_hot and gather ops set on the batches. */
+void rt_dataset_expect_classes(const RtDataset *ds, int64_t x_classes, int64_t y_classes);
+/* A gather index (gather = 1) or a one_hot label (0) outside [0, bound), met by compiled
+ * code at `where` (FILE:LINE:COL, or ""): a clear message, status 1. */
+_Noreturn void rt_index_error(const char *where, int32_t gather, int64_t index,
+                              int64_t element, int64_t bound);
 /* A dataset of `count` zero-filled samples of the given shapes (y_rank < 0: no y), to be
  * filled with rt_dataset_set: what a map transform's results go into. */
 RtDataset *rt_dataset_new(int64_t count, RtDtype x_dtype, int32_t x_rank, const int64_t *x_shape,

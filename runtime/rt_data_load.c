@@ -155,8 +155,10 @@ RtDataset *rt_dataset_idx(const char *images_path, const char *labels_path, int3
     /* The images stay the file's bytes, a quarter of their floats' size: each sample is
      * converted as a batch gathers it, which then reads 4 times fewer bytes from all over
      * the data set (rt_copy_sample). */
-    return rt_dataset_from_bytes(images_path, count, rank, sample_shape, images.file.bytes,
-                                 images.data, y);
+    RtDataset *ds = rt_dataset_from_bytes(images_path, count, rank, sample_shape,
+                                          images.file.bytes, images.data, y);
+    rt_dataset_set_y_source(ds, labels_path);
+    return ds;
 }
 
 /* ---- MNIST and Fashion-MNIST --------------------------------------------------------------------- */
@@ -633,7 +635,10 @@ RtDataset *rt_dataset_npy(const char *x_path, const char *y_path)
         }
         rt_free(y.file.bytes);
     }
-    return rt_dataset_from_blocks(x_path, x.shape[0], RT_DTYPE_F32, x.rank - 1, x.shape + 1,
-                                  x_block, y_dtype, y_path ? y.rank - 1 : 0, y.shape + 1,
-                                  y_block);
+    RtDataset *ds = rt_dataset_from_blocks(x_path, x.shape[0], RT_DTYPE_F32, x.rank - 1,
+                                           x.shape + 1, x_block, y_dtype,
+                                           y_path ? y.rank - 1 : 0, y.shape + 1, y_block);
+    if (y_path != NULL)
+        rt_dataset_set_y_source(ds, y_path);
+    return ds;
 }

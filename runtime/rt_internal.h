@@ -101,6 +101,8 @@ RtDataset *rt_dataset_from_blocks(const char *source, int64_t count, RtDtype x_d
                                   int32_t x_rank, const int64_t *x_shape, void *x_block,
                                   RtDtype y_dtype, int32_t y_rank, const int64_t *y_shape,
                                   void *y_block);
+/* Names the file of ds's labels (when it is not ds's source) in messages about them. */
+void rt_dataset_set_y_source(RtDataset *ds, const char *path);
 /* Set by tests: convert image bytes with the baseline code even where AVX-512 is there. */
 extern bool rt_data_baseline_only;
 /* Images of bytes with one i32 label each: sample i's x_rank-dim f32 values are

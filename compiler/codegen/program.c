@@ -876,6 +876,88 @@ static LLVMValueRef string_or_null(Pg *pg, const char *s)
     return s ? string_ptr(pg, s) : LLVMConstPointerNull(pg->cg->ptr);
 }
 
+/* ---- the range of a dataset's labels and ids ------------------------------------------- */
+
+/* The dataset datas[d] is a part of (by splits), as loaded from its file; -1 for one a
+ * map transform made. */
+static int data_root(const Prog *p, int d)
+{
+    while (p->datas[d].kind == PD_SPLIT)
+        d = p->datas[d].parent;
+    return p->datas[d].kind == PD_MAPPED ? -1 : d;
+}
+
+/* Marks the x and y slots of every loop over batches of datas[root] or of a part of it. */
+static void batch_slots(const Prog *p, const ProgBlock *b, int root, bool *x, bool *y)
+{
+    for (int i = 0; i < b->len; i++) {
+        const ProgStmt *s = b->items[i];
+        if (s->kind == PS_FOR_BATCHES && data_root(p, s->index) == root) {
+            if (s->x_slot >= 0)
+                x[s->x_slot] = true;
+            if (s->y_slot >= 0)
+                y[s->y_slot] = true;
+        }
+        batch_slots(p, &s->body, root, x, y);
+        batch_slots(p, &s->orelse, root, x, y);
+    }
+}
+
+/* The smallest bound [0, bound) that a one_hot (its depth) or a gather (its table's rows)
+ * sets on the values of the marked slots, followed through the copies that keep them
+ * (a reshape, a slice); 0 when none does. */
+static int64_t slot_values_bound(const Prog *p, const bool *slots)
+{
+    int64_t bound = 0;
+    for (int k = 0; k < p->regions.len; k++) {
+        const IrGraph *g = p->regions.items[k];
+        size_t size = sizeof(bool) * ((size_t)g->next_id + 1);
+        bool *holds = memset(util_malloc(size), 0, size);
+        for (int i = 0; i < g->len; i++) {
+            const IrNode *n = g->nodes[i];
+            int64_t here = 0;
+            if (n->op == IR_OP_SLOT_LOAD) {
+                holds[n->id] = slots[n->attr.io.index];
+            } else if (n->op == IR_OP_RESHAPE || n->op == IR_OP_TRANSPOSE ||
+                       n->op == IR_OP_BROADCAST || n->op == IR_OP_SLICE) {
+                holds[n->id] = holds[n->in[0]->id];
+            } else if (n->op == IR_OP_CONCAT) {
+                for (int j = 0; j < n->nin; j++)
+                    holds[n->id] |= holds[n->in[j]->id];
+            } else if (n->op == IR_OP_ONE_HOT && holds[n->in[0]->id]) {
+                here = n->attr.one_hot.depth;
+            } else if (n->op == IR_OP_GATHER && holds[n->in[1]->id]) {
+                here = n->in[0]->shape.dims[0];
+            }
+            if (here > 0 && (bound == 0 || here < bound))
+                bound = here;
+        }
+        util_free(holds);
+    }
+    return bound;
+}
+
+/* rt_dataset_expect_classes for datas[i], a dataset loaded from files, when the program
+ * bounds its ids or labels: each is checked when the file is read, naming the file and
+ * the sample, rather than becoming a zero row (or a run-time error in the kernel that
+ * meets it, far from the file: layout.c's check_index). */
+static void expect_classes(Pg *pg, int i)
+{
+    const Prog *p = pg->p;
+    size_t size = sizeof(bool) * ((size_t)p->nslots + 1);
+    bool *x = memset(util_malloc(size), 0, size), *y = memset(util_malloc(size), 0, size);
+    batch_slots(p, &p->main, i, x, y);
+    int64_t x_bound = slot_values_bound(p, x), y_bound = slot_values_bound(p, y);
+    util_free(x);
+    util_free(y);
+    if (x_bound == 0 && y_bound == 0)
+        return;
+    Cg *cg = pg->cg;
+    LLVMTypeRef params[3] = {cg->ptr, cg->i64, cg->i64};
+    LLVMValueRef args[3] = {pg->datasets[i], i64c(cg, x_bound), i64c(cg, y_bound)};
+    call_rt(pg, "rt_dataset_expect_classes", cg->void_, params, args, 3);
+}
+
 /* Loads datas[i] at program start into pg->datasets[i]. */
 static void load_data(Pg *pg, int i)
 {
@@ -895,6 +977,7 @@ static void load_data(Pg *pg, int i)
         LLVMValueRef drop = LLVMBuildLoad2(cg->b, cg->ptr, d->test ? train : test, "");
         call_rt(pg, "rt_dataset_free", cg->void_, &cg->ptr, &drop, 1);
         pg->datasets[i] = keep;
+        expect_classes(pg, i);
         return;
     }
     case PD_IDX: {
@@ -902,6 +985,7 @@ static void load_data(Pg *pg, int i)
         LLVMValueRef args[4] = {string_or_null(pg, d->path), string_or_null(pg, d->path2), rank,
                                 dims};
         pg->datasets[i] = call_rt(pg, "rt_dataset_idx", cg->ptr, params, args, 4);
+        expect_classes(pg, i);
         return;
     }
     case PD_CSV: {
@@ -939,6 +1023,7 @@ static void load_data(Pg *pg, int i)
                             i32c(cg, rt_dtype_of(d->y_dtype)), i32c(cg, d->y_shape.rank),
                             dims_constant(pg, &d->y_shape)};
     call_rt(pg, "rt_dataset_expect", cg->void_, params, args, 7);
+    expect_classes(pg, i);
 }
 
 /* out[var] = the batch size of the loop over batches whose rows var holds. */

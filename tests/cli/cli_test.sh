@@ -912,6 +912,62 @@ case_data_flag() {
     want_err "images are \[32, 32\] \(1024 values each\), but the program expects \[28, 28\]"
 }
 
+case_data_labels() {
+    # Labels outside the classes the program gives them (its one_hot, cross_entropy or
+    # embedding) are refused when the file is read, naming the file and the sample, as
+    # PyTorch refuses them; before, they trained as zero rows to a loss of 0. IDX, CSV
+    # (through a split) and NPY labels, and a text's ids into an embedding that is too
+    # small. Nothing is trained or printed.
+    cp "$SRC"/tests/train/data/{squares-images.idx.gz,bad-labels.idx,bad-labels.csv} .
+    cp "$SRC"/tests/train/data/{points_x.npy,bad-labels_y.npy,verse.txt} .
+    local fit='    net = dense(FEATURES, 2)\n    opt = sgd(lr = 0.1)\n    for x, y in batches(DATA, 4) {\n        opt.step(cross_entropy(net(reshape(x, [-1, FEATURES])), y))\n    }\n    log(done = 1)\n}\n'
+    local classes="the program takes its labels as one of 2 classes \(0\.\.1: a one_hot, cross_entropy or embedding of that size\)$"
+    printf "import std\ntrain() {\n    data = idx(\"squares-images.idx.gz\", \"bad-labels.idx\", shape = [4, 4])\n${fit//FEATURES/16}" | sed 's/DATA/data/' >idx.nn
+    nnc run idx.nn
+    want_status 1; want_no_out
+    want_err "^nnc: bad-labels\.idx: sample 5 \(counting from 0\) has label 200, but $classes"
+    printf "import std\ntrain() {\n    data = csv(\"bad-labels.csv\", 3)\n    part, rest = split(data, 0.5)\n${fit//FEATURES/3}" | sed 's/DATA/part/' >csv.nn
+    nnc csv.nn -o csv
+    want_status 0
+    run ./csv
+    want_status 1; want_no_out
+    want_err "^nnc: bad-labels\.csv: sample 3 \(counting from 0\) has label 7, but $classes"
+    printf "import std\ntrain() {\n    data = npy(\"points_x.npy\", \"bad-labels_y.npy\", shape = [3])\n${fit//FEATURES/3}" | sed 's/DATA/data/' >npy.nn
+    nnc run npy.nn
+    want_status 1; want_no_out
+    want_err "^nnc: bad-labels_y\.npy: sample 9 \(counting from 0\) has label -1, but $classes"
+    cat >ids.nn <<'END'
+import std
+train() {
+    corpus = text("verse.txt", seq = 8)
+    embed = embedding(4, 3)
+    head = dense(3, 26)
+    opt = sgd(lr = 0.1)
+    for x, y in batches(corpus, 4) {
+        opt.step(sequence_cross_entropy(head(embed(x)), y))
+    }
+}
+END
+    nnc run ids.nn
+    want_status 1; want_no_out
+    want_err "^nnc: verse\.txt: sample 0 \(counting from 0\) has id [0-9]+ in it, but the program takes its ids as one of 4 classes \(0\.\.3: "
+}
+
+case_index_out_of_range() {
+    # An index computed at run time outside a gather's table or a one_hot's classes stops
+    # the program with its source position, status 1, instead of giving a row of zeros.
+    printf 'import std\ne = embedding(3, 2)\nids = int(float(arange(4)) * 1.5)\nprint(e(ids))\n' >gather.nn
+    nnc run gather.nn
+    want_status 1; want_no_out
+    want_err "^nnc: .*layers\.nn:[0-9]+:[0-9]+: gather: index 3 \(element 2 of the indices\) is outside the table's 3 rows \(0\.\.2\)$"
+    printf 'import std\nlabels = int(float(arange(3)) * 3.0)\nprint(one_hot(labels, 4))\n' >hot.nn
+    nnc hot.nn -o hot
+    want_status 0
+    run ./hot
+    want_status 1; want_no_out
+    want_err "^nnc: hot\.nn:3:7: one_hot: label 6 \(element 2 of the labels\) is outside its 4 classes \(0\.\.3\)$"
+}
+
 case_data_files() {
     # Text, NPY and CSV data in compiled programs: what vocab() compiled in, a sample shape
     # the file does not have, files missing when compiling or running.
