@@ -32,6 +32,7 @@ typedef struct RtFileBytes {
     int gzip;                 /* the file began with the gzip magic 1f 8b */
     const char *gzip_problem; /* NULL, or why decompression stopped early (a static
                                  string: "compressed data ends early", zlib's message) */
+    int more;                 /* rt_file_read_upto: the file holds more than the limit */
 } RtFileBytes;
 
 /* Reads all of `path`, decompressing it through zlib when it starts with the gzip magic.
@@ -39,6 +40,12 @@ typedef struct RtFileBytes {
  * is returned with gzip_problem set, so the caller can say how much of what was expected
  * it found. A file that cannot be opened or read is fatal: "nnc: cannot read PATH: why". */
 RtFileBytes rt_file_read_all(const char *path);
+/* As rt_file_read_all, but reads at most `limit` bytes (`more` says whether the file has
+ * more), so that a file whose header declares its size is never read past it: a gzip'd
+ * file of a few bytes can inflate to gigabytes. Only regular files are read: a device
+ * such as /dev/zero, a FIFO (which would block) or a directory is fatal, "nnc: cannot
+ * read PATH: it is a character device, not a regular file". */
+RtFileBytes rt_file_read_upto(const char *path, size_t limit);
 
 /* Big-endian 32-bit value at p (IDX headers). */
 uint32_t rt_load_be32(const uint8_t *p);

@@ -968,6 +968,64 @@ case_index_out_of_range() {
     want_err "^nnc: hot\.nn:3:7: one_hot: label 6 \(element 2 of the labels\) is outside its 4 classes \(0\.\.3\)$"
 }
 
+case_data_gzip_bomb() {
+    # A gzip'd IDX file whose header declares 10 images of 8x8 (640 bytes) but whose
+    # stream inflates to 200 MiB (200 KiB on disk) is read no further than the declared
+    # size: a clear error under a 150 MB address-space limit, where reading it whole ran
+    # out of memory (status 3; 2.1 GB peak for the 2 GiB). Trailing bytes after a
+    # plain file's images are refused too.
+    printf '\0\0\x08\x01\0\0\0\x0a\0\0\0\0\0\0\0\0\0\0' >labels.idx
+    local header='\0\0\x08\x03\0\0\0\x0a\0\0\0\x08\0\0\0\x08'
+    { printf "$header"; head -c $((640 + 200 * 1048576)) /dev/zero; } | gzip -1 >bomb.gz
+    { printf "$header"; head -c 640 /dev/zero; } | gzip >good.gz
+    { printf "$header"; head -c 644 /dev/zero; } >extra.idx
+    printf 'import std\ntrain() {\n    data = idx(FILE, "labels.idx", shape = [8, 8])\n    for x, y in batches(data, 5) {\n        print(sum(x) + 1.0)\n        break\n    }\n}\n' >idx.nn
+    local f
+    for f in bomb.gz good.gz extra.idx; do
+        sed "s/FILE/\"$f\"/" idx.nn >"${f%%.*}.nn"
+        nnc "${f%%.*}.nn" -o "${f%%.*}"
+        want_status 0
+    done
+    run bash -c 'ulimit -v 150000; exec ./bomb'
+    want_status 1; want_no_out
+    want_err "^nnc: bomb\.gz: unexpected data after the 10 images \(the header declares 640 bytes of them; the file was not decompressed further\)$"
+    run bash -c 'ulimit -v 150000; exec ./good'
+    want_status 0; want_out '^1$'
+    run ./extra
+    want_status 1; want_err "^nnc: extra\.idx: unexpected data after the 10 images \(the header declares 640 bytes of them\)$"
+}
+
+case_not_regular_files() {
+    # A device, a FIFO or a directory where a file belongs is refused at once: /dev/zero
+    # read forever and a FIFO without a writer blocked, as data of a program, and
+    # `nnc check /dev/zero` read until it ran out of memory. (A source may be a FIFO,
+    # `nnc run /dev/stdin`: it ends when its writer closes it.)
+    printf 'import std\ntrain() {\n    data = csv(FILE, 3)\n    for x, y in batches(data, 5) {\n        print(sum(x))\n        break\n    }\n}\n' >data.nn
+    mkfifo fifo.csv
+    mkdir dir.csv
+    local f what
+    for f in /dev/zero fifo.csv dir.csv; do
+        sed "s|FILE|\"$f\"|" data.nn >d.nn
+        nnc d.nn -o d
+        want_status 0
+        run timeout 20 ./d
+        case $f in
+        /dev/zero) what="it is a character device, not a regular file" ;;
+        fifo.csv) what="it is a FIFO, not a regular file" ;;
+        dir.csv) what="it is a directory" ;;
+        esac
+        want_status 1; want_no_out; want_err "^nnc: cannot read ${f//./\\.}: $what$"
+    done
+    nnc check /dev/zero
+    want_status 1; want_err "^nnc: cannot read '/dev/zero': it is a character device, not a regular file$"
+    nnc check dir.csv
+    want_status 1; want_err "^nnc: cannot read 'dir\.csv': it is a directory$"
+    last="nnc run /dev/stdin < a pipe"
+    out=$(printf 'print(2 + 3)\n' | "$NNC" run /dev/stdin 2>&1)
+    status=$?
+    want_status 0; want_out '^5$'
+}
+
 case_data_files() {
     # Text, NPY and CSV data in compiled programs: what vocab() compiled in, a sample shape
     # the file does not have, files missing when compiling or running.
