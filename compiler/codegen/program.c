@@ -796,6 +796,10 @@ static void emit_settings(Pg *pg)
             LLVMTypeRef params[3] = {cg->ptr, cg->ptr, cg->ptr};
             LLVMValueRef args[3] = {name, string_ptr(pg, st->text), help};
             call_rt(pg, "rt_flag_string", cg->void_, params, args, 3);
+        } else if (st->is_bool) {
+            LLVMTypeRef params[3] = {cg->ptr, cg->i32, cg->ptr};
+            LLVMValueRef args[3] = {name, i32c(cg, st->dflt != 0), help};
+            call_rt(pg, "rt_flag_bool", cg->void_, params, args, 3);
         } else if (st->is_int) {
             LLVMTypeRef params[4] = {cg->ptr, cg->i64, cg->i32, cg->ptr};
             RtFlagCheck check = st->bounded ? RT_FLAG_POSITIVE : RT_FLAG_ANY;
@@ -825,7 +829,10 @@ static void read_settings(Pg *pg)
             continue; /* a string setting is read where it is used */
         LLVMValueRef name = string_ptr(pg, st->name);
         LLVMValueRef v;
-        if (st->is_int)
+        if (st->is_bool)
+            v = LLVMBuildSIToFP(cg->b, call_rt(pg, "rt_flag_get_bool", cg->i32, &cg->ptr, &name, 1),
+                                pg->f64, "");
+        else if (st->is_int)
             v = LLVMBuildSIToFP(cg->b, call_rt(pg, "rt_flag_get_int", cg->i64, &cg->ptr, &name, 1),
                                 pg->f64, "");
         else

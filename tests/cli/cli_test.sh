@@ -446,7 +446,7 @@ case_fixed_batch_flag() {
     run ./fixed --steps 1
     want_status 0; want_out "^f32\[2, 3\]"
     run ./fixed --help
-    want_status 0; want_out "^  --batch N .*\(default 2\)"
+    want_status 0; want_out "^  --batch N .*\(> 0, default 2\)"  # the built-in flag's range
     run ./fixed --batch 8
     want_status 2; want_no_out
     want_err "^nnc: --batch is 2 in this program: it sizes the compiled tensors \(every batch is full: printing a batch \(print\)\); .*\(nnc FILE -o EXE -- --batch 8\)"
@@ -1024,6 +1024,43 @@ case_not_regular_files() {
     out=$(printf 'print(2 + 3)\n' | "$NNC" run /dev/stdin 2>&1)
     status=$?
     want_status 0; want_out '^5$'
+}
+
+case_settings_like_flags() {
+    # A setting named like a built-in flag keeps the built-in's range: --epochs -1 ran
+    # nothing with status 0 and --lr -0.5 ascended. A bool setting is a switch (--NAME,
+    # --NAME false, --NAME=true), not a number that took 0.5.
+    cp "$SRC/tests/train/data/points.csv" .
+    cat >st.nn <<'END'
+import std
+train(epochs = 2, lr = 0.5, verbose = false) {
+    data = csv("points.csv", 3)
+    net = dense(3, 2)
+    opt = sgd(lr = lr)
+    for epoch in 1..epochs + 1 {
+        for x, y in batches(data, 10) {
+            opt.step(cross_entropy(net(x), y))
+        }
+    }
+    log(lr = lr, epochs = epochs, verbose = verbose)
+}
+END
+    nnc st.nn -o st
+    want_status 0
+    run ./st --epochs -1
+    want_status 2; want_no_out; want_err "^nnc: --epochs: must be >= 0, got -1$"
+    run ./st --lr -0.5
+    want_status 2; want_no_out; want_err "^nnc: --lr: must be > 0, got -0\.5$"
+    run ./st --verbose 0.5
+    want_status 2; want_no_out; want_err "^nnc: unexpected argument '0\.5'"
+    run ./st --verbose
+    want_status 0; want_out '^lr = 0\.5, epochs = 2, verbose = 1$'
+    run ./st --verbose false --epochs 1
+    want_status 0; want_out '^lr = 0\.5, epochs = 1, verbose = 0$'
+    run ./st --verbose=yes
+    want_status 0; want_out ', verbose = 1$'
+    nnc run st.nn -- --verbose true
+    want_status 0; want_out ', verbose = 1$'
 }
 
 case_data_files() {
