@@ -283,6 +283,12 @@ typedef struct RtMeta {
  * intact, and the error ("nnc: cannot write checkpoint PATH: why") is fatal. */
 void rt_checkpoint_save(const char *path, const RtTensorView *views, int32_t n,
                         const RtMeta *meta);
+/* Fails now, as rt_checkpoint_save would after training ("nnc: cannot write checkpoint
+ * PATH: why", status 1), when path is a directory or another non-regular file, when no
+ * temporary file can be made next to it (a missing or read-only directory), or when its
+ * file system has no room left. Creates and removes only a temporary file; NULL: nothing.
+ * For --save and the paths of save(net, path), when the command line is parsed. */
+void rt_check_output_path(const char *path);
 /* Reads every view's tensor from path (tensors the file has beyond those are ignored)
  * and, when meta is not NULL, the metadata (missing fields read as 0). The whole file
  * is validated before any view is written; a bad file is fatal with "nnc: PATH: corrupt
@@ -345,6 +351,11 @@ void rt_progress_note(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 void rt_log_set_file(const char *path);
 void rt_log_columns(const char *const *names, int32_t n);
 void rt_log_metrics(const char *const *names, const double *values, int32_t n);
+/* Opens the log file of rt_log_set_file now (in append mode: nothing is truncated; a
+ * missing file is created empty) and checks that it can be written: a directory, a
+ * read-only file or directory, a full file system or /dev/full is fatal here, before
+ * anything trains, rather than at the first log(). */
+void rt_log_check_file(void);
 /* Flushes and closes the log file (rt_log_set_file may open another). */
 void rt_log_close(void);
 

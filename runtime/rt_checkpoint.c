@@ -12,17 +12,20 @@
  * a full disk never leaves a half-written checkpoint where a good one was. Loading checks
  * the whole file (header length, JSON, dtypes, shapes, offsets, size) before it writes a
  * single byte into the program's tensors. */
-#define _GNU_SOURCE /* POSIX: mkstemp, fsync, pread, open_memstream, getline */
+#define _GNU_SOURCE /* POSIX: mkstemp, fsync, pread, open_memstream, getline, fstatat, kill */
 #include "rt_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* The safetensors reference implementation refuses headers above 100 MB. */
@@ -189,16 +192,112 @@ static int rt_checkpoint_write_all(FILE *file, const RtText *header, const RtTen
     return 0;
 }
 
+/* ---- temporary files and the target's directory ------------------------------------------ */
+
+/* The directory of path ("." for a bare name), rt_alloc'd. */
+static char *rt_path_dir(const char *path)
+{
+    size_t dir_length = strlen(path) + 2;
+    char *dir = rt_alloc(dir_length);
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        snprintf(dir, dir_length, ".");
+    else if (slash == path)
+        snprintf(dir, dir_length, "/");
+    else
+        snprintf(dir, dir_length, "%.*s", (int)(slash - path), path);
+    return dir;
+}
+
+/* A temporary file for path: "PATH.tmp-PID-XXXXXX", made by mkstemp; the writer's process
+ * id in the name lets a later save tell a file left by a killed writer from one still
+ * being written (rt_remove_stale_temps). Returns the fd (< 0: errno says why) and the
+ * name in *temp (rt_alloc'd). */
+static int rt_temp_create(const char *path, char **temp)
+{
+    size_t temp_length = strlen(path) + 40;
+    *temp = rt_alloc(temp_length);
+    snprintf(*temp, temp_length, "%s.tmp-%ld-XXXXXX", path, (long)getpid());
+    return mkstemp(*temp);
+}
+
+/* Removes the temporary files of earlier saves of path whose writer is gone: exactly the
+ * names rt_temp_create makes for this path, regular files, whose process id names no
+ * process (kill(pid, 0) fails with ESRCH). A save killed between creating its file and
+ * renaming it (kill -9, a power cut) leaves one; without this they accumulated. A file
+ * of a live process, of another target, or of another name is left alone, and so is a
+ * file whose writer ran on another machine sharing the directory with a live process of
+ * the same id. */
+static void rt_remove_stale_temps(const char *path)
+{
+    char *dir = rt_path_dir(path);
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t base_length = strlen(base);
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        rt_free(dir);
+        return;
+    }
+    struct dirent *entry;
+    while ((entry = readdir(d)) != NULL) {
+        const char *name = entry->d_name;
+        if (strncmp(name, base, base_length) != 0 || strncmp(name + base_length, ".tmp-", 5))
+            continue;
+        const char *digits = name + base_length + 5, *end = digits;
+        while (*end >= '0' && *end <= '9')
+            end++;
+        if (end == digits || end - digits > 18 || *end != '-' || strlen(end + 1) != 6)
+            continue;
+        long pid = strtol(digits, NULL, 10);
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        struct stat info;
+        if (fstatat(dirfd(d), name, &info, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(info.st_mode))
+            unlinkat(dirfd(d), name, 0);
+    }
+    closedir(d);
+    rt_free(dir);
+}
+
+void rt_check_output_path(const char *path)
+{
+    if (path == NULL)
+        return;
+    struct stat info;
+    if (stat(path, &info) == 0 && !S_ISREG(info.st_mode))
+        rt_fatal("cannot write checkpoint %s: %s", path,
+                 S_ISDIR(info.st_mode) ? "it is a directory" : "it is not a regular file");
+    /* what a save does first: a temporary file next to path (a missing or read-only
+     * directory fails here), on a file system with room */
+    char *temp;
+    int fd = rt_temp_create(path, &temp);
+    if (fd < 0)
+        rt_fatal("cannot write checkpoint %s: cannot create a temporary file next to it: %s",
+                 path, strerror(errno));
+    struct statvfs space;
+    int full = fstatvfs(fd, &space) == 0 &&
+               (geteuid() == 0 ? space.f_bfree : space.f_bavail) == 0;
+    close(fd);
+    unlink(temp);
+    rt_free(temp);
+    if (full)
+        rt_fatal("cannot write checkpoint %s: %s", path, strerror(ENOSPC));
+}
+
 void rt_checkpoint_save(const char *path, const RtTensorView *views, int32_t n,
                         const RtMeta *meta)
 {
     rt_check_views(views, n);
+    struct stat target;
+    /* renaming over a device (--save /dev/null) would replace the device itself */
+    if (stat(path, &target) == 0 && !S_ISREG(target.st_mode))
+        rt_fatal("cannot write checkpoint %s: %s", path,
+                 S_ISDIR(target.st_mode) ? "it is a directory" : "it is not a regular file");
     RtText header = rt_header_build(views, n, meta);
-
-    size_t temp_length = strlen(path) + 16;
-    char *temp = rt_alloc(temp_length);
-    snprintf(temp, temp_length, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(temp);
+    rt_remove_stale_temps(path);
+    char *temp;
+    int fd = rt_temp_create(path, &temp);
     if (fd < 0) {
         int error = errno;
         rt_fatal("cannot write checkpoint %s: cannot create a temporary file next to it: %s",
@@ -232,15 +331,7 @@ void rt_checkpoint_save(const char *path, const RtTensorView *views, int32_t n,
 
     /* Make the rename itself durable. A directory that cannot be opened or synced (some
      * file systems refuse) leaves a complete file in place, so that is not an error. */
-    size_t dir_length = strlen(path) + 2;
-    char *dir = rt_alloc(dir_length);
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL)
-        snprintf(dir, dir_length, ".");
-    else if (slash == path)
-        snprintf(dir, dir_length, "/");
-    else
-        snprintf(dir, dir_length, "%.*s", (int)(slash - path), path);
+    char *dir = rt_path_dir(path);
     int dir_fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (dir_fd >= 0) {
         fsync(dir_fd);

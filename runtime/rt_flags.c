@@ -9,6 +9,7 @@
 #include "rt_internal.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -585,4 +586,11 @@ void rt_flags_parse_program_command_line(int argc, char **argv)
     rt_flags.compiled_program = 1;
     rt_flags_parse(argc, argv);
     rt_flags_reject_unused();
+    /* Every write the runtime makes is checked, so a file size limit (ulimit -f) is an
+     * error it reports ("File too large"), not a SIGXFSZ that kills the program. */
+    signal(SIGXFSZ, SIG_IGN);
+    /* the files written later must be writable now, not after an epoch has trained */
+    rt_log_check_file();
+    if (rt_flags_checkpoints_allowed())
+        rt_check_output_path(rt_flag_get_string("save"));
 }

@@ -564,6 +564,15 @@ static void set_view_integer(Pg *pg, LLVMValueRef views, int i)
     LLVMBuildStore(cg->b, i32c(cg, 1), LLVMBuildStructGEP2(cg->b, pg->view_ty, v, 5, ""));
 }
 
+/* The file of save(net, path) / load(net, path): `path`, or the string setting's value. */
+static LLVMValueRef checkpoint_path(Pg *pg, const ProgStmt *s)
+{
+    if (!s->path_setting)
+        return string_ptr(pg, s->path);
+    LLVMValueRef name = string_ptr(pg, s->path_setting);
+    return call_rt(pg, "rt_flag_get_string", pg->cg->ptr, &pg->cg->ptr, &name, 1);
+}
+
 /* save(net, path) / load(net, path): an RtTensorView per listed slot. */
 static void emit_checkpoint(Pg *pg, const ProgStmt *s)
 {
@@ -577,12 +586,7 @@ static void emit_checkpoint(Pg *pg, const ProgStmt *s)
                  slot_ptr(pg, s->slot_list[i]));
     }
     LLVMTypeRef params[4] = {cg->ptr, cg->ptr, cg->i32, cg->ptr};
-    LLVMValueRef path = string_ptr(pg, s->path);
-    if (s->path_setting) {
-        LLVMValueRef name = string_ptr(pg, s->path_setting);
-        path = call_rt(pg, "rt_flag_get_string", cg->ptr, &cg->ptr, &name, 1);
-    }
-    LLVMValueRef args[4] = {path, views, i32c(cg, n),
+    LLVMValueRef args[4] = {checkpoint_path(pg, s), views, i32c(cg, n),
                             LLVMConstPointerNull(cg->ptr)};
     call_rt(pg, s->kind == PS_SAVE ? "rt_checkpoint_save" : "rt_checkpoint_load", cg->void_,
             params, args, 4);
@@ -782,6 +786,22 @@ static int64_t define_region(Pg *pg, int k, LLVMValueRef *arena_global)
     return planned + cg_slot_scratch_bytes(g);
 }
 
+/* rt_check_output_path for the file of every save(net, path) in b, so that one that
+ * cannot be written stops the program before it trains, not after. */
+static void check_save_paths(Pg *pg, const ProgBlock *b)
+{
+    Cg *cg = pg->cg;
+    for (int i = 0; i < b->len; i++) {
+        const ProgStmt *s = b->items[i];
+        if (s->kind == PS_SAVE) {
+            LLVMValueRef path = checkpoint_path(pg, s);
+            call_rt(pg, "rt_check_output_path", cg->void_, &cg->ptr, &path, 1);
+        }
+        check_save_paths(pg, &s->body);
+        check_save_paths(pg, &s->orelse);
+    }
+}
+
 /* Reads the command line into the settings' vars. */
 static void emit_settings(Pg *pg)
 {
@@ -817,6 +837,7 @@ static void emit_settings(Pg *pg)
     LLVMTypeRef why_params[2] = {cg->ptr, cg->ptr};
     call_rt(pg, "rt_flags_allow_checkpoints", cg->void_, why_params, why, 2);
     call_rt0(pg, "rt_flags_parse_command_line");
+    check_save_paths(pg, &p->main);
 }
 
 static void read_settings(Pg *pg)
