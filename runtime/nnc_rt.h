@@ -223,6 +223,15 @@ const int64_t *rt_dataset_y_shape(const RtDataset *ds);
 int64_t rt_dataset_y_size(const RtDataset *ds);
 /* 1 + the largest i32 label (0 when the labels are not i32). */
 int32_t rt_dataset_classes(const RtDataset *ds);
+/* Fails ("nnc: FILE: sample 3 has label 200, but the program takes its labels as one of
+ * 2 classes (0..1)", naming the labels' file) unless every i32 element of x lies in
+ * [0, x_classes) and every one of y in [0, y_classes); a bound of 0 checks nothing. The
+ * compiled program passes the bounds its one_hot and gather ops set on the batches. */
+void rt_dataset_expect_classes(const RtDataset *ds, int64_t x_classes, int64_t y_classes);
+/* A gather index (gather = 1) or a one_hot label (0) outside [0, bound), met by compiled
+ * code at `where` (FILE:LINE:COL, or ""): a clear message, status 1. */
+_Noreturn void rt_index_error(const char *where, int32_t gather, int64_t index,
+                              int64_t element, int64_t bound);
 /* A dataset of `count` zero-filled samples of the given shapes (y_rank < 0: no y), to be
  * filled with rt_dataset_set: what a map transform's results go into. */
 RtDataset *rt_dataset_new(int64_t count, RtDtype x_dtype, int32_t x_rank, const int64_t *x_shape,
@@ -256,6 +265,9 @@ typedef struct RtTensorView {
     int32_t rank;
     int64_t dims[RT_MAX_RANK];
     void *data; /* product(dims) elements, contiguous, row-major */
+    /* a host int of a training checkpoint (a rank-0 F64 view): loading refuses a value
+     * that is not a whole number of magnitude at most 2^53, which the int holds exactly */
+    int32_t integer;
 } RtTensorView;
 /* Training position, kept in the header's "__metadata__" as decimal strings. */
 typedef struct RtMeta {
@@ -271,6 +283,12 @@ typedef struct RtMeta {
  * intact, and the error ("nnc: cannot write checkpoint PATH: why") is fatal. */
 void rt_checkpoint_save(const char *path, const RtTensorView *views, int32_t n,
                         const RtMeta *meta);
+/* Fails now, as rt_checkpoint_save would after training ("nnc: cannot write checkpoint
+ * PATH: why", status 1), when path is a directory or another non-regular file, when no
+ * temporary file can be made next to it (a missing or read-only directory), or when its
+ * file system has no room left. Creates and removes only a temporary file; NULL: nothing.
+ * For --save and the paths of save(net, path), when the command line is parsed. */
+void rt_check_output_path(const char *path);
 /* Reads every view's tensor from path (tensors the file has beyond those are ignored)
  * and, when meta is not NULL, the metadata (missing fields read as 0). The whole file
  * is validated before any view is written; a bad file is fatal with "nnc: PATH: corrupt
@@ -333,6 +351,11 @@ void rt_progress_note(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 void rt_log_set_file(const char *path);
 void rt_log_columns(const char *const *names, int32_t n);
 void rt_log_metrics(const char *const *names, const double *values, int32_t n);
+/* Opens the log file of rt_log_set_file now (in append mode: nothing is truncated; a
+ * missing file is created empty) and checks that it can be written: a directory, a
+ * read-only file or directory, a full file system or /dev/full is fatal here, before
+ * anything trains, rather than at the first log(). */
+void rt_log_check_file(void);
 /* Flushes and closes the log file (rt_log_set_file may open another). */
 void rt_log_close(void);
 

@@ -12,20 +12,26 @@
  * a full disk never leaves a half-written checkpoint where a good one was. Loading checks
  * the whole file (header length, JSON, dtypes, shapes, offsets, size) before it writes a
  * single byte into the program's tensors. */
-#define _GNU_SOURCE /* POSIX: mkstemp, fsync, pread, open_memstream, getline */
+#define _GNU_SOURCE /* POSIX: mkstemp, fsync, pread, open_memstream, getline, fstatat, kill */
 #include "rt_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* The safetensors reference implementation refuses headers above 100 MB. */
 enum { RT_HEADER_LIMIT = 100000000 };
+/* Host ints are doubles: whole numbers are exact up to this magnitude. */
+#define RT_HOST_INT_LIMIT (INT64_C(1) << 53)
 
 typedef struct RtDtypeInfo {
     const char *name;
@@ -74,6 +80,9 @@ static void rt_check_views(const RtTensorView *views, int32_t n)
             rt_fatal("checkpoint tensor %d has no usable name", i);
         if (rt_view_bytes(&views[i]) > 0 && views[i].data == NULL)
             rt_fatal("checkpoint tensor '%s' has no data", views[i].name);
+        if (views[i].integer && (views[i].dtype != RT_DTYPE_F64 || views[i].rank != 0))
+            rt_fatal("checkpoint tensor '%s' is a host int but not a rank-0 F64 view",
+                     views[i].name);
         for (int32_t j = 0; j < i; j++)
             if (strcmp(views[i].name, views[j].name) == 0)
                 rt_fatal("checkpoint tensor name '%s' is used twice", views[i].name);
@@ -183,16 +192,112 @@ static int rt_checkpoint_write_all(FILE *file, const RtText *header, const RtTen
     return 0;
 }
 
+/* ---- temporary files and the target's directory ------------------------------------------ */
+
+/* The directory of path ("." for a bare name), rt_alloc'd. */
+static char *rt_path_dir(const char *path)
+{
+    size_t dir_length = strlen(path) + 2;
+    char *dir = rt_alloc(dir_length);
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        snprintf(dir, dir_length, ".");
+    else if (slash == path)
+        snprintf(dir, dir_length, "/");
+    else
+        snprintf(dir, dir_length, "%.*s", (int)(slash - path), path);
+    return dir;
+}
+
+/* A temporary file for path: "PATH.tmp-PID-XXXXXX", made by mkstemp; the writer's process
+ * id in the name lets a later save tell a file left by a killed writer from one still
+ * being written (rt_remove_stale_temps). Returns the fd (< 0: errno says why) and the
+ * name in *temp (rt_alloc'd). */
+static int rt_temp_create(const char *path, char **temp)
+{
+    size_t temp_length = strlen(path) + 40;
+    *temp = rt_alloc(temp_length);
+    snprintf(*temp, temp_length, "%s.tmp-%ld-XXXXXX", path, (long)getpid());
+    return mkstemp(*temp);
+}
+
+/* Removes the temporary files of earlier saves of path whose writer is gone: exactly the
+ * names rt_temp_create makes for this path, regular files, whose process id names no
+ * process (kill(pid, 0) fails with ESRCH). A save killed between creating its file and
+ * renaming it (kill -9, a power cut) leaves one; without this they accumulated. A file
+ * of a live process, of another target, or of another name is left alone, and so is a
+ * file whose writer ran on another machine sharing the directory with a live process of
+ * the same id. */
+static void rt_remove_stale_temps(const char *path)
+{
+    char *dir = rt_path_dir(path);
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t base_length = strlen(base);
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        rt_free(dir);
+        return;
+    }
+    struct dirent *entry;
+    while ((entry = readdir(d)) != NULL) {
+        const char *name = entry->d_name;
+        if (strncmp(name, base, base_length) != 0 || strncmp(name + base_length, ".tmp-", 5))
+            continue;
+        const char *digits = name + base_length + 5, *end = digits;
+        while (*end >= '0' && *end <= '9')
+            end++;
+        if (end == digits || end - digits > 18 || *end != '-' || strlen(end + 1) != 6)
+            continue;
+        long pid = strtol(digits, NULL, 10);
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        struct stat info;
+        if (fstatat(dirfd(d), name, &info, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(info.st_mode))
+            unlinkat(dirfd(d), name, 0);
+    }
+    closedir(d);
+    rt_free(dir);
+}
+
+void rt_check_output_path(const char *path)
+{
+    if (path == NULL)
+        return;
+    struct stat info;
+    if (stat(path, &info) == 0 && !S_ISREG(info.st_mode))
+        rt_fatal("cannot write checkpoint %s: %s", path,
+                 S_ISDIR(info.st_mode) ? "it is a directory" : "it is not a regular file");
+    /* what a save does first: a temporary file next to path (a missing or read-only
+     * directory fails here), on a file system with room */
+    char *temp;
+    int fd = rt_temp_create(path, &temp);
+    if (fd < 0)
+        rt_fatal("cannot write checkpoint %s: cannot create a temporary file next to it: %s",
+                 path, strerror(errno));
+    struct statvfs space;
+    int full = fstatvfs(fd, &space) == 0 &&
+               (geteuid() == 0 ? space.f_bfree : space.f_bavail) == 0;
+    close(fd);
+    unlink(temp);
+    rt_free(temp);
+    if (full)
+        rt_fatal("cannot write checkpoint %s: %s", path, strerror(ENOSPC));
+}
+
 void rt_checkpoint_save(const char *path, const RtTensorView *views, int32_t n,
                         const RtMeta *meta)
 {
     rt_check_views(views, n);
+    struct stat target;
+    /* renaming over a device (--save /dev/null) would replace the device itself */
+    if (stat(path, &target) == 0 && !S_ISREG(target.st_mode))
+        rt_fatal("cannot write checkpoint %s: %s", path,
+                 S_ISDIR(target.st_mode) ? "it is a directory" : "it is not a regular file");
     RtText header = rt_header_build(views, n, meta);
-
-    size_t temp_length = strlen(path) + 16;
-    char *temp = rt_alloc(temp_length);
-    snprintf(temp, temp_length, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(temp);
+    rt_remove_stale_temps(path);
+    char *temp;
+    int fd = rt_temp_create(path, &temp);
     if (fd < 0) {
         int error = errno;
         rt_fatal("cannot write checkpoint %s: cannot create a temporary file next to it: %s",
@@ -226,15 +331,7 @@ void rt_checkpoint_save(const char *path, const RtTensorView *views, int32_t n,
 
     /* Make the rename itself durable. A directory that cannot be opened or synced (some
      * file systems refuse) leaves a complete file in place, so that is not an error. */
-    size_t dir_length = strlen(path) + 2;
-    char *dir = rt_alloc(dir_length);
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL)
-        snprintf(dir, dir_length, ".");
-    else if (slash == path)
-        snprintf(dir, dir_length, "/");
-    else
-        snprintf(dir, dir_length, "%.*s", (int)(slash - path), path);
+    char *dir = rt_path_dir(path);
     int dir_fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (dir_fd >= 0) {
         fsync(dir_fd);
@@ -630,6 +727,25 @@ static void rt_read_exact(int fd, const char *path, void *out, uint64_t bytes, u
     }
 }
 
+/* Host ints are doubles in the program (exact up to 2^53), and the loop it resumes
+ * converts them back: a NaN epoch would end the loop at once, 0.5 would be truncated and
+ * 1e300 would not convert at all. So the checkpoint's value must be one the program's int
+ * could have held. (Host floats are taken as written: the program itself may hold an
+ * infinity or a NaN in one and save it.) */
+static void rt_check_host_int(const RtHeader *header, int fd, const char *name, uint64_t offset)
+{
+    double value;
+    rt_read_exact(fd, header->path, &value, sizeof value, offset);
+    if (!isfinite(value))
+        rt_corrupt(header, "'%s' is %g, but the program's variable is an int", name, value);
+    if (value != floor(value))
+        rt_corrupt(header, "'%s' is %.17g, but the program's variable is an int (a whole "
+                   "number)", name, value);
+    if (fabs(value) > RT_HOST_INT_LIMIT)
+        rt_corrupt(header, "'%s' is %.0f, beyond the 2^53 a host int holds exactly", name,
+                   value);
+}
+
 /* Returns 1 when the metadata names an epoch (a training checkpoint's). */
 static int rt_meta_read(RtHeader *header, RtMeta *meta)
 {
@@ -737,6 +853,9 @@ static void rt_checkpoint_read(const char *path, const RtTensorView *views, int3
         }
     }
     for (int32_t i = 0; i < n; i++)
+        if (views[i].integer)
+            rt_check_host_int(&header, fd, views[i].name, data_start + found[i]->begin);
+    for (int32_t i = 0; i < n; i++)
         rt_read_exact(fd, path, views[i].data, found[i]->end - found[i]->begin,
                       data_start + found[i]->begin);
     if (meta != NULL)
@@ -805,6 +924,12 @@ int32_t rt_train_resume(const RtTensorView *views, int32_t n)
     if (meta.step < 0 || meta.data_position < 0)
         rt_fatal("%s: corrupt checkpoint: step %" PRId64 " and data position %" PRId64
                  " cannot be negative", path, meta.step, meta.data_position);
+    /* counted on from here (rt_train_step), and compared with host ints */
+    if (meta.step > RT_HOST_INT_LIMIT || meta.data_position > RT_HOST_INT_LIMIT ||
+        meta.epoch > RT_HOST_INT_LIMIT || meta.epoch < -RT_HOST_INT_LIMIT)
+        rt_fatal("%s: corrupt checkpoint: step %" PRId64 ", epoch %" PRId64
+                 " or data position %" PRId64 " is beyond 2^53, more than a run can count",
+                 path, meta.step, meta.epoch, meta.data_position);
     if (meta.data_position > 0 && !steps)
         rt_fatal("%s: the checkpoint was saved inside an epoch, but this program cannot resume "
                  "there: %s", path, rt_flags_steps_why_not());

@@ -23,6 +23,7 @@ typedef struct RtStorage {
     void *y_block;    /* NULL when y is a view into x_block (text) or there are no labels */
     uint8_t *vocab;   /* text only: sorted distinct bytes */
     int32_t vocab_size;
+    char *y_source;   /* the labels' file when it is not the dataset's source, or NULL */
 } RtStorage;
 
 /* One side (x or y) of a dataset. */
@@ -118,6 +119,7 @@ void rt_dataset_free(RtDataset *ds)
         rt_free(ds->storage->x_block);
         rt_free(ds->storage->y_block);
         rt_free(ds->storage->vocab);
+        rt_free(ds->storage->y_source);
         rt_free(ds->storage);
     }
     rt_free(ds->rows);
@@ -189,6 +191,52 @@ int32_t rt_dataset_classes(const RtDataset *ds)
             largest = label;
     }
     return largest + 1;
+}
+
+void rt_dataset_set_y_source(RtDataset *ds, const char *path)
+{
+    rt_free(ds->storage->y_source);
+    ds->storage->y_source = rt_strdup(path);
+}
+
+/* Fails unless every element of a side of ds, an i32 one, lies in [0, bound). */
+static void rt_side_expect_bound(const RtDataset *ds, const RtSide *side, const char *source,
+                                 const char *what, int64_t bound)
+{
+    if (bound <= 0 || side->dtype != RT_DTYPE_I32 || side->base == NULL)
+        return;
+    for (int64_t i = 0; i < ds->count; i++) {
+        int64_t row = ds->rows ? ds->rows[i] : i;
+        const int32_t *at = (const int32_t *)(side->base + row * side->stride);
+        for (int64_t k = 0; k < side->size; k++)
+            if (at[k] < 0 || at[k] >= bound)
+                rt_fatal("%s: sample %" PRId64 " (counting from 0) has %s %" PRId32
+                         "%s, but the program takes its %ss as one of %" PRId64
+                         " classes (0..%" PRId64 ": a one_hot, cross_entropy or embedding "
+                         "of that size)",
+                         source, i, what, at[k], side->size > 1 ? " in it" : "", what, bound,
+                         bound - 1);
+    }
+}
+
+void rt_dataset_expect_classes(const RtDataset *ds, int64_t x_classes, int64_t y_classes)
+{
+    rt_side_expect_bound(ds, &ds->x, ds->source, "id", x_classes);
+    const char *y_source = ds->storage->y_source ? ds->storage->y_source : ds->source;
+    rt_side_expect_bound(ds, &ds->y, y_source, "label", y_classes);
+}
+
+_Noreturn void rt_index_error(const char *where, int32_t gather, int64_t index, int64_t element,
+                              int64_t bound)
+{
+    const char *at = where && where[0] ? where : "a compiled kernel";
+    if (gather)
+        rt_fatal("%s: gather: index %" PRId64 " (element %" PRId64 " of the indices) is "
+                 "outside the table's %" PRId64 " rows (0..%" PRId64 ")",
+                 at, index, element, bound, bound - 1);
+    rt_fatal("%s: one_hot: label %" PRId64 " (element %" PRId64 " of the labels) is outside "
+             "its %" PRId64 " classes (0..%" PRId64 ")",
+             at, index, element, bound, bound - 1);
 }
 
 /* out[i] = in[i] / 255 as f32: the byte times the f32 1 / 255, which every version below

@@ -31,11 +31,13 @@ typedef struct RtIdx {
     int64_t item_size; /* bytes per item: product of dims[1..rank) */
 } RtIdx;
 
-/* Reads and checks an IDX file of `what` ("images": rank >= 2, "labels": rank 1). */
+/* Reads and checks an IDX file of `what` ("images": rank >= 2, "labels": rank 1): its
+ * header first, then no more than the items it declares (rt_file_read_upto), so that a
+ * gzip'd file is never inflated past its declared size. */
 static RtIdx rt_idx_read(const char *path, const char *what)
 {
     int labels = strcmp(what, "labels") == 0;
-    RtIdx idx = {.file = rt_file_read_all(path)};
+    RtIdx idx = {.file = rt_file_read_upto(path, 4 + 4 * 255)};
     const uint8_t *bytes = idx.file.bytes;
     size_t size = idx.file.size;
     const char *cut = idx.file.gzip_problem ? idx.file.gzip_problem : "the file ends early";
@@ -79,19 +81,25 @@ static RtIdx rt_idx_read(const char *path, const char *what)
     /* Counts and sizes are below 2^32 each, so this product of two fits in 64 bits only
      * when checked; a file claiming more than that is corrupt anyway. */
     int64_t expected;
-    if (__builtin_mul_overflow(idx.dims[0], idx.item_size, &expected))
+    if (__builtin_mul_overflow(idx.dims[0], idx.item_size, &expected) ||
+        (uint64_t)expected > SIZE_MAX - header)
         rt_fatal("%s: IDX dimensions describe more than 2^63 bytes", path);
-    size_t found = size - header;
+    rt_free(idx.file.bytes);
+    idx.file = rt_file_read_upto(path, header + (size_t)expected);
+    cut = idx.file.gzip_problem ? idx.file.gzip_problem : "the file ends early";
+    size_t found = idx.file.size - header;
     if ((uint64_t)found < (uint64_t)expected)
         rt_fatal("%s: truncated: expected %" PRId64 " bytes of %s, found %zu (%s)", path,
                  expected, what, found, cut);
-    if ((uint64_t)found > (uint64_t)expected)
-        rt_fatal("%s: %zu bytes of unexpected data after the %" PRId64 " %s", path,
-                 found - (size_t)expected, idx.dims[0], what);
+    if (idx.file.more)
+        rt_fatal("%s: unexpected data after the %" PRId64 " %s (the header declares %" PRId64
+                 " bytes of them%s)",
+                 path, idx.dims[0], what, expected,
+                 idx.file.gzip ? "; the file was not decompressed further" : "");
     if (idx.file.gzip_problem)
         rt_fatal("%s: %s (the gzip check failed after the last of the %s)", path,
                  idx.file.gzip_problem, what);
-    idx.data = bytes + header;
+    idx.data = idx.file.bytes + header;
     return idx;
 }
 
@@ -155,8 +163,10 @@ RtDataset *rt_dataset_idx(const char *images_path, const char *labels_path, int3
     /* The images stay the file's bytes, a quarter of their floats' size: each sample is
      * converted as a batch gathers it, which then reads 4 times fewer bytes from all over
      * the data set (rt_copy_sample). */
-    return rt_dataset_from_bytes(images_path, count, rank, sample_shape, images.file.bytes,
-                                 images.data, y);
+    RtDataset *ds = rt_dataset_from_bytes(images_path, count, rank, sample_shape,
+                                          images.file.bytes, images.data, y);
+    rt_dataset_set_y_source(ds, labels_path);
+    return ds;
 }
 
 /* ---- MNIST and Fashion-MNIST --------------------------------------------------------------------- */
@@ -501,10 +511,11 @@ static void rt_npy_header(RtNpy *npy, const char *path, const char *text, size_t
                  path);
 }
 
-/* Reads and checks an NPY file of a supported dtype. */
+/* Reads and checks an NPY file of a supported dtype: its header first, then no more than
+ * the data it declares (as rt_idx_read). */
 static RtNpy rt_npy_read(const char *path)
 {
-    RtNpy npy = {.file = rt_file_read_all(path)};
+    RtNpy npy = {.file = rt_file_read_upto(path, 12)};
     const uint8_t *bytes = npy.file.bytes;
     size_t size = npy.file.size;
     if (npy.file.gzip_problem)
@@ -526,6 +537,12 @@ static RtNpy rt_npy_read(const char *path)
         rt_fatal("%s: NPY format version %d.%d is not supported (1.0 to 3.0 are)", path, major,
                  bytes[7]);
     }
+    rt_free(npy.file.bytes);
+    npy.file = rt_file_read_upto(path, header_start + header_length);
+    bytes = npy.file.bytes;
+    size = npy.file.size;
+    if (npy.file.gzip_problem)
+        rt_fatal("%s: %s", path, npy.file.gzip_problem);
     if (header_length > size - header_start)
         rt_fatal("%s: truncated: the NPY header needs %zu bytes, found %zu", path, header_length,
                  size - header_start);
@@ -556,14 +573,20 @@ static RtNpy rt_npy_read(const char *path)
     if (npy.elements == INT64_MAX ||
         __builtin_mul_overflow(npy.elements, (int64_t)npy.item_size, &expected))
         rt_fatal("%s: the NPY shape describes more than 2^63 bytes", path);
-    size_t found = size - header_start - header_length;
+    if ((uint64_t)expected > SIZE_MAX - header_start - header_length)
+        rt_fatal("%s: the NPY shape describes more than 2^63 bytes", path);
+    rt_free(npy.file.bytes);
+    npy.file = rt_file_read_upto(path, header_start + header_length + (size_t)expected);
+    if (npy.file.gzip_problem)
+        rt_fatal("%s: %s", path, npy.file.gzip_problem);
+    size_t found = npy.file.size - header_start - header_length;
     if ((uint64_t)found < (uint64_t)expected)
         rt_fatal("%s: truncated: expected %" PRId64 " bytes of array data, found %zu", path,
                  expected, found);
-    if ((uint64_t)found > (uint64_t)expected)
-        rt_fatal("%s: %zu bytes of unexpected data after the array", path,
-                 found - (size_t)expected);
-    npy.data = bytes + header_start + header_length;
+    if (npy.file.more)
+        rt_fatal("%s: unexpected data after the array (its shape declares %" PRId64 " bytes)",
+                 path, expected);
+    npy.data = npy.file.bytes + header_start + header_length;
     return npy;
 }
 
@@ -633,7 +656,10 @@ RtDataset *rt_dataset_npy(const char *x_path, const char *y_path)
         }
         rt_free(y.file.bytes);
     }
-    return rt_dataset_from_blocks(x_path, x.shape[0], RT_DTYPE_F32, x.rank - 1, x.shape + 1,
-                                  x_block, y_dtype, y_path ? y.rank - 1 : 0, y.shape + 1,
-                                  y_block);
+    RtDataset *ds = rt_dataset_from_blocks(x_path, x.shape[0], RT_DTYPE_F32, x.rank - 1,
+                                           x.shape + 1, x_block, y_dtype,
+                                           y_path ? y.rank - 1 : 0, y.shape + 1, y_block);
+    if (y_path != NULL)
+        rt_dataset_set_y_source(ds, y_path);
+    return ds;
 }

@@ -9,6 +9,7 @@
 #include "rt_internal.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,10 @@ static RtFlag *rt_flag_declare(const char *name, RtFlagType type, RtFlagCheck ch
             rt_free(flag->help);
             flag->help = rt_strdup(help);
         }
-        flag->check = check;
+        /* A setting named like a built-in keeps the built-in's range (--epochs -1 ran
+         * nothing, --lr -0.5 ascended) unless it states one of its own. */
+        if (check != RT_FLAG_ANY)
+            flag->check = check;
         return flag;
     }
     if (rt_flags.count == rt_flags.capacity) {
@@ -295,6 +299,16 @@ static int rt_check_passes(RtFlagCheck check, double value)
     return 1;
 }
 
+/* 1 for the texts of true ("true", "1", "yes"), 2 for those of false, 0 for others. */
+static int rt_bool_text(const char *value)
+{
+    if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 || strcmp(value, "yes") == 0)
+        return 1;
+    if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0 || strcmp(value, "no") == 0)
+        return 2;
+    return 0;
+}
+
 static void rt_flag_assign(RtFlag *flag, const char *value)
 {
     size_t length = strlen(value);
@@ -329,13 +343,9 @@ static void rt_flag_assign(RtFlag *flag, const char *value)
         flag->string_value = rt_strdup(value);
         break;
     case RT_FLAG_BOOL:
-        if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 || strcmp(value, "yes") == 0)
-            flag->int_value = 1;
-        else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
-                 strcmp(value, "no") == 0)
-            flag->int_value = 0;
-        else
+        if (!rt_bool_text(value))
             rt_usage_error("--%s: expected true or false, got '%s'", flag->name, value);
+        flag->int_value = rt_bool_text(value) == 1;
         break;
     }
     flag->set = 1;
@@ -517,7 +527,9 @@ void rt_flags_parse(int argc, char **argv)
         if (equals != NULL) {
             rt_flag_assign(flag, equals + 1);
         } else if (flag->type == RT_FLAG_BOOL) {
-            rt_flag_assign(flag, "true");
+            /* --NAME alone is true; --NAME false, as nnc's own command line writes it
+             * (nnc run FILE -- --NAME false), takes the value */
+            rt_flag_assign(flag, i + 1 < argc && rt_bool_text(argv[i + 1]) ? argv[++i] : "true");
         } else {
             /* The value is the next argument; one that looks like another flag means the
              * value was forgotten. (Negative numbers start with a single '-'.) */
@@ -574,4 +586,11 @@ void rt_flags_parse_program_command_line(int argc, char **argv)
     rt_flags.compiled_program = 1;
     rt_flags_parse(argc, argv);
     rt_flags_reject_unused();
+    /* Every write the runtime makes is checked, so a file size limit (ulimit -f) is an
+     * error it reports ("File too large"), not a SIGXFSZ that kills the program. */
+    signal(SIGXFSZ, SIG_IGN);
+    /* the files written later must be writable now, not after an epoch has trained */
+    rt_log_check_file();
+    if (rt_flags_checkpoints_allowed())
+        rt_check_output_path(rt_flag_get_string("save"));
 }

@@ -32,6 +32,7 @@ typedef struct RtFileBytes {
     int gzip;                 /* the file began with the gzip magic 1f 8b */
     const char *gzip_problem; /* NULL, or why decompression stopped early (a static
                                  string: "compressed data ends early", zlib's message) */
+    int more;                 /* rt_file_read_upto: the file holds more than the limit */
 } RtFileBytes;
 
 /* Reads all of `path`, decompressing it through zlib when it starts with the gzip magic.
@@ -39,6 +40,12 @@ typedef struct RtFileBytes {
  * is returned with gzip_problem set, so the caller can say how much of what was expected
  * it found. A file that cannot be opened or read is fatal: "nnc: cannot read PATH: why". */
 RtFileBytes rt_file_read_all(const char *path);
+/* As rt_file_read_all, but reads at most `limit` bytes (`more` says whether the file has
+ * more), so that a file whose header declares its size is never read past it: a gzip'd
+ * file of a few bytes can inflate to gigabytes. Only regular files are read: a device
+ * such as /dev/zero, a FIFO (which would block) or a directory is fatal, "nnc: cannot
+ * read PATH: it is a character device, not a regular file". */
+RtFileBytes rt_file_read_upto(const char *path, size_t limit);
 
 /* Big-endian 32-bit value at p (IDX headers). */
 uint32_t rt_load_be32(const uint8_t *p);
@@ -112,6 +119,8 @@ RtDataset *rt_dataset_from_blocks(const char *source, int64_t count, RtDtype x_d
                                   int32_t x_rank, const int64_t *x_shape, void *x_block,
                                   RtDtype y_dtype, int32_t y_rank, const int64_t *y_shape,
                                   void *y_block);
+/* Names the file of ds's labels (when it is not ds's source) in messages about them. */
+void rt_dataset_set_y_source(RtDataset *ds, const char *path);
 /* Set by tests: convert image bytes with the baseline code even where AVX-512 is there. */
 extern bool rt_data_baseline_only;
 /* Images of bytes with one i32 label each: sample i's x_rank-dim f32 values are

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,7 +45,8 @@ static RtProgress rt_progress;
 
 typedef struct RtLog {
     char *path;
-    FILE *file;
+    FILE *file;    /* opened by rt_log_check_file or the first log() */
+    int started;   /* the header is written or checked (rt_log_open) */
     char **columns;
     int32_t column_count;
 } RtLog;
@@ -316,7 +318,7 @@ void rt_log_set_file(const char *path)
 
 void rt_log_columns(const char *const *names, int32_t n)
 {
-    if (rt_log.file != NULL)
+    if (rt_log.started)
         rt_fatal("log columns declared after the log file %s was started", rt_log.path);
     for (int32_t i = 0; i < rt_log.column_count; i++)
         rt_free(rt_log.columns[i]);
@@ -347,11 +349,32 @@ static void rt_csv_field(FILE *file, const char *text)
     fputc('"', file);
 }
 
-/* Opens the log file for appending; writes the header to an empty file, and checks that a
- * file with content starts with the same header. */
+void rt_log_check_file(void)
+{
+    if (rt_log.path == NULL || rt_log.file != NULL)
+        return;
+    rt_log.file = fopen(rt_log.path, "a+");
+    if (rt_log.file == NULL)
+        rt_fatal("cannot open log %s: %s", rt_log.path, strerror(errno));
+    /* A write of no bytes changes nothing, but /dev/full refuses even that; a regular
+     * file's file system is full when it has no block left for this user. */
+    struct stat info;
+    struct statvfs space;
+    int fd = fileno(rt_log.file);
+    if (write(fd, "", 0) < 0)
+        rt_fatal("cannot write log %s: %s", rt_log.path, strerror(errno));
+    if (fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && fstatvfs(fd, &space) == 0 &&
+        (geteuid() == 0 ? space.f_bfree : space.f_bavail) == 0)
+        rt_fatal("cannot write log %s: %s", rt_log.path, strerror(ENOSPC));
+}
+
+/* Opens the log file for appending (unless rt_log_check_file did); writes the header to an
+ * empty file, and checks that a file with content starts with the same header. */
 static void rt_log_open(void)
 {
-    rt_log.file = fopen(rt_log.path, "a+");
+    rt_log.started = 1;
+    if (rt_log.file == NULL)
+        rt_log.file = fopen(rt_log.path, "a+");
     if (rt_log.file == NULL)
         rt_fatal("cannot open log %s: %s", rt_log.path, strerror(errno));
     char *header = NULL;
@@ -411,7 +434,7 @@ void rt_log_metrics(const char *const *names, const double *values, int32_t n)
         return;
     if (rt_log.columns == NULL)
         rt_log_columns(names, n);
-    if (rt_log.file == NULL)
+    if (!rt_log.started)
         rt_log_open();
     int32_t *column_of = rt_alloc(rt_size_mul((size_t)n + 1, sizeof(int32_t)));
     for (int32_t i = 0; i < n; i++) {

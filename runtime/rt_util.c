@@ -1,12 +1,16 @@
 /* rt_util.c — allocation, whole-file reading (plain or gzip) and number parsing shared by
  * the runtime's data, flag and checkpoint code (rt_internal.h). */
+#define _GNU_SOURCE /* POSIX: open flags, pread, fdopen */
 #include "rt_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
@@ -68,20 +72,30 @@ void rt_free(void *block)
 
 enum { RT_READ_CHUNK = 1 << 20 };
 
-/* Reads an uncompressed file through stdio. */
-static RtFileBytes rt_read_plain(const char *path, FILE *file)
+/* The buffer for a read of at most `limit` bytes: a chunk, or less when the limit is. */
+static size_t rt_first_capacity(size_t limit)
+{
+    return limit < RT_READ_CHUNK ? limit + 1 : RT_READ_CHUNK;
+}
+
+/* Reads an uncompressed file through stdio: at most `limit` bytes, then one more to know
+ * whether there is more. */
+static RtFileBytes rt_read_plain(const char *path, FILE *file, size_t limit)
 {
     RtFileBytes result = {0};
-    size_t capacity = RT_READ_CHUNK;
+    size_t capacity = rt_first_capacity(limit);
     result.bytes = rt_alloc(capacity);
     for (;;) {
         if (result.size == capacity) {
             capacity = rt_size_mul(capacity, 2);
             result.bytes = rt_realloc(result.bytes, capacity);
         }
-        size_t got = fread(result.bytes + result.size, 1, capacity - result.size, file);
+        size_t want = capacity - result.size;
+        if (result.size + want > limit)
+            want = limit - result.size + 1; /* the probe for more */
+        size_t got = fread(result.bytes + result.size, 1, want, file);
         result.size += got;
-        if (got == 0)
+        if (got == 0 || result.size > limit)
             break;
     }
     if (ferror(file)) {
@@ -90,18 +104,24 @@ static RtFileBytes rt_read_plain(const char *path, FILE *file)
         rt_fatal("cannot read %s: %s", path, strerror(error));
     }
     fclose(file);
+    if (result.size > limit) {
+        result.size = limit;
+        result.more = 1;
+    }
     return result;
 }
 
-/* Decompresses a gzip file (any number of concatenated members, as gunzip accepts). */
-static RtFileBytes rt_read_gzip(const char *path)
+/* Decompresses a gzip file (any number of concatenated members, as gunzip accepts), as
+ * rt_read_plain: at most `limit` bytes, so a header that declares a small file stops a
+ * stream that would inflate to gigabytes. */
+static RtFileBytes rt_read_gzip(const char *path, int fd, size_t limit)
 {
     RtFileBytes result = {.gzip = 1};
-    gzFile file = gzopen(path, "rb");
+    gzFile file = gzdopen(fd, "rb");
     if (file == NULL)
         rt_fatal("cannot open %s: %s", path, errno ? strerror(errno) : "out of memory");
     gzbuffer(file, 1 << 17);
-    size_t capacity = RT_READ_CHUNK;
+    size_t capacity = rt_first_capacity(limit);
     result.bytes = rt_alloc(capacity);
     for (;;) {
         if (result.size == capacity) {
@@ -109,6 +129,8 @@ static RtFileBytes rt_read_gzip(const char *path)
             result.bytes = rt_realloc(result.bytes, capacity);
         }
         size_t want = capacity - result.size;
+        if (result.size + want > limit)
+            want = limit - result.size + 1; /* the probe for more */
         if (want > (1u << 30))
             want = 1u << 30; /* gzread counts in unsigned int */
         int got = gzread(file, result.bytes + result.size, (unsigned)want);
@@ -134,29 +156,53 @@ static RtFileBytes rt_read_gzip(const char *path)
             break;
         }
         result.size += (size_t)got;
+        if (result.size > limit)
+            break;
     }
     gzclose(file);
+    if (result.size > limit) {
+        result.size = limit;
+        result.more = 1;
+    }
     return result;
+}
+
+RtFileBytes rt_file_read_upto(const char *path, size_t limit)
+{
+    /* O_NONBLOCK: a FIFO without a writer must not block the open; it is refused */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        rt_fatal("cannot open %s: %s", path, strerror(errno));
+    struct stat info;
+    if (fstat(fd, &info) != 0)
+        rt_fatal("cannot read %s: %s", path, strerror(errno));
+    if (!S_ISREG(info.st_mode)) {
+        close(fd);
+        /* a device (/dev/zero) or a FIFO may never end; a directory has no data */
+        rt_fatal("cannot read %s: %s", path,
+                 S_ISDIR(info.st_mode)    ? "it is a directory"
+                 : S_ISFIFO(info.st_mode) ? "it is a FIFO, not a regular file"
+                 : S_ISCHR(info.st_mode)  ? "it is a character device, not a regular file"
+                                          : "it is not a regular file");
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+        rt_fatal("cannot read %s: %s", path, strerror(errno));
+    unsigned char magic[2];
+    ssize_t got = pread(fd, magic, 2, 0);
+    if (got < 0)
+        rt_fatal("cannot read %s: %s", path, strerror(errno));
+    if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+        return rt_read_gzip(path, fd, limit);
+    FILE *file = fdopen(fd, "rb");
+    if (file == NULL)
+        rt_fatal("cannot read %s: %s", path, strerror(errno));
+    return rt_read_plain(path, file, limit);
 }
 
 RtFileBytes rt_file_read_all(const char *path)
 {
-    FILE *file = fopen(path, "rb");
-    if (file == NULL)
-        rt_fatal("cannot open %s: %s", path, strerror(errno));
-    unsigned char magic[2];
-    size_t got = fread(magic, 1, 2, file);
-    if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
-        fclose(file);
-        return rt_read_gzip(path);
-    }
-    if (ferror(file)) {
-        int error = errno;
-        fclose(file);
-        rt_fatal("cannot read %s: %s", path, strerror(error));
-    }
-    rewind(file);
-    return rt_read_plain(path, file);
+    return rt_file_read_upto(path, SIZE_MAX - 1);
 }
 
 uint32_t rt_load_be32(const uint8_t *p)

@@ -14,7 +14,9 @@
  * spoils its difference, so an element whose error is above the tolerance is measured
  * again with h / 10 and keeps the smaller error: a wrong derivative is wrong at both. Each
  * parameter's worst relative error |a - n| / max(|a|, |n|, 1e-6) is printed; above 1e-4
- * the check fails. (In f64 a correct step gives about 1e-6 or less; a wrong rule, errors
+ * the check fails. Both a and n within 1e-7 max(1, |loss|) of 0 count as agreeing (a
+ * parameter whose every checked element is so has "no effect on the loss": a bias before
+ * batch norm), since the differences' rounding noise is not below that. (In f64 a correct step gives about 1e-6 or less; a wrong rule, errors
  * near 1.) */
 #include "autodiff/ad.h"
 #include "ast/ast.h"
@@ -28,6 +30,12 @@
 
 enum { GRADCHECK_SAMPLES = 6 };
 static const double GRADCHECK_TOLERANCE = 1e-4;
+/* Below this, times max(1, |loss|), a derivative is zero as far as central differences
+ * can tell: their rounding noise is about eps |L| / h times the error the forward pass
+ * accumulates, 2e-10 |L| for a bias before batch norm on a batch of 8 (whose true
+ * gradient is exactly 0), 10 times that at h / 10. 1e-7 stays 50 times above that, and a
+ * gradient that small changes an f32 parameter by nothing a step of training shows. */
+static const double GRADCHECK_ZERO = 1e-7;
 
 /* ---- host code, as far as the state before the training loop needs it -------------------- */
 
@@ -149,8 +157,12 @@ static double central(Check *k, int s, int64_t i, double h)
     return (run_step(k, s, i, h) - run_step(k, s, i, -h)) / (2 * h);
 }
 
-static double rel_error(double a, double n)
+/* The relative error of the analytic derivative a against the numerical n; 0 when both
+ * are within `zero` of 0 (the parameter has no effect on the loss there). */
+static double rel_error(double a, double n, double zero)
 {
+    if (fabs(a) <= zero && fabs(n) <= zero)
+        return 0;
     return fabs(a - n) / fmax(fmax(fabs(a), fabs(n)), 1e-6);
 }
 
@@ -323,26 +335,36 @@ int ad_gradcheck(Prog *p, FILE *out)
     }
     double worst_all = 0;
     const char *worst_name = NULL;
+    double zero = GRADCHECK_ZERO * fmax(1.0, fabs(l0));
     for (int j = 0; j < k.nparams; j++) {
         int s = k.param_slot[j];
         int64_t count = slot_numel(&k, s);
         int checked = count < GRADCHECK_SAMPLES ? (int)count : GRADCHECK_SAMPLES;
         double worst = 0;
+        bool effect = false; /* an element's derivative, either way, is above `zero` */
         for (int t = 0; t < checked; t++) {
             /* evenly spread over the tensor, first and last element included */
             int64_t i = checked == 1 ? 0 : (int64_t)t * (count - 1) / (checked - 1);
             double h = 1e-6 * fmax(1.0, fabs(k.base[s][i]));
             double a = analytic[j][i];
-            double err = rel_error(a, central(&k, s, i, h));
+            double n = central(&k, s, i, h);
+            double err = rel_error(a, n, zero);
             /* A kink (relu, max, a max-pool's choice) within h of theta throws the
              * difference off; one within h / 10 too is ten times less likely, while a
              * wrong derivative is wrong at both. */
-            if (err > GRADCHECK_TOLERANCE)
-                err = fmin(err, rel_error(a, central(&k, s, i, h / 10)));
+            if (err > GRADCHECK_TOLERANCE) {
+                n = central(&k, s, i, h / 10);
+                err = fmin(err, rel_error(a, n, zero));
+            }
+            effect |= fabs(a) > zero || fabs(n) > zero;
             worst = fmax(worst, err);
         }
-        fprintf(out, "  %-28s %10lld %8d %14.3g%s\n", p->slots[s].name, (long long)count, checked,
-                worst, worst > GRADCHECK_TOLERANCE ? "  FAIL" : "");
+        if (!effect && checked > 0)
+            fprintf(out, "  %-28s %10lld %8d %14s  no effect on the loss (|gradient| <= %.0e)\n",
+                    p->slots[s].name, (long long)count, checked, "-", zero);
+        else
+            fprintf(out, "  %-28s %10lld %8d %14.3g%s\n", p->slots[s].name, (long long)count,
+                    checked, worst, worst > GRADCHECK_TOLERANCE ? "  FAIL" : "");
         if (worst >= worst_all) {
             worst_all = worst;
             worst_name = p->slots[s].name;

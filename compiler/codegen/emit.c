@@ -321,9 +321,12 @@ static void emit_node(Cg *cg, const Runtime *rt, const IrNode *n, LLVMValueRef *
         snprintf(name, sizeof name, "%s_%d", ir_op_name(n->op), n->id);
         LLVMValueRef fn = cg_kernel_layout(cg, name, n);
         LLVMPositionBuilderAtEnd(cg->b, at);
-        /* scatter_add of a batch's rows: only the rows the batch has */
-        const IrShape *idx = &n->in[0]->shape;
-        LLVMValueRef limit = n->op == IR_OP_SCATTER_ADD && idx->rows
+        /* scatter_add of a batch's rows: only the rows the batch has; gather and one_hot
+         * check the indices of those rows (layout.c, check_index) */
+        const IrShape *idx = &n->in[n->op == IR_OP_GATHER ? 1 : 0]->shape;
+        bool limited = n->op == IR_OP_SCATTER_ADD || n->op == IR_OP_GATHER ||
+                       n->op == IR_OP_ONE_HOT;
+        LLVMValueRef limit = limited && idx->rows
                                  ? cg_rows_limit(cg, env, idx->rows, ir_shape_numel(idx))
                                  : NULL;
         call_kernel(cg, fn, buf[n->id], n->in, n->nin, buf, limit);

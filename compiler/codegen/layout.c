@@ -2,7 +2,9 @@
  * strided copies (kernel.c's cg_kernel_copies), and gather, scatter_add, argmax and one_hot
  * as loops written out here. Each kernel is `void name(out, in0, ...)` over contiguous
  * row-major buffers, inputs in the node's input order; f32 and i32 elements are both 4
- * bytes. Semantics (out-of-range indices, NaN in argmax) are the evaluator's: ir.h. */
+ * bytes. Semantics (out-of-range indices, NaN in argmax) are the evaluator's (ir.h),
+ * except that a gather index or one_hot label outside its range stops the program with a
+ * run-time error (check_index) instead of giving a zero row. */
 #include "codegen/cg_internal.h"
 #include "util/util.h"
 
@@ -124,23 +126,66 @@ static LLVMValueRef in_range(Cg *cg, LLVMValueRef index64, int64_t limit)
 
 /* ---- indexing --------------------------------------------------------------------------------- */
 
-/* out [M, D] = table [V, D] rows at indices [M]; zero rows for indices outside [0, V).
- * The row read for an out-of-range index is row 0, and the value is discarded by a
- * select, so the inner loop has no branch. */
+/* Stops the program (rt_index_error, naming n's source position) when idx, element m of
+ * n's indices, lies outside [0, bound) and m is below `limit`, the indices of the batch's
+ * rows (NULL: every index counts). Past the limit the indices are what an earlier batch
+ * left; their zero rows are read by nothing. */
+static void check_index(Cg *cg, const IrNode *n, LLVMValueRef idx, LLVMValueRef m,
+                        int64_t bound, LLVMValueRef limit)
+{
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef bad = LLVMBuildNot(b, in_range(cg, idx, bound), "bad");
+    if (limit)
+        bad = LLVMBuildAnd(b, bad, LLVMBuildICmp(b, LLVMIntSLT, m, limit, ""), "");
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(b));
+    LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(cg->ctx, fn, "bad_index");
+    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(cg->ctx, fn, "index_ok");
+    LLVMBuildCondBr(b, bad, fail, ok);
+    LLVMPositionBuilderAtEnd(b, fail);
+    char where[600] = "";
+    if (n->span.file) {
+        int line, col;
+        diag_line_col(n->span.file, n->span.lo, &line, &col);
+        snprintf(where, sizeof where, "%.500s:%d:%d", n->span.file->name, line, col);
+    }
+    LLVMTypeRef params[5] = {cg->ptr, cg->i32, cg->i64, cg->i64, cg->i64};
+    LLVMTypeRef fty = LLVMFunctionType(cg->void_, params, 5, 0);
+    LLVMValueRef error = LLVMGetNamedFunction(cg->mod, "rt_index_error");
+    if (!error)
+        error = LLVMAddFunction(cg->mod, "rt_index_error", fty);
+    LLVMValueRef args[5] = {LLVMBuildGlobalStringPtr(b, where, "where"),
+                            LLVMConstInt(cg->i32, n->op == IR_OP_GATHER, 0), idx, m,
+                            i64c(cg, bound)};
+    LLVMBuildCall2(b, fty, error, args, 5, "");
+    LLVMBuildUnreachable(b);
+    LLVMPositionBuilderAtEnd(b, ok);
+}
+
+/* out [M, D] = table [V, D] rows at indices [M]; an index outside [0, V) stops the
+ * program (check_index), except past the batch's rows, where it gives a zero row. The
+ * row read for such an index is row 0, and the value is discarded by a select, so the
+ * inner loop has no branch. */
 static LLVMValueRef gather_kernel(Cg *cg, const char *name, const IrNode *n)
 {
     int64_t V = n->in[0]->shape.dims[0], D = n->in[0]->shape.dims[1];
     int64_t M = ir_shape_numel(&n->in[1]->shape);
-    LLVMValueRef fn = cg_kernel_begin(cg, name, 3, false);
+    bool rows = n->in[1]->shape.rows; /* the batch's indices end at the last parameter */
+    LLVMValueRef fn = cg_kernel_begin(cg, name, 3, rows);
     LLVMValueRef out = LLVMGetParam(fn, 0), table = LLVMGetParam(fn, 1);
     LLVMValueRef indices = LLVMGetParam(fn, 2);
-    if (V == 0) {
-        zero_fill(cg, out, M * D);
-    } else if (M > 0 && D > 0) {
+    LLVMValueRef limit = rows ? LLVMGetParam(fn, 3) : NULL;
+    if (M > 0) {
         CgLoop lm, ld;
         LLVMValueRef m = cg_loop_begin(cg, &lm);
         LLVMValueRef idx = LLVMBuildSExt(cg->b, load(cg, cg->i32, at(cg, cg->i32, indices, m)),
                                          cg->i64, "");
+        check_index(cg, n, idx, m, V, limit);
+        if (V == 0 || D == 0) {
+            cg_loop_end(cg, &lm, M);
+            zero_fill(cg, out, M * D); /* no row to copy: an empty table, or rows of width 0 */
+            LLVMBuildRetVoid(cg->b);
+            return fn;
+        }
         LLVMValueRef ok = in_range(cg, idx, V);
         LLVMValueRef row = LLVMBuildSelect(cg->b, ok, idx, i64c(cg, 0), "row");
         LLVMValueRef d = cg_loop_begin(cg, &ld);
@@ -239,13 +284,15 @@ static LLVMValueRef argmax_kernel(Cg *cg, const char *name, const IrNode *n)
 static LLVMValueRef one_hot_kernel(Cg *cg, const char *name, const IrNode *n)
 {
     int64_t M = ir_shape_numel(&n->in[0]->shape), depth = n->attr.one_hot.depth;
-    LLVMValueRef fn = cg_kernel_begin(cg, name, 2, false);
+    bool rows = n->in[0]->shape.rows; /* the batch's labels end at the last parameter */
+    LLVMValueRef fn = cg_kernel_begin(cg, name, 2, rows);
     LLVMValueRef out = LLVMGetParam(fn, 0), labels = LLVMGetParam(fn, 1);
     if (M > 0) {
         CgLoop lm, lj;
         LLVMValueRef m = cg_loop_begin(cg, &lm);
         LLVMValueRef label = LLVMBuildSExt(cg->b, load(cg, cg->i32, at(cg, cg->i32, labels, m)),
                                            cg->i64, "");
+        check_index(cg, n, label, m, depth, rows ? LLVMGetParam(fn, 2) : NULL);
         LLVMValueRef j = cg_loop_begin(cg, &lj);
         LLVMValueRef hit = LLVMBuildICmp(cg->b, LLVMIntEQ, label, j, "");
         LLVMValueRef v = LLVMBuildSelect(cg->b, hit, LLVMConstReal(cg->f32, 1.0),

@@ -663,7 +663,7 @@ static RtDtype rt_dtype_of(IrDType t)
     return t == IR_I32 ? RT_DTYPE_I32 : RT_DTYPE_F32;
 }
 
-/* views[i] = {name, dtype, rank, dims, data}: nnc_rt.h's RtTensorView. */
+/* views[i] = {name, dtype, rank, dims, data, integer = 0}: nnc_rt.h's RtTensorView. */
 static void set_view(Pg *pg, LLVMValueRef views, int i, const char *name, RtDtype dtype,
                      const IrShape *shape, LLVMValueRef data)
 {
@@ -678,6 +678,25 @@ static void set_view(Pg *pg, LLVMValueRef views, int i, const char *name, RtDtyp
     for (int d = 0; d < IR_MAX_RANK; d++)
         LLVMBuildStore(b, i64c(cg, d < shape->rank ? shape->dims[d] : 0), at8(pg, dims, cg->i64, d));
     LLVMBuildStore(b, data, LLVMBuildStructGEP2(b, pg->view_ty, v, 4, ""));
+    LLVMBuildStore(b, i32c(cg, 0), LLVMBuildStructGEP2(b, pg->view_ty, v, 5, ""));
+}
+
+/* Marks view i a host int (RtTensorView.integer): loading checks its value is one. */
+static void set_view_integer(Pg *pg, LLVMValueRef views, int i)
+{
+    Cg *cg = pg->cg;
+    LLVMValueRef at = i64c(cg, i);
+    LLVMValueRef v = LLVMBuildInBoundsGEP2(cg->b, pg->view_ty, views, &at, 1, "view");
+    LLVMBuildStore(cg->b, i32c(cg, 1), LLVMBuildStructGEP2(cg->b, pg->view_ty, v, 5, ""));
+}
+
+/* The file of save(net, path) / load(net, path): `path`, or the string setting's value. */
+static LLVMValueRef checkpoint_path(Pg *pg, const ProgStmt *s)
+{
+    if (!s->path_setting)
+        return string_ptr(pg, s->path);
+    LLVMValueRef name = string_ptr(pg, s->path_setting);
+    return call_rt(pg, "rt_flag_get_string", pg->cg->ptr, &pg->cg->ptr, &name, 1);
 }
 
 /* save(net, path) / load(net, path): an RtTensorView per listed slot. */
@@ -693,12 +712,7 @@ static void emit_checkpoint(Pg *pg, const ProgStmt *s)
                  slot_ptr(pg, s->slot_list[i]));
     }
     LLVMTypeRef params[4] = {cg->ptr, cg->ptr, cg->i32, cg->ptr};
-    LLVMValueRef path = string_ptr(pg, s->path);
-    if (s->path_setting) {
-        LLVMValueRef name = string_ptr(pg, s->path_setting);
-        path = call_rt(pg, "rt_flag_get_string", cg->ptr, &cg->ptr, &name, 1);
-    }
-    LLVMValueRef args[4] = {path, views, i32c(cg, n),
+    LLVMValueRef args[4] = {checkpoint_path(pg, s), views, i32c(cg, n),
                             LLVMConstPointerNull(cg->ptr)};
     call_rt(pg, s->kind == PS_SAVE ? "rt_checkpoint_save" : "rt_checkpoint_load", cg->void_,
             params, args, 4);
@@ -848,6 +862,8 @@ static void define_state_views(Pg *pg)
         IrShape scalar = {.rank = 0};
         set_view(pg, pg->state_views, i, name, RT_DTYPE_F64, &scalar,
                  at8(pg, pg->vars, pg->f64, cp->vars[i]));
+        if (p->vars[cp->vars[i]].is_int)
+            set_view_integer(pg, pg->state_views, i);
     }
     for (int i = 0; i < cp->nslots; i++) {
         const ProgSlot *slot = &p->slots[cp->slots[i]];
@@ -900,6 +916,22 @@ static int64_t define_region(Pg *pg, int k, LLVMValueRef *arena_global)
     return planned + cg_slot_scratch_bytes(g);
 }
 
+/* rt_check_output_path for the file of every save(net, path) in b, so that one that
+ * cannot be written stops the program before it trains, not after. */
+static void check_save_paths(Pg *pg, const ProgBlock *b)
+{
+    Cg *cg = pg->cg;
+    for (int i = 0; i < b->len; i++) {
+        const ProgStmt *s = b->items[i];
+        if (s->kind == PS_SAVE) {
+            LLVMValueRef path = checkpoint_path(pg, s);
+            call_rt(pg, "rt_check_output_path", cg->void_, &cg->ptr, &path, 1);
+        }
+        check_save_paths(pg, &s->body);
+        check_save_paths(pg, &s->orelse);
+    }
+}
+
 /* Reads the command line into the settings' vars. */
 static void emit_settings(Pg *pg)
 {
@@ -914,6 +946,10 @@ static void emit_settings(Pg *pg)
             LLVMTypeRef params[3] = {cg->ptr, cg->ptr, cg->ptr};
             LLVMValueRef args[3] = {name, string_ptr(pg, st->text), help};
             call_rt(pg, "rt_flag_string", cg->void_, params, args, 3);
+        } else if (st->is_bool) {
+            LLVMTypeRef params[3] = {cg->ptr, cg->i32, cg->ptr};
+            LLVMValueRef args[3] = {name, i32c(cg, st->dflt != 0), help};
+            call_rt(pg, "rt_flag_bool", cg->void_, params, args, 3);
         } else if (st->is_int) {
             LLVMTypeRef params[4] = {cg->ptr, cg->i64, cg->i32, cg->ptr};
             RtFlagCheck check = st->bounded ? RT_FLAG_POSITIVE : RT_FLAG_ANY;
@@ -931,6 +967,7 @@ static void emit_settings(Pg *pg)
     LLVMTypeRef why_params[2] = {cg->ptr, cg->ptr};
     call_rt(pg, "rt_flags_allow_checkpoints", cg->void_, why_params, why, 2);
     call_rt0(pg, "rt_flags_parse_command_line");
+    check_save_paths(pg, &p->main);
 }
 
 static void read_settings(Pg *pg)
@@ -943,7 +980,10 @@ static void read_settings(Pg *pg)
             continue; /* a string setting is read where it is used */
         LLVMValueRef name = string_ptr(pg, st->name);
         LLVMValueRef v;
-        if (st->is_int)
+        if (st->is_bool)
+            v = LLVMBuildSIToFP(cg->b, call_rt(pg, "rt_flag_get_bool", cg->i32, &cg->ptr, &name, 1),
+                                pg->f64, "");
+        else if (st->is_int)
             v = LLVMBuildSIToFP(cg->b, call_rt(pg, "rt_flag_get_int", cg->i64, &cg->ptr, &name, 1),
                                 pg->f64, "");
         else
@@ -994,6 +1034,88 @@ static LLVMValueRef string_or_null(Pg *pg, const char *s)
     return s ? string_ptr(pg, s) : LLVMConstPointerNull(pg->cg->ptr);
 }
 
+/* ---- the range of a dataset's labels and ids ------------------------------------------- */
+
+/* The dataset datas[d] is a part of (by splits), as loaded from its file; -1 for one a
+ * map transform made. */
+static int data_root(const Prog *p, int d)
+{
+    while (p->datas[d].kind == PD_SPLIT)
+        d = p->datas[d].parent;
+    return p->datas[d].kind == PD_MAPPED ? -1 : d;
+}
+
+/* Marks the x and y slots of every loop over batches of datas[root] or of a part of it. */
+static void batch_slots(const Prog *p, const ProgBlock *b, int root, bool *x, bool *y)
+{
+    for (int i = 0; i < b->len; i++) {
+        const ProgStmt *s = b->items[i];
+        if (s->kind == PS_FOR_BATCHES && data_root(p, s->index) == root) {
+            if (s->x_slot >= 0)
+                x[s->x_slot] = true;
+            if (s->y_slot >= 0)
+                y[s->y_slot] = true;
+        }
+        batch_slots(p, &s->body, root, x, y);
+        batch_slots(p, &s->orelse, root, x, y);
+    }
+}
+
+/* The smallest bound [0, bound) that a one_hot (its depth) or a gather (its table's rows)
+ * sets on the values of the marked slots, followed through the copies that keep them
+ * (a reshape, a slice); 0 when none does. */
+static int64_t slot_values_bound(const Prog *p, const bool *slots)
+{
+    int64_t bound = 0;
+    for (int k = 0; k < p->regions.len; k++) {
+        const IrGraph *g = p->regions.items[k];
+        size_t size = sizeof(bool) * ((size_t)g->next_id + 1);
+        bool *holds = memset(util_malloc(size), 0, size);
+        for (int i = 0; i < g->len; i++) {
+            const IrNode *n = g->nodes[i];
+            int64_t here = 0;
+            if (n->op == IR_OP_SLOT_LOAD) {
+                holds[n->id] = slots[n->attr.io.index];
+            } else if (n->op == IR_OP_RESHAPE || n->op == IR_OP_TRANSPOSE ||
+                       n->op == IR_OP_BROADCAST || n->op == IR_OP_SLICE) {
+                holds[n->id] = holds[n->in[0]->id];
+            } else if (n->op == IR_OP_CONCAT) {
+                for (int j = 0; j < n->nin; j++)
+                    holds[n->id] |= holds[n->in[j]->id];
+            } else if (n->op == IR_OP_ONE_HOT && holds[n->in[0]->id]) {
+                here = n->attr.one_hot.depth;
+            } else if (n->op == IR_OP_GATHER && holds[n->in[1]->id]) {
+                here = n->in[0]->shape.dims[0];
+            }
+            if (here > 0 && (bound == 0 || here < bound))
+                bound = here;
+        }
+        util_free(holds);
+    }
+    return bound;
+}
+
+/* rt_dataset_expect_classes for datas[i], a dataset loaded from files, when the program
+ * bounds its ids or labels: each is checked when the file is read, naming the file and
+ * the sample, rather than becoming a zero row (or a run-time error in the kernel that
+ * meets it, far from the file: layout.c's check_index). */
+static void expect_classes(Pg *pg, int i)
+{
+    const Prog *p = pg->p;
+    size_t size = sizeof(bool) * ((size_t)p->nslots + 1);
+    bool *x = memset(util_malloc(size), 0, size), *y = memset(util_malloc(size), 0, size);
+    batch_slots(p, &p->main, i, x, y);
+    int64_t x_bound = slot_values_bound(p, x), y_bound = slot_values_bound(p, y);
+    util_free(x);
+    util_free(y);
+    if (x_bound == 0 && y_bound == 0)
+        return;
+    Cg *cg = pg->cg;
+    LLVMTypeRef params[3] = {cg->ptr, cg->i64, cg->i64};
+    LLVMValueRef args[3] = {pg->datasets[i], i64c(cg, x_bound), i64c(cg, y_bound)};
+    call_rt(pg, "rt_dataset_expect_classes", cg->void_, params, args, 3);
+}
+
 /* Loads datas[i] at program start into pg->datasets[i]. */
 static void load_data(Pg *pg, int i)
 {
@@ -1013,6 +1135,7 @@ static void load_data(Pg *pg, int i)
         LLVMValueRef drop = LLVMBuildLoad2(cg->b, cg->ptr, d->test ? train : test, "");
         call_rt(pg, "rt_dataset_free", cg->void_, &cg->ptr, &drop, 1);
         pg->datasets[i] = keep;
+        expect_classes(pg, i);
         return;
     }
     case PD_IDX: {
@@ -1020,6 +1143,7 @@ static void load_data(Pg *pg, int i)
         LLVMValueRef args[4] = {string_or_null(pg, d->path), string_or_null(pg, d->path2), rank,
                                 dims};
         pg->datasets[i] = call_rt(pg, "rt_dataset_idx", cg->ptr, params, args, 4);
+        expect_classes(pg, i);
         return;
     }
     case PD_CSV: {
@@ -1057,6 +1181,7 @@ static void load_data(Pg *pg, int i)
                             i32c(cg, rt_dtype_of(d->y_dtype)), i32c(cg, d->y_shape.rank),
                             dims_constant(pg, &d->y_shape)};
     call_rt(pg, "rt_dataset_expect", cg->void_, params, args, 7);
+    expect_classes(pg, i);
 }
 
 /* out[var] = the batch size of the loop over batches whose rows var holds. */
@@ -1186,8 +1311,9 @@ CgModule *cg_compile_program(const Prog *p, const char *module_name)
         return NULL;
     Pg pg = {.cg = &cg, .p = p, .f64 = LLVMDoubleTypeInContext(cg.ctx),
              .cp = prog_checkpoint_plan(p)};
-    LLVMTypeRef fields[5] = {cg.ptr, cg.i32, cg.i32, LLVMArrayType2(cg.i64, IR_MAX_RANK), cg.ptr};
-    pg.view_ty = LLVMStructTypeInContext(cg.ctx, fields, 5, 0);
+    LLVMTypeRef fields[6] = {cg.ptr, cg.i32, cg.i32, LLVMArrayType2(cg.i64, IR_MAX_RANK), cg.ptr,
+                             cg.i32};
+    pg.view_ty = LLVMStructTypeInContext(cg.ctx, fields, 6, 0);
     emit_nnc_program(&pg);
     prog_checkpoint_free(&pg.cp);
     return cg_module_finish(m, &cg);

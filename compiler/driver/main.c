@@ -195,7 +195,7 @@ static bool read_source(const char *path, SourceFile *src, DiagSink *diags)
     size_t len;
     char *text = util_read_file(path, &len);
     if (!text) {
-        fprintf(stderr, "nnc: cannot read '%s': %s\n", path, strerror(errno));
+        fprintf(stderr, "nnc: cannot read '%s': %s\n", path, util_read_error());
         return false;
     }
     if (len > UINT32_MAX - 1) {

@@ -248,7 +248,8 @@ IrNode *ir_avg_pool2d_backward(IrGraph *g, Span s, IrNode *dy, const IrShape *x_
 /* x [N, C, H, W] -> [N, C, H factor, W factor], nearest neighbour. */
 IrNode *ir_upsample2d(IrGraph *g, Span s, IrNode *x, int factor);
 /* table [V, D], indices (I32) of shape S -> S + [D]: rows of the table; an index outside
- * [0, V) gives a row of zeros. */
+ * [0, V) gives a row of zeros here, and stops compiled code with a run-time error
+ * (codegen/layout.c, past a batch's rows excepted). */
 IrNode *ir_gather(IrGraph *g, Span s, IrNode *table, IrNode *indices);
 /* indices (I32) S, updates S + [D] -> [rows, D]: zeros, with each update row added at its
  * index (indices outside [0, rows) are dropped). The adjoint of GATHER in the table. */
@@ -263,7 +264,7 @@ IrNode *ir_pad(IrGraph *g, Span s, IrNode *x, const int64_t *before, const int64
  * the maximum (the first NaN wins), as in numpy. */
 IrNode *ir_argmax(IrGraph *g, Span s, IrNode *x, int axis);
 /* labels (I32) S -> F32 S + [depth]: 1 at the label, else 0 (a label outside [0, depth)
- * gives a row of zeros). */
+ * gives a row of zeros here, and stops compiled code as GATHER's index does). */
 IrNode *ir_one_hot(IrGraph *g, Span s, IrNode *labels, int depth);
 /* A tensor of `shape` from the counter-based generator (IrRandomAttr); op is
  * IR_OP_RANDOM_UNIFORM, IR_OP_RANDOM_NORMAL or IR_OP_RANDOM_BERNOULLI. */

@@ -151,6 +151,7 @@ typedef struct ProgSetting {
     const char *why_full; /* fixed because every batch is full where its rows would not
                              work out: why (for the executable's message), or NULL */
     const char *text; /* a string setting's default (var is then -1): read where it is used */
+    bool is_bool;     /* a bool setting: a switch on the command line, its var 0 or 1 */
 } ProgSetting;
 
 typedef struct Prog {

@@ -315,7 +315,7 @@ static bool load_file(Repl *r, const char *path)
     size_t len;
     char *text = util_read_file(path, &len);
     if (!text) {
-        fprintf(stderr, "nnc: cannot read '%s': %s\n", path, strerror(errno));
+        fprintf(stderr, "nnc: cannot read '%s': %s\n", path, util_read_error());
         return false;
     }
     if (memchr(text, '\0', len)) {

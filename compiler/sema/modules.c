@@ -96,7 +96,7 @@ static void load_from(Checker *c, AstNode *program, const char *dir)
         char *text = util_read_file(path, &len);
         if (!text || len > UINT32_MAX - 1) {
             sema_error(c, st->import.path_span, "cannot read module '%s': %s", path,
-                       text ? "too large" : strerror(errno));
+                       text ? "too large" : util_read_error());
             util_free(text);
             util_free(path);
             continue;

@@ -226,6 +226,7 @@ static void check_train(Checker *c, AstNode *t)
             int var = prog_add_var(c->prog, p->decl.id.name, v->kind == V_INT);
             double d = dflt->kind == V_INT ? (double)dflt->i : dflt->kind == V_FLOAT ? dflt->f : dflt->b;
             prog_add_setting(c->prog, p->decl.id.name, var, v->kind == V_INT, d);
+            c->prog->settings[c->prog->nsettings - 1].is_bool = v->kind == V_BOOL;
             v = val_copy(c, v);
             v->hx = prog_var(c->prog, var);
             v->i = dflt->kind == V_INT ? dflt->i : 0;

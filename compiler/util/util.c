@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static long fail_countdown;
 
@@ -47,11 +48,41 @@ char *util_strdup(const char *s)
     return memcpy(util_malloc(n), s, n);
 }
 
+static const char *read_error; /* util_read_error's answer; NULL: strerror(errno) */
+
+const char *util_read_error(void)
+{
+    return read_error ? read_error : strerror(errno);
+}
+
+/* Why a file of this mode is not read (NULL: it is read): a device such as /dev/zero
+ * never ends, and a directory has no text. A FIFO is read, so that `nnc run /dev/stdin`
+ * and `<(...)` work; it ends when its writer closes it. */
+static const char *unreadable_kind(mode_t mode)
+{
+    if (S_ISREG(mode) || S_ISFIFO(mode))
+        return NULL;
+    if (S_ISDIR(mode))
+        return "it is a directory";
+    if (S_ISCHR(mode))
+        return "it is a character device, not a regular file";
+    if (S_ISBLK(mode))
+        return "it is a block device, not a regular file";
+    return "it is not a regular file";
+}
+
 char *util_read_file(const char *path, size_t *len)
 {
+    read_error = NULL;
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || (read_error = unreadable_kind(st.st_mode)) != NULL) {
+        fclose(f);
+        errno = EINVAL;
+        return NULL;
+    }
     size_t cap = 4096, n = 0;
     char *buf = util_malloc(cap);
     for (;;) {

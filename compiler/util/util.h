@@ -21,8 +21,11 @@ char *util_strdup(const char *s);
 /* Test hook: make the Nth allocation from now fail (0 disables). */
 void util_fail_alloc_after(long n);
 
-/* Reads a whole file; NULL and errno set on failure. *len excludes the added NUL. */
+/* Reads a whole file (a regular file or a FIFO: a device or a directory is refused);
+ * NULL and errno set on failure, and util_read_error() says why. *len excludes the added
+ * NUL. */
 char *util_read_file(const char *path, size_t *len);
+const char *util_read_error(void);
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

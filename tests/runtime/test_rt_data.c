@@ -243,7 +243,8 @@ static void test_idx_errors(void)
     fputs("junk", file);
     fclose(file);
     call = idx_call(scratch("extra"), labels, 2, 3, 4);
-    expect_failure("idx trailing bytes", call_idx, &call, 1, "4 bytes of unexpected data");
+    expect_failure("idx trailing bytes", call_idx, &call, 1,
+                   "unexpected data after the 5 images (the header declares 60 bytes of them)");
 }
 
 static void call_fashion_missing(void *context)
