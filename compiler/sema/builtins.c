@@ -496,6 +496,10 @@ static Value *b_reshape(Checker *c, CallArgs *a, const Builtin *b)
         } else
             known = dim_mul(c, known, d[i]);
     }
+    if (dim_known(known) && known.n > IR_MAX_NUMEL) {
+        sema_error(c, arg_span(a, 1), "this shape is too large (nnc's limit is 2^48 elements)");
+        return val_error(c);
+    }
     if (x->rank >= 0) {
         Dim numel = dim_const(1);
         for (int i = 0; i < x->rank; i++)
@@ -660,9 +664,9 @@ static Value *b_one_hot(Checker *c, CallArgs *a, const Builtin *b)
         sema_error(c, arg_span(a, 0), "one_hot expects i32 labels, found %s", ty(c, x, 0));
         return val_error(c);
     }
-    if (a->v[1]->known && n <= 0) {
-        sema_error(c, arg_span(a, 1), "one_hot: the number of classes must be positive, not %lld",
-                   (long long)n);
+    if (a->v[1]->known && (n <= 0 || n > INT32_MAX)) { /* IR_OP_ONE_HOT's depth is an int */
+        sema_error(c, arg_span(a, 1), "one_hot: the number of classes must be %s, not %lld",
+                   n <= 0 ? "positive" : "at most 2147483647", (long long)n);
         return val_error(c);
     }
     if (x->rank < 0)
@@ -746,10 +750,16 @@ static Value *b_arange(Checker *c, CallArgs *a, const Builtin *b)
     return val_tensor(c, DT_I32, 1, &d);
 }
 
+/* The input a k-wide kernel with dilation d spans: d(k-1) + 1 (saturating, as dim_mul) */
+static Dim window_span(Checker *c, int64_t k, int64_t d)
+{
+    return dim_add(c, dim_mul(c, dim_const(d), dim_const(k - 1)), dim_const(1));
+}
+
 /* Convolution-style output size: (h + 2p - d(k-1) - 1) / s + 1 */
 static Dim window_out(Checker *c, Dim h, int64_t k, int64_t s, int64_t p, int64_t d)
 {
-    Dim num = dim_sub(c, dim_add(c, h, dim_const(2 * p)), dim_const(d * (k - 1) + 1));
+    Dim num = dim_sub(c, dim_add(c, h, dim_const(2 * p)), window_span(c, k, d));
     return dim_add(c, dim_div(c, num, dim_const(s)), dim_const(1));
 }
 
@@ -767,9 +777,11 @@ static bool conv_int(Checker *c, CallArgs *a, int i, const char *what, int64_t d
     }
     if (!int_arg(c, a, i, what, true, out))
         return false;
-    if (*out < min) {
-        sema_error(c, arg_span(a, i), "%s: %s must be at least %lld", what,
-                   sema_builtin(what) ? sema_builtin(what)->params[i] : "this", (long long)min);
+    if (*out < min || *out > INT32_MAX) { /* the IR keeps it as an int (IrConvAttr) */
+        sema_error(c, arg_span(a, i), "%s: %s must be %s %lld", what,
+                   sema_builtin(what) ? sema_builtin(what)->params[i] : "this",
+                   *out < min ? "at least" : "at most",
+                   *out < min ? (long long)min : (long long)INT32_MAX);
         return false;
     }
     return true;
@@ -826,7 +838,8 @@ static Value *b_conv2d(Checker *c, CallArgs *a, const Builtin *b)
         if (dim_known(out[2 + k]) && out[2 + k].n <= 0) {
             sema_error(c, a->call->span, "%s: the %s of the input (%lld) is too small for a kernel "
                                          "spanning %lld", b->name, k ? "width" : "height",
-                       (long long)h.n, (long long)(dilation * (ks - 1) + 1 - 2 * padding));
+                       (long long)h.n,
+                       (long long)dim_sub(c, window_span(c, ks, dilation), dim_const(2 * padding)).n);
             return val_error(c);
         }
     }
@@ -1712,6 +1725,11 @@ static Value *t_batches(Checker *c, CallArgs *a, const Builtin *b, Value *r)
         return val_error(c);
     }
     int64_t batch = size->known ? size->i : size->hx ? size->i : -1;
+    if (batch <= 0 && size->hx && size->hx->kind == PX_VAR) {
+        sema_error(c, arg_span(a, 1), "the batch size must be positive, and the setting this "
+                                      "program is compiled with is %lld", (long long)batch);
+        return val_error(c);
+    }
     if (batch <= 0) {
         sema_unsupported(c, arg_span(a, 1), "a batch size known only at run time");
         return val_error(c);
@@ -1745,6 +1763,9 @@ static Value *t_batches(Checker *c, CallArgs *a, const Builtin *b, Value *r)
         v->x = val_copy(c, v->x), v->x->dims[0] = dim_const(batch);
     if (v->y->rank > 0)
         v->y = val_copy(c, v->y), v->y->dims[0] = dim_const(batch);
+    if (sema_check_size(c, v->x, arg_span(a, 1))->kind == V_ERROR ||
+        sema_check_size(c, v->y, arg_span(a, 1))->kind == V_ERROR)
+        return val_error(c);
     return v;
 }
 

@@ -1009,6 +1009,30 @@ case_emit_stages() {
     done
 }
 
+case_size_settings() {  # settings given to nnc that size tensors are checked as sizes
+    # (before: --hidden -4 aborted, a 2^47 batch crashed, 2^63 - 1 built an executable)
+    cp "$SRC/tests/train/data/points.csv" .
+    printf 'import std\n\ntrain(batch = 4, hidden = 8) {\n    data = csv("points.csv", 3)\n    net = dense(3, hidden)\n    for x, y in batches(data, batch) {\n        print(sum(net(x)))\n        break\n    }\n}\n' >sized.nn
+    nnc run sized.nn -- --hidden -4
+    want_status 1; want_err 'error: axis 0 of this tensor is sized by --hidden, which is negative \(-4\)'
+    want_err '^sized\.nn:5:11: note: in dense, called here'
+    local b
+    for b in 0 -3; do
+        nnc run sized.nn -- --batch $b
+        want_status 1; want_err '^sized\.nn:6:31: error: the batch size must be positive'
+    done
+    nnc run sized.nn -- --batch 140737488355328
+    want_status 1; want_err '^sized\.nn:6:31: error: this tensor.s shape \[140737488355328, 3\] is too large'
+    nnc sized.nn -o sized -- --batch 9223372036854775807
+    want_status 1; want_err '^sized\.nn:3:7: error: --batch 9223372036854775807 on the command line is out of range'
+    [ -e sized ] && problem "an executable was written"
+    nnc sized.nn -o sized -- --batch 2 --hidden 0   # a layer of width 0 is a fine size
+    want_status 0
+    run ./sized
+    want_status 0; want_out '^0$'
+    return 0
+}
+
 cases=$(declare -F | sed -n 's/^declare -f case_//p')
 if [ $# -ge 2 ]; then
     run=("$2")
