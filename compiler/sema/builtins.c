@@ -719,6 +719,53 @@ static Value *b_append(Checker *c, CallArgs *a, const Builtin *b)
     return r;
 }
 
+/* Argument i of a random initializer as a number (dflt when it is not given), when it
+ * is one known now. */
+static bool known_number(const CallArgs *a, int i, double dflt, double *x)
+{
+    const Value *v = a->v[i];
+    *x = dflt;
+    if (!v)
+        return true;
+    if (!val_is_numeric(v) || !v->known)
+        return false;
+    *x = v->kind == V_INT ? (double)v->i : v->f;
+    return true;
+}
+
+/* The parameters of uniform, normal and bernoulli that are known now are ones the runtime
+ * accepts (IrRandomAttr, rounded to f32): lo <= hi, std >= 0, 0 <= p <= 1. */
+static bool random_params_ok(Checker *c, CallArgs *a, const Builtin *b)
+{
+    bool uniform = !strcmp(b->name, "uniform"), normal = !strcmp(b->name, "normal");
+    if (!uniform && !normal && strcmp(b->name, "bernoulli"))
+        return true;
+    double x[3];
+    bool known[3] = {false, false, false};
+    for (int i = 1; i < 3 && b->params[i]; i++) {
+        /* t_create's defaults: lo 0, hi 1, mean 0, std 1 (bernoulli's p has none) */
+        known[i] = known_number(a, i, i - 1, &x[i]);
+        if (known[i] && !isfinite((float)x[i])) {
+            sema_error(c, arg_span(a, i), "%s: %s must be a finite number (as f32), not %g",
+                       b->name, b->params[i], x[i]);
+            return false;
+        }
+    }
+    if (uniform && known[1] && known[2] && !(x[1] <= x[2])) {
+        sema_error(c, a->call->span, "uniform: lo (%g) must be at most hi (%g)", x[1], x[2]);
+        return false;
+    }
+    if (normal && known[2] && !(x[2] >= 0)) {
+        sema_error(c, arg_span(a, 2), "normal: std must not be negative, not %g", x[2]);
+        return false;
+    }
+    if (!uniform && !normal && known[1] && !(x[1] >= 0 && x[1] <= 1)) {
+        sema_error(c, arg_span(a, 1), "bernoulli: p must be between 0 and 1, not %g", x[1]);
+        return false;
+    }
+    return true;
+}
+
 static Value *b_create(Checker *c, CallArgs *a, const Builtin *b)
 {
     int rank;
@@ -728,6 +775,8 @@ static Value *b_create(Checker *c, CallArgs *a, const Builtin *b)
     for (int i = 1; i < SEMA_MAX_PARAMS && b->params[i]; i++)
         if (a->v[i] && !number_arg(c, a, i, b->name))
             return val_error(c);
+    if (!random_params_ok(c, a, b))
+        return val_error(c);
     return val_tensor(c, DT_F32, rank, d);
 }
 
