@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define NNC_VERSION "0.1.0"
@@ -82,6 +83,19 @@ static int usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fputs("\n(run 'nnc --help' for usage)\n", stderr);
     return EXIT_USAGE;
+}
+
+/* -o OUT must not name the input (by any path: ./, a symlink, a hard link), which the
+ * executable would replace, nor a directory. */
+static int check_output(const char *output, const char *input)
+{
+    struct stat out;
+    if (stat(output, &out) == 0 && S_ISDIR(out.st_mode))
+        return usage_error("the output '%s' is a directory", output);
+    if (util_same_file(output, input))
+        return usage_error("the output '%s' is the input file: it would be overwritten",
+                           output);
+    return -1;
 }
 
 /* Returns -1 when parsing succeeded, else the exit status to return. */
@@ -186,7 +200,7 @@ static int parse_args(int argc, char **argv, Options *o)
         return usage_error("%s takes only a file", "nnc gradcheck");
     if (o->command == CMD_BUILD && o->emit == EMIT_NONE && !o->output && !o->mem)
         return usage_error("no output file for '%s' (use -o OUT, or 'nnc run')", o->input);
-    return -1;
+    return o->output ? check_output(o->output, o->input) : -1;
 }
 
 /* Reads the program; a binary file is rejected once rather than lexed into noise. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static long fail_countdown;
 
@@ -87,4 +88,11 @@ void util_vec_free(PtrVec *v)
 {
     util_free(v->items);
     *v = (PtrVec){0};
+}
+
+bool util_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
 }

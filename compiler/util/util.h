@@ -23,6 +23,8 @@ void util_fail_alloc_after(long n);
 
 /* Reads a whole file; NULL and errno set on failure. *len excludes the added NUL. */
 char *util_read_file(const char *path, size_t *len);
+/* Whether both paths exist and name the same file (st_dev and st_ino: through ./, links). */
+bool util_same_file(const char *a, const char *b);
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1033,6 +1033,31 @@ case_size_settings() {  # settings given to nnc that size tensors are checked as
     return 0
 }
 
+case_output_is_input() {  # -o naming the input (by any path) or a directory is refused
+    # (before: nnc FILE -o FILE replaced the source with the executable, status 0)
+    printf 'print(1)\n' >keep.nn
+    ln -s keep.nn keep_link.nn
+    ln keep.nn keep_hard.nn
+    mkdir out_dir
+    local o
+    for o in keep.nn ./keep.nn "$T/keep.nn" keep_link.nn keep_hard.nn; do
+        nnc keep.nn -o "$o"
+        want_status 2; want_err "the output '$o' is the input file"
+        [ "$(cat keep.nn)" = 'print(1)' ] || { problem "-o $o changed the source"; return 0; }
+    done
+    nnc keep.nn -o out_dir
+    want_status 2; want_err "the output 'out_dir' is a directory"
+    if [ -f "$(dirname "$NNC")/runtime/libnncrt.a" ]; then  # the build tree's layout
+        cp -r "$(dirname "$NNC")/runtime" rt
+        NNC_RUNTIME_DIR=rt run "$NNC" keep.nn -o rt/libnncrt.a
+        want_status 1; want_err "is the runtime library"
+        cmp -s rt/libnncrt.a "$(dirname "$NNC")/runtime/libnncrt.a" || problem "the runtime was overwritten"
+    fi
+    nnc keep.nn -o keep
+    want_status 0
+    return 0
+}
+
 cases=$(declare -F | sed -n 's/^declare -f case_//p')
 if [ $# -ge 2 ]; then
     run=("$2")
