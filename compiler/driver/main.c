@@ -322,6 +322,10 @@ static int compile_program(const Options *o, Prog *p)
         IrGraph *g = p->regions.items[i];
         run_pass(o, g, 0, NULL);
         run_pass(o, g, 1, ad_run);
+        if (ir_graph_report(g, diag_use_color(o->color, stderr))) {
+            prog_free(p);
+            return EXIT_ERRORS;
+        }
         run_pass(o, g, 2, pass_simplify);
         run_pass(o, g, 3, pass_fuse);
     }
@@ -350,6 +354,10 @@ static int compile_checked(const Options *o, IrGraph *g)
 {
     run_pass(o, g, 0, NULL);
     run_pass(o, g, 1, ad_run);
+    if (ir_graph_report(g, diag_use_color(o->color, stderr))) {
+        ir_graph_free(g);
+        return EXIT_ERRORS;
+    }
     run_pass(o, g, 2, pass_simplify);
     if (o->eval) {
         EvalResult r = eval_graph(g, o->eval_precision, stdout);

@@ -150,7 +150,18 @@ typedef struct IrGraph {
     bool tolerant;
     char *invalid;
     Span invalid_at;
+    /* What a pass met that nnc cannot compile yet (a limit, not a bug): the first such
+     * message (heap, a noun phrase) and where. The pass goes on with a well-formed graph;
+     * whoever ran it reports this as an error (ir_graph_report) instead of using it. */
+    char *unsupported;
+    Span unsupported_at;
 } IrGraph;
+
+/* Records `what` as g->unsupported, unless something is recorded already. */
+void ir_graph_unsupported(IrGraph *g, Span at, const char *what);
+/* Prints g->unsupported as a diagnostic (file:line:col, with color as asked) to stderr;
+ * false when there is none. */
+bool ir_graph_report(const IrGraph *g, bool color);
 
 /* ---- the op table ---------------------------------------------------------------- */
 const char *ir_op_name(IrOp op);

@@ -1058,6 +1058,24 @@ case_output_is_input() {  # -o naming the input (by any path) or a directory is 
     return 0
 }
 
+case_max_pool_overlap_second_derivative() {  # what autodiff cannot derive is a diagnostic
+    # (before: an internal compiler error, status 134)
+    printf 'x = uniform([1, 1, 6, 6])\nw = uniform([1, 1, 4, 4])\ng = grad(sum(max_pool2d(x, 3, stride = 1) * w), x)\nprint(grad(sum(g * g), w))\n' >pool2.nn
+    local mode
+    for mode in run "run --eval=f64" "--emit=ir"; do
+        # shellcheck disable=SC2086 # mode is words
+        nnc $mode pool2.nn
+        want_status 1
+        want_err '^pool2\.nn:3:14: error: the second derivative of max_pool2d with overlapping windows \(stride < size\) is not supported yet'
+    done
+    # the REPL reports it and goes on
+    printf 'fn f(x, w) { g = grad(sum(max_pool2d(x, 3, stride = 1) * w), x); grad(sum(g * g), w) }\nf(uniform([1, 1, 6, 6]), uniform([1, 1, 4, 4]))\nprint(7)\n' >pool2.repl
+    nnc_input pool2.repl repl
+    no_signal || return 0
+    want_err '^<input>:1:27: error: the second derivative of max_pool2d with overlapping windows'
+    want_out '^7$'
+}
+
 cases=$(declare -F | sed -n 's/^declare -f case_//p')
 if [ $# -ge 2 ]; then
     run=("$2")
