@@ -943,9 +943,10 @@ static Value *b_upsample(Checker *c, CallArgs *a, const Builtin *b)
 
 /* ---- data -------------------------------------------------------------------------------- */
 
-static Value *sample(Checker *c, int rank, const Dim *dims, int dtype)
+/* A data set's sample type, its sizes checked (sema_check_size) at `at`, which gave them. */
+static Value *sample(Checker *c, int rank, const Dim *dims, int dtype, Span at)
 {
-    return val_tensor(c, dtype, rank, dims);
+    return sema_check_size(c, val_tensor(c, dtype, rank, dims), at);
 }
 
 static Value *b_image_dataset(Checker *c, CallArgs *a, const Builtin *b)
@@ -954,8 +955,8 @@ static Value *b_image_dataset(Checker *c, CallArgs *a, const Builtin *b)
         return val_error(c);
     Value *v = val_new(c, V_DATASET);
     Dim d[2] = {dim_const(28), dim_const(28)};
-    v->x = sample(c, 2, d, DT_F32);
-    v->y = sample(c, 0, NULL, DT_I32);
+    v->x = sample(c, 2, d, DT_F32, a->call->span);
+    v->y = sample(c, 0, NULL, DT_I32, a->call->span);
     return v;
 }
 
@@ -970,11 +971,13 @@ static Value *b_file_split(Checker *c, CallArgs *a, const Builtin *b, int shape_
     if (a->v[shape_param]) {
         if (!shape_arg(c, a, shape_param, b->name, &rank, d))
             return val_error(c);
-        v->x = sample(c, rank, d, DT_F32);
+        v->x = sample(c, rank, d, DT_F32, arg_span(a, shape_param));
+        if (v->x->kind == V_ERROR)
+            return v->x;
     } else {
         v->x = val_tensor(c, DT_F32, -1, NULL);
     }
-    v->y = sample(c, 0, NULL, DT_I32);
+    v->y = sample(c, 0, NULL, DT_I32, a->call->span);
     return v;
 }
 
@@ -989,9 +992,9 @@ static Value *b_csv(Checker *c, CallArgs *a, const Builtin *b)
         return val_error(c);
     Value *v = val_new(c, V_SPLIT);
     Dim d = a->v[1]->dim;
-    v->x = sample(c, 1, &d, DT_F32);
-    v->y = sample(c, 0, NULL, DT_I32);
-    return v;
+    v->x = sample(c, 1, &d, DT_F32, arg_span(a, 1));
+    v->y = sample(c, 0, NULL, DT_I32, a->call->span);
+    return v->x->kind == V_ERROR ? v->x : v;
 }
 
 static Value *b_text(Checker *c, CallArgs *a, const Builtin *b)
@@ -1001,9 +1004,9 @@ static Value *b_text(Checker *c, CallArgs *a, const Builtin *b)
         return val_error(c);
     Value *v = val_new(c, V_SPLIT);
     Dim d = a->v[1]->dim;
-    v->x = sample(c, 1, &d, DT_I32);
-    v->y = sample(c, 1, &d, DT_I32);
-    return v;
+    v->x = sample(c, 1, &d, DT_I32, arg_span(a, 1));
+    v->y = sample(c, 1, &d, DT_I32, arg_span(a, 1));
+    return v->x->kind == V_ERROR ? v->x : v;
 }
 
 static Value *split_arg(Checker *c, CallArgs *a, int i, const char *what)
@@ -1292,6 +1295,17 @@ static Value *t_reshape(Checker *c, CallArgs *a, const Builtin *b, Value *r)
     IrShape shape;
     if (!x || !sema_ir_shape(c, r, a->call->span, &shape))
         return val_error(c);
+    /* the checker compares the counts when both are known; a setting's compiled value
+     * (--NAME on nnc's command line) may make them differ only now */
+    if (ir_shape_numel(&x->shape) != ir_shape_numel(&shape)) {
+        char from[160], to[160];
+        sema_error(c, a->call->span, "cannot reshape %s (%lld elements) to %s (%lld elements) "
+                                     "with the settings this program is compiled with",
+                   ir_shape_str(&x->shape, from, sizeof from),
+                   (long long)ir_shape_numel(&x->shape), ir_shape_str(&shape, to, sizeof to),
+                   (long long)ir_shape_numel(&shape));
+        return val_error(c);
+    }
     return sema_with_node(c, r, ir_shape_eq(&x->shape, &shape) ? x
                                                                 : ir_reshape(c->graph, a->call->span, x, &shape));
 }

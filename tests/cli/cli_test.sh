@@ -1026,6 +1026,10 @@ case_size_settings() {  # settings given to nnc that size tensors are checked as
     nnc sized.nn -o sized -- --batch 9223372036854775807
     want_status 1; want_err '^sized\.nn:3:7: error: --batch 9223372036854775807 on the command line is out of range'
     [ -e sized ] && problem "an executable was written"
+    # a reshape the checker could not count (a setting's size) is counted when compiled
+    printf 'train(hidden = 8) {\n    x = zeros([hidden, 4])\n    print(sum(reshape(x, [8, 4])))\n}\n' >reshaped.nn
+    nnc run reshaped.nn -- --hidden 3
+    want_status 1; want_err '^reshaped\.nn:3:15: error: cannot reshape \[3, 4\] \(12 elements\) to \[8, 4\]'
     nnc sized.nn -o sized -- --batch 2 --hidden 0   # a layer of width 0 is a fine size
     want_status 0
     run ./sized
