@@ -795,6 +795,11 @@ static Value *b_arange(Checker *c, CallArgs *a, const Builtin *b)
         sema_error(c, arg_span(a, 0), "arange: the count cannot be negative (%lld)", (long long)n);
         return val_error(c);
     }
+    if (a->v[0]->known && n > (int64_t)INT32_MAX + 1) { /* its values are i32 */
+        sema_error(c, arg_span(a, 0), "arange: the count must be at most 2^31 (its values are "
+                                      "i32), not %lld", (long long)n);
+        return val_error(c);
+    }
     Dim d = a->v[0]->dim;
     return val_tensor(c, DT_I32, 1, &d);
 }
