@@ -591,6 +591,8 @@ static Value *b_join(Checker *c, CallArgs *a, const Builtin *b)
         sema_error(c, arg_span(a, 1), "axis is out of range for %s", ty(c, first, 0));
         return val_error(c);
     }
+    if (rank > IR_MAX_RANK)
+        return val_tensor(c, first->dtype, rank, NULL); /* sema_check_size reports it */
     Dim out[IR_MAX_RANK];
     Dim along = dim_const(0);
     for (int i = 0; i < (l->len < 0 ? 1 : l->len); i++) {
@@ -671,6 +673,8 @@ static Value *b_one_hot(Checker *c, CallArgs *a, const Builtin *b)
     }
     if (x->rank < 0)
         return val_tensor(c, DT_F32, -1, NULL);
+    if (x->rank == IR_MAX_RANK)
+        return val_tensor(c, DT_F32, x->rank + 1, NULL); /* sema_check_size reports it */
     Value *r = val_tensor(c, DT_F32, x->rank + 1, x->dims);
     r->dims[x->rank] = a->v[1]->dim;
     return r;
@@ -1104,6 +1108,12 @@ static Value *b_batches(Checker *c, CallArgs *a, const Builtin *b)
     }
     bool drop_last = a->v[3] && a->v[3]->known && a->v[3]->b;
     Dim batch = drop_last ? a->v[1]->dim : (Dim){0, sema_symbol(c, "batch")};
+    int rank = s->x->rank > s->y->rank ? s->x->rank : s->y->rank;
+    if (rank >= IR_MAX_RANK) { /* (the sizes are checked where they are known: t_batches) */
+        sema_error(c, a->call->span, "a batch of these samples has rank %d; nnc's limit is %d",
+                   rank + 1, IR_MAX_RANK);
+        return val_error(c);
+    }
     Value *v = val_new(c, V_BATCHES);
     v->x = batched(c, s->x, batch);
     v->y = batched(c, s->y, batch);

@@ -392,6 +392,10 @@ Value *sema_check_size(Checker *c, Value *v, Span at)
 {
     if (v->kind != V_TENSOR || v->rank < 0)
         return v;
+    if (v->rank > IR_MAX_RANK) {
+        sema_error(c, at, "this tensor has rank %d; nnc's limit is %d", v->rank, IR_MAX_RANK);
+        return val_error(c);
+    }
     int64_t dims[IR_MAX_RANK];
     for (int i = 0; i < v->rank; i++) {
         Dim d = v->dims[i];
