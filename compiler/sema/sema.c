@@ -209,6 +209,11 @@ static void check_train(Checker *c, AstNode *t)
             continue;
         }
         Value *v = sema_eval(c, c->globals, p->decl.init);
+        if (v->kind == V_INT && v->known && (v->i > 1LL << 53 || v->i < -(1LL << 53))) {
+            sema_error(c, p->decl.init->span, "an int setting is at most 2^53 in magnitude "
+                                              "(the program keeps its settings as f64)");
+            v = val_error(c);
+        }
         /* compiled with the value nnc's command line gives, if it does */
         const char *text = c->prog ? setting_arg(c, p->decl.id.name) : NULL;
         Value *given = text && v->kind != V_ERROR ? given_setting(c, p, v, text) : NULL;

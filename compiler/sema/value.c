@@ -416,11 +416,15 @@ Value *sema_check_size(Checker *c, Value *v, Span at)
         }
     }
     if (!ir_dims_size(v->rank, dims, 8, NULL, NULL)) { /* 8: the evaluator's f64 */
-        char buf[256];
+        char buf[256], d[64];
         size_t len = 0;
-        for (int i = 0; i < v->rank && len < sizeof buf; i++)
-            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%lld", i ? ", " : "",
-                                    (long long)dims[i]);
+        for (int i = 0; i < v->rank && len < sizeof buf; i++) {
+            if (dim_known(v->dims[i]) || train_setting_peek(c, v->dims[i], &dims[i]))
+                snprintf(d, sizeof d, "%lld", (long long)dims[i]);
+            else
+                dim_str(c, v->dims[i], d, sizeof d);
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? ", " : "", d);
+        }
         sema_error(c, at, "this tensor's shape [%s] is too large (nnc's limit is 2^48 "
                           "elements)", buf);
         return val_error(c);
