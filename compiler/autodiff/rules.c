@@ -285,14 +285,26 @@ static IrNode *ad_max_pool2d(IrGraph *g, IrNode *n, int i, IrNode *gy)
 }
 
 /* dx = max_pool2d_backward(x, y, dy): piecewise constant in x and y (no gradient). Its
- * adjoint in dy would pick gx at each window's argmax, which no primitive computes yet:
- * second derivatives of max pooling are not supported (docs/ir.md). */
+ * adjoint in dy picks gx at each window's argmax. Where windows do not overlap (stride >=
+ * size) each element of x is in one window at most, so that is the window's sum of
+ *     mask * gx,   mask = max_pool2d_backward(x, y, 1): 1 at each window's argmax
+ * (size^2 * avg_pool2d). Overlapping windows share elements, and no primitive picks per
+ * window yet: that second derivative is reported as unsupported (IrGraph.unsupported). */
 static IrNode *ad_max_pool2d_backward(IrGraph *g, IrNode *n, int i, IrNode *gx)
 {
     if (i < 2)
         return NULL;
-    fprintf(stderr, "nnc: second derivatives of max_pool2d are not supported\n");
-    UNREACHABLE();
+    IrPoolAttr a = n->attr.pool;
+    if (a.stride < a.size) {
+        ir_graph_unsupported(g, n->span, "the second derivative of max_pool2d with overlapping "
+                                         "windows (stride < size)");
+        return NULL;
+    }
+    Span s = n->span;
+    IrNode *ones = ir_broadcast(g, s, scalar(g, s, 1), &n->in[2]->shape);
+    IrNode *mask = ir_max_pool2d_backward(g, s, n->in[0], n->in[1], ones, a);
+    IrNode *sums = ir_avg_pool2d(g, s, mul(g, s, mask, gx), a);
+    return mul(g, s, sums, scalar(g, s, (double)a.size * a.size));
 }
 
 /* y = avg_pool2d(x)      dx = avg_pool2d_backward(gy) */

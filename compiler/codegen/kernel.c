@@ -693,8 +693,9 @@ static LLVMValueRef kernel_fused(Cg *cg, const char *name, const IrNode *node,
     if (any_blocked && !reduces)
         nest_tile_layouts(n);
     /* A batch's rows on axis 0 (which stays the nest's first, merged with the axes after
-     * it): only the rows the batch has run. */
-    bool rows = domain.rows && domain.rows_axis == 0;
+     * it): only the rows the batch has run. A domain of no elements (a layer of width 0)
+     * runs nothing whatever the rows, and nest_simplify may have left axis 0 empty. */
+    bool rows = domain.rows && domain.rows_axis == 0 && ir_shape_numel(&domain) > 0;
     ASSERT(!rows || n->rank > 0);
     *rows_len = rows ? n->dims[0] : 0;
 

@@ -160,12 +160,16 @@ int cg_emit_executable(CgModule *m, const char *out_path)
     char dir[PATH_MAX];
     if (!find_runtime(dir, sizeof dir))
         return 1;
-    char obj[PATH_MAX];
-    if (!write_object(m, obj, sizeof obj))
-        return 1;
     char rt_main[PATH_MAX + 16], rt_lib[PATH_MAX + 16], tmp_out[PATH_MAX + 32];
     snprintf(rt_main, sizeof rt_main, "%s/rt_main.o", dir);
     snprintf(rt_lib, sizeof rt_lib, "%s/libnncrt.a", dir);
+    if (util_same_file(out_path, rt_main) || util_same_file(out_path, rt_lib)) {
+        fprintf(stderr, "nnc: the output '%s' is the runtime library nnc links with\n", out_path);
+        return 1;
+    }
+    char obj[PATH_MAX];
+    if (!write_object(m, obj, sizeof obj))
+        return 1;
     /* Link beside the target, then rename: an existing executable is replaced only by a
      * complete one. */
     snprintf(tmp_out, sizeof tmp_out, "%s.tmp%ld", out_path, (long)getpid());

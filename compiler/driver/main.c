@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define NNC_VERSION "0.1.0"
@@ -82,6 +83,19 @@ static int usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fputs("\n(run 'nnc --help' for usage)\n", stderr);
     return EXIT_USAGE;
+}
+
+/* -o OUT must not name the input (by any path: ./, a symlink, a hard link), which the
+ * executable would replace, nor a directory. */
+static int check_output(const char *output, const char *input)
+{
+    struct stat out;
+    if (stat(output, &out) == 0 && S_ISDIR(out.st_mode))
+        return usage_error("the output '%s' is a directory", output);
+    if (util_same_file(output, input))
+        return usage_error("the output '%s' is the input file: it would be overwritten",
+                           output);
+    return -1;
 }
 
 /* Returns -1 when parsing succeeded, else the exit status to return. */
@@ -186,7 +200,7 @@ static int parse_args(int argc, char **argv, Options *o)
         return usage_error("%s takes only a file", "nnc gradcheck");
     if (o->command == CMD_BUILD && o->emit == EMIT_NONE && !o->output && !o->mem)
         return usage_error("no output file for '%s' (use -o OUT, or 'nnc run')", o->input);
-    return -1;
+    return o->output ? check_output(o->output, o->input) : -1;
 }
 
 /* Reads the program; a binary file is rejected once rather than lexed into noise. */
@@ -308,6 +322,10 @@ static int compile_program(const Options *o, Prog *p)
         IrGraph *g = p->regions.items[i];
         run_pass(o, g, 0, NULL);
         run_pass(o, g, 1, ad_run);
+        if (ir_graph_report(g, diag_use_color(o->color, stderr))) {
+            prog_free(p);
+            return EXIT_ERRORS;
+        }
         run_pass(o, g, 2, pass_simplify);
         run_pass(o, g, 3, pass_fuse);
     }
@@ -336,6 +354,10 @@ static int compile_checked(const Options *o, IrGraph *g)
 {
     run_pass(o, g, 0, NULL);
     run_pass(o, g, 1, ad_run);
+    if (ir_graph_report(g, diag_use_color(o->color, stderr))) {
+        ir_graph_free(g);
+        return EXIT_ERRORS;
+    }
     run_pass(o, g, 2, pass_simplify);
     if (o->eval) {
         EvalResult r = eval_graph(g, o->eval_precision, stdout);

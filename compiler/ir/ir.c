@@ -101,7 +101,30 @@ void ir_graph_free(IrGraph *g)
     arena_free(&g->arena);
     util_free(g->nodes);
     util_free(g->invalid);
+    util_free(g->unsupported);
     util_free(g);
+}
+
+void ir_graph_unsupported(IrGraph *g, Span at, const char *what)
+{
+    if (g->unsupported)
+        return;
+    g->unsupported = util_strdup(what);
+    g->unsupported_at = at;
+}
+
+bool ir_graph_report(const IrGraph *g, bool color)
+{
+    if (!g->unsupported)
+        return false;
+    DiagSink d;
+    diag_init(&d);
+    d.color = color;
+    diag_error(&d, g->unsupported_at, "%s is not supported yet", g->unsupported);
+    fflush(stdout);
+    diag_print(&d, stderr);
+    diag_free(&d);
+    return true;
 }
 
 IrNode *ir_node_alloc(IrGraph *g, IrOp op, IrNode *const *in, int nin, Span span)

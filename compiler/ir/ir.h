@@ -150,7 +150,18 @@ typedef struct IrGraph {
     bool tolerant;
     char *invalid;
     Span invalid_at;
+    /* What a pass met that nnc cannot compile yet (a limit, not a bug): the first such
+     * message (heap, a noun phrase) and where. The pass goes on with a well-formed graph;
+     * whoever ran it reports this as an error (ir_graph_report) instead of using it. */
+    char *unsupported;
+    Span unsupported_at;
 } IrGraph;
+
+/* Records `what` as g->unsupported, unless something is recorded already. */
+void ir_graph_unsupported(IrGraph *g, Span at, const char *what);
+/* Prints g->unsupported as a diagnostic (file:line:col, with color as asked) to stderr;
+ * false when there is none. */
+bool ir_graph_report(const IrGraph *g, bool color);
 
 /* ---- the op table ---------------------------------------------------------------- */
 const char *ir_op_name(IrOp op);
@@ -170,6 +181,18 @@ const IrNode *ir_slot_source(const IrNode *n);
 bool ir_fused_alike(const IrNode *a, const IrNode *b);
 
 /* ---- shapes -------------------------------------------------------------------------- */
+/* The most elements a tensor may have (docs/language.md §3.1, limits): 2^48. Its byte size
+ * at the widest element (8 bytes, the evaluator's f64) is then at most 2^51, so sizes,
+ * strides and byte offsets, and sums of thousands of them, fit int64_t and size_t. */
+#define IR_MAX_NUMEL ((int64_t)1 << 48)
+/* The element count of a tensor with these dims and its byte size at elem_bytes (1 to 8)
+ * per element (either pointer may be NULL); false when a dim is negative or when the
+ * product of the dims, each counted as at least 1, is over IR_MAX_NUMEL (a dim of 0 does
+ * not make [0, 2^40, 2^40] small: its strides would not fit). The one test of a shape's
+ * size, for the checker and the IR alike. */
+bool ir_dims_size(int rank, const int64_t *dims, int64_t elem_bytes, int64_t *numel,
+                  int64_t *bytes);
+/* The element count of a shape the IR holds (within IR_MAX_NUMEL: ir_infer_shape). */
 int64_t ir_shape_numel(const IrShape *s);
 /* The shape viewed as [outer, dims[axis], inner]: the products before and after axis. */
 void ir_shape_around(const IrShape *s, int axis, int64_t *outer, int64_t *inner);

@@ -6,11 +6,28 @@
 #include <stdio.h>
 #include <string.h>
 
+bool ir_dims_size(int rank, const int64_t *dims, int64_t elem_bytes, int64_t *numel,
+                  int64_t *bytes)
+{
+    ASSERT(elem_bytes >= 1 && elem_bytes <= 8);
+    int64_t n = 1, spread = 1; /* spread: the product with 0 counted as 1 */
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] < 0 || __builtin_mul_overflow(spread, dims[i] ? dims[i] : 1, &spread) ||
+            spread > IR_MAX_NUMEL)
+            return false;
+        n *= dims[i];
+    }
+    if (numel)
+        *numel = n;
+    if (bytes)
+        *bytes = n * elem_bytes;
+    return true;
+}
+
 int64_t ir_shape_numel(const IrShape *s)
 {
-    int64_t n = 1;
-    for (int i = 0; i < s->rank; i++)
-        n *= s->dims[i];
+    int64_t n;
+    ASSERT(ir_dims_size(s->rank, s->dims, 1, &n, NULL));
     return n;
 }
 
@@ -732,6 +749,11 @@ bool ir_infer_shape(IrOp op, IrNode *const *in, int nin, const IrNode *proto, Ir
     }
     if (r.rank == 0)
         r = with_rows(r, 0, 0);
+    if (!ir_dims_size(r.rank, r.dims, 8, NULL, NULL)) {
+        char buf[160];
+        return SHAPE_ERR("the result %s is over nnc's size limit (2^48 elements)",
+                         ir_shape_str(&r, buf, sizeof buf));
+    }
     *out = r;
     return true;
 }

@@ -203,12 +203,16 @@ static bool run_graph(Repl *r, const IrGraph *g, RunMode mode, const SemaEntry *
     return ok;
 }
 
-/* The middle end, as for a file (driver/main.c). */
-static void middle_end(IrGraph *g)
+/* The middle end, as for a file (driver/main.c); false after reporting what autodiff
+ * could not derive (IrGraph.unsupported). */
+static bool middle_end(Repl *r, IrGraph *g)
 {
     ad_run(g);
+    if (ir_graph_report(g, r->diags.color))
+        return false;
     pass_simplify(g);
     pass_fuse(g);
+    return true;
 }
 
 static void print_diags(Repl *r)
@@ -229,8 +233,8 @@ static bool run_entry(Repl *r, const char *name, const char *text, SemaEntryKind
         print_diags(r);
         return false;
     }
-    middle_end(e.graph);
-    bool ok = !has_effects(e.graph) || run_graph(r, e.graph, RUN_EXECUTE, &e);
+    bool ok = middle_end(r, e.graph) &&
+              (!has_effects(e.graph) || run_graph(r, e.graph, RUN_EXECUTE, &e));
     if (ok && e.shown)
         printf("%s\n", e.shown);
     fflush(stdout);
@@ -287,8 +291,9 @@ static void inspect(Repl *r, const char *expr, RunMode mode, bool ir)
         print_diags(r);
         return;
     }
-    middle_end(e.graph);
-    if (ir)
+    if (!middle_end(r, e.graph))
+        ;
+    else if (ir)
         ir_print_graph(stdout, e.graph);
     else
         run_graph(r, e.graph, mode, &e);

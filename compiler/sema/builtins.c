@@ -496,6 +496,10 @@ static Value *b_reshape(Checker *c, CallArgs *a, const Builtin *b)
         } else
             known = dim_mul(c, known, d[i]);
     }
+    if (dim_known(known) && known.n > IR_MAX_NUMEL) {
+        sema_error(c, arg_span(a, 1), "this shape is too large (nnc's limit is 2^48 elements)");
+        return val_error(c);
+    }
     if (x->rank >= 0) {
         Dim numel = dim_const(1);
         for (int i = 0; i < x->rank; i++)
@@ -587,6 +591,8 @@ static Value *b_join(Checker *c, CallArgs *a, const Builtin *b)
         sema_error(c, arg_span(a, 1), "axis is out of range for %s", ty(c, first, 0));
         return val_error(c);
     }
+    if (rank > IR_MAX_RANK)
+        return val_tensor(c, first->dtype, rank, NULL); /* sema_check_size reports it */
     Dim out[IR_MAX_RANK];
     Dim along = dim_const(0);
     for (int i = 0; i < (l->len < 0 ? 1 : l->len); i++) {
@@ -660,13 +666,15 @@ static Value *b_one_hot(Checker *c, CallArgs *a, const Builtin *b)
         sema_error(c, arg_span(a, 0), "one_hot expects i32 labels, found %s", ty(c, x, 0));
         return val_error(c);
     }
-    if (a->v[1]->known && n <= 0) {
-        sema_error(c, arg_span(a, 1), "one_hot: the number of classes must be positive, not %lld",
-                   (long long)n);
+    if (a->v[1]->known && (n <= 0 || n > INT32_MAX)) { /* IR_OP_ONE_HOT's depth is an int */
+        sema_error(c, arg_span(a, 1), "one_hot: the number of classes must be %s, not %lld",
+                   n <= 0 ? "positive" : "at most 2147483647", (long long)n);
         return val_error(c);
     }
     if (x->rank < 0)
         return val_tensor(c, DT_F32, -1, NULL);
+    if (x->rank == IR_MAX_RANK)
+        return val_tensor(c, DT_F32, x->rank + 1, NULL); /* sema_check_size reports it */
     Value *r = val_tensor(c, DT_F32, x->rank + 1, x->dims);
     r->dims[x->rank] = a->v[1]->dim;
     return r;
@@ -715,6 +723,53 @@ static Value *b_append(Checker *c, CallArgs *a, const Builtin *b)
     return r;
 }
 
+/* Argument i of a random initializer as a number (dflt when it is not given), when it
+ * is one known now. */
+static bool known_number(const CallArgs *a, int i, double dflt, double *x)
+{
+    const Value *v = a->v[i];
+    *x = dflt;
+    if (!v)
+        return true;
+    if (!val_is_numeric(v) || !v->known)
+        return false;
+    *x = v->kind == V_INT ? (double)v->i : v->f;
+    return true;
+}
+
+/* The parameters of uniform, normal and bernoulli that are known now are ones the runtime
+ * accepts (IrRandomAttr, rounded to f32): lo <= hi, std >= 0, 0 <= p <= 1. */
+static bool random_params_ok(Checker *c, CallArgs *a, const Builtin *b)
+{
+    bool uniform = !strcmp(b->name, "uniform"), normal = !strcmp(b->name, "normal");
+    if (!uniform && !normal && strcmp(b->name, "bernoulli"))
+        return true;
+    double x[3];
+    bool known[3] = {false, false, false};
+    for (int i = 1; i < 3 && b->params[i]; i++) {
+        /* t_create's defaults: lo 0, hi 1, mean 0, std 1 (bernoulli's p has none) */
+        known[i] = known_number(a, i, i - 1, &x[i]);
+        if (known[i] && !isfinite((float)x[i])) {
+            sema_error(c, arg_span(a, i), "%s: %s must be a finite number (as f32), not %g",
+                       b->name, b->params[i], x[i]);
+            return false;
+        }
+    }
+    if (uniform && known[1] && known[2] && !(x[1] <= x[2])) {
+        sema_error(c, a->call->span, "uniform: lo (%g) must be at most hi (%g)", x[1], x[2]);
+        return false;
+    }
+    if (normal && known[2] && !(x[2] >= 0)) {
+        sema_error(c, arg_span(a, 2), "normal: std must not be negative, not %g", x[2]);
+        return false;
+    }
+    if (!uniform && !normal && known[1] && !(x[1] >= 0 && x[1] <= 1)) {
+        sema_error(c, arg_span(a, 1), "bernoulli: p must be between 0 and 1, not %g", x[1]);
+        return false;
+    }
+    return true;
+}
+
 static Value *b_create(Checker *c, CallArgs *a, const Builtin *b)
 {
     int rank;
@@ -724,6 +779,8 @@ static Value *b_create(Checker *c, CallArgs *a, const Builtin *b)
     for (int i = 1; i < SEMA_MAX_PARAMS && b->params[i]; i++)
         if (a->v[i] && !number_arg(c, a, i, b->name))
             return val_error(c);
+    if (!random_params_ok(c, a, b))
+        return val_error(c);
     return val_tensor(c, DT_F32, rank, d);
 }
 
@@ -742,14 +799,25 @@ static Value *b_arange(Checker *c, CallArgs *a, const Builtin *b)
         sema_error(c, arg_span(a, 0), "arange: the count cannot be negative (%lld)", (long long)n);
         return val_error(c);
     }
+    if (a->v[0]->known && n > (int64_t)INT32_MAX + 1) { /* its values are i32 */
+        sema_error(c, arg_span(a, 0), "arange: the count must be at most 2^31 (its values are "
+                                      "i32), not %lld", (long long)n);
+        return val_error(c);
+    }
     Dim d = a->v[0]->dim;
     return val_tensor(c, DT_I32, 1, &d);
+}
+
+/* The input a k-wide kernel with dilation d spans: d(k-1) + 1 (saturating, as dim_mul) */
+static Dim window_span(Checker *c, int64_t k, int64_t d)
+{
+    return dim_add(c, dim_mul(c, dim_const(d), dim_const(k - 1)), dim_const(1));
 }
 
 /* Convolution-style output size: (h + 2p - d(k-1) - 1) / s + 1 */
 static Dim window_out(Checker *c, Dim h, int64_t k, int64_t s, int64_t p, int64_t d)
 {
-    Dim num = dim_sub(c, dim_add(c, h, dim_const(2 * p)), dim_const(d * (k - 1) + 1));
+    Dim num = dim_sub(c, dim_add(c, h, dim_const(2 * p)), window_span(c, k, d));
     return dim_add(c, dim_div(c, num, dim_const(s)), dim_const(1));
 }
 
@@ -767,9 +835,11 @@ static bool conv_int(Checker *c, CallArgs *a, int i, const char *what, int64_t d
     }
     if (!int_arg(c, a, i, what, true, out))
         return false;
-    if (*out < min) {
-        sema_error(c, arg_span(a, i), "%s: %s must be at least %lld", what,
-                   sema_builtin(what) ? sema_builtin(what)->params[i] : "this", (long long)min);
+    if (*out < min || *out > INT32_MAX) { /* the IR keeps it as an int (IrConvAttr) */
+        sema_error(c, arg_span(a, i), "%s: %s must be %s %lld", what,
+                   sema_builtin(what) ? sema_builtin(what)->params[i] : "this",
+                   *out < min ? "at least" : "at most",
+                   *out < min ? (long long)min : (long long)INT32_MAX);
         return false;
     }
     return true;
@@ -826,7 +896,8 @@ static Value *b_conv2d(Checker *c, CallArgs *a, const Builtin *b)
         if (dim_known(out[2 + k]) && out[2 + k].n <= 0) {
             sema_error(c, a->call->span, "%s: the %s of the input (%lld) is too small for a kernel "
                                          "spanning %lld", b->name, k ? "width" : "height",
-                       (long long)h.n, (long long)(dilation * (ks - 1) + 1 - 2 * padding));
+                       (long long)h.n,
+                       (long long)dim_sub(c, window_span(c, ks, dilation), dim_const(2 * padding)).n);
             return val_error(c);
         }
     }
@@ -881,9 +952,10 @@ static Value *b_upsample(Checker *c, CallArgs *a, const Builtin *b)
 
 /* ---- data -------------------------------------------------------------------------------- */
 
-static Value *sample(Checker *c, int rank, const Dim *dims, int dtype)
+/* A data set's sample type, its sizes checked (sema_check_size) at `at`, which gave them. */
+static Value *sample(Checker *c, int rank, const Dim *dims, int dtype, Span at)
 {
-    return val_tensor(c, dtype, rank, dims);
+    return sema_check_size(c, val_tensor(c, dtype, rank, dims), at);
 }
 
 static Value *b_image_dataset(Checker *c, CallArgs *a, const Builtin *b)
@@ -892,8 +964,8 @@ static Value *b_image_dataset(Checker *c, CallArgs *a, const Builtin *b)
         return val_error(c);
     Value *v = val_new(c, V_DATASET);
     Dim d[2] = {dim_const(28), dim_const(28)};
-    v->x = sample(c, 2, d, DT_F32);
-    v->y = sample(c, 0, NULL, DT_I32);
+    v->x = sample(c, 2, d, DT_F32, a->call->span);
+    v->y = sample(c, 0, NULL, DT_I32, a->call->span);
     return v;
 }
 
@@ -908,11 +980,13 @@ static Value *b_file_split(Checker *c, CallArgs *a, const Builtin *b, int shape_
     if (a->v[shape_param]) {
         if (!shape_arg(c, a, shape_param, b->name, &rank, d))
             return val_error(c);
-        v->x = sample(c, rank, d, DT_F32);
+        v->x = sample(c, rank, d, DT_F32, arg_span(a, shape_param));
+        if (v->x->kind == V_ERROR)
+            return v->x;
     } else {
         v->x = val_tensor(c, DT_F32, -1, NULL);
     }
-    v->y = sample(c, 0, NULL, DT_I32);
+    v->y = sample(c, 0, NULL, DT_I32, a->call->span);
     return v;
 }
 
@@ -927,9 +1001,9 @@ static Value *b_csv(Checker *c, CallArgs *a, const Builtin *b)
         return val_error(c);
     Value *v = val_new(c, V_SPLIT);
     Dim d = a->v[1]->dim;
-    v->x = sample(c, 1, &d, DT_F32);
-    v->y = sample(c, 0, NULL, DT_I32);
-    return v;
+    v->x = sample(c, 1, &d, DT_F32, arg_span(a, 1));
+    v->y = sample(c, 0, NULL, DT_I32, a->call->span);
+    return v->x->kind == V_ERROR ? v->x : v;
 }
 
 static Value *b_text(Checker *c, CallArgs *a, const Builtin *b)
@@ -939,9 +1013,9 @@ static Value *b_text(Checker *c, CallArgs *a, const Builtin *b)
         return val_error(c);
     Value *v = val_new(c, V_SPLIT);
     Dim d = a->v[1]->dim;
-    v->x = sample(c, 1, &d, DT_I32);
-    v->y = sample(c, 1, &d, DT_I32);
-    return v;
+    v->x = sample(c, 1, &d, DT_I32, arg_span(a, 1));
+    v->y = sample(c, 1, &d, DT_I32, arg_span(a, 1));
+    return v->x->kind == V_ERROR ? v->x : v;
 }
 
 static Value *split_arg(Checker *c, CallArgs *a, int i, const char *what)
@@ -1034,6 +1108,12 @@ static Value *b_batches(Checker *c, CallArgs *a, const Builtin *b)
     }
     bool drop_last = a->v[3] && a->v[3]->known && a->v[3]->b;
     Dim batch = drop_last ? a->v[1]->dim : (Dim){0, sema_symbol(c, "batch")};
+    int rank = s->x->rank > s->y->rank ? s->x->rank : s->y->rank;
+    if (rank >= IR_MAX_RANK) { /* (the sizes are checked where they are known: t_batches) */
+        sema_error(c, a->call->span, "a batch of these samples has rank %d; nnc's limit is %d",
+                   rank + 1, IR_MAX_RANK);
+        return val_error(c);
+    }
     Value *v = val_new(c, V_BATCHES);
     v->x = batched(c, s->x, batch);
     v->y = batched(c, s->y, batch);
@@ -1230,6 +1310,17 @@ static Value *t_reshape(Checker *c, CallArgs *a, const Builtin *b, Value *r)
     IrShape shape;
     if (!x || !sema_ir_shape(c, r, a->call->span, &shape))
         return val_error(c);
+    /* the checker compares the counts when both are known; a setting's compiled value
+     * (--NAME on nnc's command line) may make them differ only now */
+    if (ir_shape_numel(&x->shape) != ir_shape_numel(&shape)) {
+        char from[160], to[160];
+        sema_error(c, a->call->span, "cannot reshape %s (%lld elements) to %s (%lld elements) "
+                                     "with the settings this program is compiled with",
+                   ir_shape_str(&x->shape, from, sizeof from),
+                   (long long)ir_shape_numel(&x->shape), ir_shape_str(&shape, to, sizeof to),
+                   (long long)ir_shape_numel(&shape));
+        return val_error(c);
+    }
     return sema_with_node(c, r, ir_shape_eq(&x->shape, &shape) ? x
                                                                 : ir_reshape(c->graph, a->call->span, x, &shape));
 }
@@ -1712,6 +1803,11 @@ static Value *t_batches(Checker *c, CallArgs *a, const Builtin *b, Value *r)
         return val_error(c);
     }
     int64_t batch = size->known ? size->i : size->hx ? size->i : -1;
+    if (batch <= 0 && size->hx && size->hx->kind == PX_VAR) {
+        sema_error(c, arg_span(a, 1), "the batch size must be positive, and the setting this "
+                                      "program is compiled with is %lld", (long long)batch);
+        return val_error(c);
+    }
     if (batch <= 0) {
         sema_unsupported(c, arg_span(a, 1), "a batch size known only at run time");
         return val_error(c);
@@ -1745,6 +1841,9 @@ static Value *t_batches(Checker *c, CallArgs *a, const Builtin *b, Value *r)
         v->x = val_copy(c, v->x), v->x->dims[0] = dim_const(batch);
     if (v->y->rank > 0)
         v->y = val_copy(c, v->y), v->y->dims[0] = dim_const(batch);
+    if (sema_check_size(c, v->x, arg_span(a, 1))->kind == V_ERROR ||
+        sema_check_size(c, v->y, arg_span(a, 1))->kind == V_ERROR)
+        return val_error(c);
     return v;
 }
 

@@ -360,7 +360,7 @@ Value *sema_call_value(Checker *c, Scope *s, Value *callee, AstNode *call, Value
             self->inst = callee->inst;
             a.v[SEMA_MAX_PARAMS - 1] = self;
         }
-        Value *r = b->check(c, &a, b);
+        Value *r = sema_check_size(c, b->check(c, &a, b), call->span);
         if (sema_tracing(c) && r->kind != V_ERROR) {
             if (!b->trace) {
                 char what[96];

@@ -450,8 +450,8 @@ static Value *tensor_binary(Checker *c, AstNode *e, AstOp op, Value *a, Value *b
         }
         batch[rb] = ta->dims[ta->rank - 2];
         batch[rb + 1] = tb->dims[tb->rank - 1];
-        Value *r = val_tensor(c, DT_F32, rb + 2, batch);
-        if (sema_tracing(c))
+        Value *r = sema_check_size(c, val_tensor(c, DT_F32, rb + 2, batch), e->span);
+        if (sema_tracing(c) && r->kind != V_ERROR)
         {
             IrNode *na = sema_node(c, a, e->op.lhs->span); /* left first: a stable graph order */
             IrNode *nb = sema_node(c, b, e->op.rhs->span);
@@ -478,8 +478,8 @@ static Value *tensor_binary(Checker *c, AstNode *e, AstOp op, Value *a, Value *b
         shape_mismatch(c, e->span, what, e->op.lhs, ta, e->op.rhs, tb);
         return val_error(c);
     }
-    Value *result = val_tensor(c, dtype, r, out);
-    if (sema_tracing(c)) {
+    Value *result = sema_check_size(c, val_tensor(c, dtype, r, out), e->span);
+    if (sema_tracing(c) && result->kind != V_ERROR) {
         static const IrOp ir_ops[] = {
             [AST_OP_ADD] = IR_OP_ADD, [AST_OP_SUB] = IR_OP_SUB, [AST_OP_MUL] = IR_OP_MUL,
             [AST_OP_DIV] = IR_OP_DIV, [AST_OP_POW] = IR_OP_POW, [AST_OP_EQ] = IR_OP_CMP_EQ,

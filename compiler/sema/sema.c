@@ -142,8 +142,14 @@ static Value *given_setting(Checker *c, const AstNode *p, const Value *dflt, con
     errno = 0;
     if (dflt->kind == V_INT) {
         long long i = strtoll(text, &end, 10);
-        if (*text && !*end && errno == 0)
+        /* the program keeps its settings as f64 (prog.h): ints beyond 2^53 would change */
+        if (*text && !*end && errno == 0 && i >= -(1LL << 53) && i <= 1LL << 53)
             return val_int(c, i);
+        if (*text && !*end && c->opts->strict_setting_args) {
+            sema_error(c, p->span, "--%s %s on the command line is out of range (an int setting "
+                                   "is at most 2^53 in magnitude)", p->decl.id.name, text);
+            return NULL;
+        }
     } else if (dflt->kind == V_FLOAT) {
         double f = strtod(text, &end);
         if (*text && !*end && errno == 0 && isfinite(f))
@@ -203,6 +209,11 @@ static void check_train(Checker *c, AstNode *t)
             continue;
         }
         Value *v = sema_eval(c, c->globals, p->decl.init);
+        if (v->kind == V_INT && v->known && (v->i > 1LL << 53 || v->i < -(1LL << 53))) {
+            sema_error(c, p->decl.init->span, "an int setting is at most 2^53 in magnitude "
+                                              "(the program keeps its settings as f64)");
+            v = val_error(c);
+        }
         /* compiled with the value nnc's command line gives, if it does */
         const char *text = c->prog ? setting_arg(c, p->decl.id.name) : NULL;
         Value *given = text && v->kind != V_ERROR ? given_setting(c, p, v, text) : NULL;

@@ -234,6 +234,11 @@ typedef struct Checker {
 
 /* Errors: reported once per place and message, with a note for each call frame. */
 void sema_error(Checker *c, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* v, or an error value after reporting at `at` when v is a tensor whose known sizes (an
+ * int setting's counts as its compiled value) are negative or over the size limit
+ * (ir_dims_size, IR_MAX_NUMEL). Every tensor the checker makes from sizes passes here
+ * before it is traced, so shapes reaching the IR are within the limit. */
+Value *sema_check_size(Checker *c, Value *v, Span at);
 void sema_note(Checker *c, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prints the pending "in X, called here" notes of the last error (done automatically before
  * the next error and when a frame is popped). */
@@ -442,6 +447,8 @@ ProgExpr *train_count_step(Checker *c, Instance *opt, Span at);
  * shapes, and the setting becomes fixed (an executable refuses another value). False for
  * any other symbol. */
 bool train_setting_size(Checker *c, Dim d, int64_t *n);
+/* The same value, or NULL, without fixing the setting: for checks on sizes. */
+const char *train_setting_peek(const Checker *c, Dim d, int64_t *n);
 /* Whether a loop over the batches d describes has rows (IrShape.rows): its last batch may
  * be smaller, and SemaOptions.batch_rows asks for them. */
 bool train_rows_loop(const Checker *c, const DataRef *d);

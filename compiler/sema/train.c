@@ -174,19 +174,34 @@ static int temp_var(Checker *c, ProgExpr *e, bool is_int)
     return var;
 }
 
-bool train_setting_size(Checker *c, Dim d, int64_t *n)
+static ProgSetting *setting_of(const Checker *c, Dim d)
 {
     if (!c->prog || d.sym <= 0)
-        return false;
+        return NULL;
     for (int i = 0; i < c->prog->nsettings; i++) {
         ProgSetting *st = &c->prog->settings[i];
-        if (st->is_int && st->var >= 0 && sema_symbol(c, st->name) == d.sym) {
-            st->fixed = true;
-            *n = (int64_t)st->dflt;
-            return true;
-        }
+        if (st->is_int && st->var >= 0 && !strcmp(c->symbols[d.sym], st->name))
+            return st;
     }
-    return false;
+    return NULL;
+}
+
+bool train_setting_size(Checker *c, Dim d, int64_t *n)
+{
+    ProgSetting *st = setting_of(c, d);
+    if (!st)
+        return false;
+    st->fixed = true;
+    *n = (int64_t)st->dflt;
+    return true;
+}
+
+const char *train_setting_peek(const Checker *c, Dim d, int64_t *n)
+{
+    const ProgSetting *st = setting_of(c, d);
+    if (st)
+        *n = (int64_t)st->dflt;
+    return st ? st->name : NULL;
 }
 
 bool train_rows_loop(const Checker *c, const DataRef *d)

@@ -81,7 +81,7 @@ Value *sema_value_of_type(Checker *c, Scope *s, AstNode *t, const char *param_na
                 dims[rank] = DIM_ANY;
             rank++;
         }
-        return val_tensor(c, dtype, rank, dims);
+        return sema_check_size(c, val_tensor(c, dtype, rank, dims), t->span);
     }
     case AST_TYPE_LIST: {
         Value *v = val_new(c, V_LIST);

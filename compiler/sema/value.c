@@ -119,10 +119,22 @@ static Dim dim_op(Checker *c, Dim a, char op, Dim b)
     return r;
 }
 
+/* Known sizes saturate rather than wrap: a result past int64 stays past the size limit
+ * (IR_MAX_NUMEL), which sema_check_size reports where the shape is used. */
+static Dim dim_saturated(int64_t a, char op, int64_t b)
+{
+    int64_t r;
+    bool over = op == '+' ? __builtin_add_overflow(a, b, &r)
+              : op == '-' ? __builtin_sub_overflow(a, b, &r)
+                          : __builtin_mul_overflow(a, b, &r);
+    bool negative = op == '*' ? (a < 0) != (b < 0) : a < 0;
+    return dim_const(!over ? r : negative ? INT64_MIN : INT64_MAX);
+}
+
 Dim dim_add(Checker *c, Dim a, Dim b)
 {
     if (dim_known(a) && dim_known(b))
-        return dim_const(a.n + b.n);
+        return dim_saturated(a.n, '+', b.n);
     if (dim_known(b) && b.n == 0)
         return a;
     if (dim_known(a) && a.n == 0)
@@ -133,7 +145,7 @@ Dim dim_add(Checker *c, Dim a, Dim b)
 Dim dim_sub(Checker *c, Dim a, Dim b)
 {
     if (dim_known(a) && dim_known(b))
-        return dim_const(a.n - b.n);
+        return dim_saturated(a.n, '-', b.n);
     if (dim_known(b) && b.n == 0)
         return a;
     return dim_op(c, a, '-', b);
@@ -142,7 +154,7 @@ Dim dim_sub(Checker *c, Dim a, Dim b)
 Dim dim_mul(Checker *c, Dim a, Dim b)
 {
     if (dim_known(a) && dim_known(b))
-        return dim_const(a.n * b.n);
+        return dim_saturated(a.n, '*', b.n);
     if (dim_known(b) && b.n == 1)
         return a;
     if (dim_known(a) && a.n == 1)
@@ -153,6 +165,8 @@ Dim dim_mul(Checker *c, Dim a, Dim b)
 Dim dim_div(Checker *c, Dim a, Dim b)
 {
     if (dim_known(a) && dim_known(b) && b.n != 0) {
+        if (a.n == INT64_MIN && b.n == -1)
+            return dim_const(INT64_MAX);
         int64_t q = a.n / b.n;
         if ((a.n % b.n != 0) && ((a.n < 0) != (b.n < 0)))
             q--; /* floor division */
@@ -372,4 +386,48 @@ Value *val_join(Checker *c, Value *a, Value *b)
     }
     default: return a;
     }
+}
+
+Value *sema_check_size(Checker *c, Value *v, Span at)
+{
+    if (v->kind != V_TENSOR || v->rank < 0)
+        return v;
+    if (v->rank > IR_MAX_RANK) {
+        sema_error(c, at, "this tensor has rank %d; nnc's limit is %d", v->rank, IR_MAX_RANK);
+        return val_error(c);
+    }
+    int64_t dims[IR_MAX_RANK];
+    for (int i = 0; i < v->rank; i++) {
+        Dim d = v->dims[i];
+        const char *setting = NULL;
+        dims[i] = 1; /* a size known only at run time is checked where it is given */
+        if (dim_known(d))
+            dims[i] = d.n;
+        else if ((setting = train_setting_peek(c, d, &dims[i])) == NULL)
+            continue;
+        if (dims[i] < 0) {
+            if (setting)
+                sema_error(c, at, "axis %d of this tensor is sized by --%s, which is negative "
+                                  "(%lld)", i, setting, (long long)dims[i]);
+            else
+                sema_error(c, at, "axis %d of this tensor has a negative size (%lld)", i,
+                           (long long)dims[i]);
+            return val_error(c);
+        }
+    }
+    if (!ir_dims_size(v->rank, dims, 8, NULL, NULL)) { /* 8: the evaluator's f64 */
+        char buf[256], d[64];
+        size_t len = 0;
+        for (int i = 0; i < v->rank && len < sizeof buf; i++) {
+            if (dim_known(v->dims[i]) || train_setting_peek(c, v->dims[i], &dims[i]))
+                snprintf(d, sizeof d, "%lld", (long long)dims[i]);
+            else
+                dim_str(c, v->dims[i], d, sizeof d);
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? ", " : "", d);
+        }
+        sema_error(c, at, "this tensor's shape [%s] is too large (nnc's limit is 2^48 "
+                          "elements)", buf);
+        return val_error(c);
+    }
+    return v;
 }

@@ -119,3 +119,10 @@ void util_vec_free(PtrVec *v)
     util_free(v->items);
     *v = (PtrVec){0};
 }
+
+bool util_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}

@@ -26,6 +26,8 @@ void util_fail_alloc_after(long n);
  * NUL. */
 char *util_read_file(const char *path, size_t *len);
 const char *util_read_error(void);
+/* Whether both paths exist and name the same file (st_dev and st_ino: through ./, links). */
+bool util_same_file(const char *a, const char *b);
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

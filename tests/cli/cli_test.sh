@@ -1390,6 +1390,77 @@ case_emit_stages() {
     done
 }
 
+case_size_settings() {  # settings given to nnc that size tensors are checked as sizes
+    # (before: --hidden -4 aborted, a 2^47 batch crashed, 2^63 - 1 built an executable)
+    cp "$SRC/tests/train/data/points.csv" .
+    printf 'import std\n\ntrain(batch = 4, hidden = 8) {\n    data = csv("points.csv", 3)\n    net = dense(3, hidden)\n    for x, y in batches(data, batch) {\n        print(sum(net(x)))\n        break\n    }\n}\n' >sized.nn
+    nnc run sized.nn -- --hidden -4
+    want_status 1; want_err 'error: axis 0 of this tensor is sized by --hidden, which is negative \(-4\)'
+    want_err '^sized\.nn:5:11: note: in dense, called here'
+    local b
+    for b in 0 -3; do
+        nnc run sized.nn -- --batch $b
+        want_status 1; want_err '^sized\.nn:6:31: error: the batch size must be positive'
+    done
+    nnc run sized.nn -- --batch 140737488355328
+    want_status 1; want_err '^sized\.nn:6:31: error: this tensor.s shape \[140737488355328, 3\] is too large'
+    nnc sized.nn -o sized -- --batch 9223372036854775807
+    want_status 1; want_err '^sized\.nn:3:7: error: --batch 9223372036854775807 on the command line is out of range'
+    [ -e sized ] && problem "an executable was written"
+    # a reshape the checker could not count (a setting's size) is counted when compiled
+    printf 'train(hidden = 8) {\n    x = zeros([hidden, 4])\n    print(sum(reshape(x, [8, 4])))\n}\n' >reshaped.nn
+    nnc run reshaped.nn -- --hidden 3
+    want_status 1; want_err '^reshaped\.nn:3:15: error: cannot reshape \[3, 4\] \(12 elements\) to \[8, 4\]'
+    nnc sized.nn -o sized -- --batch 2 --hidden 0   # a layer of width 0 is a fine size
+    want_status 0
+    run ./sized
+    want_status 0; want_out '^0$'
+    return 0
+}
+
+case_output_is_input() {  # -o naming the input (by any path) or a directory is refused
+    # (before: nnc FILE -o FILE replaced the source with the executable, status 0)
+    printf 'print(1)\n' >keep.nn
+    ln -s keep.nn keep_link.nn
+    ln keep.nn keep_hard.nn
+    mkdir out_dir
+    local o
+    for o in keep.nn ./keep.nn "$T/keep.nn" keep_link.nn keep_hard.nn; do
+        nnc keep.nn -o "$o"
+        want_status 2; want_err "the output '$o' is the input file"
+        [ "$(cat keep.nn)" = 'print(1)' ] || { problem "-o $o changed the source"; return 0; }
+    done
+    nnc keep.nn -o out_dir
+    want_status 2; want_err "the output 'out_dir' is a directory"
+    if [ -f "$(dirname "$NNC")/runtime/libnncrt.a" ]; then  # the build tree's layout
+        cp -r "$(dirname "$NNC")/runtime" rt
+        NNC_RUNTIME_DIR=rt run "$NNC" keep.nn -o rt/libnncrt.a
+        want_status 1; want_err "is the runtime library"
+        cmp -s rt/libnncrt.a "$(dirname "$NNC")/runtime/libnncrt.a" || problem "the runtime was overwritten"
+    fi
+    nnc keep.nn -o keep
+    want_status 0
+    return 0
+}
+
+case_max_pool_overlap_second_derivative() {  # what autodiff cannot derive is a diagnostic
+    # (before: an internal compiler error, status 134)
+    printf 'x = uniform([1, 1, 6, 6])\nw = uniform([1, 1, 4, 4])\ng = grad(sum(max_pool2d(x, 3, stride = 1) * w), x)\nprint(grad(sum(g * g), w))\n' >pool2.nn
+    local mode
+    for mode in run "run --eval=f64" "--emit=ir"; do
+        # shellcheck disable=SC2086 # mode is words
+        nnc $mode pool2.nn
+        want_status 1
+        want_err '^pool2\.nn:3:14: error: the second derivative of max_pool2d with overlapping windows \(stride < size\) is not supported yet'
+    done
+    # the REPL reports it and goes on
+    printf 'fn f(x, w) { g = grad(sum(max_pool2d(x, 3, stride = 1) * w), x); grad(sum(g * g), w) }\nf(uniform([1, 1, 6, 6]), uniform([1, 1, 4, 4]))\nprint(7)\n' >pool2.repl
+    nnc_input pool2.repl repl
+    no_signal || return 0
+    want_err '^<input>:1:27: error: the second derivative of max_pool2d with overlapping windows'
+    want_out '^7$'
+}
+
 cases=$(declare -F | sed -n 's/^declare -f case_//p')
 if [ $# -ge 2 ]; then
     run=("$2")
