@@ -239,6 +239,17 @@ static PgEx *ex_bin(PgGen *g, int op, PgType type, PgEx *a, PgEx *b)
     return e;
 }
 
+typedef PgEx *PgGenFn(PgGen *g, int depth);
+
+/* (a op b) with a generated before b: C leaves the order of a call's arguments open, and
+ * a program must not depend on the compiler that built the generator. */
+static PgEx *ex_gen2(PgGen *g, int op, PgType type, PgGenFn *ga, PgGenFn *gb, int depth)
+{
+    PgEx *a = ga(g, depth);
+    PgEx *b = gb(g, depth);
+    return ex_bin(g, op, type, a, b);
+}
+
 /* A float literal with a short exact binary value: k / 4. */
 static double pg_float_lit(PgGen *g, int lo, int hi)
 {
@@ -282,8 +293,8 @@ static PgEx *gen_divisor(PgGen *g, int depth)
     }
     case 1:
     case 2: {
-        PgEx *m = ex_bin(g, OP_MOD, TY_INT, gen_int(g, depth + 1),
-                         ex_int(g, pg_range(&g->src, 2, 5)));
+        PgEx *e = gen_int(g, depth + 1);
+        PgEx *m = ex_bin(g, OP_MOD, TY_INT, e, ex_int(g, pg_range(&g->src, 2, 5)));
         PgEx *d = ex_bin(g, OP_ADD, TY_INT, m, ex_int(g, pg_range(&g->src, 1, 3)));
         if (pg_below(&g->src, 2)) {
             PgEx *n = ex_new(g, EX_NEG, TY_INT);
@@ -294,6 +305,12 @@ static PgEx *gen_divisor(PgGen *g, int depth)
     }
     }
     return NULL;
+}
+
+/* gen_divisor for ex_gen2, which passes the operands' depth. */
+static PgEx *gen_divisor_at(PgGen *g, int depth)
+{
+    return gen_divisor(g, depth - 1);
 }
 
 static PgEx *gen_call(PgGen *g, PgType ret, int depth)
@@ -322,16 +339,18 @@ static PgEx *gen_int(PgGen *g, int depth)
     case 1:
         return gen_var_or_lit(g, TY_INT);
     case 2:
-        return ex_bin(g, OP_ADD, TY_INT, gen_int(g, depth + 1), gen_int(g, depth + 1));
+        return ex_gen2(g, OP_ADD, TY_INT, gen_int, gen_int, depth + 1);
     case 3:
-        return ex_bin(g, OP_SUB, TY_INT, gen_int(g, depth + 1), gen_int(g, depth + 1));
+        return ex_gen2(g, OP_SUB, TY_INT, gen_int, gen_int, depth + 1);
     case 4:
-        return ex_bin(g, OP_MUL, TY_INT, gen_int(g, depth + 1),
-                      ex_int(g, pg_range(&g->src, -3, 3)));
+    {
+        PgEx *a = gen_int(g, depth + 1);
+        return ex_bin(g, OP_MUL, TY_INT, a, ex_int(g, pg_range(&g->src, -3, 3)));
+    }
     case 5:
-        return ex_bin(g, OP_DIV, TY_INT, gen_int(g, depth + 1), gen_divisor(g, depth));
+        return ex_gen2(g, OP_DIV, TY_INT, gen_int, gen_divisor_at, depth + 1);
     case 6:
-        return ex_bin(g, OP_MOD, TY_INT, gen_int(g, depth + 1), gen_divisor(g, depth));
+        return ex_gen2(g, OP_MOD, TY_INT, gen_int, gen_divisor_at, depth + 1);
     case 7: {
         PgEx *e = ex_new(g, EX_NEG, TY_INT);
         e->a = gen_int(g, depth + 1);
@@ -353,11 +372,11 @@ static PgEx *gen_float(PgGen *g, int depth)
     case 1:
         return gen_var_or_lit(g, TY_FLOAT);
     case 2:
-        return ex_bin(g, OP_ADD, TY_FLOAT, gen_float(g, depth + 1), gen_float(g, depth + 1));
+        return ex_gen2(g, OP_ADD, TY_FLOAT, gen_float, gen_float, depth + 1);
     case 3:
-        return ex_bin(g, OP_SUB, TY_FLOAT, gen_float(g, depth + 1), gen_float(g, depth + 1));
+        return ex_gen2(g, OP_SUB, TY_FLOAT, gen_float, gen_float, depth + 1);
     case 4:
-        return ex_bin(g, OP_MUL, TY_FLOAT, gen_float(g, depth + 1), gen_float(g, depth + 1));
+        return ex_gen2(g, OP_MUL, TY_FLOAT, gen_float, gen_float, depth + 1);
     case 5: {
         /* a nonzero divisor: a literal, or (x * x + 0.5) */
         PgEx *d;
@@ -373,8 +392,8 @@ static PgEx *gen_float(PgGen *g, int depth)
     }
     case 6: /* an int meets a float */
         if (pg_below(&g->src, 2))
-            return ex_bin(g, OP_ADD, TY_FLOAT, gen_int(g, depth + 1), gen_float(g, depth + 1));
-        return ex_bin(g, OP_MUL, TY_FLOAT, gen_float(g, depth + 1), gen_int(g, depth + 1));
+            return ex_gen2(g, OP_ADD, TY_FLOAT, gen_int, gen_float, depth + 1);
+        return ex_gen2(g, OP_MUL, TY_FLOAT, gen_float, gen_int, depth + 1);
     case 7:
     case 8: {
         PgEx *e = ex_new(g, EX_TOFLOAT, TY_FLOAT);
@@ -396,15 +415,17 @@ static PgEx *gen_bool(PgGen *g, int depth)
     case 0:
     case 1:
     case 2: /* ints compare every way; floats only by order (their values may be inexact) */
-        if (choice != 1)
-            return ex_bin(g, OP_EQ + pg_below(&g->src, 6), TY_BOOL, gen_int(g, depth + 1),
-                          gen_int(g, depth + 1));
-        return ex_bin(g, OP_LT + pg_below(&g->src, 4), TY_BOOL, gen_float(g, depth + 1),
-                      gen_float(g, depth + 1));
+        if (choice != 1) {
+            int op = OP_EQ + pg_below(&g->src, 6);
+            return ex_gen2(g, op, TY_BOOL, gen_int, gen_int, depth + 1);
+        } else {
+            int op = OP_LT + pg_below(&g->src, 4);
+            return ex_gen2(g, op, TY_BOOL, gen_float, gen_float, depth + 1);
+        }
     case 3:
-        return ex_bin(g, OP_AND, TY_BOOL, gen_bool(g, depth + 1), gen_bool(g, depth + 1));
+        return ex_gen2(g, OP_AND, TY_BOOL, gen_bool, gen_bool, depth + 1);
     case 4:
-        return ex_bin(g, OP_OR, TY_BOOL, gen_bool(g, depth + 1), gen_bool(g, depth + 1));
+        return ex_gen2(g, OP_OR, TY_BOOL, gen_bool, gen_bool, depth + 1);
     case 5: {
         PgEx *e = ex_new(g, EX_NOT, TY_BOOL);
         e->a = gen_bool(g, depth + 1);
