@@ -34,6 +34,7 @@ cmake -S "$root" -B "$build" \
     -DNNC_FUZZ=ON -DNNC_WERROR="${NNC_FUZZ_WERROR:-OFF}"
 cmake --build "$build" --target nnc_fuzz nnc_fuzz_files nnc_fuzz_prog -j"$jobs"
 export NNC_PROGEN_NNC=${NNC_PROGEN_NNC:-$root/build/nnc}
+export NNC_PROGEN_DATA=${NNC_PROGEN_DATA:-$root/tests/train/data}
 if [ ! -x "$NNC_PROGEN_NNC" ]; then
     cmake -S "$root" -B "$root/build"
     cmake --build "$root/build" --target nnc -j"$jobs"

@@ -5,7 +5,8 @@
  * runs it for a bounded time (scripts/fuzz.sh, docs/testing.md).
  *
  * nnc runs as a subprocess: the environment variable NNC_PROGEN_NNC names the nnc to
- * test (scripts/fuzz.sh sets it). Compiling and running in this process would need the
+ * test (scripts/fuzz.sh sets it), and NNC_PROGEN_DATA the folder of points.csv that
+ * loops over batches read (tests/train/data; unset, the programs have none). Compiling and running in this process would need the
  * JIT and the runtime linked here, and one bad program would end the fuzzer; a subprocess
  * also catches nnc's crashes and hangs (its own timeout). libFuzzer's coverage is the
  * generator's: mutations reach new program shapes, not new paths inside nnc.
@@ -59,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > FUZZ_PROG_MAX_INPUT)
         return -1; /* not added to the corpus */
     ProgenProgram program;
-    if (!progen_generate(data, size, 0, &program))
+    if (!progen_generate(data, size, 0, getenv("NNC_PROGEN_DATA"), &program))
         return 0; /* the oracle's value bounds reject it: nothing to check */
     char *report = NULL;
     int evaluated = 0;

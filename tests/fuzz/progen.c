@@ -111,7 +111,7 @@ static const char *const pg_op_text[] = {"+", "-", "*", "/", "%", "==", "!=", "<
                                          ">", ">=", "and", "or"};
 
 /* Tensor parts: each kind appears at most once per program, under its own names. */
-typedef enum { PIECE_STATE, PIECE_DRAW, PIECE_DROP, PIECE_LIN, PIECE_COUNT } PgPiece;
+typedef enum { PIECE_STATE, PIECE_DRAW, PIECE_DROP, PIECE_LIN, PIECE_DATA, PIECE_COUNT } PgPiece;
 
 typedef enum { ST_ASSIGN, ST_IF, ST_FOR, ST_WHILE, ST_BREAK, ST_CONTINUE, ST_LOG, ST_PRINT,
                ST_PIECE } PgStKind;
@@ -165,6 +165,8 @@ typedef struct PgGen {
     int pieces[PIECE_COUNT];
     int piece_uses[PIECE_COUNT];
     int sched, sched_every; /* PIECE_LIN's schedule */
+    const char *data_dir;   /* PIECE_DATA's folder (points.csv), or NULL: no PIECE_DATA */
+    int data_batch;
     double sched_base, sched_gamma, lin_x[3];
     double draw_p, draw_lo, draw_hi, draw_mean, draw_std;
 
@@ -174,6 +176,8 @@ typedef struct PgGen {
     int bad, steps;
     double state_fill, lin_w[3];
     int64_t drop_updates, lin_updates;
+    int *progress; /* the steps of each loop over batches, in order */
+    int nprogress, capprogress;
     PgBuf out;
     int lines;
     ProgenProp *props;
@@ -698,6 +702,10 @@ static PgSt *gen_piece(PgGen *g)
     PgSt *s = st_new(g, ST_PIECE);
     s->piece = (PgPiece)found[pg_below(&g->src, n)];
     g->piece_uses[s->piece]++;
+    if (s->piece == PIECE_DATA) {
+        s->op = pg_range(&g->src, 1, 9); /* the pass that breaks (there are 2 to 8) */
+        s->limit = pg_below(&g->src, 2); /* 0: break before the step, 1: after it */
+    }
     if (s->piece == PIECE_STATE) {
         s->op = pg_below(&g->src, 6); /* forms 0-3 assign, 4-5 log */
         if (s->op < 4)
@@ -886,6 +894,16 @@ static void print_piece(PgGen *g, PgBuf *b, const PgSt *s, const char *ind)
                   "%slog(ln_lr = ln_opt.lr, ln_s = ln_s, ln_w = sum(ln.w))\n",
                   ind, g->lin_x[0], g->lin_x[1], g->lin_x[2], ind, ind);
         return;
+    case PIECE_DATA:
+        pg_printf(b, "%sdd_k = 0\n%sfor dx, dy in batches(dd, %d) {\n%s    dd_k += 1\n", ind,
+                  ind, g->data_batch, ind);
+        if (s->limit == 0)
+            pg_printf(b, "%s    if dd_k == %d { break }\n", ind, s->op);
+        pg_printf(b, "%s    dd_opt.step(mean(dx * dd_w.w))\n", ind);
+        if (s->limit == 1)
+            pg_printf(b, "%s    if dd_k == %d { break }\n", ind, s->op);
+        pg_printf(b, "%s}\n%slog(dd_k = dd_k)\n", ind, ind);
+        return;
     case PIECE_COUNT:
         break;
     }
@@ -1056,6 +1074,23 @@ static void exec_piece(PgGen *g, const PgSt *s)
         g->lines++;
         return;
     }
+    case PIECE_DATA: {
+        /* points.csv holds 50 samples: ceil(50 / batch) batches, the last one partial.
+         * The loop's progress line counts the steps it trained. */
+        int batches = (50 + g->data_batch - 1) / g->data_batch, k = s->op;
+        int passes = k < batches ? k : batches;
+        int steps = s->limit == 0 && k <= batches ? k - 1 : passes;
+        if (g->nprogress == g->capprogress) {
+            g->capprogress = g->capprogress ? 2 * g->capprogress : 16;
+            g->progress = realloc(g->progress, sizeof *g->progress * (size_t)g->capprogress);
+            if (!g->progress)
+                abort();
+        }
+        g->progress[g->nprogress++] = steps;
+        pg_printf(&g->out, "dd_k = %d\n", passes);
+        g->lines++;
+        return;
+    }
     case PIECE_COUNT:
         break;
     }
@@ -1185,7 +1220,9 @@ static void print_fns(PgGen *g, PgBuf *b)
 static void gen_pieces(PgGen *g)
 {
     for (int i = 0; i < PIECE_COUNT; i++)
-        g->pieces[i] = pg_below(&g->src, 3) == 0;
+        g->pieces[i] = pg_below(&g->src, 3) == 0 && (i != PIECE_DATA || g->data_dir);
+    static const int batch_sizes[] = {7, 16, 25};
+    g->data_batch = batch_sizes[pg_below(&g->src, 3)];
     static const double ps[] = {0.5, 0.25, 0.75};
     g->draw_p = ps[pg_below(&g->src, 3)];
     g->draw_lo = pg_range(&g->src, -4, 4) / 2.0;
@@ -1215,7 +1252,7 @@ static void print_piece_defs(PgGen *g, PgBuf *b)
                      "    drop = dropout(0.5)\n"
                      "    fn forward(x) { drop(fc(x)) }\n"
                      "}\n\n");
-    if (g->pieces[PIECE_LIN])
+    if (g->pieces[PIECE_LIN] || g->pieces[PIECE_DATA])
         pg_printf(b, "layer linear() {\n"
                      "    param w: f32[3] = ones()\n"
                      "    fn forward(x) { sum(w * x) }\n"
@@ -1233,13 +1270,18 @@ static void print_piece_setup(PgGen *g, PgBuf *b)
                      "    dn_x = ones([4, 6])\n    dn_u = 0\n");
     if (g->pieces[PIECE_LIN])
         pg_printf(b, "    ln = linear()\n    ln_opt = sgd(lr = 0.1)\n    ln_u = 0\n");
+    if (g->pieces[PIECE_DATA])
+        pg_printf(b, "    dd = csv(\"%s/points.csv\", 3)\n    dd_w = linear()\n"
+                     "    dd_opt = sgd(lr = 0.01)\n    dd_k = 0\n", g->data_dir);
 }
 
-int progen_generate(const uint8_t *data, size_t size, uint64_t seed, ProgenProgram *out)
+int progen_generate(const uint8_t *data, size_t size, uint64_t seed, const char *data_dir,
+                    ProgenProgram *out)
 {
     PgGen *g = calloc(1, sizeof *g);
     if (!g)
         abort();
+    g->data_dir = data_dir;
     g->src.data = data;
     g->src.size = data ? size : 0;
     g->src.state = seed;
@@ -1329,10 +1371,13 @@ int progen_generate(const uint8_t *data, size_t size, uint64_t seed, ProgenProgr
         out->expected = pg_take(&g->out);
         out->props = g->props;
         out->prop_count = g->nprops;
+        out->progress = g->progress;
+        out->progress_count = g->nprogress;
     } else {
         free(text.s);
         free(g->out.s);
         free(g->props);
+        free(g->progress);
     }
     for (int i = 0; i < g->nblocks; i++)
         free(g->blocks[i]);
@@ -1346,5 +1391,6 @@ void progen_free(ProgenProgram *program)
     free(program->text);
     free(program->expected);
     free(program->props);
+    free(program->progress);
     memset(program, 0, sizeof *program);
 }

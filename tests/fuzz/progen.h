@@ -6,7 +6,8 @@
  * `continue`, `if`/`else if`/`else` with and without assignments, `log` and `print` of
  * host values, and tensor parts: a layer's state assigned from outside and by a method,
  * random draws inside loops, SGD steps on a linear layer under a learning-rate schedule,
- * and a dropout model trained with a zero rate. While it generates, it runs the program
+ * a dropout model trained with a zero rate, and loops over batches of a CSV file that
+ * break before or after a step (their progress lines must count the steps trained). While it generates, it runs the program
  * on its own model of docs/language.md's semantics (an oracle that shares no code with
  * nnc) and records the output the program must print: exact numbers where the semantics
  * fix them, and for random values a wildcard with the properties they must have (a range;
@@ -35,6 +36,8 @@ typedef struct ProgenProgram {
     char *expected; /* expected stdout; "?" stands for a number checked only by props */
     struct ProgenProp *props;
     int prop_count;
+    int *progress; /* the step count each loop over batches must report on stderr */
+    int progress_count;
 } ProgenProgram;
 
 /* A property of the number at (line, index) of the actual output, 0-based; the numbers
@@ -49,15 +52,19 @@ typedef struct ProgenProp {
 } ProgenProp;
 
 /* Generates from `data` (size bytes; the generator reads zeros past the end) or, when data
- * is NULL, from `seed`. Returns 1 and fills *out (free with progen_free), or 0 when the
+ * is NULL, from `seed`. `data_dir` is a folder holding tests/train/data/points.csv (50
+ * samples of 3 features), read by loops over batches; NULL leaves them out. Returns 1 and fills *out (free with progen_free), or 0 when the
  * oracle found the program's values leave its bounds (an int beyond 2^40, a float beyond
  * 1e9): such a program is not emitted. */
-int progen_generate(const uint8_t *data, size_t size, uint64_t seed, ProgenProgram *out);
+int progen_generate(const uint8_t *data, size_t size, uint64_t seed, const char *data_dir,
+                    ProgenProgram *out);
 void progen_free(ProgenProgram *program);
 
-/* Checks `actual` against program->expected and its props. Returns 1 when it matches;
+/* Checks `actual` against program->expected and its props (and, with `err` not NULL,
+ * the progress lines' step counts in `err` against program->progress). Returns 1 when it matches;
  * else 0, with a malloc'd explanation in *why (the first differences). */
-int progen_compare(const ProgenProgram *program, const char *actual, char **why);
+int progen_compare(const ProgenProgram *program, const char *actual, const char *err,
+                   char **why);
 
 /* numdiff.py's rule on two whole outputs, wildcards not allowed. Returns 1 when they
  * match; else 0 with a malloc'd explanation in *why. */

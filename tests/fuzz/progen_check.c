@@ -238,7 +238,43 @@ int progen_numdiff(const char *expected, const char *actual, char **why)
     return ck_verdict(&r, why);
 }
 
-int progen_compare(const ProgenProgram *p, const char *actual, char **why)
+/* The step counts of the progress lines in `err` ("epoch 1/2: 3 steps in 0.0s ...",
+ * runtime/rt_progress.c), at most `max`. Returns how many there are. */
+static int ck_progress(const char *err, int *steps, int max)
+{
+    int n = 0;
+    for (const char *at = strstr(err, " steps in "); at; at = strstr(at + 1, " steps in ")) {
+        const char *digits = at;
+        while (digits > err && isdigit((unsigned char)digits[-1]))
+            digits--;
+        if (digits < at) {
+            if (n < max)
+                steps[n] = atoi(digits);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Compares the progress lines' step counts with the expected ones. */
+static void ck_compare_progress(const ProgenProgram *p, const char *err, CkReport *r)
+{
+    int max = p->progress_count + 1;
+    int *steps = calloc((size_t)max, sizeof *steps);
+    if (!steps)
+        abort();
+    int n = ck_progress(err, steps, max);
+    if (n != p->progress_count)
+        ck_problem(r, "stderr holds %d progress lines, the program has %d loops over batches",
+                   n, p->progress_count);
+    for (int i = 0; i < n && i < p->progress_count; i++)
+        if (steps[i] != p->progress[i])
+            ck_problem(r, "progress line %d on stderr counts %d steps; the loop trained %d",
+                       i + 1, steps[i], p->progress[i]);
+    free(steps);
+}
+
+int progen_compare(const ProgenProgram *p, const char *actual, const char *err, char **why)
 {
     CkReport r;
     ck_open(&r);
@@ -283,6 +319,8 @@ int progen_compare(const ProgenProgram *p, const char *actual, char **why)
         }
     }
     free(values);
+    if (err)
+        ck_compare_progress(p, err, &r);
     return ck_verdict(&r, why);
 }
 
@@ -392,12 +430,12 @@ int progen_check(const ProgenProgram *p, const char *nnc, const char *dir, const
     char *out, *err, *eout = NULL, *eerr = NULL, *why = NULL, *ewhy = NULL, *cwhy = NULL;
     int ok = 1;
     int code = progen_run_nnc(nnc, dir, name, 0, timeout, &out, &err);
-    int matches = code == 0 && progen_compare(p, out, &why);
+    int matches = code == 0 && progen_compare(p, out, err, &why);
     ok = matches;
     int ecode = progen_run_nnc(nnc, dir, name, 1, timeout, &eout, &eerr);
     *evaluated = !(ecode == 1 && strstr(eerr, ck_no_eval));
     if (*evaluated) {
-        if (ecode != 0 || !progen_compare(p, eout, &ewhy))
+        if (ecode != 0 || !progen_compare(p, eout, NULL, &ewhy))
             ok = 0;
         if (code == 0 && ecode == 0 && !progen_numdiff(out, eout, &cwhy))
             ok = 0;

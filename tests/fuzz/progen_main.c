@@ -2,13 +2,15 @@
  * the generator's oracle and the reference evaluator (progen.h; docs/testing.md).
  *
  *   nnc_progen --nnc NNC [--first N] [--count N] [--seconds S] [--timeout S] [--keep DIR]
- *                        [--verbose N]
+ *                        [--verbose N] [--data DIR]
  *       checks the programs of seeds first .. first + count - 1 (defaults 1 and 100),
  *       stopping early after S seconds (default: none); each run of nnc may take
  *       --timeout seconds (default 60). A failing program is kept as DIR/progen-SEED.nn
  *       (default: the current folder) with its expected output beside it, and the first
  *       --verbose (default 3) failures are printed whole: program, expected, actual.
- *   nnc_progen --show SEED
+ *       --data DIR names the folder of points.csv (tests/train/data), which loops over
+ *       batches read; without it the programs have none. It goes with every form.
+ *   nnc_progen --show SEED [--data DIR]
  *       prints the program of SEED and its expected output, running nothing.
  *   nnc_progen --nnc NNC --input FILE
  *       checks the program made from FILE's bytes (an input of the fuzz_prog target).
@@ -26,9 +28,9 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: nnc_progen --nnc NNC [--first N] [--count N] [--seconds S] "
-                    "[--timeout S] [--keep DIR] [--verbose N]\n"
-                    "       nnc_progen --show SEED\n"
-                    "       nnc_progen --nnc NNC --input FILE\n");
+                    "[--timeout S] [--keep DIR] [--verbose N] [--data DIR]\n"
+                    "       nnc_progen --show SEED [--data DIR]\n"
+                    "       nnc_progen --nnc NNC --input FILE [--data DIR]\n");
     return 2;
 }
 
@@ -91,7 +93,7 @@ static int check_one(const ProgenProgram *p, const char *nnc, int timeout, const
 
 int main(int argc, char **argv)
 {
-    const char *nnc = NULL, *keep_dir = ".", *input = NULL;
+    const char *nnc = NULL, *keep_dir = ".", *input = NULL, *data_dir = NULL;
     long long first = 1, count = 100, seconds = 0, timeout = 60, verbose = 3, show = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -104,6 +106,8 @@ int main(int argc, char **argv)
             keep_dir = v;
         else if (strcmp(a, "--input") == 0)
             input = v;
+        else if (strcmp(a, "--data") == 0)
+            data_dir = v;
         else if (!((strcmp(a, "--first") == 0 && number(v, &first)) ||
                    (strcmp(a, "--count") == 0 && number(v, &count)) ||
                    (strcmp(a, "--seconds") == 0 && number(v, &seconds)) ||
@@ -115,11 +119,13 @@ int main(int argc, char **argv)
 
     if (show >= 0) {
         ProgenProgram p;
-        if (!progen_generate(NULL, 0, (uint64_t)show, &p)) {
+        if (!progen_generate(NULL, 0, (uint64_t)show, data_dir, &p)) {
             printf("seed %lld: the oracle's bounds reject this program\n", show);
             return 0;
         }
         printf("%s---- expected\n%s", p.text, p.expected);
+        for (int i = 0; i < p.progress_count; i++)
+            printf("---- progress line %d on stderr: %d steps\n", i + 1, p.progress[i]);
         for (int i = 0; i < p.prop_count; i++)
             printf("---- line %d, number %d: %s [%g, %g] group %d\n", p.props[i].line + 1,
                    p.props[i].index + 1,
@@ -141,7 +147,7 @@ int main(int argc, char **argv)
         size_t n = fread(buf, 1, sizeof buf, f);
         fclose(f);
         ProgenProgram p;
-        if (!progen_generate(buf, n, 0, &p)) {
+        if (!progen_generate(buf, n, 0, data_dir, &p)) {
             printf("nnc_progen: %s: the oracle's bounds reject this program\n", input);
             return 0;
         }
@@ -162,7 +168,7 @@ int main(int argc, char **argv)
             break;
         }
         ProgenProgram p;
-        if (!progen_generate(NULL, 0, (uint64_t)seed, &p)) {
+        if (!progen_generate(NULL, 0, (uint64_t)seed, data_dir, &p)) {
             rejected++;
             continue;
         }
