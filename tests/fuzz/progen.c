@@ -118,6 +118,7 @@ typedef enum { ST_ASSIGN, ST_IF, ST_FOR, ST_WHILE, ST_BREAK, ST_CONTINUE, ST_LOG
 
 typedef struct PgSt {
     PgStKind kind;
+    int id;      /* the statement's number in the order of generation */
     int var;     /* ASSIGN: target; FOR: loop variable; WHILE: counter */
     int op;      /* ASSIGN: '=', '+', '-', '*'; PIECE: the form */
     int limit;   /* WHILE: most passes */
@@ -161,6 +162,9 @@ typedef struct PgGen {
     PgFn fns[PG_MAX_FNS];
     int nfns;
     int in_fn; /* generating a function body: no calls */
+    int nst;   /* statements made */
+    const unsigned char *deleted; /* deleted[id]: statement id (and all it holds) is left out */
+    int ndeleted;
     int budget; /* statements left to generate */
     int pieces[PIECE_COUNT];
     int piece_uses[PIECE_COUNT];
@@ -625,6 +629,7 @@ static PgSt *st_new(PgGen *g, PgStKind kind)
 {
     PgSt *s = pg_alloc(g, sizeof *s);
     s->kind = kind;
+    s->id = g->nst++;
     return s;
 }
 
@@ -909,8 +914,15 @@ static void print_piece(PgGen *g, PgBuf *b, const PgSt *s, const char *ind)
     }
 }
 
+static int pg_deleted(const PgGen *g, const PgSt *s)
+{
+    return s->id < g->ndeleted && g->deleted[s->id];
+}
+
 static void print_stmt(PgGen *g, PgBuf *b, const PgSt *s, int depth)
 {
+    if (pg_deleted(g, s))
+        return;
     char ind[64];
     int w = 4 * depth < (int)sizeof ind - 1 ? 4 * depth : (int)sizeof ind - 1;
     memset(ind, ' ', (size_t)w);
@@ -930,12 +942,12 @@ static void print_stmt(PgGen *g, PgBuf *b, const PgSt *s, int depth)
             print_ex(g, b, t->e);
             pg_printf(b, " {\n");
             print_block(g, b, t->body, t->n, depth + 1);
-            if (t->else_if) {
+            if (t->else_if && !pg_deleted(g, t->els[0])) {
                 pg_printf(b, "%s} else if ", ind);
                 t = t->els[0];
                 continue;
             }
-            if (t->nels) {
+            if (t->nels && !t->else_if) {
                 pg_printf(b, "%s} else {\n", ind);
                 print_block(g, b, t->els, t->nels, depth + 1);
             }
@@ -1100,6 +1112,8 @@ static int exec_block(PgGen *g, PgSt **body, int n);
 
 static int exec_stmt(PgGen *g, const PgSt *s)
 {
+    if (pg_deleted(g, s))
+        return FLOW_NEXT;
     if (g->bad || ++g->steps > PG_MAX_STEPS) {
         g->bad = 1;
         return FLOW_BREAK;
@@ -1278,10 +1292,19 @@ static void print_piece_setup(PgGen *g, PgBuf *b)
 int progen_generate(const uint8_t *data, size_t size, uint64_t seed, const char *data_dir,
                     ProgenProgram *out)
 {
+    return progen_generate_reduced(data, size, seed, data_dir, NULL, 0, out);
+}
+
+int progen_generate_reduced(const uint8_t *data, size_t size, uint64_t seed,
+                            const char *data_dir, const unsigned char *deleted, int ndeleted,
+                            ProgenProgram *out)
+{
     PgGen *g = calloc(1, sizeof *g);
     if (!g)
         abort();
     g->data_dir = data_dir;
+    g->deleted = deleted;
+    g->ndeleted = ndeleted;
     g->src.data = data;
     g->src.size = data ? size : 0;
     g->src.state = seed;
@@ -1373,6 +1396,7 @@ int progen_generate(const uint8_t *data, size_t size, uint64_t seed, const char 
         out->prop_count = g->nprops;
         out->progress = g->progress;
         out->progress_count = g->nprogress;
+        out->statements = g->nst;
     } else {
         free(text.s);
         free(g->out.s);

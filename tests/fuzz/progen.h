@@ -38,6 +38,7 @@ typedef struct ProgenProgram {
     int prop_count;
     int *progress; /* the step count each loop over batches must report on stderr */
     int progress_count;
+    int statements; /* statements generated, deleted ones included (ids 0 to this - 1) */
 } ProgenProgram;
 
 /* A property of the number at (line, index) of the actual output, 0-based; the numbers
@@ -58,6 +59,13 @@ typedef struct ProgenProp {
  * 1e9): such a program is not emitted. */
 int progen_generate(const uint8_t *data, size_t size, uint64_t seed, const char *data_dir,
                     ProgenProgram *out);
+/* The same program with each statement whose deleted[id] is nonzero left out, with all
+ * it holds (ids as counted by ProgenProgram.statements; beyond ndeleted none is): the
+ * choices are made as before, so the rest is unchanged. This is how nnc_progen --reduce
+ * shrinks a failing program. */
+int progen_generate_reduced(const uint8_t *data, size_t size, uint64_t seed,
+                            const char *data_dir, const unsigned char *deleted, int ndeleted,
+                            ProgenProgram *out);
 void progen_free(ProgenProgram *program);
 
 /* Checks `actual` against program->expected and its props (and, with `err` not NULL,

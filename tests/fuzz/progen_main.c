@@ -14,6 +14,10 @@
  *       prints the program of SEED and its expected output, running nothing.
  *   nnc_progen --nnc NNC --input FILE
  *       checks the program made from FILE's bytes (an input of the fuzz_prog target).
+ *   nnc_progen --nnc NNC --reduce SEED
+ *       shrinks the failing program of SEED: leaves out statements, outer ones first,
+ *       while the program still fails, until none can go; prints what is left, with its
+ *       report, and keeps it as DIR/progen-SEED-reduced.nn.
  *
  * Exit status: 0 all agreed, 1 a program failed, 2 a bad command line. */
 #define _GNU_SOURCE
@@ -30,7 +34,8 @@ static int usage(void)
     fprintf(stderr, "usage: nnc_progen --nnc NNC [--first N] [--count N] [--seconds S] "
                     "[--timeout S] [--keep DIR] [--verbose N] [--data DIR]\n"
                     "       nnc_progen --show SEED [--data DIR]\n"
-                    "       nnc_progen --nnc NNC --input FILE [--data DIR]\n");
+                    "       nnc_progen --nnc NNC --input FILE [--data DIR]\n"
+                    "       nnc_progen --nnc NNC --reduce SEED [--data DIR]\n");
     return 2;
 }
 
@@ -91,10 +96,90 @@ static int check_one(const ProgenProgram *p, const char *nnc, int timeout, const
     return ok;
 }
 
+/* Whether the program of `seed` without the statements `deleted` marks fails, as one that
+ * nnc runs (status 0) or not, like the original (`runs`); -1 when it is not emitted. */
+static int fails(uint64_t seed, const char *data_dir, const unsigned char *deleted, int n,
+                 const char *nnc, int timeout, int runs, char **report, ProgenProgram *out)
+{
+    if (!progen_generate_reduced(NULL, 0, seed, data_dir, deleted, n, out))
+        return -1;
+    char dir[] = "/tmp/nnc-progen.XXXXXX";
+    if (!mkdtemp(dir)) {
+        perror("nnc_progen: mkdtemp");
+        exit(1);
+    }
+    int evaluated = 0;
+    int ok = progen_check(out, nnc, dir, "prog.nn", timeout, report, &evaluated);
+    char path[4096], *err = NULL, *outs = NULL;
+    snprintf(path, sizeof path, "%s/prog.nn", dir);
+    int code = ok ? 0 : progen_run_nnc(nnc, dir, "prog.nn", 0, timeout, &outs, &err);
+    unlink(path);
+    rmdir(dir);
+    free(outs);
+    free(err);
+    return !ok && (code == 0) == runs;
+}
+
+static int reduce_seed(uint64_t seed, const char *nnc, const char *data_dir, int timeout,
+                       const char *keep_dir)
+{
+    ProgenProgram p;
+    char *report = NULL;
+    if (!progen_generate(NULL, 0, seed, data_dir, &p)) {
+        printf("nnc_progen: seed %llu: the oracle's bounds reject this program\n",
+               (unsigned long long)seed);
+        return 0;
+    }
+    int n = p.statements;
+    progen_free(&p);
+    unsigned char *deleted = calloc((size_t)n + 1, 1);
+    if (!deleted)
+        abort();
+    /* the original: does nnc run it (a wrong output) or refuse it? */
+    int runs = 0;
+    for (runs = 0; runs < 2; runs++) {
+        int r = fails(seed, data_dir, deleted, n, nnc, timeout, runs, &report, &p);
+        free(report);
+        progen_free(&p);
+        if (r == 1)
+            break;
+    }
+    if (runs == 2) {
+        printf("nnc_progen: seed %llu agrees; nothing to reduce\n", (unsigned long long)seed);
+        free(deleted);
+        return 0;
+    }
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int id = 0; id < n; id++) {
+            if (deleted[id])
+                continue;
+            deleted[id] = 1;
+            int r = fails(seed, data_dir, deleted, n, nnc, timeout, runs, &report, &p);
+            free(report);
+            progen_free(&p);
+            if (r == 1)
+                changed = 1;
+            else
+                deleted[id] = 0;
+        }
+    }
+    fails(seed, data_dir, deleted, n, nnc, timeout, runs, &report, &p);
+    fputs(report, stdout);
+    char tag[48];
+    snprintf(tag, sizeof tag, "%llu-reduced", (unsigned long long)seed);
+    keep(keep_dir, tag, &p);
+    free(report);
+    progen_free(&p);
+    free(deleted);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     const char *nnc = NULL, *keep_dir = ".", *input = NULL, *data_dir = NULL;
     long long first = 1, count = 100, seconds = 0, timeout = 60, verbose = 3, show = -1;
+    long long reduce = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (i + 1 >= argc)
@@ -113,7 +198,8 @@ int main(int argc, char **argv)
                    (strcmp(a, "--seconds") == 0 && number(v, &seconds)) ||
                    (strcmp(a, "--timeout") == 0 && number(v, &timeout) && timeout > 0) ||
                    (strcmp(a, "--verbose") == 0 && number(v, &verbose)) ||
-                   (strcmp(a, "--show") == 0 && number(v, &show))))
+                   (strcmp(a, "--show") == 0 && number(v, &show)) ||
+                   (strcmp(a, "--reduce") == 0 && number(v, &reduce))))
             return usage();
     }
 
@@ -136,6 +222,9 @@ int main(int argc, char **argv)
     }
     if (!nnc)
         return usage();
+
+    if (reduce >= 0)
+        return reduce_seed((uint64_t)reduce, nnc, data_dir, (int)timeout, keep_dir);
 
     if (input) {
         FILE *f = fopen(input, "rb");
