@@ -7,7 +7,8 @@
 #   make check           build and the ctest suite only (no sanitizers, no fuzzing)
 #   make asan            the suite under ASan + UBSan (build-asan, Debug)
 #   make fuzz            FUZZ_SECONDS (60) of libFuzzer on the front end, then
-#                        FUZZ_FILE_SECONDS (30) on the runtime's file readers (build-fuzz)
+#                        FUZZ_FILE_SECONDS (30) on the runtime's file readers, then
+#                        FUZZ_PROG_SECONDS (20) on generated train programs (build-fuzz)
 #   make update-goldens  rewrite every golden file from the current nnc; review the diff
 #   make clean           remove the build folders
 #
@@ -19,6 +20,7 @@ BUILD        ?= build
 EXAMPLE      ?= examples/mlp.nn
 FUZZ_SECONDS ?= 60
 FUZZ_FILE_SECONDS ?= 30
+FUZZ_PROG_SECONDS ?= 20
 NNC_WERROR   ?= ON
 CMAKE_ARGS   ?=
 
@@ -68,7 +70,7 @@ asan: setup
 	cd build-asan && $(SANITIZER_ENV) $(TEST_ENV) ctest --output-on-failure -j$(JOBS) $(ASAN_CTEST_ARGS)
 
 fuzz: setup
-	bash scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_FILE_SECONDS)
+	bash scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_FILE_SECONDS) $(FUZZ_PROG_SECONDS)
 
 # run, tokens, ast, ir and err tests write their goldens; aot and eval then compare
 # against the fresh .out files (they never write).

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # fuzz.sh — bounded libFuzzer runs of the front end (tests/fuzz/fuzz_front.c) and of the
-# runtime's file readers (tests/fuzz/fuzz_files.c).
+# runtime's file readers (tests/fuzz/fuzz_files.c), then of generated train programs
+# (tests/fuzz/fuzz_prog.c).
 #
-#   scripts/fuzz.sh [SECONDS [FILE_SECONDS]]      (defaults 60 and 30)
+#   scripts/fuzz.sh [SECONDS [FILE_SECONDS [PROG_SECONDS]]]      (defaults 60, 30 and 20)
 #
 # Configures build-fuzz with clang-19 and -fsanitize=fuzzer-no-link,address,undefined,
 # builds only the nnc_fuzz and nnc_fuzz_files targets (clang's warnings are shown;
@@ -11,13 +12,17 @@
 #   nnc_fuzz, SECONDS: every .nn file under tests/ and examples/;
 #   nnc_fuzz_files, FILE_SECONDS: the data files of tests/train/data (NPY, IDX plain and
 #     gzip'd, CSV, text) and a small training checkpoint, each behind the byte that picks
-#     its reader.
+#     its reader;
+#   nnc_fuzz_prog, PROG_SECONDS: eight fixed pseudo-random byte strings, each the choices
+#     of one generated program; the nnc it runs is $NNC_PROGEN_NNC, by default build/nnc
+#     (built here if missing).
 # A crash leaves its input in build-fuzz/artifacts/; turn it into a regression test
 # (docs/testing.md).
 set -euo pipefail
 
 seconds=${1:-60}
 file_seconds=${2:-30}
+prog_seconds=${3:-20}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$root/build-fuzz
 jobs=$(nproc)
@@ -27,11 +32,17 @@ cmake -S "$root" -B "$build" \
     -DCMAKE_BUILD_TYPE=Debug \
     -DCMAKE_C_FLAGS="-O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
     -DNNC_FUZZ=ON -DNNC_WERROR="${NNC_FUZZ_WERROR:-OFF}"
-cmake --build "$build" --target nnc_fuzz nnc_fuzz_files -j"$jobs"
+cmake --build "$build" --target nnc_fuzz nnc_fuzz_files nnc_fuzz_prog -j"$jobs"
+export NNC_PROGEN_NNC=${NNC_PROGEN_NNC:-$root/build/nnc}
+export NNC_PROGEN_DATA=${NNC_PROGEN_DATA:-$root/tests/train/data}
+if [ ! -x "$NNC_PROGEN_NNC" ]; then
+    cmake -S "$root" -B "$root/build"
+    cmake --build "$root/build" --target nnc -j"$jobs"
+fi
 
 corpus=$(mktemp -d "${TMPDIR:-/tmp}/nnc-fuzz-corpus.XXXXXX")
 trap 'rm -rf "$corpus"' EXIT
-mkdir -p "$build/artifacts" "$corpus/front" "$corpus/files"
+mkdir -p "$build/artifacts" "$corpus/front" "$corpus/files" "$corpus/prog"
 # UBSan findings abort (so libFuzzer reports them as crashes); leaks are findings too.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
@@ -81,3 +92,11 @@ while [ $((${#header} % 8)) != 0 ]; do header="$header "; done
 } >"$corpus/checkpoint.st"
 seed 0 "$corpus/checkpoint.st" checkpoint
 fuzz nnc_fuzz_files "$file_seconds" "$corpus/files"
+
+# Generated programs: each run compiles and runs one program (a few a second), so the
+# seeds are long enough to make whole programs from the start.
+for i in 1 2 3 4 5 6 7 8; do
+    LC_ALL=C awk -v s="$i" 'BEGIN { srand(s); for (k = 0; k < 400; k++) printf "%c", int(rand() * 255) + 1 }' \
+        >"$corpus/prog/seed-$i"
+done
+fuzz nnc_fuzz_prog "$prog_seconds" "$corpus/prog" -timeout=180
