@@ -187,18 +187,35 @@ static void eval_matmul(Eval *e, IrNode *n, double *out)
         const double *a = e->values[n->in[0]->id] + s * M * K;
         const double *b = e->values[n->in[1]->id] + s * K * N;
         double *c = out + s * M * N;
-        for (int64_t i = 0; i < M; i++)
+        for (int64_t i = 0; i < M; i++) {
+            /* each element sums its products in k order from 0, whichever loop runs inside */
+            double *row = c + i * N;
+            if (!tb) { /* b's rows are contiguous: over j inside */
+                for (int64_t j = 0; j < N; j++)
+                    row[j] = 0;
+                for (int64_t k = 0; k < K; k++) {
+                    double aik = ta ? a[k * M + i] : a[i * K + k];
+                    const double *brow = b + k * N;
+                    for (int64_t j = 0; j < N; j++)
+                        row[j] += aik * brow[j];
+                }
+            } else {
+                for (int64_t j = 0; j < N; j++) {
+                    double acc = 0;
+                    for (int64_t k = 0; k < K; k++)
+                        acc += (ta ? a[k * M + i] : a[i * K + k]) * b[j * K + k];
+                    row[j] = acc;
+                }
+            }
             for (int64_t j = 0; j < N; j++) {
-                double acc = 0;
-                for (int64_t k = 0; k < K; k++)
-                    acc += (ta ? a[k * M + i] : a[i * K + k]) * (tb ? b[j * K + k] : b[k * N + j]);
-                c[i * N + j] = round_to(e, acc);
+                row[j] = round_to(e, row[j]);
                 if (acc_into) {
                     double beta = e->values[n->in[3]->id][0];
                     double old = e->values[n->in[2]->id][s * M * N + i * N + j];
-                    c[i * N + j] = round_to(e, round_to(e, beta * old) + c[i * N + j]);
+                    row[j] = round_to(e, round_to(e, beta * old) + row[j]);
                 }
             }
+        }
     }
 }
 
