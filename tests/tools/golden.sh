@@ -28,8 +28,10 @@
 #                                as above, $FMNIST a Fashion-MNIST directory made of the first
 #   # oracle-fashion-mnist: N M  N training and M test samples (tools/fmnist_subset.py), for
 #                                --data $FMNIST: short runs the evaluator's loops can afford
-#   # oracle-tolerance: rel=R abs=A  oracle: numdiff.py's tolerance (default rel=1e-5
-#                                abs=1e-6); the file says why its values need it
+#   # oracle-tolerance: rel=R abs=A [NAME=A]  oracle: numdiff.py's tolerance (default
+#                                rel=1e-5 abs=1e-6; NAME=A: --name-abs, for `NAME = value`
+#                                in log lines); the file says why its values need it
+#   # oracle-compare: stdout     oracle: the files are not compared (the file says why)
 # ORACLE_KEEP=DIR (oracle) copies both runs' outputs into DIR, to measure the differences.
 # An exit status of 128 or more (a signal: a crash or an abort) always fails.
 #
@@ -65,7 +67,7 @@ base=$(basename "$file")
 
 # Directives: only in the comment block that opens the file.
 args=() run_args=() expect_exit= skip=
-oracle_args=() oracle_fmnist= oracle_rel=1e-5 oracle_abs=1e-6
+oracle_args=() oracle_fmnist= oracle_rel=1e-5 oracle_abs=1e-6 oracle_named=() oracle_files=yes
 while IFS= read -r line || [ -n "$line" ]; do
     case $line in
     '# args:'*) read -r -a more <<<"${line#'# args:'}"; args+=("${more[@]}") ;;
@@ -74,12 +76,14 @@ while IFS= read -r line || [ -n "$line" ]; do
     '# skip:'*) skip=" ${line#'# skip:'} " ;;
     '# oracle-args:'*) read -r -a more <<<"${line#'# oracle-args:'}"; oracle_args+=("${more[@]}") ;;
     '# oracle-fashion-mnist:'*) oracle_fmnist=${line#'# oracle-fashion-mnist:'} ;;
+    '# oracle-compare: stdout'*) oracle_files=no ;;
     '# oracle-tolerance:'*)
         for kv in ${line#'# oracle-tolerance:'}; do
             case $kv in
             rel=*) oracle_rel=${kv#rel=} ;;
             abs=*) oracle_abs=${kv#abs=} ;;
-            *) die "$base: '# oracle-tolerance:' wants rel=R abs=A, got '$kv'" ;;
+            [a-z_]*=*) oracle_named+=(--name-abs "$kv") ;;
+            *) die "$base: '# oracle-tolerance:' wants rel=R abs=A NAME=A, got '$kv'" ;;
             esac
         done ;;
     '#'*) ;;
@@ -192,13 +196,13 @@ oracle)
         "$base" -- "${eval_args[@]}"
     check_status "nnc run --eval=f64" "$expect_exit"
     show "stderr of the evaluator (not compared)" "$tmp/stderr"
-    tol=(--rel "$oracle_rel" --abs "$oracle_abs")
+    tol=(--rel "$oracle_rel" --abs "$oracle_abs" ${oracle_named[@]+"${oracle_named[@]}"})
     keep=${ORACLE_KEEP:-} # a folder: both runs' outputs are copied there (to measure them)
     [ -n "$keep" ] && cp "$tmp/expected" "$keep/$base.run" && cp "$tmp/stdout" "$keep/$base.eval"
     "${PYTHON:-python3}" "$tools/numdiff.py" "${tol[@]}" "$tmp/expected" "$tmp/stdout" ||
         fail "the f64 evaluator's output differs from the compiled program's beyond the tolerance"
     for f in "$tmp/out"/*.safetensors; do
-        [ -e "$f" ] || continue
+        [ -e "$f" ] && [ $oracle_files = yes ] || continue
         name=$(basename "$f")
         [ -f "$tmp/out-eval/$name" ] || fail "the compiled program wrote $name, the evaluator did not"
         "${PYTHON:-python3}" "$tools/safetensors_text.py" "$f" >"$tmp/expected.st" &&
