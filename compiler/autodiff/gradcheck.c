@@ -17,9 +17,9 @@
  * the check fails. (In f64 a correct step gives about 1e-6 or less; a wrong rule, errors
  * near 1.) */
 #include "autodiff/ad.h"
-#include "ast/ast.h"
 #include "ir/eval.h"
 #include "prog/prog.h"
+#include "prog/prog_eval.h"
 #include "util/util.h"
 
 #include <math.h>
@@ -28,47 +28,6 @@
 
 enum { GRADCHECK_SAMPLES = 6 };
 static const double GRADCHECK_TOLERANCE = 1e-4;
-
-/* ---- host code, as far as the state before the training loop needs it -------------------- */
-
-static double host_value(const ProgExpr *e, const double *vars, const double *outs)
-{
-    switch (e->kind) {
-    case PX_CONST: return e->value;
-    case PX_VAR: return vars[e->index];
-    case PX_OUT: return outs[e->index];
-    case PX_DATA_COUNT: return 0; /* gradcheck reads no data: its batch is synthetic */
-    case PX_UNARY: {
-        double a = host_value(e->a, vars, outs);
-        return e->op == PX_OP_FLOOR ? floor(a) : e->op == AST_OP_NOT ? (a == 0) : -a;
-    }
-    case PX_SELECT:
-        return host_value(e->cond, vars, outs) != 0 ? host_value(e->a, vars, outs)
-                                                    : host_value(e->b, vars, outs);
-    case PX_BINARY: break;
-    }
-    double a = host_value(e->a, vars, outs), b = host_value(e->b, vars, outs);
-    switch (e->op) {
-    case AST_OP_ADD: return a + b;
-    case AST_OP_SUB: return a - b;
-    case AST_OP_MUL: return a * b;
-    case AST_OP_DIV: return a / b;
-    case AST_OP_POW: return pow(a, b);
-    case AST_OP_MOD: {
-        double r = fmod(a, b);
-        return r != 0 && ((r < 0) != (b < 0)) ? r + b : r;
-    }
-    case AST_OP_EQ: return a == b;
-    case AST_OP_NE: return a != b;
-    case AST_OP_LT: return a < b;
-    case AST_OP_LE: return a <= b;
-    case AST_OP_GT: return a > b;
-    case AST_OP_GE: return a >= b;
-    case AST_OP_AND: return a != 0 && b != 0;
-    case AST_OP_OR: return a != 0 || b != 0;
-    default: return 0;
-    }
-}
 
 /* ---- finding the step ------------------------------------------------------------------------ */
 
@@ -220,7 +179,7 @@ static bool run_prelude(Check *k, const ProgBlock *b, int step)
             return run_prelude(k, &s->body, step) || run_prelude(k, &s->orelse, step);
         }
         if (s->kind == PS_SET) {
-            k->vars[s->index] = host_value(s->expr, k->vars, k->outs);
+            k->vars[s->index] = prog_eval_expr(s->expr, k->vars, k->outs, NULL); /* no data read */
         } else if (s->kind == PS_REGION) {
             IrGraph *g = p->regions.items[s->index];
             ad_run(g);

@@ -68,7 +68,8 @@ static void slot_from_rt(const ProgSlot *slot, const void *buf, double *v)
 {
     int64_t n = ir_shape_numel(&slot->shape);
     for (int64_t i = 0; i < n; i++)
-        v[i] = slot->dtype == IR_I32 ? (double)((const int32_t *)buf)[i] : (double)((const float *)buf)[i];
+        v[i] = slot->dtype == IR_I32 ? (double)((const int32_t *)buf)[i]
+                                     : (double)((const float *)buf)[i];
 }
 
 static void *rt_buffer(const ProgSlot *slot)
@@ -142,17 +143,19 @@ static bool truth(double v)
     return v != 0; /* NaN is not 0 */
 }
 
-static double eval_expr(const Pe *pe, const ProgExpr *e)
+double prog_eval_expr(const ProgExpr *e, const double *vars, const double *outs,
+                      RtDataset *const *datas)
 {
     switch (e->kind) {
     case PX_CONST: return e->value;
-    case PX_VAR: return pe->vars[e->index];
-    case PX_OUT: return pe->outs[e->index];
-    case PX_DATA_COUNT: return (double)rt_dataset_count(pe->datasets[e->index]);
+    case PX_VAR: return vars[e->index];
+    case PX_OUT: return outs[e->index];
+    case PX_DATA_COUNT: return datas ? (double)rt_dataset_count(datas[e->index]) : 0;
     case PX_SELECT:
-        return truth(eval_expr(pe, e->cond)) ? eval_expr(pe, e->a) : eval_expr(pe, e->b);
+        return prog_eval_expr(truth(prog_eval_expr(e->cond, vars, outs, datas)) ? e->a : e->b,
+                              vars, outs, datas);
     case PX_UNARY: {
-        double a = eval_expr(pe, e->a);
+        double a = prog_eval_expr(e->a, vars, outs, datas);
         if (e->op == PX_OP_FLOOR)
             return floor(a);
         switch ((AstOp)e->op) {
@@ -162,7 +165,8 @@ static double eval_expr(const Pe *pe, const ProgExpr *e)
         }
     }
     case PX_BINARY: {
-        double a = eval_expr(pe, e->a), b = eval_expr(pe, e->b);
+        double a = prog_eval_expr(e->a, vars, outs, datas);
+        double b = prog_eval_expr(e->b, vars, outs, datas);
         switch ((AstOp)e->op) {
         case AST_OP_ADD: return a + b;
         case AST_OP_SUB: return a - b;
@@ -186,6 +190,11 @@ static double eval_expr(const Pe *pe, const ProgExpr *e)
     }
     }
     UNREACHABLE();
+}
+
+static double eval_expr(const Pe *pe, const ProgExpr *e)
+{
+    return prog_eval_expr(e, pe->vars, pe->outs, pe->datasets);
 }
 
 /* ---- regions ---------------------------------------------------------------------------- */
@@ -251,7 +260,9 @@ static bool counts_steps(const Pe *pe, const ProgStmt *s)
     if (cp->stmt < 0 || cp->why_no_steps)
         return false;
     const ProgStmt *training = pe->p->main.items[cp->stmt];
-    return training->kind == PS_FOR_BATCHES ? s == training : s == training->body.items[cp->batch_item];
+    if (training->kind == PS_FOR_BATCHES)
+        return s == training;
+    return s == training->body.items[cp->batch_item];
 }
 
 /* The epoch a checkpoint records: the training loop's variable, 0 for a loop over batches
@@ -274,7 +285,8 @@ static Flow run_for_batches(Pe *pe, const ProgStmt *s)
     int64_t size = s->batch;
     if (!drop_last && s->size)
         size = (int64_t)eval_expr(pe, s->size);
-    RtBatches *it = rt_batches_begin(pe->datasets[s->index], size, s->shuffle, drop_last, seed, epoch);
+    RtBatches *it =
+        rt_batches_begin(pe->datasets[s->index], size, s->shuffle, drop_last, seed, epoch);
     /* progress: "epoch E/N" over the enclosing loop on the epoch variable, else 1/1 */
     int64_t shown = 1, epochs = 1;
     for (int i = pe->nranges - 1; i >= 0 && s->epoch_var >= 0; i--)
@@ -417,7 +429,8 @@ static void run_map_data(Pe *pe, const ProgStmt *s)
     const ProgSlot *xi = &p->slots[s->x_slot], *yi = s->y_slot >= 0 ? &p->slots[s->y_slot] : NULL;
     const ProgSlot *xo = &p->slots[s->x_out], *yo = s->y_out >= 0 ? &p->slots[s->y_out] : NULL;
     RtDataset *dst = rt_dataset_new(count, rt_dtype(xo->dtype), xo->shape.rank, xo->shape.dims,
-                                    yo ? rt_dtype(yo->dtype) : RT_DTYPE_I32, yo ? yo->shape.rank : -1,
+                                    yo ? rt_dtype(yo->dtype) : RT_DTYPE_I32,
+                                    yo ? yo->shape.rank : -1,
                                     yo ? yo->shape.dims : NULL);
     void *xib = rt_buffer(xi), *yib = yi ? rt_buffer(yi) : NULL;
     void *xob = rt_buffer(xo), *yob = yo ? rt_buffer(yo) : NULL;
@@ -521,7 +534,8 @@ static void read_settings(Pe *pe)
         if (st->text)
             rt_flag_string(st->name, st->text, NULL);
         else if (st->is_int)
-            rt_flag_int(st->name, (int64_t)st->dflt, st->bounded ? RT_FLAG_POSITIVE : RT_FLAG_ANY, NULL);
+            rt_flag_int(st->name, (int64_t)st->dflt,
+                        st->bounded ? RT_FLAG_POSITIVE : RT_FLAG_ANY, NULL);
         else
             rt_flag_float(st->name, st->dflt, RT_FLAG_ANY, NULL);
     }

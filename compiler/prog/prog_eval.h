@@ -12,11 +12,19 @@
 #include "ir/eval.h"
 #include "prog/prog.h"
 
+#include "nnc_rt.h"
+
 /* Runs p, whose regions are autodiffed and simplified but not fused (fusion and codegen
  * are what the oracle checks), with the program's command line argv[1..argc) (argv[0] its
  * name), and returns the exit status (rt_exit; a runtime failure exits the process as in
  * compiled code). Region shapes are changed while a region runs on a partial batch and
  * restored after. */
 int prog_eval_run(Prog *p, EvalPrecision precision, int argc, char **argv);
+
+/* A host expression's value (prog.h): comparisons, `and`, `or` and `not` give 1 or 0, a
+ * condition is true when not 0 (NaN too), % is the floored remainder, PX_OP_FLOOR rounds
+ * toward -inf. datas[i] is ProgData i's dataset, or datas is NULL: len(data) reads 0. */
+double prog_eval_expr(const ProgExpr *e, const double *vars, const double *outs,
+                      RtDataset *const *datas);
 
 #endif
