@@ -311,6 +311,8 @@ static Flow run_for_batches(Pe *pe, const ProgStmt *s)
         if (s->rows_var >= 0)
             pe->vars[s->rows_var] = (double)got;
         flow = run_block(pe, &s->body, 0);
+        /* a step that ends in `break` is neither shown nor counted, as in program.c: the
+         * documents do not say (issue 17 §2.9 asks for the progress line to count it) */
         if (flow == FLOW_BREAK || flow == FLOW_STOP)
             break;
         flow = FLOW_NEXT;
@@ -512,6 +514,9 @@ static void run_training(Pe *pe, const ProgStmt *s)
     int resumed = rt_train_resume(pe->state, pe->nstate);
     if (resumed)
         state_in(pe);
+    /* --eval-only: "for a loop over batches alone, only what follows the loop runs"
+     * (docs/training.md §7). program.c: it trains the rest of the loop when the file was
+     * saved inside it (--save-every, --max-steps). */
     if (resumed == 1 || (resumed && rt_flag_get_bool("eval-only")))
         return;
     if (run_for_batches(pe, s) == FLOW_STOP)
