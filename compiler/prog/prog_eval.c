@@ -8,8 +8,7 @@
  * code makes: flags, data, batches, random streams (the regions' RANDOM nodes draw from
  * the same (seed, counter) words), log lines, progress, checkpoint files.
  *
- * Where this follows the documents and program.c does something else, the comment says
- * "program.c:". */
+ * Where the documents leave a choice open, the comment says what program.c chose. */
 #include "prog/prog_eval.h"
 
 #include "ast/ast.h"
@@ -514,9 +513,8 @@ static void run_training(Pe *pe, const ProgStmt *s)
     int resumed = rt_train_resume(pe->state, pe->nstate);
     if (resumed)
         state_in(pe);
-    /* --eval-only: "for a loop over batches alone, only what follows the loop runs"
-     * (docs/training.md §7). program.c: it trains the rest of the loop when the file was
-     * saved inside it (--save-every, --max-steps). */
+    /* a file saved after the loop, or --eval-only ("for a loop over batches alone, only
+     * what follows the loop runs", docs/training.md §7; rt_train_resume says 1 then too) */
     if (resumed == 1 || (resumed && rt_flag_get_bool("eval-only")))
         return;
     if (run_for_batches(pe, s) == FLOW_STOP)
