@@ -19,9 +19,9 @@
  * batch norm), since the differences' rounding noise is not below that. (In f64 a correct step gives about 1e-6 or less; a wrong rule, errors
  * near 1.) */
 #include "autodiff/ad.h"
-#include "ast/ast.h"
 #include "ir/eval.h"
 #include "prog/prog.h"
+#include "prog/prog_eval.h"
 #include "util/util.h"
 
 #include <math.h>
@@ -36,57 +36,6 @@ static const double GRADCHECK_TOLERANCE = 1e-4;
  * gradient is exactly 0), 10 times that at h / 10. 1e-7 stays 50 times above that, and a
  * gradient that small changes an f32 parameter by nothing a step of training shows. */
 static const double GRADCHECK_ZERO = 1e-7;
-
-/* ---- host code, as far as the state before the training loop needs it -------------------- */
-
-static double host_value(const ProgExpr *e, const double *vars, const double *outs)
-{
-    switch (e->kind) {
-    case PX_CONST: return e->value;
-    case PX_VAR: return vars[e->index];
-    case PX_OUT: return outs[e->index];
-    case PX_DATA_COUNT: return 0; /* gradcheck reads no data: its batch is synthetic */
-    case PX_UNARY: {
-        double a = host_value(e->a, vars, outs);
-        return e->op == PX_OP_FLOOR   ? floor(a)
-               : e->op == PX_OP_TRUNC ? trunc(a)
-               : e->op == AST_OP_NOT  ? (a == 0)
-                                      : -a;
-    }
-    case PX_SELECT:
-        return host_value(e->cond, vars, outs) != 0 ? host_value(e->a, vars, outs)
-                                                    : host_value(e->b, vars, outs);
-    case PX_BINARY: break;
-    }
-    double a = host_value(e->a, vars, outs), b = host_value(e->b, vars, outs);
-    switch (e->op) {
-    case AST_OP_ADD: return a + b;
-    case AST_OP_SUB: return a - b;
-    case AST_OP_MUL: return a * b;
-    case AST_OP_DIV: return a / b;
-    case AST_OP_POW: return pow(a, b);
-    case AST_OP_MOD: {
-        double r = fmod(a, b);
-        return r != 0 && ((r < 0) != (b < 0)) ? r + b : r;
-    }
-    case AST_OP_EQ: return a == b;
-    case AST_OP_NE: return a != b;
-    case AST_OP_LT: return a < b;
-    case AST_OP_LE: return a <= b;
-    case AST_OP_GT: return a > b;
-    case AST_OP_GE: return a >= b;
-    case AST_OP_AND: return a != 0 && b != 0;
-    case AST_OP_OR: return a != 0 || b != 0;
-    case PX_OP_IDIV:
-    case PX_OP_IMOD: { /* prog.h; a divisor of 0 gives 0 here: the run itself stops there */
-        if (b == 0)
-            return 0;
-        double q = floor(a / b), m = a - q * b;
-        return e->op == PX_OP_IDIV ? q : m;
-    }
-    default: return 0;
-    }
-}
 
 /* ---- finding the step ------------------------------------------------------------------------ */
 
@@ -242,7 +191,7 @@ static bool run_prelude(Check *k, const ProgBlock *b, int step)
             return run_prelude(k, &s->body, step) || run_prelude(k, &s->orelse, step);
         }
         if (s->kind == PS_SET) {
-            k->vars[s->index] = host_value(s->expr, k->vars, k->outs);
+            k->vars[s->index] = prog_eval_expr(s->expr, k->vars, k->outs, NULL); /* no data read */
         } else if (s->kind == PS_REGION) {
             IrGraph *g = p->regions.items[s->index];
             ad_run(g);

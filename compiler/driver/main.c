@@ -4,6 +4,7 @@
 #include "codegen/cg.h"
 #include "fmt/fmt.h"
 #include "ir/eval.h"
+#include "prog/prog_eval.h"
 #include "lex/lex.h"
 #include "parse/parse.h"
 #include "passes/passes.h"
@@ -315,6 +316,20 @@ static void note_full_batches(const Options *o, const Prog *p)
         }
 }
 
+/* Runs the program on the reference evaluator (prog/prog_eval.h) with the command line
+ * `nnc run` passes to compiled code. */
+static int run_evaluated(const Options *o, Prog *p)
+{
+    char **argv = util_malloc(sizeof(char *) * (size_t)(o->prog_argc + 2));
+    argv[0] = (char *)o->input;
+    for (int i = 0; i < o->prog_argc; i++)
+        argv[i + 1] = o->prog_argv[i];
+    argv[o->prog_argc + 1] = NULL;
+    int status = prog_eval_run(p, o->eval_precision, o->prog_argc + 1, argv);
+    util_free(argv);
+    return status;
+}
+
 /* A training program (prog/prog.h): every region through the middle end, then code. */
 static int compile_program(const Options *o, Prog *p)
 {
@@ -327,7 +342,8 @@ static int compile_program(const Options *o, Prog *p)
             return EXIT_ERRORS;
         }
         run_pass(o, g, 2, pass_simplify);
-        run_pass(o, g, 3, pass_fuse);
+        if (!o->eval) /* the evaluator runs before fusion, as for graphs */
+            run_pass(o, g, 3, pass_fuse);
     }
     char why[160];
     if (!cg_rows_supported(p, why, sizeof why))
@@ -335,8 +351,7 @@ static int compile_program(const Options *o, Prog *p)
     note_full_batches(o, p);
     int status = EXIT_OK;
     if (o->eval) {
-        fputs("nnc: the reference evaluator does not run train blocks yet\n", stderr);
-        status = EXIT_ERRORS;
+        status = run_evaluated(o, p);
     } else if (o->mem) {
         pass_memplan_print_prog(stdout, p);
     } else if (o->emit == EMIT_IR) {

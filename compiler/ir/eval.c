@@ -187,18 +187,35 @@ static void eval_matmul(Eval *e, IrNode *n, double *out)
         const double *a = e->values[n->in[0]->id] + s * M * K;
         const double *b = e->values[n->in[1]->id] + s * K * N;
         double *c = out + s * M * N;
-        for (int64_t i = 0; i < M; i++)
+        for (int64_t i = 0; i < M; i++) {
+            /* each element sums its products in k order from 0, whichever loop runs inside */
+            double *row = c + i * N;
+            if (!tb) { /* b's rows are contiguous: over j inside */
+                for (int64_t j = 0; j < N; j++)
+                    row[j] = 0;
+                for (int64_t k = 0; k < K; k++) {
+                    double aik = ta ? a[k * M + i] : a[i * K + k];
+                    const double *brow = b + k * N;
+                    for (int64_t j = 0; j < N; j++)
+                        row[j] += aik * brow[j];
+                }
+            } else {
+                for (int64_t j = 0; j < N; j++) {
+                    double acc = 0;
+                    for (int64_t k = 0; k < K; k++)
+                        acc += (ta ? a[k * M + i] : a[i * K + k]) * b[j * K + k];
+                    row[j] = acc;
+                }
+            }
             for (int64_t j = 0; j < N; j++) {
-                double acc = 0;
-                for (int64_t k = 0; k < K; k++)
-                    acc += (ta ? a[k * M + i] : a[i * K + k]) * (tb ? b[j * K + k] : b[k * N + j]);
-                c[i * N + j] = round_to(e, acc);
+                row[j] = round_to(e, row[j]);
                 if (acc_into) {
                     double beta = e->values[n->in[3]->id][0];
                     double old = e->values[n->in[2]->id][s * M * N + i * N + j];
-                    c[i * N + j] = round_to(e, round_to(e, beta * old) + c[i * N + j]);
+                    row[j] = round_to(e, round_to(e, beta * old) + row[j]);
                 }
             }
+        }
     }
 }
 
@@ -276,9 +293,23 @@ static void add_scaled_row(double *restrict out, const double *restrict row, int
             out[i] += row[i * stride] * weight;
 }
 
-/* CONV2D as eval_conv's loop below computes it, with the same terms added to each output
- * in the same order (cg, kh, kw), so to the same bits: only the bounds checks move out of
- * the output rows. It is the evaluator's hot loop in `nnc gradcheck`, which evaluates a
+/* The output columns ow in [*first, *end) of kernel column kw whose input column
+ * iw = ow * stride + *shift lies in [0, W); false when there are none. */
+static bool conv_columns(const IrConvAttr *c, int64_t kw, int64_t W, int64_t OW, int64_t *shift,
+                         int64_t *first, int64_t *end)
+{
+    int64_t s = c->stride;
+    *shift = kw * c->dilation - c->padding;
+    *first = *shift < 0 ? (-*shift + s - 1) / s : 0;
+    *end = W - 1 - *shift < 0 ? 0 : (W - 1 - *shift) / s + 1;
+    if (*end > OW)
+        *end = OW;
+    return *first < *end;
+}
+
+/* CONV2D: every term of the bilinear form (eval_conv), one output row of a kernel tap at a
+ * time, each output's terms added in the order (cg, kh, kw), with the bounds checks out of
+ * the rows. It is the evaluator's hot loop in `nnc gradcheck`, which evaluates a
  * network's forward pass twice per element checked. */
 static void conv_forward(const double *x, const double *w, const IrConvAttr *c,
                          const IrShape *xs, const IrShape *ws, const IrShape *ys, double *y)
@@ -294,13 +325,8 @@ static void conv_forward(const double *x, const double *w, const IrConvAttr *c,
                 for (int64_t kh = 0; kh < KH; kh++)
                     for (int64_t kw = 0; kw < KW; kw++) {
                         double weight = w[((o * CG + cg) * KH + kh) * KW + kw];
-                        /* iw = ow * s + shift must lie in [0, W) */
-                        int64_t shift = kw * c->dilation - c->padding;
-                        int64_t first = shift < 0 ? (-shift + s - 1) / s : 0;
-                        int64_t end = W - 1 - shift < 0 ? 0 : (W - 1 - shift) / s + 1;
-                        if (end > OW)
-                            end = OW;
-                        if (first >= end)
+                        int64_t shift, first, end;
+                        if (!conv_columns(c, kw, W, OW, &shift, &first, &end))
                             continue;
                         for (int64_t oh = 0; oh < OH; oh++) {
                             int64_t ih = oh * s - c->padding + kh * c->dilation;
@@ -313,6 +339,44 @@ static void conv_forward(const double *x, const double *w, const IrConvAttr *c,
                     }
             }
         }
+}
+
+/* CONV2D_BACKWARD_DATA (a = dy, b = w, out = dx) and CONV2D_BACKWARD_WEIGHTS (a = x,
+ * b = dy, out = dw): every term of the bilinear form (eval_conv), one output row of a
+ * kernel tap at a time, as conv_forward: the program oracle trains CNNs on it. */
+static void conv_backward(IrOp op, const double *a, const double *b, const IrConvAttr *c,
+                          const IrShape *xs, const IrShape *ws, const IrShape *ys, double *out)
+{
+    int64_t N = xs->dims[0], C = xs->dims[1], H = xs->dims[2], W = xs->dims[3];
+    int64_t O = ws->dims[0], CG = ws->dims[1], KH = ws->dims[2], KW = ws->dims[3];
+    int64_t OH = ys->dims[2], OW = ys->dims[3], OG = O / c->groups, s = c->stride;
+    for (int64_t in = 0; in < N; in++)
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t cg = 0; cg < CG; cg++) {
+                int64_t ci = o / OG * CG + cg;
+                for (int64_t kh = 0; kh < KH; kh++)
+                    for (int64_t kw = 0; kw < KW; kw++) {
+                        int64_t wi = ((o * CG + cg) * KH + kh) * KW + kw, shift, first, end;
+                        if (!conv_columns(c, kw, W, OW, &shift, &first, &end))
+                            continue;
+                        for (int64_t oh = 0; oh < OH; oh++) {
+                            int64_t ih = oh * s - c->padding + kh * c->dilation;
+                            if (ih < 0 || ih >= H)
+                                continue;
+                            int64_t x_row = ((in * C + ci) * H + ih) * W + shift;
+                            int64_t y_row = ((in * O + o) * OH + oh) * OW;
+                            if (op == IR_OP_CONV2D_BACKWARD_DATA) {
+                                for (int64_t ow = first; ow < end; ow++)
+                                    out[x_row + ow * s] += a[y_row + ow] * b[wi];
+                            } else {
+                                double acc = 0;
+                                for (int64_t ow = first; ow < end; ow++)
+                                    acc += a[x_row + ow * s] * b[y_row + ow];
+                                out[wi] += acc;
+                            }
+                        }
+                    }
+            }
 }
 
 /* The three convolution ops are one bilinear form read three ways: for every term
@@ -328,37 +392,11 @@ static void eval_conv(Eval *e, IrNode *n, double *out)
     case IR_OP_CONV2D_BACKWARD_WEIGHTS: xs = &n->in[0]->shape, ws = &n->shape, ys = &n->in[1]->shape; break;
     default: UNREACHABLE();
     }
-    const IrConvAttr *c = &n->attr.conv;
-    int64_t N = xs->dims[0], C = xs->dims[1], H = xs->dims[2], W = xs->dims[3];
-    int64_t O = ws->dims[0], CG = ws->dims[1], KH = ws->dims[2], KW = ws->dims[3];
-    int64_t OH = ys->dims[2], OW = ys->dims[3], OG = O / c->groups;
     memset(out, 0, sizeof(double) * (size_t)ir_shape_numel(&n->shape));
-    if (n->op == IR_OP_CONV2D) {
-        conv_forward(a, b, c, xs, ws, ys, out);
-        round_all(e, n, out);
-        return;
-    }
-    for (int64_t in = 0; in < N; in++)
-        for (int64_t o = 0; o < O; o++)
-            for (int64_t oh = 0; oh < OH; oh++)
-                for (int64_t ow = 0; ow < OW; ow++)
-                    for (int64_t cg = 0; cg < CG; cg++)
-                        for (int64_t kh = 0; kh < KH; kh++)
-                            for (int64_t kw = 0; kw < KW; kw++) {
-                                int64_t ih = oh * c->stride - c->padding + kh * c->dilation;
-                                int64_t iw = ow * c->stride - c->padding + kw * c->dilation;
-                                if (ih < 0 || ih >= H || iw < 0 || iw >= W)
-                                    continue;
-                                int64_t ci = o / OG * CG + cg;
-                                int64_t xi = ((in * C + ci) * H + ih) * W + iw;
-                                int64_t wi = ((o * CG + cg) * KH + kh) * KW + kw;
-                                int64_t yi = ((in * O + o) * OH + oh) * OW + ow;
-                                switch (n->op) {
-                                case IR_OP_CONV2D: out[yi] += a[xi] * b[wi]; break;
-                                case IR_OP_CONV2D_BACKWARD_DATA: out[xi] += a[yi] * b[wi]; break;
-                                default: out[wi] += a[xi] * b[yi]; break;
-                                }
-                            }
+    if (n->op == IR_OP_CONV2D)
+        conv_forward(a, b, &n->attr.conv, xs, ws, ys, out);
+    else
+        conv_backward(n->op, a, b, &n->attr.conv, xs, ws, ys, out);
     round_all(e, n, out);
 }
 

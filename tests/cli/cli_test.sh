@@ -799,6 +799,28 @@ case_progress_break() {
     want_status 0
     want_out "^epoch = 1, steps = 5$"
     want_err "^epoch 1/2: 5 steps in "
+    return 0
+}
+
+case_eval_resume() {
+    # The program evaluator (nnc run --eval) writes and reads training checkpoints as
+    # compiled code does. In f32, where it rounds every result as compiled code does, a
+    # run stopped inside an epoch (step 13, epoch 2 of 20 at 8 steps each) and resumed
+    # logs what a straight run logs, and writes a byte-identical last checkpoint.
+    cp "$SRC/tests/train/csv_split.nn" . && mkdir -p data && cp "$SRC/tests/train/data/points.csv" data/
+    nnc run --eval=f32 csv_split.nn -- --save straight.st
+    want_status 0
+    local straight=$out
+    [ "$(grep -c '^epoch = ' <<<"$straight")" = 4 ] || problem "a straight run logged '$straight'"
+    nnc run --eval=f32 csv_split.nn -- --max-steps 13 --save part.st
+    want_status 0
+    want_err "^training stopped after step 13 \(--max-steps\); saved to part\.st$"
+    [ "$(checkpoint_meta part.st step)/$(checkpoint_meta part.st epoch)/$(checkpoint_meta part.st data_position)" = 13/2/5 ] ||
+        problem "step/epoch/data_position of part.st are not 13/2/5"
+    nnc run --eval=f32 csv_split.nn -- --resume part.st --save part.st
+    want_status 0
+    [ "$out" = "$straight" ] || problem "resumed at step 13, it logged '$out'"
+    cmp -s straight.st part.st || problem "resumed at step 13, the last checkpoint differs"
 }
 
 case_step_flags() {

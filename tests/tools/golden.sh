@@ -12,6 +12,9 @@
 #   eval    nnc run --eval=f64 FILE                stdout, compared with numdiff.py (NAME.out)
 #   err     nnc check FILE, expecting exit 1       stderr (NAME.err)
 #   repl    nnc repl < FILE (FILE.repl: entries)   stdout and stderr, interleaved (NAME.out)
+#   oracle  nnc run FILE -- ARGS, and              nothing: the two runs' stdout are compared
+#           nnc run --eval=f64 FILE -- ARGS        with numdiff.py, and so are the .safetensors
+#                                                  files each wrote under $OUT (GOLDEN unused)
 #   (*) if nnc also wrote to stderr, a line "# stderr:" and the stderr follow.
 #
 # nnc runs with --color=never in the directory of FILE, given its bare name, so goldens hold
@@ -21,6 +24,15 @@
 #                      executable), split on blanks; $OUT stands for a temporary folder
 #   # exit: N          the expected exit status (default: 1 for err, 0 for the others)
 #   # skip: MODE...    do not run FILE in these modes (the test reports "skipped")
+#   # oracle-args: ARGS          oracle: the program's arguments (default: run-args); $OUT
+#                                as above, $FMNIST a Fashion-MNIST directory made of the first
+#   # oracle-fashion-mnist: N M  N training and M test samples (tools/fmnist_subset.py), for
+#                                --data $FMNIST: short runs the evaluator's loops can afford
+#   # oracle-tolerance: rel=R abs=A [NAME=A]  oracle: numdiff.py's tolerance (default
+#                                rel=1e-5 abs=1e-6; NAME=A: --name-abs, for `NAME = value`
+#                                in log lines); the file says why its values need it
+#   # oracle-compare: stdout     oracle: the files are not compared (the file says why)
+# ORACLE_KEEP=DIR (oracle) copies both runs' outputs into DIR, to measure the differences.
 # An exit status of 128 or more (a signal: a crash or an abort) always fails.
 #
 # UPDATE=1 writes the golden instead of comparing, but only when the exit status is the
@@ -32,12 +44,12 @@ set -uo pipefail
 
 die() { echo "golden.sh: $*" >&2; exit 2; }
 
-[ $# -eq 4 ] || die "usage: golden.sh tokens|ast|ir|run|aot|eval|err|repl NNC FILE GOLDEN"
+[ $# -eq 4 ] || die "usage: golden.sh tokens|ast|ir|run|aot|eval|err|repl|oracle NNC FILE GOLDEN"
 mode=$1 nnc=$2 file=$3 golden=$4
 tools=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 case $mode in
-tokens|ast|ir|run|aot|eval|err|repl) ;;
+tokens|ast|ir|run|aot|eval|err|repl|oracle) ;;
 *) die "unknown mode '$mode'" ;;
 esac
 [ -f "$file" ] || die "no such test file: $file"
@@ -46,6 +58,7 @@ esac
 abspath() { (cd "$(dirname "$1")" && printf '%s/%s\n' "$(pwd)" "$(basename "$1")"); }
 nnc=$(abspath "$nnc")
 file=$(abspath "$file")
+[ "$mode" = oracle ] && golden=$file # no golden: the two runs are compared
 golden_dir=$(dirname "$golden")
 [ -d "$golden_dir" ] || die "no directory for the golden: $golden_dir"
 golden=$(abspath "$golden")
@@ -54,12 +67,25 @@ base=$(basename "$file")
 
 # Directives: only in the comment block that opens the file.
 args=() run_args=() expect_exit= skip=
+oracle_args=() oracle_fmnist= oracle_rel=1e-5 oracle_abs=1e-6 oracle_named=() oracle_files=yes
 while IFS= read -r line || [ -n "$line" ]; do
     case $line in
     '# args:'*) read -r -a more <<<"${line#'# args:'}"; args+=("${more[@]}") ;;
     '# run-args:'*) read -r -a more <<<"${line#'# run-args:'}"; run_args+=("${more[@]}") ;;
     '# exit:'*) expect_exit=$(echo "${line#'# exit:'}" | tr -d '[:space:]') ;;
     '# skip:'*) skip=" ${line#'# skip:'} " ;;
+    '# oracle-args:'*) read -r -a more <<<"${line#'# oracle-args:'}"; oracle_args+=("${more[@]}") ;;
+    '# oracle-fashion-mnist:'*) oracle_fmnist=${line#'# oracle-fashion-mnist:'} ;;
+    '# oracle-compare: stdout'*) oracle_files=no ;;
+    '# oracle-tolerance:'*)
+        for kv in ${line#'# oracle-tolerance:'}; do
+            case $kv in
+            rel=*) oracle_rel=${kv#rel=} ;;
+            abs=*) oracle_abs=${kv#abs=} ;;
+            [a-z_]*=*) oracle_named+=(--name-abs "$kv") ;;
+            *) die "$base: '# oracle-tolerance:' wants rel=R abs=A NAME=A, got '$kv'" ;;
+            esac
+        done ;;
     '#'*) ;;
     *) break ;;
     esac
@@ -72,6 +98,9 @@ case $skip in
 *" $mode "*) echo "golden.sh: $base: '# skip: $mode' — skipped"; exit 77 ;;
 esac
 
+if [ "$mode" = oracle ] && [ ${#oracle_args[@]} -eq 0 ]; then
+    oracle_args=(${run_args[@]+"${run_args[@]}"})
+fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-golden.XXXXXX") || die "mktemp failed"
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/out"
@@ -79,6 +108,14 @@ for i in "${!run_args[@]}"; do
     run_args[i]=${run_args[i]//\$OUT/$tmp/out}
 done
 [ ${#run_args[@]} -gt 0 ] && [ "$mode" != eval ] && run_args=(-- "${run_args[@]}")
+if [ "$mode" = oracle ] && [ -n "$oracle_fmnist" ]; then
+    read -r ntrain ntest <<<"$oracle_fmnist"
+    "${PYTHON:-python3}" "$tools/fmnist_subset.py" /usr/share/datasets/fashion-mnist \
+        "$tmp/fmnist" "$ntrain" "$ntest" || die "$base: cannot make the Fashion-MNIST subset"
+    for i in "${!oracle_args[@]}"; do
+        oracle_args[i]=${oracle_args[i]//\$FMNIST/$tmp/fmnist}
+    done
+fi
 
 # run_in_dir OUT ERR CMD...: runs CMD in the test file's directory; sets $status.
 run_in_dir() {
@@ -142,6 +179,41 @@ aot)
     check_status "the compiled program" "$expect_exit"
     show "stderr of the compiled program (not compared)" "$tmp/stderr"
     cp "$tmp/stdout" "$tmp/actual"
+    ;;
+oracle)
+    # the same arguments for both runs, each with its own $OUT
+    mkdir "$tmp/out-eval"
+    eval_args=()
+    for i in "${!oracle_args[@]}"; do
+        eval_args[i]=${oracle_args[i]//\$OUT/$tmp/out-eval}
+        oracle_args[i]=${oracle_args[i]//\$OUT/$tmp/out}
+    done
+    run_in_dir "$tmp/stdout" "$tmp/stderr" "$nnc" run --color=never "${args[@]}" "$base" \
+        -- "${oracle_args[@]}"
+    check_status "nnc run" "$expect_exit"
+    mv "$tmp/stdout" "$tmp/expected"
+    run_in_dir "$tmp/stdout" "$tmp/stderr" "$nnc" run --color=never --eval=f64 "${args[@]}" \
+        "$base" -- "${eval_args[@]}"
+    check_status "nnc run --eval=f64" "$expect_exit"
+    show "stderr of the evaluator (not compared)" "$tmp/stderr"
+    tol=(--rel "$oracle_rel" --abs "$oracle_abs" ${oracle_named[@]+"${oracle_named[@]}"})
+    keep=${ORACLE_KEEP:-} # a folder: both runs' outputs are copied there (to measure them)
+    [ -n "$keep" ] && cp "$tmp/expected" "$keep/$base.run" && cp "$tmp/stdout" "$keep/$base.eval"
+    "${PYTHON:-python3}" "$tools/numdiff.py" "${tol[@]}" "$tmp/expected" "$tmp/stdout" ||
+        fail "the f64 evaluator's output differs from the compiled program's beyond the tolerance"
+    for f in "$tmp/out"/*.safetensors; do
+        [ -e "$f" ] && [ $oracle_files = yes ] || continue
+        name=$(basename "$f")
+        [ -f "$tmp/out-eval/$name" ] || fail "the compiled program wrote $name, the evaluator did not"
+        "${PYTHON:-python3}" "$tools/safetensors_text.py" "$f" >"$tmp/expected.st" &&
+            "${PYTHON:-python3}" "$tools/safetensors_text.py" "$tmp/out-eval/$name" >"$tmp/actual.st" ||
+            fail "cannot read $name"
+        [ -n "$keep" ] && cp "$tmp/expected.st" "$keep/$base.$name.run" &&
+            cp "$tmp/actual.st" "$keep/$base.$name.eval"
+        "${PYTHON:-python3}" "$tools/numdiff.py" "${tol[@]}" "$tmp/expected.st" "$tmp/actual.st" ||
+            fail "$name: the evaluator's tensors differ from the compiled program's beyond the tolerance"
+    done
+    exit 0
     ;;
 repl)
     # one stream, so an error shows up after the results before it
