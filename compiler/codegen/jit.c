@@ -14,7 +14,7 @@
  * printing why. */
 static LLVMOrcLLJITRef make_jit(void)
 {
-    LLVMTargetMachineRef tm = cg_host_target_machine(LLVMRelocDefault, LLVMCodeModelJITDefault);
+    LLVMTargetMachineRef tm = cg_target_machine(LLVMRelocDefault, LLVMCodeModelJITDefault);
     if (!tm)
         return NULL;
     LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
