@@ -7,8 +7,10 @@
 #   tokens  nnc --emit=tokens FILE                 stdout (*)
 #   ast     nnc --emit=ast FILE                    stdout (*)
 #   ir      nnc --emit=ir FILE                     stdout (*)
-#   run     nnc run FILE                           stdout (NAME.out)
-#   aot     nnc FILE -o TMP, then TMP              stdout of TMP (the same NAME.out as run)
+#   run     nnc run FILE                           stdout (NAME.out), numbers within a
+#                                                  tolerance (numdiff.py)
+#   aot     nnc FILE -o TMP, then TMP              stdout of TMP (the same NAME.out as run,
+#                                                  the same way), and exactly what run printed
 #   eval    nnc run --eval=f64 FILE                stdout, compared with numdiff.py (NAME.out)
 #   err     nnc check FILE, expecting exit 1       stderr (NAME.err)
 #   repl    nnc repl < FILE (FILE.repl: entries)   stdout and stderr, interleaved (NAME.out)
@@ -21,11 +23,20 @@
 #                      executable), split on blanks; $OUT stands for a temporary folder
 #   # exit: N          the expected exit status (default: 1 for err, 0 for the others)
 #   # skip: MODE...    do not run FILE in these modes (the test reports "skipped")
+#   # tolerance: rel=R abs=A   run and aot: numbers match the golden when within R
+#                      relative or A absolute (default rel=1e-3 abs=1e-5, numdiff.py's);
+#                      the comment block says why a file needs more (docs/testing.md)
 # An exit status of 128 or more (a signal: a crash or an abort) always fails.
+#
+# The goldens hold what one CPU printed; another CPU (AVX2 code instead of AVX-512) may
+# print other last digits, hence the tolerance. What is exact on one machine is checked
+# exactly: with NNC_JIT_OUTPUT=PATH (tests/CMakeLists.txt sets it for each run/aot pair),
+# run leaves its stdout at PATH and aot requires the executable's to be the same bytes.
 #
 # UPDATE=1 writes the golden instead of comparing, but only when the exit status is the
 # expected one, so a crash is never blessed. aot and eval never write: run owns NAME.out,
-# and they compare against it as usual.
+# and they compare against it as usual. Nor does anything under NNC_ISA=avx2: a golden is
+# what the host's own code prints.
 #
 # Exit status: 0 pass, 1 fail, 2 usage, 77 skipped (ctest's SKIP_RETURN_CODE).
 set -uo pipefail
@@ -53,13 +64,19 @@ dir=$(dirname "$file")
 base=$(basename "$file")
 
 # Directives: only in the comment block that opens the file.
-args=() run_args=() expect_exit= skip=
+args=() run_args=() expect_exit= skip= tolerance=()
 while IFS= read -r line || [ -n "$line" ]; do
     case $line in
     '# args:'*) read -r -a more <<<"${line#'# args:'}"; args+=("${more[@]}") ;;
     '# run-args:'*) read -r -a more <<<"${line#'# run-args:'}"; run_args+=("${more[@]}") ;;
     '# exit:'*) expect_exit=$(echo "${line#'# exit:'}" | tr -d '[:space:]') ;;
     '# skip:'*) skip=" ${line#'# skip:'} " ;;
+    '# tolerance:'*)
+        spec=$(echo "${line#'# tolerance:'}" | xargs)
+        number='[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?'
+        [[ $spec =~ ^rel=($number)\ abs=($number)$ ]] ||
+            die "$(basename "$file"): '# tolerance:' wants 'rel=R abs=A', got '$spec'"
+        tolerance=(--rel "${BASH_REMATCH[1]}" --abs "${BASH_REMATCH[4]}") ;;
     '#'*) ;;
     *) break ;;
     esac
@@ -71,6 +88,9 @@ fi
 case $skip in
 *" $mode "*) echo "golden.sh: $base: '# skip: $mode' — skipped"; exit 77 ;;
 esac
+
+# a failed run leaves nothing behind for aot to compare with
+[ "$mode" = run ] && [ -n "${NNC_JIT_OUTPUT:-}" ] && rm -f "$NNC_JIT_OUTPUT"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-golden.XXXXXX") || die "mktemp failed"
 trap 'rm -rf "$tmp"' EXIT
@@ -133,6 +153,9 @@ run|eval)
     check_status "nnc run${extra:+ ${extra[*]}}" "$expect_exit"
     show "stderr (not compared)" "$tmp/stderr"
     cp "$tmp/stdout" "$tmp/actual"
+    if [ "$mode" = run ] && [ -n "${NNC_JIT_OUTPUT:-}" ]; then
+        cp "$tmp/stdout" "$NNC_JIT_OUTPUT" || die "cannot write NNC_JIT_OUTPUT=$NNC_JIT_OUTPUT"
+    fi
     ;;
 aot)
     run_in_dir "$tmp/stdout" "$tmp/stderr" "$nnc" --color=never "${args[@]}" "$base" -o "$tmp/program"
@@ -142,6 +165,13 @@ aot)
     check_status "the compiled program" "$expect_exit"
     show "stderr of the compiled program (not compared)" "$tmp/stderr"
     cp "$tmp/stdout" "$tmp/actual"
+    if [ -n "${NNC_JIT_OUTPUT:-}" ]; then
+        [ -f "$NNC_JIT_OUTPUT" ] ||
+            fail "no output of 'nnc run' at NNC_JIT_OUTPUT=$NNC_JIT_OUTPUT (its run test did not pass)"
+        diff -u --label "$base (run, JIT)" --label "$base (aot, executable)" \
+                "$NNC_JIT_OUTPUT" "$tmp/actual" ||
+            fail "the executable's output differs from the JIT's (they must be the same bits)"
+    fi
     ;;
 repl)
     # one stream, so an error shows up after the results before it
@@ -159,6 +189,10 @@ err)
     ;;
 esac
 
+if [ "${UPDATE:-0}" = 1 ] && [ "${NNC_ISA:-}" = avx2 ]; then
+    echo "golden.sh: $base: UPDATE=1 under NNC_ISA=avx2 writes nothing (goldens are the host's)"
+    exit 0
+fi
 if [ "${UPDATE:-0}" = 1 ] && [ "$mode" != aot ] && [ "$mode" != eval ]; then
     if [ -f "$golden" ] && cmp -s "$tmp/actual" "$golden"; then
         echo "golden.sh: $base: $(basename "$golden") unchanged"
@@ -179,6 +213,20 @@ if [ "$mode" = eval ]; then
     "${PYTHON:-python3}" "$tools/numdiff.py" "$golden" "$tmp/actual" ||
         fail "the f64 evaluator's output differs from $(basename "$golden") beyond the tolerance"
     exit 0
+fi
+
+# run and aot: the same text, and numbers within the tolerance; a failure shows both.
+if [ "$mode" = run ] || [ "$mode" = aot ]; then
+    cmp -s "$golden" "$tmp/actual" && exit 0
+    if "${PYTHON:-python3}" "$tools/numdiff.py" "${tolerance[@]}" "$golden" "$tmp/actual" \
+            >"$tmp/numdiff"; then
+        cat "$tmp/numdiff"
+        exit 0
+    fi
+    diff -u --label "$(basename "$golden") (golden)" --label "$base ($mode, actual)" \
+        "$golden" "$tmp/actual"
+    cat "$tmp/numdiff"
+    fail "output differs from the golden $golden beyond the tolerance (UPDATE=1 rewrites it)"
 fi
 
 if ! diff -u --label "$(basename "$golden") (golden)" --label "$base ($mode, actual)" \
