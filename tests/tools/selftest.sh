@@ -184,6 +184,14 @@ printf '# tolerance: rel=big\nout 1\n' >"$t/badtol.nn"
 expect 2 "'# tolerance:' without rel=R abs=A is a usage error" g run "$tmp/nnc" "$t/badtol.nn" "$t/a.out"
 expect_log "wants 'rel=R abs=A'" "the bad directive is named"
 
+printf 'loss = 0.450335, acc = 0.8569\n' >"$t/keep3.out"
+printf 'out loss = 0.450100, acc = 0.8569\n' >"$t/keep3.nn"
+UPDATE=1 expect 0 "UPDATE=1 keeps a golden the output matches within the tolerance" g run "$tmp/nnc" "$t/keep3.nn" "$t/keep3.out"
+expect 0 "...unchanged" grep -qx "loss = 0.450335, acc = 0.8569" "$t/keep3.out"
+printf 'out loss = 0.460000, acc = 0.8569\n' >"$t/keep3.nn"
+UPDATE=1 expect 0 "UPDATE=1 rewrites a golden beyond the tolerance" g run "$tmp/nnc" "$t/keep3.nn" "$t/keep3.out"
+expect 0 "...with the new output" grep -qx "loss = 0.460000, acc = 0.8569" "$t/keep3.out"
+
 # NNC_JIT_OUTPUT: run leaves its output, aot must print exactly the same.
 printf 'out loss = 0.450100\n' >"$t/pair.nn"
 printf 'loss = 0.450335\n' >"$t/pair.out"
