@@ -10,8 +10,8 @@
 #include "nnc_rt.h"
 #include "util/util.h"
 
-/* Creates an LLJIT for the host with the process's symbols visible; NULL after
- * printing why. */
+/* Creates an LLJIT for the chosen CPU (target.c) with the process's symbols visible;
+ * NULL after printing why. */
 static LLVMOrcLLJITRef make_jit(void)
 {
     LLVMTargetMachineRef tm = cg_target_machine(LLVMRelocDefault, LLVMCodeModelJITDefault);
