@@ -71,9 +71,9 @@ static void usage(FILE *out)
           "  --dump-after=PASS        print the IR after PASS (lower, autodiff, simplify,\n"
           "                           fuse, or all); may be repeated\n"
           "  --eval[=f32|f64]         with run: use the reference evaluator (default f32)\n"
-          "  --cpu=NAME               the CPU to generate code for (-o, run, --emit=llvm|asm):\n"
-          "                           native (default), x86-64-v3 (AVX2), x86-64-v4\n"
-          "                           (AVX-512) or an LLVM CPU name (znver2, ...)\n"
+          "  --cpu=NAME               the CPU to generate code for (-o, run, --emit=llvm\n"
+          "                           or asm): native (default), x86-64-v3 (AVX2),\n"
+          "                           x86-64-v4 (AVX-512) or an LLVM CPU name (znver2)\n"
           "  --color=auto|always|never  colour diagnostics (NO_COLOR is honoured)\n"
           "  -h, --help               show this help\n"
           "  --version                show the version\n",
