@@ -47,6 +47,10 @@ void rt_matmul_batch_f32(int64_t batch, int64_t M, int64_t N, int64_t K, int32_t
  * program's nnc_program(), then rt_exit. The JIT calls the same three. */
 void rt_init(int argc, char **argv);
 int rt_exit(void);
+/* nnc_program's first call: whether the CPU its code was compiled for (nnc --cpu) has
+ * AVX-512. When not (avx512 = 0), the runtime's own kernels and oneDNN stay at AVX2 too,
+ * so a program built for x86-64-v3 on an AVX-512 machine runs as on an AVX2 one. */
+void rt_target_cpu(int32_t avx512);
 /* Report a runtime failure ("nnc: <msg>") and exit with status 1. */
 _Noreturn void rt_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A setting whose value was compiled into the program's shapes (a batch size): if the

@@ -83,6 +83,7 @@ static void rt_nn_start(void)
 {
     if (rt_nn_engine)
         return;
+    (void)rt_cpu_avx512(); /* oneDNN's instruction set is fixed before its first use */
     rt_nn_check(dnnl_engine_create(&rt_nn_engine, dnnl_cpu, 0), RT_NN_CONV, "engine creation");
 }
 

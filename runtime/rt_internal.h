@@ -66,8 +66,10 @@ void rt_conv_across_weights(const RtConv2d *g, const float *x, const float *dy, 
 /* ---- the instruction set ------------------------------------------------------------------- */
 /* Whether the runtime's own kernels may use AVX-512: the CPU has AVX-512F and nothing caps
  * the runtime at AVX2 (the environment's NNC_ISA=avx2, which makes a program behave as on
- * an AVX2-only CPU; docs/testing.md). Decided once per process. Every AVX-512 path has an
- * AVX2 (or baseline) counterpart chosen when this is false. */
+ * an AVX2-only CPU, or a program compiled for a CPU without AVX-512: rt_target_cpu;
+ * docs/testing.md). Decided once per process, and oneDNN capped at AVX2 with it when
+ * false: call it before the first oneDNN call. Every AVX-512 path has an AVX2 (or
+ * baseline) counterpart chosen when this is false. An unknown NNC_ISA is fatal. */
 bool rt_cpu_avx512(void);
 /* The vector code the runtime's own kernels run (direct convolution, max-pool backward,
  * byte conversion), narrowest first. Their AVX2 and AVX-512 versions compute each output

@@ -134,6 +134,7 @@ static void rt_gemm_plan(RtGemm *g)
 static void rt_gemm_run(RtGemm *g, int64_t batch)
 {
     int64_t n = batch * g->parts;
+    (void)rt_cpu_avx512(); /* oneDNN's instruction set is fixed before its first use */
     int32_t threads = rt_dnnl_threads();
     if (threads > 1)
         rt_dnnl_set_threads(1);

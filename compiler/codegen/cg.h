@@ -13,10 +13,21 @@ typedef struct CgModule CgModule;
  * first; the REPL does it before it forks, so its children start ready). */
 void cg_llvm_init(void);
 
+/* Chooses the CPU that all code of this process is generated for, once, before anything
+ * is compiled (else the first compilation chooses "native"): "native" or NULL (the host's
+ * CPU name and features, or the x86-64-v3 level under NNC_ISA=avx2), x86-64-v3, x86-64-v4
+ * or another x86-64 CPU name LLVM knows. False, with why, for an unknown name or an
+ * unknown NNC_ISA. Code compiled for a CPU without AVX-512 caps the runtime at AVX2 too
+ * (rt_target_cpu). */
+bool cg_select_cpu(const char *name, char *why, size_t len);
+/* Whether code for the chosen CPU runs on this host, as NNC_ISA=avx2 lets it seem: false,
+ * with why, for AVX-512 code on a host without it. */
+bool cg_target_runs_here(char *why, size_t len);
+
 /* Builds the module for g (whose top level holds CONST, RESHAPE, TRANSPOSE, MATMUL, PRINT
  * and FUSED nodes, layout and opaque ops, and random tensors; any other elementwise or
  * reduce node is compiled as a one-node kernel) and optimizes it with the O3 pipeline for
- * the host CPU. The module defines `void nnc_program(void)`; every FUSED node becomes one
+ * the chosen CPU (cg_select_cpu). The module defines `void nnc_program(void)`; every FUSED node becomes one
  * noinline function `fused_<id>`, every layout or indexing op one `<op>_<id>`; convolution,
  * pooling and random tensors are runtime calls. F32 and I32 tensors are 4-byte buffers.
  * Returns NULL after printing "nnc: ..." to stderr if LLVM fails. */
@@ -36,7 +47,7 @@ CgModule *cg_compile_program(const Prog *p, const char *module_name);
  * every batch full. */
 bool cg_rows_supported(const Prog *p, char *why, size_t len);
 
-/* --emit=llvm and --emit=asm (host assembly). Return 0 on success. */
+/* --emit=llvm and --emit=asm (the chosen CPU's assembly). Return 0 on success. */
 int cg_print_llvm(CgModule *m, FILE *out);
 int cg_print_asm(CgModule *m, FILE *out);
 

@@ -1,6 +1,7 @@
 /* cg_internal.h — what the codegen files share; nothing outside compiler/codegen/ includes it.
  *
- *   target.c   LLVM start-up, host TargetMachines, error reporting
+ *   target.c   LLVM start-up, the target CPU and its TargetMachines, error reporting
+ *   cpu_x86.cpp   x86-64 CPU names (cg_cpu.h)
  *   emit.c     cg_compile: buffer plan, constants, nnc_program, the O3 pipeline, printing
  *   program.c  cg_compile_program: a Prog's host code and one function per region
  *   slots.c    the program ops of a region (slot loads and stores, host scalars)
@@ -15,6 +16,7 @@
 #define NNC_CG_INTERNAL_H
 
 #include "codegen/cg.h"
+#include "codegen/cg_cpu.h"
 #include "nnc_rt.h"
 
 #include <llvm-c/Core.h>
@@ -28,7 +30,7 @@ struct CgModule {
     LLVMOrcThreadSafeContextRef tsc;
     LLVMContextRef ctx;
     LLVMModuleRef mod;
-    /* Host machine, PIC: drives the O3 pipeline, --emit=asm and the object file. The JIT
+    /* The target machine, PIC: drives the O3 pipeline, --emit=asm and the object file. The JIT
      * makes its own (its builder consumes the one it is given). */
     LLVMTargetMachineRef tm;
 };
@@ -46,8 +48,12 @@ typedef struct Cg {
 } Cg;
 
 /* ---- target.c ------------------------------------------------------------------------- */
-/* A TargetMachine for the host CPU and its features at -O3; NULL after printing why. */
-LLVMTargetMachineRef cg_host_target_machine(LLVMRelocMode reloc, LLVMCodeModel model);
+/* A TargetMachine for the chosen CPU (cg_select_cpu; "native" unless chosen) at -O3; NULL
+ * after printing why. */
+LLVMTargetMachineRef cg_target_machine(LLVMRelocMode reloc, LLVMCodeModel model);
+/* Emits, at the builder's position, nnc_program's first call: rt_target_cpu(whether the
+ * chosen CPU has AVX-512). */
+void cg_emit_target_call(Cg *cg);
 /* Prints "nnc: <what>: <LLVM's message>" and consumes err. Returns 1 (for `return`). */
 int cg_report_error(LLVMErrorRef err, const char *what);
 

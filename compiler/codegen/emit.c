@@ -1,6 +1,7 @@
 /* emit.c — cg_compile: a graph after fusion becomes one LLVM module.
  *
  *   void nnc_program(void) {
+ *       rt_target_cpu(AVX512);                   // the CPU compiled for (target.c)
  *       char *arena = rt_arena_new(TOTAL);       // every intermediate, one block
  *       fused_7(arena + 0, @const_1, arena + 64); // each top-level node in graph order
  *       rt_conv2d_f32(@geometry_8, arena + 64, @const_2, arena + 128); // oneDNN (nn.c)
@@ -555,6 +556,7 @@ static void emit_program(Cg *cg, const IrGraph *g)
     LLVMTypeRef fty = LLVMFunctionType(cg->void_, NULL, 0, 0);
     LLVMValueRef fn = LLVMAddFunction(cg->mod, "nnc_program", fty);
     LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
+    cg_emit_target_call(cg);
 
     int64_t *offset = util_malloc(sizeof(int64_t) * (size_t)(g->next_id + 1));
     int *in_place = util_malloc(sizeof(int) * (size_t)(g->next_id + 1));
@@ -615,7 +617,7 @@ CgModule *cg_module_new(const char *module_name, Cg *cg, int nvals)
 {
     CgModule *m = util_malloc(sizeof *m);
     *m = (CgModule){0};
-    m->tm = cg_host_target_machine(LLVMRelocPIC, LLVMCodeModelDefault);
+    m->tm = cg_target_machine(LLVMRelocPIC, LLVMCodeModelDefault);
     if (!m->tm) {
         util_free(m);
         return NULL;

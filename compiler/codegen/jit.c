@@ -10,11 +10,11 @@
 #include "nnc_rt.h"
 #include "util/util.h"
 
-/* Creates an LLJIT for the host with the process's symbols visible; NULL after
- * printing why. */
+/* Creates an LLJIT for the chosen CPU (target.c) with the process's symbols visible;
+ * NULL after printing why. */
 static LLVMOrcLLJITRef make_jit(void)
 {
-    LLVMTargetMachineRef tm = cg_host_target_machine(LLVMRelocDefault, LLVMCodeModelJITDefault);
+    LLVMTargetMachineRef tm = cg_target_machine(LLVMRelocDefault, LLVMCodeModelJITDefault);
     if (!tm)
         return NULL;
     LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();

@@ -3,6 +3,7 @@
  *   void region_k(float **slot_ptrs, double *vars, double *outs)   // one per region
  *       { char *arena = @region_arena_k; ...the region's nodes, as cg_compile's... }
  *   void nnc_program(void) {
+ *       rt_target_cpu(AVX512);  // the CPU compiled for (target.c)
  *       rt_flags_reset(); rt_flag_int("epochs", 2, ...); ...;
  *       rt_flags_allow_checkpoints(why_not, why_no_steps); rt_flags_parse_command_line();
  *       vars = rt_arena_new(...); outs = ...;  vars[setting] = rt_flag_get_int("epochs");
@@ -1209,6 +1210,7 @@ static void emit_nnc_program(Pg *pg)
     LLVMPositionBuilderBefore(pg->allocas, to_start);
     LLVMPositionBuilderAtEnd(cg->b, start);
 
+    cg_emit_target_call(cg);
     emit_settings(pg);
     pg->vars = arena_new(pg, 8 * (int64_t)p->nvars, "vars");
     pg->outs = arena_new(pg, 8 * (int64_t)p->nouts, "outs");

@@ -44,6 +44,7 @@ typedef struct Options {
     char **prog_argv;
     bool fmt_check;             /* fmt --check: only report whether FILE is formatted */
     bool mem;                   /* --mem: print the memory plan instead of generating code */
+    const char *cpu;            /* --cpu=NAME: the CPU code is generated for (NULL: native) */
 } Options;
 
 static void usage(FILE *out)
@@ -72,6 +73,9 @@ static void usage(FILE *out)
           "  --dump-after=PASS        print the IR after PASS (lower, autodiff, simplify,\n"
           "                           fuse, or all); may be repeated\n"
           "  --eval[=f32|f64]         with run: use the reference evaluator (default f32)\n"
+          "  --cpu=NAME               the CPU to generate code for (-o, run, --emit=llvm\n"
+          "                           or asm): native (default), x86-64-v3 (AVX2),\n"
+          "                           x86-64-v4 (AVX-512) or an LLVM CPU name (znver2)\n"
           "  --color=auto|always|never  colour diagnostics (NO_COLOR is honoured)\n"
           "  -h, --help               show this help\n"
           "  --version                show the version\n",
@@ -97,6 +101,29 @@ static int check_output(const char *output, const char *input)
         return usage_error("the output '%s' is the input file: it would be overwritten",
                            output);
     return -1;
+}
+
+/* Whether the command compiles code with LLVM, for the CPU --cpu names. */
+static bool generates_code(const Options *o)
+{
+    if (o->command == CMD_RUN)
+        return !o->eval && o->emit != EMIT_TOKENS && o->emit != EMIT_AST &&
+               o->emit != EMIT_IR;
+    return o->command == CMD_BUILD && !o->mem &&
+           (o->emit == EMIT_LLVM || o->emit == EMIT_ASM || (o->emit == EMIT_NONE && o->output));
+}
+
+/* Chooses the CPU code is generated for (--cpu, NNC_ISA) before anything compiles; false
+ * after saying why it is unknown, or why `nnc run` could not run code for it here. */
+static bool select_cpu(const Options *o)
+{
+    char why[512];
+    bool ok = cg_select_cpu(o->cpu, why, sizeof why);
+    if (ok && o->command == CMD_RUN && o->emit == EMIT_NONE)
+        ok = cg_target_runs_here(why, sizeof why);
+    if (!ok)
+        fprintf(stderr, "nnc: %s\n", why);
+    return ok;
 }
 
 /* Returns -1 when parsing succeeded, else the exit status to return. */
@@ -171,6 +198,11 @@ static int parse_args(int argc, char **argv, Options *o)
             else
                 return usage_error("unknown --color value '%s' (expected auto, always or never)",
                                    a + 8);
+        } else if (strncmp(a, "--cpu=", 6) == 0) {
+            if (!a[6])
+                return usage_error("%s needs a CPU name (native, x86-64-v3, x86-64-v4, ...)",
+                                   "--cpu=");
+            o->cpu = a + 6;
         } else if (strcmp(a, "--mem") == 0) {
             o->mem = true;
         } else if (strcmp(a, "--check") == 0 && o->command == CMD_FMT) {
@@ -201,6 +233,9 @@ static int parse_args(int argc, char **argv, Options *o)
         return usage_error("%s takes only a file", "nnc gradcheck");
     if (o->command == CMD_BUILD && o->emit == EMIT_NONE && !o->output && !o->mem)
         return usage_error("no output file for '%s' (use -o OUT, or 'nnc run')", o->input);
+    if (o->cpu && !generates_code(o))
+        return usage_error("%s is only valid where nnc generates code (-o, run, --emit=llvm "
+                           "or --emit=asm)", "--cpu");
     return o->output ? check_output(o->output, o->input) : -1;
 }
 
@@ -404,6 +439,8 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0)
         return rc;
+    if ((generates_code(&o) || o.command == CMD_REPL) && !select_cpu(&o))
+        return EXIT_USAGE;
 
     if (o.command == CMD_REPL) {
         char stdlib[4096 + 64];

@@ -7,8 +7,10 @@
 #   tokens  nnc --emit=tokens FILE                 stdout (*)
 #   ast     nnc --emit=ast FILE                    stdout (*)
 #   ir      nnc --emit=ir FILE                     stdout (*)
-#   run     nnc run FILE                           stdout (NAME.out)
-#   aot     nnc FILE -o TMP, then TMP              stdout of TMP (the same NAME.out as run)
+#   run     nnc run FILE                           stdout (NAME.out), numbers within a
+#                                                  tolerance (numdiff.py)
+#   aot     nnc FILE -o TMP, then TMP              stdout of TMP (the same NAME.out as run,
+#                                                  the same way), and exactly what run printed
 #   eval    nnc run --eval=f64 FILE                stdout, compared with numdiff.py (NAME.out)
 #   err     nnc check FILE, expecting exit 1       stderr (NAME.err)
 #   repl    nnc repl < FILE (FILE.repl: entries)   stdout and stderr, interleaved (NAME.out)
@@ -33,11 +35,21 @@
 #                                in log lines); the file says why its values need it
 #   # oracle-compare: stdout     oracle: the files are not compared (the file says why)
 # ORACLE_KEEP=DIR (oracle) copies both runs' outputs into DIR, to measure the differences.
+#   # tolerance: rel=R abs=A   run and aot: numbers match the golden when within R
+#                      relative or A absolute (default rel=1e-3 abs=1e-5, numdiff.py's);
+#                      the comment block says why a file needs more (docs/testing.md)
 # An exit status of 128 or more (a signal: a crash or an abort) always fails.
 #
+# The goldens hold what one CPU printed; another CPU (AVX2 code instead of AVX-512) may
+# print other last digits, hence the tolerance. What is exact on one machine is checked
+# exactly: with NNC_JIT_OUTPUT=PATH (tests/CMakeLists.txt sets it for each run/aot pair),
+# run leaves its stdout at PATH and aot requires the executable's to be the same bytes.
+#
 # UPDATE=1 writes the golden instead of comparing, but only when the exit status is the
-# expected one, so a crash is never blessed. aot and eval never write: run owns NAME.out,
-# and they compare against it as usual.
+# expected one, so a crash is never blessed, and run writes only when the output is not
+# within the tolerance of the golden. aot and eval never write: run owns NAME.out,
+# and they compare against it as usual. Nor does anything under NNC_ISA=avx2: a golden is
+# what the host's own code prints.
 #
 # Exit status: 0 pass, 1 fail, 2 usage, 77 skipped (ctest's SKIP_RETURN_CODE).
 set -uo pipefail
@@ -66,7 +78,7 @@ dir=$(dirname "$file")
 base=$(basename "$file")
 
 # Directives: only in the comment block that opens the file.
-args=() run_args=() expect_exit= skip=
+args=() run_args=() expect_exit= skip= tolerance=()
 oracle_args=() oracle_fmnist= oracle_rel=1e-5 oracle_abs=1e-6 oracle_named=() oracle_files=yes
 while IFS= read -r line || [ -n "$line" ]; do
     case $line in
@@ -86,6 +98,12 @@ while IFS= read -r line || [ -n "$line" ]; do
             *) die "$base: '# oracle-tolerance:' wants rel=R abs=A NAME=A, got '$kv'" ;;
             esac
         done ;;
+    '# tolerance:'*)
+        spec=$(echo "${line#'# tolerance:'}" | xargs)
+        number='[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?'
+        [[ $spec =~ ^rel=($number)\ abs=($number)$ ]] ||
+            die "$(basename "$file"): '# tolerance:' wants 'rel=R abs=A', got '$spec'"
+        tolerance=(--rel "${BASH_REMATCH[1]}" --abs "${BASH_REMATCH[4]}") ;;
     '#'*) ;;
     *) break ;;
     esac
@@ -101,6 +119,9 @@ esac
 if [ "$mode" = oracle ] && [ ${#oracle_args[@]} -eq 0 ]; then
     oracle_args=(${run_args[@]+"${run_args[@]}"})
 fi
+# a failed run leaves nothing behind for aot to compare with
+[ "$mode" = run ] && [ -n "${NNC_JIT_OUTPUT:-}" ] && rm -f "$NNC_JIT_OUTPUT"
+
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-golden.XXXXXX") || die "mktemp failed"
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/out"
@@ -170,6 +191,9 @@ run|eval)
     check_status "nnc run${extra:+ ${extra[*]}}" "$expect_exit"
     show "stderr (not compared)" "$tmp/stderr"
     cp "$tmp/stdout" "$tmp/actual"
+    if [ "$mode" = run ] && [ -n "${NNC_JIT_OUTPUT:-}" ]; then
+        cp "$tmp/stdout" "$NNC_JIT_OUTPUT" || die "cannot write NNC_JIT_OUTPUT=$NNC_JIT_OUTPUT"
+    fi
     ;;
 aot)
     run_in_dir "$tmp/stdout" "$tmp/stderr" "$nnc" --color=never "${args[@]}" "$base" -o "$tmp/program"
@@ -179,6 +203,13 @@ aot)
     check_status "the compiled program" "$expect_exit"
     show "stderr of the compiled program (not compared)" "$tmp/stderr"
     cp "$tmp/stdout" "$tmp/actual"
+    if [ -n "${NNC_JIT_OUTPUT:-}" ]; then
+        [ -f "$NNC_JIT_OUTPUT" ] ||
+            fail "no output of 'nnc run' at NNC_JIT_OUTPUT=$NNC_JIT_OUTPUT (its run test did not pass)"
+        diff -u --label "$base (run, JIT)" --label "$base (aot, executable)" \
+                "$NNC_JIT_OUTPUT" "$tmp/actual" ||
+            fail "the executable's output differs from the JIT's (they must be the same bits)"
+    fi
     ;;
 oracle)
     # the same arguments for both runs, each with its own $OUT
@@ -231,9 +262,18 @@ err)
     ;;
 esac
 
+if [ "${UPDATE:-0}" = 1 ] && [ "${NNC_ISA:-}" = avx2 ]; then
+    echo "golden.sh: $base: UPDATE=1 under NNC_ISA=avx2 writes nothing (goldens are the host's)"
+    exit 0
+fi
 if [ "${UPDATE:-0}" = 1 ] && [ "$mode" != aot ] && [ "$mode" != eval ]; then
     if [ -f "$golden" ] && cmp -s "$tmp/actual" "$golden"; then
         echo "golden.sh: $base: $(basename "$golden") unchanged"
+    elif [ "$mode" = run ] && [ -f "$golden" ] &&
+            "${PYTHON:-python3}" "$tools/numdiff.py" "${tolerance[@]}" "$golden" "$tmp/actual" \
+                >/dev/null; then
+        # another CPU's last digits are no change
+        echo "golden.sh: $base: $(basename "$golden") kept (the output matches it within the tolerance)"
     else
         cp "$tmp/actual" "$golden"
         echo "golden.sh: $base: wrote $(basename "$golden") — review the diff before committing"
@@ -251,6 +291,20 @@ if [ "$mode" = eval ]; then
     "${PYTHON:-python3}" "$tools/numdiff.py" "$golden" "$tmp/actual" ||
         fail "the f64 evaluator's output differs from $(basename "$golden") beyond the tolerance"
     exit 0
+fi
+
+# run and aot: the same text, and numbers within the tolerance; a failure shows both.
+if [ "$mode" = run ] || [ "$mode" = aot ]; then
+    cmp -s "$golden" "$tmp/actual" && exit 0
+    if "${PYTHON:-python3}" "$tools/numdiff.py" "${tolerance[@]}" "$golden" "$tmp/actual" \
+            >"$tmp/numdiff"; then
+        cat "$tmp/numdiff"
+        exit 0
+    fi
+    diff -u --label "$(basename "$golden") (golden)" --label "$base ($mode, actual)" \
+        "$golden" "$tmp/actual"
+    cat "$tmp/numdiff"
+    fail "output differs from the golden $golden beyond the tolerance (UPDATE=1 rewrites it)"
 fi
 
 if ! diff -u --label "$(basename "$golden") (golden)" --label "$base ($mode, actual)" \

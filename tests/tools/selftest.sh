@@ -14,7 +14,8 @@ passed=0 failed=0
 #   run --eval=f64 F   same, but lines "f64 " replace the "out " ones when there are any
 #   check FILE         prints "FILE:1:1: error: fake" to stderr, exit 1, if FILE has "ERR"
 #   --emit=tokens F    prints its own arguments and working directory's name
-#   F -o OUT           writes OUT, a script printing what `run` prints
+#   F -o OUT           writes OUT, a script printing what `run` prints (or, when F has
+#                      lines "aot ", those instead: an executable unlike its JIT run)
 # and it crashes (SIGSEGV) on a file containing CRASH.
 cat >"$tmp/nnc" <<'EOF'
 #!/usr/bin/env bash
@@ -45,7 +46,7 @@ if [ "$eval" = 1 ] && grep -q '^f64 ' "$file"; then sed -n 's/^f64 //p' "$file";
 show_args() { [ $# -gt 0 ] && { printf 'prog-args'; for a in "$@"; do printf ' %s' "${a##*/}"; done; echo; }; }
 if [ -n "$out" ]; then
     { echo '#!/bin/bash'; echo 'show_args() { [ $# -gt 0 ] && { printf prog-args; for a in "$@"; do printf " %s" "${a##*/}"; done; echo; }; }'
-      echo "cat <<'END'"; sed -n 's/^out //p' "$file"; echo END; echo 'show_args "$@"'; echo 'exit 0'; } >"$out"
+      echo "cat <<'END'"; if grep -q '^aot ' "$file"; then sed -n 's/^aot //p' "$file"; else sed -n 's/^out //p' "$file"; fi; echo END; echo 'show_args "$@"'; echo 'exit 0'; } >"$out"
     chmod +x "$out"
     exit 0
 fi
@@ -156,6 +157,59 @@ expect 77 "'# skip: aot' skips aot" g aot "$tmp/nnc" "$t/skip.nn" "$t/skip.out"
 expect 1 "...but not run (golden missing)" g run "$tmp/nnc" "$t/skip.nn" "$t/skip.out"
 expect 2 "unknown mode is a usage error" g frob "$tmp/nnc" "$t/a.nn" "$t/a.out"
 expect 2 "missing nnc is reported" g run "$tmp/nonexistent-nnc" "$t/a.nn" "$t/a.out"
+
+# run and aot: numbers within a tolerance of the golden, '# tolerance:' widens it.
+printf 'out loss = 0.450045, acc = 0.8569\n' >"$t/near.nn"
+printf 'loss = 0.450335, acc = 0.8569\n' >"$t/near.out"
+printf 'out loss = 0.450100, acc = 0.8569\n' >"$t/near.nn"
+expect 0 "run: numbers within rel 1e-3 of the golden pass" g run "$tmp/nnc" "$t/near.nn" "$t/near.out"
+expect_log "numdiff: 2 numbers compared" "run: a near match says what numdiff compared"
+printf 'out loss = 0.452000, acc = 0.8569\n' >"$t/near.nn"
+expect 1 "run: a number beyond rel 1e-3 fails" g run "$tmp/nnc" "$t/near.nn" "$t/near.out"
+expect_log "expected 0.450335, got 0.452000" "run: the failure names the numbers"
+expect 1 "aot: the same tolerance" g aot "$tmp/nnc" "$t/near.nn" "$t/near.out"
+printf '# tolerance: rel=5e-3 abs=1e-5\nout loss = 0.452000, acc = 0.8569\n' >"$t/wide.nn"
+cp "$t/near.out" "$t/wide.out"
+expect 0 "run: '# tolerance: rel=5e-3 abs=1e-5' widens it" g run "$tmp/nnc" "$t/wide.nn" "$t/wide.out"
+expect 0 "aot: '# tolerance:' too" g aot "$tmp/nnc" "$t/wide.nn" "$t/wide.out"
+printf '# tolerance: rel=1e-3 abs=1e-5\nout loss = 0.452000, acc = 0.8569\n' >"$t/tight.nn"
+cp "$t/near.out" "$t/tight.out"
+expect 1 "run: '# tolerance:' is the tolerance, not a floor" g run "$tmp/nnc" "$t/tight.nn" "$t/tight.out"
+printf '# tolerance: rel=1e-3 abs=1e-5\nout loss = 0.450335, acc = 0.8559\n' >"$t/acc.nn"
+cp "$t/near.out" "$t/acc.out"
+expect 1 "run: the tolerance holds for every number (acc 0.8559 vs 0.8569)" g run "$tmp/nnc" "$t/acc.nn" "$t/acc.out"
+printf 'out loss = 0.450335, acc = 0.8569 ok\n' >"$t/text.nn"
+expect 1 "run: text between the numbers must match" g run "$tmp/nnc" "$t/text.nn" "$t/near.out"
+printf '# tolerance: rel=big\nout 1\n' >"$t/badtol.nn"
+expect 2 "'# tolerance:' without rel=R abs=A is a usage error" g run "$tmp/nnc" "$t/badtol.nn" "$t/a.out"
+expect_log "wants 'rel=R abs=A'" "the bad directive is named"
+
+printf 'loss = 0.450335, acc = 0.8569\n' >"$t/keep3.out"
+printf 'out loss = 0.450100, acc = 0.8569\n' >"$t/keep3.nn"
+UPDATE=1 expect 0 "UPDATE=1 keeps a golden the output matches within the tolerance" g run "$tmp/nnc" "$t/keep3.nn" "$t/keep3.out"
+expect 0 "...unchanged" grep -qx "loss = 0.450335, acc = 0.8569" "$t/keep3.out"
+printf 'out loss = 0.460000, acc = 0.8569\n' >"$t/keep3.nn"
+UPDATE=1 expect 0 "UPDATE=1 rewrites a golden beyond the tolerance" g run "$tmp/nnc" "$t/keep3.nn" "$t/keep3.out"
+expect 0 "...with the new output" grep -qx "loss = 0.460000, acc = 0.8569" "$t/keep3.out"
+
+# NNC_JIT_OUTPUT: run leaves its output, aot must print exactly the same.
+printf 'out loss = 0.450100\n' >"$t/pair.nn"
+printf 'loss = 0.450335\n' >"$t/pair.out"
+NNC_JIT_OUTPUT=$t/pair.jit expect 0 "run with NNC_JIT_OUTPUT passes (within the tolerance)" g run "$tmp/nnc" "$t/pair.nn" "$t/pair.out"
+expect 0 "...and leaves its output there" grep -qx "loss = 0.450100" "$t/pair.jit"
+NNC_JIT_OUTPUT=$t/pair.jit expect 0 "aot printing the same bytes passes" g aot "$tmp/nnc" "$t/pair.nn" "$t/pair.out"
+printf 'out loss = 0.450100\naot loss = 0.450101\n' >"$t/pair.nn"
+NNC_JIT_OUTPUT=$t/pair.jit expect 1 "aot printing other bits than run fails, though within the tolerance" g aot "$tmp/nnc" "$t/pair.nn" "$t/pair.out"
+expect_log "differs from the JIT's" "aot: the JIT/executable mismatch is named"
+printf 'CRASH\n' >"$t/pairc.nn"
+cp "$t/pair.jit" "$t/pairc.jit"
+NNC_JIT_OUTPUT=$t/pairc.jit expect 1 "run that crashes fails" g run "$tmp/nnc" "$t/pairc.nn" "$t/pair.out"
+expect 1 "...and removes its old output" test -e "$t/pairc.jit"
+NNC_JIT_OUTPUT=$t/pairc.jit expect 1 "aot without run's output fails" g aot "$tmp/nnc" "$t/pair.nn" "$t/pair.out"
+expect_log "no output of 'nnc run'" "aot: the missing output is named"
+printf 'wrong\n' >"$t/keep2.out"
+NNC_ISA=avx2 UPDATE=1 expect 0 "UPDATE=1 under NNC_ISA=avx2 passes..." g run "$tmp/nnc" "$t/a.nn" "$t/keep2.out"
+expect 0 "...and writes nothing" grep -qx wrong "$t/keep2.out"
 
 # numdiff.py alone.
 printf 'x = [1.000, -2.5e-3]  f32[2, 3]\n' >"$t/n1"
