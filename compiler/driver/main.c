@@ -389,8 +389,12 @@ int main(int argc, char **argv)
         goto done;
     }
     AstNode *program = parse_file(&src, &ast_arena, &diags);
+    /* the printers recurse per level of the tree */
+    bool printable = (o.emit != EMIT_AST && o.command != CMD_FMT) ||
+                     ast_check_depth(program, &diags);
     if (o.emit == EMIT_AST) {
-        ast_print(stdout, program);
+        if (printable)
+            ast_print(stdout, program);
         goto done;
     }
     if (o.command == CMD_FMT) {   /* nothing on stdout unless the parse succeeded */

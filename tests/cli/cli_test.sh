@@ -1009,6 +1009,41 @@ case_emit_stages() {
     done
 }
 
+case_deep_chain() {
+    # A chain of 50,000 '+' parses (left-associative: no deep parser stack), but the tools
+    # that walk the tree recurse once per level: each says it is too deep (the printers
+    # past 5,000 levels, the checker past 1,000) instead of overflowing the stack. Under
+    # the usual 8 MiB stack, which the unchecked printers overflowed.
+    ulimit -s 8192 2>/dev/null
+    awk 'BEGIN { printf "x = 1"; for (i = 0; i < 50000; i++) printf " + 1"; print "" }' >chain.nn
+    for mode in fmt --emit=ast check; do
+        nnc $mode chain.nn
+        want_status 1; want_diag chain.nn; want_err 'nested too deeply'; want_no_out
+    done
+    # 900 terms are within every limit: formatted, printed and checked
+    awk 'BEGIN { printf "x = 1"; for (i = 0; i < 900; i++) printf " + 1"; print "" }' >short.nn
+    for mode in fmt --emit=ast check; do
+        nnc $mode short.nn
+        want_status 0; want_no_err
+    done
+}
+
+case_emit_large_file() {
+    # --emit=tokens and --emit=ast on a 650 KB file of 20,000 lines: line:col from a line
+    # table, not counted from the file's start per token (that took minutes here). The
+    # bound is 20 times what it takes on a loaded 2-core machine; the positions are
+    # checked at the end of the file.
+    awk 'BEGIN { for (i = 1; i <= 20000; i++) printf "x%d = [1.5, 2] + f(a, b)  # c\n", i }' >big.nn
+    run timeout 20 "$NNC" --emit=tokens big.nn
+    want_status 0
+    [ "$(printf '%s\n' "$out" | tail -1)" = "20001:1 end of file" ] ||
+        problem "the last token is not '20001:1 end of file'"
+    grep -qx '20000:21 identifier f' <<<"$out" || problem "no '20000:21 identifier f'"
+    run timeout 20 "$NNC" --emit=ast big.nn
+    want_status 0
+    grep -q 'name b @20000:26$' <<<"$out" || problem "no 'name b @20000:26'"
+}
+
 cases=$(declare -F | sed -n 's/^declare -f case_//p')
 if [ $# -ge 2 ]; then
     run=("$2")
