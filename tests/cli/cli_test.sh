@@ -1009,6 +1009,33 @@ case_emit_stages() {
     done
 }
 
+case_repl_survives_failures() {
+    # Failures in the parent (an internal error, tensors larger than the memory) and in the
+    # child (the runtime out of memory) end the entry, not the session: x stays, and so
+    # does the definition of f. NNC_MEMORY_AVAILABLE (docs/memory.md) fakes 1 GiB free, so
+    # no machine tries to allocate 40 GB.
+    cat >survive.repl <<'EOF'
+x = [1, 2, 3]
+fn f(a) { a * 2 }
+print(bernoulli([3], 2.0))
+x
+huge = zeros([100000, 100000])
+x
+print(sum(exp(zeros([100000, 100000])) @ ones([100000, 1])))
+f(x)
+huge = zeros([1000000, 1000000])
+:type huge
+EOF
+    NNC_MEMORY_AVAILABLE=1G nnc_input survive.repl repl
+    want_status 0
+    [ "$(grep -cx '\[1, 2, 3\]' <<<"$out")" = 2 ] || problem "x is not printed twice"
+    grep -qx '\[2, 4, 6\]' <<<"$out" || problem "f(x) did not print [2, 4, 6]"
+    want_err "out of memory: the entry's new tensors take 37.3 GiB, held twice while they are computed; 1.0 GiB available"
+    want_err "out of memory \(40000800000 bytes; 1.0 GiB available\)"
+    want_err "out of memory: the entry's new tensors take 3.6 TiB"
+    want_err "unknown name 'huge'"
+}
+
 case_deep_chain() {
     # A chain of 50,000 '+' parses (left-associative: no deep parser stack), but the tools
     # that walk the tree recurse once per level: each says it is too deep (the printers
