@@ -129,17 +129,18 @@ int64_t rt_memory_available(void)
 
 void rt_format_bytes(char *buf, size_t n, int64_t bytes)
 {
-    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    double v = (double)bytes;
-    int u = 0;
-    while (v >= 1024 && u < 6) {
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    if (bytes < 1024) {
+        snprintf(buf, n, "%" PRId64 " B", bytes);
+        return;
+    }
+    double v = (double)bytes / 1024;
+    size_t u = 0;
+    while (v >= 1023.95 && u + 1 < sizeof units / sizeof units[0]) { /* never "1024.0 KiB" */
         v /= 1024;
         u++;
     }
-    if (u == 0)
-        snprintf(buf, n, "%" PRId64 " B", bytes);
-    else
-        snprintf(buf, n, "%.1f %s", v, units[u]);
+    snprintf(buf, n, "%.1f %s", v, units[u]);
 }
 
 void rt_memory_check(int64_t parameters, int64_t optimizer, int64_t other, int64_t activations,

@@ -1036,6 +1036,27 @@ EOF
     want_err "unknown name 'huge'"
 }
 
+case_memory_does_not_fit() {
+    # A program that needs more memory than is available says so before it allocates
+    # (not killed when it touches memory the kernel granted but cannot back), in nnc run
+    # and in an executable alike; NNC_MEMORY_AVAILABLE fakes 2 GiB free. The sizes are
+    # checked by hand in tests/passes/mem/too_big.nn.
+    local need='out of memory: the program needs 186.3 GiB at once \(parameters 37.3 GiB, optimizer state 74.5 GiB, other tensors 1.5 MiB, activations 74.5 GiB, data 0 B\); 2.0 GiB available'
+    cp "$SRC/tests/passes/mem/too_big.nn" big.nn
+    NNC_MEMORY_AVAILABLE=2G nnc run big.nn
+    want_status 1; want_err "$need"
+    nnc big.nn -o big
+    want_status 0
+    NNC_MEMORY_AVAILABLE=2G run ./big
+    want_status 1; want_err "$need"
+    # a program that fits runs as before
+    printf 'import std\ntrain {\n    x = ones([2, 2])\n    print(sum(x))\n}\n' >fits.nn
+    NNC_MEMORY_AVAILABLE=2G nnc run fits.nn
+    want_status 0; want_out '^4$'
+    NNC_MEMORY_AVAILABLE=lots nnc run fits.nn
+    want_status 1; want_err 'NNC_MEMORY_AVAILABLE must be a number of bytes'
+}
+
 case_deep_chain() {
     # A chain of 50,000 '+' parses (left-associative: no deep parser stack), but the tools
     # that walk the tree recurse once per level: each says it is too deep (the printers
