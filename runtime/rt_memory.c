@@ -46,6 +46,24 @@ static int64_t read_number(const char *path)
     return v;
 }
 
+/* The value of `key` in a "key value" file (memory.stat); 0 if absent. */
+static int64_t read_stat(const char *path, const char *key)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char name[128];
+    long long v;
+    int64_t found = 0;
+    while (fscanf(f, "%127s %lld", name, &v) == 2)
+        if (strcmp(name, key) == 0) {
+            found = v;
+            break;
+        }
+    fclose(f);
+    return found;
+}
+
 /* MemAvailable of /proc/meminfo, in bytes; -1 if it cannot be read. */
 static int64_t meminfo_available(void)
 {
@@ -63,7 +81,8 @@ static int64_t meminfo_available(void)
 
 /* What the cgroup named in /proc/self/cgroup and each cgroup above it leave under their
  * limits (v2: memory.max - memory.current; v1: memory.limit_in_bytes -
- * memory.usage_in_bytes), the least of them; -1 if none has a limit. */
+ * memory.usage_in_bytes; each usage less the inactive page cache of memory.stat, as
+ * `docker stats` counts), the least of them; -1 if none has a limit. */
 static int64_t cgroup_available(void)
 {
     FILE *f = fopen("/proc/self/cgroup", "r");
@@ -77,7 +96,7 @@ static int64_t cgroup_available(void)
         char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
         if (!c2)
             continue;
-        *c2 = '\0';
+        *c1 = *c2 = '\0';
         const char *controllers = c1 + 1, *path = c2 + 1;
         bool v2 = strcmp(line, "0") == 0 && !*controllers;
         bool v1 = !v2 && strstr(controllers, "memory") != NULL;
@@ -85,16 +104,23 @@ static int64_t cgroup_available(void)
             continue;
         const char *limit_file = v2 ? "memory.max" : "memory.limit_in_bytes";
         const char *usage_file = v2 ? "memory.current" : "memory.usage_in_bytes";
-        char dir[4096 + 64];
-        snprintf(dir, sizeof dir, "%s%s", v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory",
-                 strcmp(path, "/") == 0 ? "" : path);
-        size_t root = strlen(v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory");
+        char dir[4096 + 1024];
+        /* the hierarchy's mount; a test puts a fake one elsewhere */
+        const char *mount = getenv("NNC_CGROUP_ROOT");
+        snprintf(dir, 1024, "%s%s", mount && *mount ? mount : "/sys/fs/cgroup",
+                 v2 ? "" : "/memory");
+        size_t root = strlen(dir);
+        snprintf(dir + root, sizeof dir - root, "%s", strcmp(path, "/") == 0 ? "" : path);
         for (;;) {
             char file[sizeof dir + 32];
             snprintf(file, sizeof file, "%s/%s", dir, limit_file);
             int64_t limit = read_number(file);
             snprintf(file, sizeof file, "%s/%s", dir, usage_file);
             int64_t usage = read_number(file);
+            /* the usage counts the page cache; its inactive part is reclaimed first */
+            snprintf(file, sizeof file, "%s/memory.stat", dir);
+            if (usage > 0)
+                usage -= read_stat(file, v2 ? "inactive_file" : "total_inactive_file");
             /* v1 says "no limit" with a huge number */
             if (limit >= 0 && usage >= 0 && limit < ((int64_t)1 << 60)) {
                 int64_t left = limit > usage ? limit - usage : 0;

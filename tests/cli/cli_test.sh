@@ -1057,6 +1057,36 @@ case_memory_does_not_fit() {
     want_status 1; want_err 'NNC_MEMORY_AVAILABLE must be a number of bytes'
 }
 
+case_memory_cgroup_limit() {
+    # The memory available is MemAvailable or, when less, what the cgroup's limit leaves:
+    # a fake hierarchy (NNC_CGROUP_ROOT, docs/memory.md) for this process's cgroup, v2 in
+    # one run and v1 in another, with a limit of 3 GiB and a usage of 1.5 GiB, 0.5 GiB of
+    # it inactive page cache, leaves 2 GiB (less only if the machine has less free).
+    local id ctrl path d gib=$((1 << 30))
+    cp "$SRC/tests/passes/mem/too_big.nn" big.nn
+    while IFS=: read -r id ctrl path; do
+        if [ "$id" = 0 ] && [ -z "$ctrl" ]; then
+            d=v2$path
+            mkdir -p "$d"
+            echo $((3 * gib)) >"$d/memory.max"
+            echo $((3 * gib / 2)) >"$d/memory.current"
+            echo "inactive_file $((gib / 2))" >"$d/memory.stat"
+        elif [[ ",$ctrl," == *,memory,* ]]; then
+            d=v1/memory$path
+            mkdir -p "$d"
+            echo $((3 * gib)) >"$d/memory.limit_in_bytes"
+            echo $((3 * gib / 2)) >"$d/memory.usage_in_bytes"
+            echo "total_inactive_file $((gib / 2))" >"$d/memory.stat"
+        fi
+    done </proc/self/cgroup
+    for d in v2 v1; do
+        [ -d "$d" ] || continue  # this process has no such cgroup: nothing to fake
+        NNC_CGROUP_ROOT=$T/$d nnc run big.nn
+        want_status 1
+        want_err 'the program needs 186.3 GiB at once .*; ((2\.0|1\.[0-9]|0\.[0-9]) GiB|[0-9.]+ (MiB|KiB)) available$'
+    done
+}
+
 case_deep_chain() {
     # A chain of 50,000 '+' parses (left-associative: no deep parser stack), but the tools
     # that walk the tree recurse once per level: each says it is too deep (the printers
