@@ -483,8 +483,8 @@ static void capture(SemaSession *s, SemaEntry *e)
 {
     Capture p = {.c = &s->c};
     capture_scope(&p, s->work.script);
-    e->nnew = p.news.len;
     e->new_slots = util_malloc(sizeof(int) * (size_t)(p.news.len + 1));
+    e->nnew = p.news.len; /* after the allocation: an entry abandoned in it has none */
     for (int i = 0; i < p.news.len; i++)
         e->new_slots[i] = (int)(intptr_t)p.news.items[i] - 1;
     util_vec_free(&p.news);
