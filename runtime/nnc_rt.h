@@ -22,6 +22,12 @@ int64_t rt_memory_available(void);
  * with status 1 (docs/memory.md). */
 void rt_memory_check(int64_t parameters, int64_t optimizer, int64_t other, int64_t activations,
                      int64_t data);
+/* Before a block of `bytes` is allocated and touched: from RT_MEMORY_CHECKED bytes on
+ * (smaller blocks are not worth a read of /proc), if it is more than
+ * rt_memory_available(), prints "nnc: out of memory (N bytes; M available)" and exits 3.
+ * Arenas and the runtime's own large blocks (data sets) go through it. */
+#define RT_MEMORY_CHECKED ((size_t)64 << 20)
+void rt_memory_reserve(size_t bytes);
 /* "512 B", "1.5 KiB", "37.3 GiB" (as --mem prints sizes). */
 void rt_format_bytes(char *buf, size_t n, int64_t bytes);
 

@@ -9,8 +9,6 @@
 
 /* 64 bytes: a cache line, and enough for any vector load generated code may use. */
 enum { RT_ARENA_ALIGNMENT = 64 };
-/* Arenas of this many bytes or more are compared with rt_memory_available() first. */
-#define RT_ARENA_CHECKED ((size_t)64 << 20)
 
 _Noreturn static void rt_out_of_memory(int64_t bytes)
 {
@@ -34,19 +32,8 @@ void *rt_arena_new(int64_t bytes)
     if (size == 0)
         size = RT_ARENA_ALIGNMENT;
     /* memory the kernel grants but cannot back would kill the process, without a
-     * message, when the memset below touches it; asking costs a read of /proc, so only
-     * for large arenas */
-    if (size >= RT_ARENA_CHECKED) {
-        int64_t available = rt_memory_available();
-        if (available >= 0 && (int64_t)size > available) {
-            char have[32];
-            rt_format_bytes(have, sizeof have, available);
-            fflush(stdout);
-            fprintf(stderr, "nnc: out of memory (%" PRId64 " bytes; %s available)\n", bytes,
-                    have);
-            exit(3);
-        }
-    }
+     * message, when the memset below touches it */
+    rt_memory_reserve(size);
     void *base = aligned_alloc(RT_ARENA_ALIGNMENT, size);
     if (base == NULL)
         rt_out_of_memory(bytes);

@@ -169,6 +169,20 @@ void rt_format_bytes(char *buf, size_t n, int64_t bytes)
     snprintf(buf, n, "%.1f %s", v, units[u]);
 }
 
+void rt_memory_reserve(size_t bytes)
+{
+    if (bytes < RT_MEMORY_CHECKED)
+        return;
+    int64_t available = rt_memory_available();
+    if (available >= 0 && (double)bytes > (double)available) {
+        char have[32];
+        rt_format_bytes(have, sizeof have, available);
+        fflush(stdout);
+        fprintf(stderr, "nnc: out of memory (%zu bytes; %s available)\n", bytes, have);
+        exit(3);
+    }
+}
+
 void rt_memory_check(int64_t parameters, int64_t optimizer, int64_t other, int64_t activations,
                      int64_t data)
 {

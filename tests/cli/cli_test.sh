@@ -1087,6 +1087,18 @@ case_memory_cgroup_limit() {
     done
 }
 
+case_memory_data_does_not_fit() {
+    # A data set larger than the memory available: the block it is read into is checked
+    # before it is filled (rt_memory_reserve, from 64 MiB on): a 70 MB text file grows its
+    # buffer to 128 MiB, with 100 MiB available. Not killed, not a partial read.
+    head -c 70000000 /dev/zero | tr '\0' 'a' >big.txt
+    printf 'import std\ntrain(batch = 2) {\n    corpus = text("big.txt", seq = 4)\n    for x, y in batches(corpus, batch) {\n        print(x[0, 0])\n        break\n    }\n}\n' >text.nn
+    NNC_MEMORY_AVAILABLE=100M nnc run text.nn
+    want_status 3; want_no_out
+    want_err '^nnc: out of memory \(134217728 bytes; 100\.0 MiB available\)$'
+    rm -f big.txt
+}
+
 case_deep_chain() {
     # A chain of 50,000 '+' parses (left-associative: no deep parser stack), but the tools
     # that walk the tree recurse once per level: each says it is too deep (the printers
