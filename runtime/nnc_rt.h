@@ -13,6 +13,23 @@
  * zero-filled. On failure prints "nnc: out of memory (N bytes)" and exits 3. */
 void *rt_arena_new(int64_t bytes);
 void rt_arena_release(void *base);
+/* The bytes this process may still allocate and touch (rt_memory.c): MemAvailable of
+ * /proc/meminfo, or less when a cgroup's memory limit leaves less; -1 if unknown.
+ * NNC_MEMORY_AVAILABLE (bytes, or with a K, M, G or T suffix) replaces the measurement. */
+int64_t rt_memory_available(void);
+/* Before a program allocates: if what it will hold at once is more than
+ * rt_memory_available(), says what it needs, by part, and what is available, and exits
+ * with status 1 (docs/memory.md). */
+void rt_memory_check(int64_t parameters, int64_t optimizer, int64_t other, int64_t activations,
+                     int64_t data);
+/* Before a block of `bytes` is allocated and touched: from RT_MEMORY_CHECKED bytes on
+ * (smaller blocks are not worth a read of /proc), if it is more than
+ * rt_memory_available(), prints "nnc: out of memory (N bytes; M available)" and exits 3.
+ * Arenas and the runtime's own large blocks (data sets) go through it. */
+#define RT_MEMORY_CHECKED ((size_t)64 << 20)
+void rt_memory_reserve(size_t bytes);
+/* "512 B", "1.5 KiB", "37.3 GiB" (as --mem prints sizes). */
+void rt_format_bytes(char *buf, size_t n, int64_t bytes);
 
 /* ---- printing ---------------------------------------------------------------------- */
 /* Prints a tensor to stdout in the documented format (docs/runtime.md):

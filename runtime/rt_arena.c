@@ -31,6 +31,9 @@ void *rt_arena_new(int64_t bytes)
                   * RT_ARENA_ALIGNMENT;
     if (size == 0)
         size = RT_ARENA_ALIGNMENT;
+    /* memory the kernel grants but cannot back would kill the process, without a
+     * message, when the memset below touches it */
+    rt_memory_reserve(size);
     void *base = aligned_alloc(RT_ARENA_ALIGNMENT, size);
     if (base == NULL)
         rt_out_of_memory(bytes);

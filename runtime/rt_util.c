@@ -25,6 +25,7 @@ _Noreturn static void rt_out_of_memory(size_t bytes)
 
 void *rt_alloc(size_t bytes)
 {
+    rt_memory_reserve(bytes); /* a large block is about to be filled */
     void *block = malloc(bytes == 0 ? 1 : bytes);
     if (block == NULL)
         rt_out_of_memory(bytes);
@@ -41,6 +42,7 @@ size_t rt_size_mul(size_t count, size_t size)
 
 void *rt_alloc_zeroed(size_t count, size_t size)
 {
+    rt_memory_reserve(rt_size_mul(count, size));
     void *block = calloc(count == 0 ? 1 : count, size == 0 ? 1 : size);
     if (block == NULL)
         rt_out_of_memory(rt_size_mul(count, size));
@@ -49,6 +51,7 @@ void *rt_alloc_zeroed(size_t count, size_t size)
 
 void *rt_realloc(void *block, size_t bytes)
 {
+    rt_memory_reserve(bytes); /* more than needed: the old part is in use already */
     void *moved = realloc(block, bytes == 0 ? 1 : bytes);
     if (moved == NULL)
         rt_out_of_memory(bytes);

@@ -237,15 +237,21 @@ const char *ast_def_kind_name(AstDefKind k)
 
 /* ---- printer ---------------------------------------------------------------------- */
 
-static void print_span(FILE *out, Span s)
+/* The printer's output and the line table of the file it prints. */
+typedef struct Printer {
+    FILE *out;
+    DiagLines lines;
+} Printer;
+
+static void print_span(Printer *p, Span s)
 {
     int line, col;
     if (!s.file) {
-        fputs(" @?\n", out);
+        fputs(" @?\n", p->out);
         return;
     }
-    diag_line_col(s.file, s.lo, &line, &col);
-    fprintf(out, " @%d:%d\n", line, col);
+    diag_lines_find(&p->lines, s, &line, &col);
+    fprintf(p->out, " @%d:%d\n", line, col);
 }
 
 static void print_string(FILE *out, const char *s, size_t len)
@@ -267,33 +273,34 @@ static void print_string(FILE *out, const char *s, size_t len)
     fputc('"', out);
 }
 
-static void print_node(FILE *out, const AstNode *n, int depth);
+static void print_node(Printer *p, const AstNode *n, int depth);
 
-static void print_children(FILE *out, const AstList *l, int depth)
+static void print_children(Printer *p, const AstList *l, int depth)
 {
     for (int i = 0; i < l->len; i++)
-        print_node(out, l->items[i], depth);
+        print_node(p, l->items[i], depth);
 }
 
 /* A labelled group of children, printed only when non-empty: "  targets" then items. */
-static void print_group(FILE *out, const char *label, const AstList *l, int depth)
+static void print_group(Printer *p, const char *label, const AstList *l, int depth)
 {
     if (!l->len)
         return;
-    fprintf(out, "%*s%s\n", depth * 2, "", label);
-    print_children(out, l, depth + 1);
+    fprintf(p->out, "%*s%s\n", depth * 2, "", label);
+    print_children(p, l, depth + 1);
 }
 
-static void print_opt(FILE *out, const char *label, const AstNode *n, int depth)
+static void print_opt(Printer *p, const char *label, const AstNode *n, int depth)
 {
     if (!n)
         return;
-    fprintf(out, "%*s%s\n", depth * 2, "", label);
-    print_node(out, n, depth + 1);
+    fprintf(p->out, "%*s%s\n", depth * 2, "", label);
+    print_node(p, n, depth + 1);
 }
 
-static void print_node(FILE *out, const AstNode *n, int depth)
+static void print_node(Printer *p, const AstNode *n, int depth)
 {
+    FILE *out = p->out;
     fprintf(out, "%*s", depth * 2, "");
     switch (n->kind) {
     case AST_INT: fprintf(out, "int %lld", (long long)n->ival); break;
@@ -349,69 +356,162 @@ static void print_node(FILE *out, const AstNode *n, int depth)
     case AST_TYPE_TUPLE: fputs("type tuple", out); break;
     case AST_PROGRAM: fputs("program", out); break;
     }
-    print_span(out, n->span);
+    print_span(p, n->span);
     int d = depth + 1;
     switch (n->kind) {
     case AST_LIST:
     case AST_TUPLE:
     case AST_BLOCK:
     case AST_PROGRAM:
-    case AST_TYPE_TUPLE: print_children(out, &n->list, d); break;
+    case AST_TYPE_TUPLE: print_children(p, &n->list, d); break;
     case AST_COMPREHENSION:
     case AST_FOR:
-        print_group(out, "targets", &n->loop.targets, d);
-        print_opt(out, "in", n->loop.iter, d);
-        print_opt(out, n->kind == AST_FOR ? "do" : "yield", n->loop.body, d);
+        print_group(p, "targets", &n->loop.targets, d);
+        print_opt(p, "in", n->loop.iter, d);
+        print_opt(p, n->kind == AST_FOR ? "do" : "yield", n->loop.body, d);
         break;
-    case AST_UNARY: print_node(out, n->op.lhs, d); break;
+    case AST_UNARY: print_node(p, n->op.lhs, d); break;
     case AST_BINARY:
-        print_node(out, n->op.lhs, d);
-        print_node(out, n->op.rhs, d);
+        print_node(p, n->op.lhs, d);
+        print_node(p, n->op.rhs, d);
         break;
     case AST_RANGE:
     case AST_SLICE:
-        print_opt(out, "from", n->range.lo, d);
-        print_opt(out, "to", n->range.hi, d);
+        print_opt(p, "from", n->range.lo, d);
+        print_opt(p, "to", n->range.hi, d);
         break;
     case AST_CALL:
-        print_node(out, n->call.callee, d);
-        print_children(out, &n->call.args, d);
+        print_node(p, n->call.callee, d);
+        print_children(p, &n->call.args, d);
         break;
-    case AST_ARG: print_node(out, n->arg.value, d); break;
-    case AST_MEMBER: print_node(out, n->member.object, d); break;
+    case AST_ARG: print_node(p, n->arg.value, d); break;
+    case AST_MEMBER: print_node(p, n->member.object, d); break;
     case AST_INDEX:
-        print_node(out, n->index.object, d);
-        print_children(out, &n->index.indices, d);
+        print_node(p, n->index.object, d);
+        print_children(p, &n->index.indices, d);
         break;
     case AST_IF:
     case AST_WHILE:
-        print_node(out, n->cond.cond, d);
-        print_opt(out, "then", n->cond.then, d);
-        print_opt(out, "else", n->cond.els, d);
+        print_node(p, n->cond.cond, d);
+        print_opt(p, "then", n->cond.then, d);
+        print_opt(p, "else", n->cond.els, d);
         break;
     case AST_EXPR_STMT:
-    case AST_TYPE_LIST: print_node(out, n->expr, d); break;
-    case AST_RETURN: print_opt(out, "value", n->expr, d); break;
+    case AST_TYPE_LIST: print_node(p, n->expr, d); break;
+    case AST_RETURN: print_opt(p, "value", n->expr, d); break;
     case AST_ASSIGN:
-        print_group(out, "targets", &n->assign.targets, d);
-        print_node(out, n->assign.value, d);
+        print_group(p, "targets", &n->assign.targets, d);
+        print_node(p, n->assign.value, d);
         break;
     case AST_PARAM_DECL:
     case AST_STATE_DECL:
     case AST_PARAM:
-        print_opt(out, "type", n->decl.type, d);
-        print_opt(out, n->kind == AST_PARAM ? "default" : "init", n->decl.init, d);
+        print_opt(p, "type", n->decl.type, d);
+        print_opt(p, n->kind == AST_PARAM ? "default" : "init", n->decl.init, d);
         break;
     case AST_FN:
     case AST_DEF:
     case AST_TRAIN:
-        print_children(out, &n->def.params, d);
-        print_opt(out, "returns", n->def.ret, d);
-        print_node(out, n->def.body, d);
+        print_children(p, &n->def.params, d);
+        print_opt(p, "returns", n->def.ret, d);
+        print_node(p, n->def.body, d);
         break;
-    case AST_TYPE_TENSOR: print_children(out, &n->tensor.dims, d); break;
+    case AST_TYPE_TENSOR: print_children(p, &n->tensor.dims, d); break;
     default: break;
     }
 }
 
-void ast_print(FILE *out, const AstNode *n) { print_node(out, n, 0); }
+void ast_print(FILE *out, const AstNode *n)
+{
+    Printer p = {out, {0}};
+    if (n->span.file)
+        diag_lines_init(&p.lines, n->span.file);
+    print_node(&p, n, 0);
+    diag_lines_free(&p.lines);
+}
+
+/* ---- depth ---------------------------------------------------------------------- */
+
+static const AstNode *deeper(const AstNode *n, int left);
+
+static const AstNode *deeper_list(const AstList *l, int left)
+{
+    for (int i = 0; i < l->len; i++) {
+        const AstNode *d = deeper(l->items[i], left);
+        if (d)
+            return d;
+    }
+    return NULL;
+}
+
+/* Children a, b and c (any may be NULL), after the list l (may be NULL). */
+static const AstNode *deeper_of(const AstList *l, const AstNode *a, const AstNode *b,
+                                const AstNode *c, int left)
+{
+    const AstNode *d = l ? deeper_list(l, left) : NULL;
+    if (!d)
+        d = deeper(a, left);
+    if (!d)
+        d = deeper(b, left);
+    return d ? d : deeper(c, left);
+}
+
+/* The first node more than `left` levels below n, or NULL; recurses at most `left` deep. */
+static const AstNode *deeper(const AstNode *n, int left)
+{
+    if (!n)
+        return NULL;
+    if (left == 0)
+        return n;
+    left--;
+    switch (n->kind) {
+    case AST_LIST:
+    case AST_TUPLE:
+    case AST_BLOCK:
+    case AST_PROGRAM:
+    case AST_TYPE_TUPLE: return deeper_list(&n->list, left);
+    case AST_COMPREHENSION:
+    case AST_FOR: return deeper_of(&n->loop.targets, n->loop.iter, n->loop.body, NULL, left);
+    case AST_UNARY:
+    case AST_BINARY: return deeper_of(NULL, n->op.lhs, n->op.rhs, NULL, left);
+    case AST_RANGE:
+    case AST_SLICE: return deeper_of(NULL, n->range.lo, n->range.hi, NULL, left);
+    case AST_CALL: return deeper_of(&n->call.args, n->call.callee, NULL, NULL, left);
+    case AST_ARG: return deeper(n->arg.value, left);
+    case AST_MEMBER: return deeper(n->member.object, left);
+    case AST_INDEX: return deeper_of(&n->index.indices, n->index.object, NULL, NULL, left);
+    case AST_IF:
+    case AST_WHILE: return deeper_of(NULL, n->cond.cond, n->cond.then, n->cond.els, left);
+    case AST_EXPR_STMT:
+    case AST_TYPE_LIST:
+    case AST_RETURN: return deeper(n->expr, left);
+    case AST_ASSIGN: return deeper_of(&n->assign.targets, n->assign.value, NULL, NULL, left);
+    case AST_PARAM_DECL:
+    case AST_STATE_DECL:
+    case AST_PARAM: return deeper_of(NULL, n->decl.type, n->decl.init, NULL, left);
+    case AST_FN:
+    case AST_DEF:
+    case AST_TRAIN: return deeper_of(&n->def.params, n->def.ret, n->def.body, NULL, left);
+    case AST_TYPE_TENSOR: return deeper_list(&n->tensor.dims, left);
+    case AST_INT:
+    case AST_FLOAT:
+    case AST_BOOL:
+    case AST_STRING:
+    case AST_NAME:
+    case AST_ELLIPSIS:
+    case AST_BREAK:
+    case AST_CONTINUE:
+    case AST_IMPORT:
+    case AST_TYPE_NAME: return NULL;
+    }
+    UNREACHABLE();
+}
+
+bool ast_check_depth(const AstNode *program, DiagSink *d)
+{
+    const AstNode *n = deeper(program, AST_MAX_DEPTH);
+    if (n)
+        diag_error(d, n->span, "expression nested too deeply (more than %d levels of syntax)",
+                   AST_MAX_DEPTH);
+    return !n;
+}

@@ -153,7 +153,16 @@ const char *ast_op_name(AstOp op);   /* "+", "@", "neg", ... */
 /* The shortest decimal form that reads back as v ("0.1", "1.5e-05"). */
 const char *ast_format_double(double v, char *buf, size_t n);
 const char *ast_def_kind_name(AstDefKind k); /* "layer", "model", "optimizer" */
-/* Prints the tree one node a line, children indented, with line:col spans (--emit=ast). */
+/* Prints the tree one node a line, children indented, with line:col spans (--emit=ast).
+ * Recurses once per level: the tree must have passed ast_check_depth. */
 void ast_print(FILE *out, const AstNode *n);
+
+/* The parser takes left-associative chains (1 + 1 + ... + 1) of any length, and the
+ * printers (--emit=ast, nnc fmt) recurse once per level of the tree: deeper trees are an
+ * error there. Well above what the checker takes (SEMA_MAX_EVAL_DEPTH = 1000 levels of
+ * expressions, each at most a few levels of syntax), well below what an 8 MiB stack holds. */
+enum { AST_MAX_DEPTH = 5000 };
+/* Reports the first node deeper than AST_MAX_DEPTH below program; false if there is one. */
+bool ast_check_depth(const AstNode *program, DiagSink *d);
 
 #endif

@@ -7,6 +7,7 @@
  *       rt_flags_reset(); rt_flag_int("epochs", 2, ...); ...;
  *       rt_flags_allow_checkpoints(why_not, why_no_steps); rt_flags_parse_command_line();
  *       vars = rt_arena_new(...); outs = ...;  vars[setting] = rt_flag_get_int("epochs");
+ *       rt_memory_check(parameters, optimizer state, other slots, arenas, data);
  *       block = rt_arena_new(slot bytes); slot_ptrs[k] = block + offset_k;
  *       state[] = RtTensorViews of the training loop's vars and slots (prog_checkpoint_plan)
  *       @region_arena_k = rt_arena_new(plan + snapshots);
@@ -24,6 +25,7 @@
  * alloca lives in the function's first block, so loops do not grow the stack. */
 #include "ast/ast.h"
 #include "codegen/cg_internal.h"
+#include "passes/passes.h"
 #include "prog/prog.h"
 #include "util/util.h"
 
@@ -1197,6 +1199,21 @@ static void rows_largest(const ProgBlock *b, int64_t *out)
     }
 }
 
+/* Before anything large is allocated: rt_memory_check with what the program holds at
+ * once (the slots, the region arenas of arena_bytes[k], the data sets known by size). */
+static void check_memory(Pg *pg, const int64_t *arena_bytes)
+{
+    Cg *cg = pg->cg;
+    MemTotals t = {0};
+    pass_memplan_add_prog(&t, pg->p);
+    for (int k = 0; k < pg->p->regions.len; k++)
+        t.activations += arena_bytes[k];
+    LLVMTypeRef params[5] = {cg->i64, cg->i64, cg->i64, cg->i64, cg->i64};
+    LLVMValueRef args[5] = {i64c(cg, t.parameters), i64c(cg, t.optimizer), i64c(cg, t.other),
+                            i64c(cg, t.activations), i64c(cg, t.data)};
+    call_rt(pg, "rt_memory_check", cg->void_, params, args, 5);
+}
+
 static void emit_nnc_program(Pg *pg)
 {
     Cg *cg = pg->cg;
@@ -1215,9 +1232,6 @@ static void emit_nnc_program(Pg *pg)
     pg->vars = arena_new(pg, 8 * (int64_t)p->nvars, "vars");
     pg->outs = arena_new(pg, 8 * (int64_t)p->nouts, "outs");
     read_settings(pg);
-    LLVMValueRef slots = allocate_slots(pg);
-    if (pg->cp.stmt >= 0)
-        define_state_views(pg);
 
     pg->rows_largest = util_malloc(sizeof(int64_t) * (size_t)(p->nvars + 1));
     memset(pg->rows_largest, 0, sizeof(int64_t) * (size_t)(p->nvars + 1));
@@ -1225,10 +1239,16 @@ static void emit_nnc_program(Pg *pg)
     int nregions = p->regions.len;
     pg->region_fns = util_malloc(sizeof(LLVMValueRef) * (size_t)(nregions + 1));
     LLVMValueRef *arena_globals = util_malloc(sizeof(LLVMValueRef) * (size_t)(nregions + 1));
-    for (int k = 0; k < nregions; k++) {
-        int64_t bytes = define_region(pg, k, &arena_globals[k]);
-        LLVMBuildStore(cg->b, arena_new(pg, bytes, "region_arena"), arena_globals[k]);
-    }
+    int64_t *arena_bytes = util_malloc(sizeof(int64_t) * (size_t)(nregions + 1));
+    for (int k = 0; k < nregions; k++)
+        arena_bytes[k] = define_region(pg, k, &arena_globals[k]);
+    check_memory(pg, arena_bytes);
+    LLVMValueRef slots = allocate_slots(pg);
+    if (pg->cp.stmt >= 0)
+        define_state_views(pg);
+    for (int k = 0; k < nregions; k++)
+        LLVMBuildStore(cg->b, arena_new(pg, arena_bytes[k], "region_arena"), arena_globals[k]);
+    util_free(arena_bytes);
     pg->datasets = util_malloc(sizeof(LLVMValueRef) * (size_t)(p->ndatas + 1));
     for (int i = 0; i < p->ndatas; i++)
         load_data(pg, i);

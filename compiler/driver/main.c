@@ -66,7 +66,8 @@ static void usage(FILE *out)
           "       nnc --mem FILE             print the memory plan after fusion, as\n"
           "                                  'memory: N buffers, arena SIZE (peak live\n"
           "                                  SIZE), no planning SIZE' (a train block: one\n"
-          "                                  such line per region); see docs/memory.md\n"
+          "                                  such line per region, then what it holds at\n"
+          "                                  once, by part); see docs/memory.md\n"
           "options:\n"
           "  -o FILE                  where to write the executable\n"
           "  --emit=STAGE             stop after STAGE and print its output\n"
@@ -463,8 +464,12 @@ int main(int argc, char **argv)
         goto done;
     }
     AstNode *program = parse_file(&src, &ast_arena, &diags);
+    /* the printers recurse per level of the tree */
+    bool printable = (o.emit != EMIT_AST && o.command != CMD_FMT) ||
+                     ast_check_depth(program, &diags);
     if (o.emit == EMIT_AST) {
-        ast_print(stdout, program);
+        if (printable)
+            ast_print(stdout, program);
         goto done;
     }
     if (o.command == CMD_FMT) {   /* nothing on stdout unless the parse succeeded */

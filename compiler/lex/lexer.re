@@ -325,12 +325,14 @@ int lex_dump(FILE *out, const SourceFile *file, DiagSink *diags)
     Lexer lx;
     lex_init(&lx, file, &arena, diags);
     int errors = diags->errors;
+    DiagLines lines;
+    diag_lines_init(&lines, file);
     for (;;) {
         Span s;
         LexValue v;
         int tok = lex_next(&lx, &s, &v);
         int line, col;
-        diag_line_col(file, s.lo, &line, &col);
+        diag_lines_find(&lines, s, &line, &col);
         fprintf(out, "%d:%d %s", line, col, lex_token_name(tok));
         if (tok == TOK_IDENT)
             fprintf(out, " %s", v.text);
@@ -346,6 +348,7 @@ int lex_dump(FILE *out, const SourceFile *file, DiagSink *diags)
         if (tok == TOK_YYEOF)
             break;
     }
+    diag_lines_free(&lines);
     arena_free(&arena);
     return diags->errors - errors;
 }

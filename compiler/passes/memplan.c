@@ -66,6 +66,8 @@
 #include "prog/prog.h"
 #include "util/util.h"
 
+#include "nnc_rt.h"
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,21 +413,12 @@ void pass_memplan_free(MemPlan *p)
     *p = (MemPlan){0};
 }
 
-/* "832 B", "1.2 KiB", "3.0 MiB", "1.5 GiB" */
+/* "832 B", "1.2 KiB", "3.0 MiB", "1.5 GiB", as the runtime's messages write sizes */
 static void print_size(FILE *out, int64_t bytes)
 {
-    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
-    if (bytes < 1024) {
-        fprintf(out, "%" PRId64 " B", bytes);
-        return;
-    }
-    double v = (double)bytes / 1024;
-    size_t u = 0;
-    while (v >= 1023.95 && u + 1 < ARRAY_LEN(units)) { /* never "1024.0 KiB" */
-        v /= 1024;
-        u++;
-    }
-    fprintf(out, "%.1f %s", v, units[u]);
+    char buf[32];
+    rt_format_bytes(buf, sizeof buf, bytes);
+    fputs(buf, out);
 }
 
 void pass_memplan_print(FILE *out, const MemPlan *p)
@@ -460,4 +453,47 @@ void pass_memplan_print_prog(FILE *out, const Prog *prog)
     fputs("), slots ", out);
     print_size(out, slots);
     fputc('\n', out);
+    MemTotals t = {.activations = arenas};
+    pass_memplan_add_prog(&t, prog);
+    fputs("at once: ", out);
+    print_size(out, t.parameters + t.optimizer + t.other + t.activations + t.data);
+    fputs(" (parameters ", out);
+    print_size(out, t.parameters);
+    fputs(", optimizer state ", out);
+    print_size(out, t.optimizer);
+    fputs(", other tensors ", out);
+    print_size(out, t.other);
+    fputs(", activations ", out);
+    print_size(out, t.activations);
+    fputs(", data ", out);
+    print_size(out, t.data);
+    fputs(")\n", out);
+}
+
+/* Slots are named as prog.h's ProgSlot says: an optimizer's state "opt.v[net.fc1.w]", a
+ * parameter or layer state by its path "net.fc1.w", anything else by a plain name
+ * ("value", "correct") or "batch.x", "sample.x". */
+static int64_t *slot_part(MemTotals *t, const char *name)
+{
+    if (strchr(name, '['))
+        return &t->optimizer;
+    if (!strchr(name, '.') || strncmp(name, "batch.", 6) == 0 ||
+        strncmp(name, "sample.", 7) == 0)
+        return &t->other;
+    return &t->parameters;
+}
+
+void pass_memplan_add_prog(MemTotals *t, const Prog *prog)
+{
+    for (int i = 0; i < prog->nslots; i++) {
+        const ProgSlot *s = &prog->slots[i];
+        *slot_part(t, s->name) += round_up(ir_shape_numel(&s->shape) * element_bytes(s->dtype));
+    }
+    /* MNIST and Fashion-MNIST: 60,000 training or 10,000 test samples, x in f32 and the
+     * label in i32 (runtime/rt_data_load.c) */
+    for (int i = 0; i < prog->ndatas; i++) {
+        const ProgData *d = &prog->datas[i];
+        if (d->kind == PD_MNIST || d->kind == PD_FASHION_MNIST)
+            t->data += (d->test ? 10000 : 60000) * (ir_shape_numel(&d->x_shape) * 4 + 4);
+    }
 }

@@ -93,8 +93,21 @@ void pass_memplan_free(MemPlan *p);
  * sizes as "832 B", "1.2 KiB", "3.0 MiB" (docs/memory.md). */
 void pass_memplan_print(FILE *out, const MemPlan *p);
 /* For a training program (prog/prog.h): one line per region, "region K: " and the line
- * above, then "memory: N regions, arenas SIZE in all (no planning SIZE), slots SIZE". */
+ * above, then "memory: N regions, arenas SIZE in all (no planning SIZE), slots SIZE",
+ * then "at once: SIZE (parameters SIZE, optimizer state SIZE, other tensors SIZE,
+ * activations SIZE, data SIZE)" (MemTotals, the arenas as planned here). */
 struct Prog;
 void pass_memplan_print_prog(FILE *out, const struct Prog *prog);
+
+/* What a training program holds at once, by part (docs/memory.md, "Does it fit?"): its
+ * slots, as parameters (and layer state), optimizer state and other tensors (variables
+ * carried between regions, the current batch); its region arenas (all held for the whole
+ * run); and the data sets whose size is known when compiling (the MNIST kinds; files of
+ * other formats are sized when read). */
+typedef struct MemTotals {
+    int64_t parameters, optimizer, other, activations, data;
+} MemTotals;
+/* Adds every slot and data set of prog to t (not the arenas: the caller knows those). */
+void pass_memplan_add_prog(MemTotals *t, const struct Prog *prog);
 
 #endif

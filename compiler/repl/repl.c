@@ -40,6 +40,7 @@ typedef struct Repl {
     bool tty;                /* stdin and stdout are terminals: prompts, editing, history */
     char *history;           /* ~/.nnc_history, or NULL */
     PtrVec loaded;           /* files brought in with :load (heap strings), for :reload */
+    SemaEntry entry;         /* the entry being run or inspected (sema_session_begin) */
 } Repl;
 
 static volatile sig_atomic_t interrupted;
@@ -139,6 +140,19 @@ static bool run_graph(Repl *r, const IrGraph *g, RunMode mode, const SemaEntry *
         offsets[i] = total;
         total += (ir_shape_numel(&slots[e->new_slots[i]].shape) * 4 + 63) / 64 * 64;
     }
+    /* The new tensors are held twice: in the memory shared with the child, then in the
+     * session. Without this check, memory the kernel grants but cannot back would end the
+     * session (or the child, without a message) when it is touched. */
+    int64_t available = rt_memory_available();
+    if (available >= 0 && (double)total * 2 > (double)available) {
+        char need[32], have[32];
+        rt_format_bytes(need, sizeof need, total);
+        rt_format_bytes(have, sizeof have, available);
+        fprintf(stderr, "nnc: out of memory: the entry's new tensors take %s, held twice while "
+                        "they are computed; %s available\n", need, have);
+        util_free(offsets);
+        return false;
+    }
     char *shared = mmap(NULL, (size_t)(total ? total : 64), PROT_READ | PROT_WRITE,
                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shared == MAP_FAILED) {
@@ -166,6 +180,7 @@ static bool run_graph(Repl *r, const IrGraph *g, RunMode mode, const SemaEntry *
         return false;
     }
     if (pid == 0) {
+        util_set_recovery(NULL); /* the child's failures end the child */
         signal(SIGINT, SIG_DFL);
         sigprocmask(SIG_SETMASK, &saved, NULL);
         int status = child_main(g, mode, r->session, e, shared, offsets);
@@ -193,10 +208,7 @@ static bool run_graph(Repl *r, const IrGraph *g, RunMode mode, const SemaEntry *
         fprintf(stderr, "nnc: the computation stopped: %s\n", strsignal(WTERMSIG(status)));
     }
     if (ok)
-        for (int i = 0; i < e->nnew; i++) {
-            SemaSlot *sl = &slots[e->new_slots[i]];
-            memcpy(sl->data, shared + offsets[i], (size_t)(ir_shape_numel(&sl->shape) * 4));
-        }
+        ok = sema_session_fill(r->session, e, shared, offsets);
     munmap(shared, (size_t)(total ? total : 64));
     util_free(offsets);
     interrupted = 0;
@@ -228,17 +240,17 @@ static bool run_entry(Repl *r, const char *name, const char *text, SemaEntryKind
                       bool keep)
 {
     interrupted = 0;
-    SemaEntry e;
-    if (!sema_session_begin(r->session, name, text, kind, &e)) {
+    SemaEntry *e = &r->entry;
+    if (!sema_session_begin(r->session, name, text, kind, e)) {
         print_diags(r);
         return false;
     }
-    bool ok = middle_end(r, e.graph) &&
-              (!has_effects(e.graph) || run_graph(r, e.graph, RUN_EXECUTE, &e));
-    if (ok && e.shown)
-        printf("%s\n", e.shown);
+    bool ok = middle_end(r, e->graph) &&
+              (!has_effects(e->graph) || run_graph(r, e->graph, RUN_EXECUTE, e));
+    if (ok && e->shown)
+        printf("%s\n", e->shown);
     fflush(stdout);
-    sema_session_end(r->session, &e, ok && keep);
+    sema_session_end(r->session, e, ok && keep);
     return ok;
 }
 
@@ -268,37 +280,37 @@ static void help(void)
 
 static void check_only(Repl *r, const char *expr, bool shape)
 {
-    SemaEntry e;
-    if (!sema_session_begin(r->session, "<input>", expr, SEMA_ENTRY_CHECK, &e)) {
+    SemaEntry *e = &r->entry;
+    if (!sema_session_begin(r->session, "<input>", expr, SEMA_ENTRY_CHECK, e)) {
         print_diags(r);
         return;
     }
     if (!shape)
-        printf("%s\n", e.type);
-    else if (e.shape)
-        printf("%s\n", e.shape);
+        printf("%s\n", e->type);
+    else if (e->shape)
+        printf("%s\n", e->shape);
     else
-        printf("not a tensor: %s\n", e.type);
-    sema_session_end(r->session, &e, false);
+        printf("not a tensor: %s\n", e->type);
+    sema_session_end(r->session, e, false);
 }
 
 /* :ir, :llvm, :time: the expression traced and compiled, nothing kept. */
 static void inspect(Repl *r, const char *expr, RunMode mode, bool ir)
 {
     interrupted = 0;
-    SemaEntry e;
-    if (!sema_session_begin(r->session, "<input>", expr, SEMA_ENTRY_VALUE, &e)) {
+    SemaEntry *e = &r->entry;
+    if (!sema_session_begin(r->session, "<input>", expr, SEMA_ENTRY_VALUE, e)) {
         print_diags(r);
         return;
     }
-    if (!middle_end(r, e.graph))
+    if (!middle_end(r, e->graph))
         ;
     else if (ir)
-        ir_print_graph(stdout, e.graph);
+        ir_print_graph(stdout, e->graph);
     else
-        run_graph(r, e.graph, mode, &e);
+        run_graph(r, e->graph, mode, e);
     fflush(stdout);
-    sema_session_end(r->session, &e, false);
+    sema_session_end(r->session, e, false);
 }
 
 static void grad_command(Repl *r, const char *arg)
@@ -439,6 +451,28 @@ static bool command(Repl *r, const char *line)
         fprintf(stderr, "nnc: :%.*s needs an argument (:help)\n", (int)n, p);
     util_free(a);
     return true;
+}
+
+/* Runs one entry or command. An internal compiler error or a failed allocation in the
+ * parent ends the entry as an error would (the state as it was before it) instead of the
+ * session. Returns false for :quit. */
+static bool run_line(Repl *r, const char *start, const char *text)
+{
+    jmp_buf at;
+    if (setjmp(at)) {
+        sema_session_abandon(r->session, &r->entry);
+        print_diags(r); /* what the entry reported before it failed */
+        fputs("nnc: the entry failed; the session is as it was before it\n", stderr);
+        return true;
+    }
+    util_set_recovery(&at);
+    bool more = true;
+    if (*start == ':')
+        more = command(r, start);
+    else if (*start && *start != '\n')
+        run_entry(r, "<input>", text, SEMA_ENTRY_RUN, true);
+    util_set_recovery(NULL);
+    return more;
 }
 
 /* ---- reading entries ------------------------------------------------------------------------- */
@@ -598,11 +632,7 @@ int repl_main(const ReplOptions *o)
             continue;
         }
         remember(&r, text);
-        const char *start = skip_space(text);
-        if (*start == ':')
-            more = command(&r, start);
-        else if (*start && *start != '\n')
-            run_entry(&r, "<input>", text, SEMA_ENTRY_RUN, true);
+        more = run_line(&r, skip_space(text), text);
         util_free(text);
         more = more && !eof;
     }

@@ -129,6 +129,16 @@ void sema_session_free(SemaSession *s);
 bool sema_session_begin(SemaSession *s, const char *name, const char *text, SemaEntryKind kind,
                         SemaEntry *e);
 void sema_session_end(SemaSession *s, SemaEntry *e, bool commit);
+/* After e's graph ran: allocates the entry's new slots and copies their data, slot
+ * e->new_slots[i] from `from + offsets[i]`. False (with "nnc: out of memory (N bytes)" on
+ * stderr) if an allocation failed: end the entry without committing it. */
+bool sema_session_fill(SemaSession *s, const SemaEntry *e, const char *from,
+                       const int64_t *offsets);
+/* Ends an entry that an internal error or a failed allocation stopped midway, anywhere
+ * from sema_session_begin to sema_session_end, and that the caller recovered from
+ * (util_set_recovery): the state is as it was before. e: as begin left it (zero if begin
+ * did not return). */
+void sema_session_abandon(SemaSession *s, SemaEntry *e);
 /* The session's slot table: slot k is (*slots)[k]; *count slots, some unused. */
 SemaSlot *sema_session_slots(SemaSession *s, int *count);
 /* For :mem: variables, tensors kept and their bytes, bytes of checker state. */

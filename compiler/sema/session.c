@@ -106,6 +106,7 @@ struct SemaSession {
     bool *slot_live;        /* referred to by the committed or working state */
     int nslots, capslots;
     int nmodules, npaths;   /* modules loaded before the current entry */
+    bool active;            /* between sema_session_begin and sema_session_end */
 };
 
 static Arena *arena_new_heap(void)
@@ -190,17 +191,29 @@ static int slot_new(SemaSession *s, IrDType dtype, const IrShape *shape)
     } else {
         free(s->slots[k].data);
     }
-    /* compiled kernels take their operands 64-byte aligned (codegen/emit.c) */
-    size_t bytes = (size_t)(ir_shape_numel(shape) * 4 + 63) / 64 * 64;
-    void *data = aligned_alloc(64, bytes ? bytes : 64);
-    if (!data) {
-        fputs("nnc: out of memory\n", stderr);
-        exit(3);
-    }
-    memset(data, 0, bytes ? bytes : 64);
-    s->slots[k] = (SemaSlot){dtype, *shape, data};
+    /* its data is allocated when the entry has run (sema_session_fill) */
+    s->slots[k] = (SemaSlot){dtype, *shape, NULL};
     s->slot_live[k] = true;
     return k;
+}
+
+bool sema_session_fill(SemaSession *s, const SemaEntry *e, const char *from,
+                       const int64_t *offsets)
+{
+    for (int i = 0; i < e->nnew; i++) {
+        SemaSlot *sl = &s->slots[e->new_slots[i]];
+        /* compiled kernels take their operands 64-byte aligned (codegen/emit.c) */
+        size_t bytes = (size_t)(ir_shape_numel(&sl->shape) * 4);
+        size_t size = (bytes + 63) / 64 * 64;
+        sl->data = aligned_alloc(64, size ? size : 64);
+        if (!sl->data) {
+            fprintf(stderr, "nnc: out of memory (%zu bytes)\n", size);
+            return false;
+        }
+        memcpy(sl->data, from + offsets[i], bytes);
+        memset((char *)sl->data + bytes, 0, (size ? size : 64) - bytes);
+    }
+    return true;
 }
 
 /* ---- copying the state -------------------------------------------------------------------- */
@@ -470,8 +483,8 @@ static void capture(SemaSession *s, SemaEntry *e)
 {
     Capture p = {.c = &s->c};
     capture_scope(&p, s->work.script);
-    e->nnew = p.news.len;
     e->new_slots = util_malloc(sizeof(int) * (size_t)(p.news.len + 1));
+    e->nnew = p.news.len; /* after the allocation: an entry abandoned in it has none */
     for (int i = 0; i < p.news.len; i++)
         e->new_slots[i] = (int)(intptr_t)p.news.items[i] - 1;
     util_vec_free(&p.news);
@@ -600,8 +613,6 @@ static void start_checker(SemaSession *s)
     c->nslot_loads = s->nslots;
     c->slot_loads = util_realloc(c->slot_loads, sizeof(IrNode *) * (size_t)(s->nslots + 1));
     memset(c->slot_loads, 0, sizeof(IrNode *) * (size_t)(s->nslots + 1));
-    s->nmodules = c->modules.len;
-    s->npaths = c->loaded_paths.len;
 }
 
 static bool is_definition(const AstNode *st)
@@ -724,6 +735,9 @@ bool sema_session_begin(SemaSession *s, const char *name, const char *text, Sema
                         SemaEntry *e)
 {
     *e = (SemaEntry){0};
+    s->active = true;
+    s->nmodules = s->c.modules.len;   /* what sema_session_end's rollback goes back to */
+    s->npaths = s->c.loaded_paths.len;
     int before = s->diags->errors;
     Entry *en = entry_new(s, name, text);
     s->current = en;
@@ -779,6 +793,21 @@ void sema_session_end(SemaSession *s, SemaEntry *e, bool commit)
     util_free(e->type);
     util_free(e->shape);
     *e = (SemaEntry){0};
+    s->active = false;
+}
+
+void sema_session_abandon(SemaSession *s, SemaEntry *e)
+{
+    Checker *c = &s->c;
+    if (!s->active)
+        return;
+    if (!e->graph)
+        e->graph = c->graph;
+    else
+        ir_graph_free(c->graph);
+    c->graph = NULL;
+    c->eval_depth = 0; /* start_checker resets the rest */
+    sema_session_end(s, e, false);
 }
 
 SemaSessionStats sema_session_stats(const SemaSession *s)

@@ -93,6 +93,43 @@ void diag_line_col(const SourceFile *f, uint32_t off, int *line, int *col)
     *col = (int)(off - start) + 1;
 }
 
+void diag_lines_init(DiagLines *l, const SourceFile *f)
+{
+    uint32_t n = 1;
+    for (uint32_t i = 0; i < f->len; i++)
+        n += f->text[i] == '\n';
+    *l = (DiagLines){f, util_malloc(sizeof(uint32_t) * n), 0};
+    l->starts[l->n++] = 0;
+    for (uint32_t i = 0; i < f->len; i++)
+        if (f->text[i] == '\n')
+            l->starts[l->n++] = i + 1;
+}
+
+void diag_lines_free(DiagLines *l)
+{
+    util_free(l->starts);
+    *l = (DiagLines){0};
+}
+
+void diag_lines_find(const DiagLines *l, Span s, int *line, int *col)
+{
+    if (s.file != l->file) {
+        diag_line_col(s.file, s.lo, line, col);
+        return;
+    }
+    uint32_t off = s.lo > l->file->len ? l->file->len : s.lo;
+    uint32_t lo = 0, hi = l->n;  /* the last start <= off is in [lo, hi) */
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (l->starts[mid] <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *line = (int)lo + 1;
+    *col = (int)(off - l->starts[lo]) + 1;
+}
+
 /* Print the source line holding span.lo and a ^~~~ mark under [lo, hi) on that line.
  * Control and non-ASCII bytes are shown as '?' so binary input cannot garble the terminal. */
 static void print_excerpt(FILE *out, Span s, const char *mark_color, const char *reset)

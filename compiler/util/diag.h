@@ -51,8 +51,21 @@ typedef struct DiagMark {
 } DiagMark;
 DiagMark diag_mark(const DiagSink *d);
 void diag_rewind(DiagSink *d, DiagMark m);
-/* 1-based line and column (in bytes) of an offset. */
+/* 1-based line and column (in bytes) of an offset. Counts lines from the file's start:
+ * for one lookup (a diagnostic); many use a DiagLines. */
 void diag_line_col(const SourceFile *f, uint32_t off, int *line, int *col);
+
+/* The offsets where a file's lines start, for many line:col lookups in one file
+ * (--emit=tokens, --emit=ast): built in one pass, each lookup a binary search. */
+typedef struct DiagLines {
+    const SourceFile *file;
+    uint32_t *starts;  /* starts[0] = 0, then one past each '\n', ascending */
+    uint32_t n;
+} DiagLines;
+void diag_lines_init(DiagLines *l, const SourceFile *f);
+void diag_lines_free(DiagLines *l);
+/* As diag_line_col; a span of another file than l's is looked up with diag_line_col. */
+void diag_lines_find(const DiagLines *l, Span s, int *line, int *col);
 
 /* How the CLI's --color flag and NO_COLOR resolve for a stream. */
 typedef enum DiagColor { DIAG_COLOR_AUTO, DIAG_COLOR_ALWAYS, DIAG_COLOR_NEVER } DiagColor;

@@ -7,17 +7,32 @@
 #include <sys/stat.h>
 
 static long fail_countdown;
+static jmp_buf *recovery;
+
+void util_set_recovery(jmp_buf *at) { recovery = at; }
+
+/* Leaves through the recovery point, if one is set (once: a failure while recovering
+ * ends the process). */
+static void recover(void)
+{
+    jmp_buf *at = recovery;
+    recovery = NULL;
+    if (at)
+        longjmp(*at, 1);
+}
 
 _Noreturn void util_assert_fail(const char *what, const char *file, int line)
 {
     fprintf(stderr, "nnc: internal compiler error: %s at %s:%d\n", what, file, line);
+    recover();
     abort();
 }
 
-static void *check(void *p)
+static void *check(void *p, size_t n)
 {
     if (!p) {
-        fputs("nnc: out of memory\n", stderr);
+        fprintf(stderr, "nnc: out of memory (%zu bytes)\n", n);
+        recover();
         exit(3);
     }
     return p;
@@ -32,12 +47,12 @@ void util_fail_alloc_after(long n) { fail_countdown = n; }
 
 void *util_malloc(size_t n)
 {
-    return check(injected_failure() ? NULL : malloc(n ? n : 1));
+    return check(injected_failure() ? NULL : malloc(n ? n : 1), n);
 }
 
 void *util_realloc(void *p, size_t n)
 {
-    return check(injected_failure() ? NULL : realloc(p, n ? n : 1));
+    return check(injected_failure() ? NULL : realloc(p, n ? n : 1), n);
 }
 
 void util_free(void *p) { free(p); }

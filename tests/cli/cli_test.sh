@@ -1592,6 +1592,134 @@ case_isa_env() {  # NNC_ISA: avx2, native or unset; anything else is refused, by
     want_err "NNC_ISA=sse is not a known setting"
 }
 
+case_repl_survives_failures() {
+    # Failures in the parent (an internal error, tensors larger than the memory) and in the
+    # child (the runtime out of memory) end the entry, not the session: x stays, and so
+    # does the definition of f. NNC_MEMORY_AVAILABLE (docs/memory.md) fakes 1 GiB free, so
+    # no machine tries to allocate 40 GB.
+    cat >survive.repl <<'EOF'
+x = [1, 2, 3]
+fn f(a) { a * 2 }
+print(bernoulli([3], 2.0))
+x
+huge = zeros([100000, 100000])
+x
+print(sum(exp(zeros([100000, 100000])) @ ones([100000, 1])))
+f(x)
+huge = zeros([1000000, 1000000])
+:type huge
+EOF
+    # (the entries that failed midway leak what they held: no leak report in asan builds)
+    NNC_MEMORY_AVAILABLE=1G ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" \
+        nnc_input survive.repl repl
+    want_status 0
+    [ "$(grep -cx '\[1, 2, 3\]' <<<"$out")" = 2 ] || problem "x is not printed twice"
+    grep -qx '\[2, 4, 6\]' <<<"$out" || problem "f(x) did not print [2, 4, 6]"
+    want_err "out of memory: the entry's new tensors take 37.3 GiB, held twice while they are computed; 1.0 GiB available"
+    want_err "out of memory \(40000800000 bytes; 1.0 GiB available\)"
+    want_err "out of memory: the entry's new tensors take 3.6 TiB"
+    want_err "unknown name 'huge'"
+}
+
+case_memory_does_not_fit() {
+    # A program that needs more memory than is available says so before it allocates
+    # (not killed when it touches memory the kernel granted but cannot back), in nnc run
+    # and in an executable alike; NNC_MEMORY_AVAILABLE fakes 2 GiB free. The sizes are
+    # checked by hand in tests/passes/mem/too_big.nn.
+    local need='out of memory: the program needs 186.3 GiB at once \(parameters 37.3 GiB, optimizer state 74.5 GiB, other tensors 1.5 MiB, activations 74.5 GiB, data 0 B\); 2.0 GiB available'
+    cp "$SRC/tests/passes/mem/too_big.nn" big.nn
+    NNC_MEMORY_AVAILABLE=2G nnc run big.nn
+    want_status 1; want_err "$need"
+    nnc big.nn -o big
+    want_status 0
+    NNC_MEMORY_AVAILABLE=2G run ./big
+    want_status 1; want_err "$need"
+    # a program that fits runs as before
+    printf 'import std\ntrain {\n    x = ones([2, 2])\n    print(sum(x))\n}\n' >fits.nn
+    NNC_MEMORY_AVAILABLE=2G nnc run fits.nn
+    want_status 0; want_out '^4$'
+    NNC_MEMORY_AVAILABLE=lots nnc run fits.nn
+    want_status 1; want_err 'NNC_MEMORY_AVAILABLE must be a number of bytes'
+}
+
+case_memory_cgroup_limit() {
+    # The memory available is MemAvailable or, when less, what the cgroup's limit leaves:
+    # a fake hierarchy (NNC_CGROUP_ROOT, docs/memory.md) for this process's cgroup, v2 in
+    # one run and v1 in another, with a limit of 3 GiB and a usage of 1.5 GiB, 0.5 GiB of
+    # it inactive page cache, leaves 2 GiB (less only if the machine has less free).
+    local id ctrl path d gib=$((1 << 30))
+    cp "$SRC/tests/passes/mem/too_big.nn" big.nn
+    while IFS=: read -r id ctrl path; do
+        if [ "$id" = 0 ] && [ -z "$ctrl" ]; then
+            d=v2$path
+            mkdir -p "$d"
+            echo $((3 * gib)) >"$d/memory.max"
+            echo $((3 * gib / 2)) >"$d/memory.current"
+            echo "inactive_file $((gib / 2))" >"$d/memory.stat"
+        elif [[ ",$ctrl," == *,memory,* ]]; then
+            d=v1/memory$path
+            mkdir -p "$d"
+            echo $((3 * gib)) >"$d/memory.limit_in_bytes"
+            echo $((3 * gib / 2)) >"$d/memory.usage_in_bytes"
+            echo "total_inactive_file $((gib / 2))" >"$d/memory.stat"
+        fi
+    done </proc/self/cgroup
+    for d in v2 v1; do
+        [ -d "$d" ] || continue  # this process has no such cgroup: nothing to fake
+        NNC_CGROUP_ROOT=$T/$d nnc run big.nn
+        want_status 1
+        want_err 'the program needs 186.3 GiB at once .*; ((2\.0|1\.[0-9]|0\.[0-9]) GiB|[0-9.]+ (MiB|KiB)) available$'
+    done
+}
+
+case_memory_data_does_not_fit() {
+    # A data set larger than the memory available: the block it is read into is checked
+    # before it is filled (rt_memory_reserve, from 64 MiB on): a 70 MB text file grows its
+    # buffer to 128 MiB, with 100 MiB available. Not killed, not a partial read.
+    head -c 70000000 /dev/zero | tr '\0' 'a' >big.txt
+    printf 'import std\ntrain(batch = 2) {\n    corpus = text("big.txt", seq = 4)\n    for x, y in batches(corpus, batch) {\n        print(x[0, 0])\n        break\n    }\n}\n' >text.nn
+    # (exit 3 leaves the blocks allocated before it: no leak report in asan builds)
+    NNC_MEMORY_AVAILABLE=100M ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" nnc run text.nn
+    want_status 3; want_no_out
+    want_err '^nnc: out of memory \(134217728 bytes; 100\.0 MiB available\)$'
+    rm -f big.txt
+}
+
+case_deep_chain() {
+    # A chain of 50,000 '+' parses (left-associative: no deep parser stack), but the tools
+    # that walk the tree recurse once per level: each says it is too deep (the printers
+    # past 5,000 levels, the checker past 1,000) instead of overflowing the stack. Under
+    # the usual 8 MiB stack, which the unchecked printers overflowed.
+    ulimit -s 8192 2>/dev/null
+    awk 'BEGIN { printf "x = 1"; for (i = 0; i < 50000; i++) printf " + 1"; print "" }' >chain.nn
+    for mode in fmt --emit=ast check; do
+        nnc $mode chain.nn
+        want_status 1; want_diag chain.nn; want_err 'nested too deeply'; want_no_out
+    done
+    # 900 terms are within every limit: formatted, printed and checked
+    awk 'BEGIN { printf "x = 1"; for (i = 0; i < 900; i++) printf " + 1"; print "" }' >short.nn
+    for mode in fmt --emit=ast check; do
+        nnc $mode short.nn
+        want_status 0; want_no_err
+    done
+}
+
+case_emit_large_file() {
+    # --emit=tokens and --emit=ast on a 650 KB file of 20,000 lines: line:col from a line
+    # table, not counted from the file's start per token (that took minutes here). The
+    # bound is 20 times what it takes on a loaded 2-core machine; the positions are
+    # checked at the end of the file.
+    awk 'BEGIN { for (i = 1; i <= 20000; i++) printf "x%d = [1.5, 2] + f(a, b)  # c\n", i }' >big.nn
+    run timeout 20 "$NNC" --emit=tokens big.nn
+    want_status 0
+    [ "$(printf '%s\n' "$out" | tail -1)" = "20001:1 end of file" ] ||
+        problem "the last token is not '20001:1 end of file'"
+    grep -qx '20000:21 identifier f' <<<"$out" || problem "no '20000:21 identifier f'"
+    run timeout 20 "$NNC" --emit=ast big.nn
+    want_status 0
+    grep -q 'name b @20000:26$' <<<"$out" || problem "no 'name b @20000:26'"
+}
+
 cases=$(declare -F | sed -n 's/^declare -f case_//p')
 if [ $# -ge 2 ]; then
     run=("$2")
