@@ -15,6 +15,8 @@ set -euo pipefail
 #   zlib1g-dev            reading gzip'd IDX data sets
 #   libedit-dev           line editing in `nnc repl`
 #   cmake, make, gcc, libc6-dev   the build itself
+#   g++                   compiler/codegen/cpu_x86.cpp, the one C++ file: LLVM's table of
+#                         x86 CPU names, which the C API cannot query (docs/architecture.md)
 #   python3               tests/tools/numdiff.py
 #   dataset-fashion-mnist /usr/share/datasets/fashion-mnist, used by the examples and tests
 #   bible-kjv             the King James Bible, written out as the text corpus of the
@@ -22,7 +24,7 @@ set -euo pipefail
 #   vim                   the test of editors/vim's syntax file (tests/fmt)
 PACKAGES=(
     llvm-19-dev clang-19 libclang-rt-19-dev re2c bison libdnnl-dev zlib1g-dev libedit-dev
-    cmake make gcc libc6-dev python3 dataset-fashion-mnist bible-kjv vim
+    cmake make gcc g++ libc6-dev python3 dataset-fashion-mnist bible-kjv vim
 )
 
 # The character models' corpus: Debian ships the text only inside bible-kjv's program, so
