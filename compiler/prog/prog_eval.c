@@ -470,6 +470,8 @@ static void run_map_data(Pe *pe, const ProgStmt *s)
         run_region(pe, s->region);
         rt_dataset_set(dst, i, slot_to_rt(xo, pe->slots[s->x_out], xob),
                        yo ? slot_to_rt(yo, pe->slots[s->y_out], yob) : NULL);
+        if (s->rng_words) /* the next sample draws the words after these (prog.h) */
+            pe->vars[s->rng_var] += (double)s->rng_words;
     }
     util_free(xib);
     util_free(yib);
