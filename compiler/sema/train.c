@@ -332,18 +332,23 @@ ProgExpr *train_count_step(Checker *c, Instance *opt, Span at)
     return prog_var(c->prog, var);
 }
 
-/* A host variable for a scalar binding: made on its first run-time assignment. */
-static Value *host_var(Checker *c, const char *name, Value *v, ProgExpr *value, Span at)
+/* A value of v's type held in host variable `var`. */
+static Value *var_value(Checker *c, const char *name, const Value *v, int var)
 {
-    bool is_int = v->kind == V_INT;
-    int var = prog_add_var(c->prog, name, is_int);
-    set_var(c, var, value, at);
     Value *r = val_copy(c, v);
     r->known = false;
     r->hx = prog_var(c->prog, var);
-    if (is_int)
+    if (v->kind == V_INT)
         r->dim = (Dim){0, sema_symbol(c, name)};
     return r;
+}
+
+/* A host variable for a scalar binding: made on its first run-time assignment. */
+static Value *host_var(Checker *c, const char *name, Value *v, ProgExpr *value, Span at)
+{
+    int var = prog_add_var(c->prog, name, v->kind == V_INT);
+    set_var(c, var, value, at);
+    return var_value(c, name, v, var);
 }
 
 /* Is b's value the host variable b owns? */
@@ -352,10 +357,34 @@ static bool owns_var(const Binding *b)
     return b->var && b->value->hx && b->value->hx->kind == PX_VAR && b->value->hx->index == b->var - 1;
 }
 
+/* A number assigned where an f32 tensor lives in a slot: the tensor, of the slot's shape,
+ * with the number in every element. */
+static Value *number_as_slot_tensor(Checker *c, const Value *old, Value *v, Span at)
+{
+    IrNode *n = sema_node(c, v, at);
+    IrShape shape;
+    if (!n || !sema_ir_shape(c, old, at, &shape))
+        return val_error(c);
+    if (!ir_shape_eq(&n->shape, &shape)) {
+        IrNode proto = {.shape = shape};
+        n = sema_trace_op(c, at, IR_OP_BROADCAST, &n, 1, &proto);
+    }
+    return sema_with_node(c, (Value *)old, n);
+}
+
 Value *train_assign(Checker *c, Binding *old, const char *name, Value *v, Span at)
 {
     if (c->binding_loop_target && !old)
         return v; /* a loop's own variable: already a host variable or a slot */
+    if (val_is_numeric(v) && old && old->value->kind == V_TENSOR && old->value->has_slot &&
+        old->value->dtype == DT_F32) {
+        /* The slot holds the tensor on every path (a loop that runs no iteration, a branch
+         * not taken): it stays the variable's storage, rather than a host variable that
+         * only this assignment would set. */
+        v = number_as_slot_tensor(c, old->value, v, at);
+        if (v->kind == V_ERROR)
+            return v;
+    }
     if (v->kind == V_INT || v->kind == V_FLOAT || v->kind == V_BOOL ||
         (v->kind == V_TENSOR && old && old->value->kind != V_TENSOR)) {
         /* a host scalar (a tensor scalar assigned to a host variable is read back) */
@@ -363,9 +392,13 @@ Value *train_assign(Checker *c, Binding *old, const char *name, Value *v, Span a
         ProgExpr *e = train_host(c, v, at);
         if (!e)
             return val_error(c);
-        if (old && owns_var(old)) {
-            set_var(c, old->value->hx->index, e, at);
-            return old->value;
+        if (old && old->var && old->value->kind != V_TENSOR &&
+            c->prog->vars[old->var - 1].is_int == (old->value->kind == V_INT)) {
+            /* A binding's variable is its storage on every path, even where its value was
+             * last rebound to another expression (a loop's target): a second variable,
+             * set only here, would be unset where this assignment does not run. */
+            set_var(c, old->var - 1, e, at);
+            return owns_var(old) ? old->value : var_value(c, name, old->value, old->var - 1);
         }
         if (shape_of->kind == V_TENSOR)
             shape_of = val_float(c, 0, false);
