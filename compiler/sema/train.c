@@ -570,6 +570,58 @@ void train_name_slots(Checker *c, Scope *s)
     unique_slot_names(p);
 }
 
+void train_path_enter(Checker *c)
+{
+    c->last_path++;
+    if (c->npaths < SEMA_MAX_PATHS)
+        c->paths[c->npaths] = c->last_path;
+    c->npaths++; /* deeper than SEMA_MAX_PATHS: the innermost stored one stands for it */
+}
+
+void train_path_leave(Checker *c)
+{
+    ASSERT(c->npaths > 0);
+    c->npaths--;
+}
+
+int train_path(const Checker *c)
+{
+    int n = c->npaths < SEMA_MAX_PATHS ? c->npaths : SEMA_MAX_PATHS;
+    return n ? c->paths[n - 1] : 0;
+}
+
+bool train_path_active(const Checker *c, int path)
+{
+    int n = c->npaths < SEMA_MAX_PATHS ? c->npaths : SEMA_MAX_PATHS;
+    for (int i = 0; i < n; i++)
+        if (c->paths[i] == path)
+            return true;
+    return path == 0;
+}
+
+const char **train_path_names(Checker *c, Scope *s, int path, int *n)
+{
+    *n = 0;
+    for (Scope *in = s; in; in = in->parent)
+        *n += in->len;
+    const char **names = ARENA_NEW_N(c->arena, const char *, *n ? *n : 1);
+    *n = 0;
+    for (Scope *in = s; in; in = in->parent)
+        for (int i = 0; i < in->len; i++)
+            if (in->items[i].path == path)
+                names[(*n)++] = in->items[i].name;
+    return names;
+}
+
+void train_path_join(Checker *c, Scope *s, const char **then_names, int n, int else_path)
+{
+    for (int i = 0; i < n && else_path; i++) {
+        Binding *b = scope_lookup(s, then_names[i]);
+        if (b && b->path == else_path)
+            b->path = train_path(c);
+    }
+}
+
 /* Before a host loop, what its body assigns gets a host variable or a slot. */
 static void widen_one(Checker *c, Binding *b)
 {
@@ -775,7 +827,9 @@ Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src)
     c->binding_loop_target = false;
     c->loop_depth++;
     Exec x = {0};
+    train_path_enter(c);
     sema_exec_block(c, s, st->loop.body, &x);
+    train_path_leave(c);
     c->loop_depth--;
     train_close_region(c);
     c->block = outer;
@@ -824,7 +878,9 @@ Flow train_while(Checker *c, Scope *s, AstNode *st)
     c->epoch_var = pass;
     c->loop_depth++;
     Exec x = {0};
+    train_path_enter(c);
     sema_exec_block(c, s, st->cond.then, &x);
+    train_path_leave(c);
     c->loop_depth--;
     train_close_region(c);
     c->block = outer;
@@ -849,12 +905,18 @@ Value *train_if(Checker *c, Scope *s, AstNode *e, Value *cond)
     AstNode *branches[2] = {e->cond.then, e->cond.els};
     ProgBlock *blocks[2] = {&st->body, &st->orelse};
     Value *values[2] = {NULL, NULL};
-    int var = -1;
+    int var = -1, paths[2] = {0, 0}, nthen = 0;
+    const char **then_names = NULL;
     for (int k = 0; k < 2 && branches[k]; k++) {
         c->block = blocks[k];
         Exec x = {0};
+        train_path_enter(c);
+        paths[k] = train_path(c);
         Value *v = branches[k]->kind == AST_BLOCK ? sema_exec_block(c, s, branches[k], &x)
                                                   : sema_eval(c, s, branches[k]); /* else if */
+        train_path_leave(c);
+        if (k == 0)
+            then_names = train_path_names(c, s, paths[0], &nthen);
         if (val_is_numeric(v) || v->kind == V_BOOL) {
             ProgExpr *h = train_host(c, v, branches[k]->span);
             if (h) {
@@ -867,6 +929,7 @@ Value *train_if(Checker *c, Scope *s, AstNode *e, Value *cond)
         train_close_region(c);
     }
     c->block = outer;
+    train_path_join(c, s, then_names, nthen, paths[1]);
     if (!values[0] || !values[1])
         return val_void(c);
     Value *r = val_copy(c, val_join(c, values[0], values[1]));
