@@ -264,8 +264,8 @@ void rt_dataset_get(const RtDataset *ds, int64_t index, void *x_out, void *y_out
 
 /* ---- batches -------------------------------------------------------------------------------- */
 /* One epoch's pass over a dataset. The order is 0..count-1, or, with shuffle, a
- * permutation that depends only on (seed, epoch, count). Each batch has `batch` samples;
- * the last one has fewer unless drop_last drops it. The iterator position (batches
+ * permutation that depends only on (seed, epoch mod 2^32, count), any epoch (negative
+ * too). Each batch has `batch` samples; the last one has fewer unless drop_last drops it. The iterator position (batches
  * already returned) can be saved in a checkpoint and restored with rt_batches_seek. */
 typedef struct RtBatches RtBatches;
 RtBatches *rt_batches_begin(const RtDataset *ds, int64_t batch, int32_t shuffle,

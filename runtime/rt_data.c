@@ -471,17 +471,16 @@ RtBatches *rt_batches_begin(const RtDataset *ds, int64_t batch, int32_t shuffle,
 {
     if (batch <= 0)
         rt_fatal("%s: batch size %" PRId64 " must be positive", ds->source, batch);
-    if (epoch < 0)
-        rt_fatal("%s: epoch %" PRId64 " is negative", ds->source, epoch);
     RtBatches *it = rt_alloc_zeroed(1, sizeof(RtBatches));
     it->ds = ds;
     it->batch = batch;
     it->batches = drop_last ? ds->count / batch : (ds->count + batch - 1) / batch;
     it->used = drop_last ? it->batches * batch : ds->count;
     if (shuffle) {
-        /* Stream (SHUFFLE, epoch): the order is a function of (seed, epoch, count). */
+        /* Stream (SHUFFLE, epoch mod 2^32): the order is a function of (seed, epoch, count).
+         * Any epoch is valid, negative ones too (the loop variable of `for e in -1..1`). */
         it->order = rt_alloc(rt_size_mul((size_t)ds->count, sizeof(int64_t)));
-        uint64_t stream = (uint64_t)RT_STREAM_SHUFFLE << 32 | (uint32_t)epoch;
+        uint64_t stream = (uint64_t)RT_STREAM_SHUFFLE << 32 | (uint32_t)(uint64_t)epoch;
         rt_random_permutation(it->order, ds->count, seed, stream);
     }
     return it;

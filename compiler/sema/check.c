@@ -1046,6 +1046,8 @@ static void assign_name(Checker *c, Scope *s, AstNode *target, Value *v)
 static void assign_binding(Checker *c, Scope *s, Binding *b, const char *name, Span at, Value *v)
 {
     char x[200], y[200];
+    if (b && !train_path_active(c, b->path))
+        b->path = train_path(c); /* assigned on every path through this one */
     if (sema_training(c) && (c->runtime || (b && b->kind == BIND_STATE)) &&
         (!b || b->kind == BIND_VAR || b->kind == BIND_STATE)) {
         /* traced run-time code: host variables and slots (train.c); a loop's own variables
@@ -1303,7 +1305,9 @@ static Flow exec_for(Checker *c, Scope *s, AstNode *st)
         widen_assigned(c, s, st->loop.body);
         bind_loop_targets(c, s, st, iter_item(c, &it, -1));
         Exec x = {0};
+        train_path_enter(c); /* the body may not run (Binding.path) */
         sema_exec_block(c, s, st->loop.body, &x);
+        train_path_leave(c);
         c->runtime = was_runtime;
     }
     c->loop_depth--;
@@ -1318,6 +1322,12 @@ static Value *eval_name(Checker *c, Scope *s, AstNode *e)
         Binding *b = scope_find_local(in, e->name);
         if (!b)
             continue;
+        if (in->kind == SCOPE_TRAIN && !train_path_active(c, b->path) && b->kind == BIND_VAR) {
+            sema_error(c, e->span, "'%s' may have no value here: it is assigned only in a "
+                                   "run-time loop or branch, which may not run", e->name);
+            sema_note(c, b->span, "'%s' is first assigned here", e->name);
+            return val_error(c);
+        }
         /* A sibling method named inside a layer's code is a method of that instance. */
         if (b->value->kind == V_FN && in->kind == SCOPE_BODY && in->inst) {
             Value *m = val_new(c, V_METHOD);
@@ -1497,11 +1507,20 @@ static Value *eval_if(Checker *c, Scope *s, AstNode *e)
         return val_error(c);
     }
     Exec x = {0}, y = {0};
+    int nthen, else_path = 0;
+    train_path_enter(c); /* either branch may not run (Binding.path) */
+    int then_path = train_path(c);
     Value *a = sema_exec_block(c, s, e->cond.then, &x);
+    const char **then_names = train_path_names(c, s, then_path, &nthen);
+    train_path_leave(c);
     if (!e->cond.els)
         return val_void(c);
+    train_path_enter(c);
+    else_path = train_path(c);
     Value *b = e->cond.els->kind == AST_BLOCK ? sema_exec_block(c, s, e->cond.els, &y)
                                               : sema_eval(c, s, e->cond.els);
+    train_path_leave(c);
+    train_path_join(c, s, then_names, nthen, else_path);
     if (a->kind != V_VOID && b->kind != V_VOID && !val_same_type(a, b) && !val_same_type(b, a)) {
         char x1[200], y1[200];
         sema_error(c, e->span, "the branches of this if have different types: %s and %s",
@@ -1692,7 +1711,9 @@ Flow sema_exec_stmt(Checker *c, Scope *s, AstNode *st, Exec *x, bool is_last)
         widen_assigned(c, s, st->cond.then);
         c->loop_depth++;
         Exec y = {0};
+        train_path_enter(c); /* the body may not run (Binding.path) */
         sema_exec_block(c, s, st->cond.then, &y);
+        train_path_leave(c);
         c->loop_depth--;
         c->runtime = was_runtime;
         return FLOW_NORMAL;

@@ -80,14 +80,14 @@ Binding *scope_bind(Checker *c, Scope *s, const char *name, Value *v, BindKind k
             s->cap = cap;
         }
         b = &s->items[s->len++];
-        *b = (Binding){name, v, kind, at};
+        *b = (Binding){name, v, kind, at, .path = train_path(c)};
         if (s->len > INDEX_AFTER && (!s->index || 2 * s->len > s->index_cap))
             scope_reindex(c, s);
         else if (s->index)
             index_insert(s, s->len - 1);
         return b;
     }
-    *b = (Binding){name, v, kind, at};
+    *b = (Binding){name, v, kind, at, .path = train_path(c)};
     return b;
 }
 

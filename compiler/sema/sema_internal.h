@@ -140,6 +140,9 @@ typedef struct Binding {
                            (assigning the name sets it), or 0. A value bound from another
                            name (a layer's argument, a function's parameter) is that
                            name's variable, not owned: assigning makes a variable of its own */
+    int path;           /* in a train block: the run-time loop or branch (an id of
+                           Checker.paths) inside which it was assigned on every path, or 0
+                           (the whole block): read outside that path, it may be unset */
 } Binding;
 
 typedef enum ScopeKind {
@@ -165,6 +168,7 @@ typedef struct Frame {
 } Frame;
 
 enum { SEMA_MAX_FRAMES = 64 };
+enum { SEMA_MAX_PATHS = 64 }; /* nested run-time loops and branches told apart (Binding.path) */
 /* Layer instantiations and function calls one check may enter (Checker.entered), and the
  * checker memory they may take: the examples enter at most about 600 (transformer.nn) and
  * take a few MiB. */
@@ -190,6 +194,9 @@ typedef struct Checker {
                              itself) stops in time rather than exhausting memory */
     int loop_depth;       /* loops enclosing the statement being checked (this function) */
     bool runtime;         /* checking run-time code (train block, run-time loops) */
+    int paths[SEMA_MAX_PATHS]; /* ids of the run-time loop bodies and branches enclosing
+                                  the statement being checked, innermost last */
+    int npaths, last_path;     /* ... and the last id given */
     bool in_update;       /* checking an optimizer's update */
     const char **symbols; /* names of symbolic dimensions, by sym id */
     uint64_t *symbol_hash;
@@ -415,6 +422,18 @@ IrNode *train_node(Checker *c, const Value *v, Span at);
 Value *train_assign(Checker *c, Binding *old, const char *name, Value *v, Span at);
 /* Before a run-time loop: variables the body assigns get a host variable or a slot. */
 void train_widen(Checker *c, Binding *b);
+/* Run-time paths (Binding.path): the body of a run-time loop or a branch of a run-time if
+ * may not run. train_path is the innermost one's id (0: none); train_path_active says
+ * whether a path encloses the statement being checked. */
+void train_path_enter(Checker *c);
+void train_path_leave(Checker *c);
+int train_path(const Checker *c);
+bool train_path_active(const Checker *c, int path);
+/* After a run-time if's then branch: the names it assigned on all its paths (*n of them).
+ * After its else branch (else_path: 0 when it has none): those the else branch assigned on
+ * all its paths too are assigned on every path through the if. */
+const char **train_path_names(Checker *c, Scope *s, int path, int *n);
+void train_path_join(Checker *c, Scope *s, const char **then_names, int n, int else_path);
 /* The index in prog->datas of the data d describes: its source, loaded or made at program
  * start (a split: PS_SPLIT_DATA), with its map transforms applied sample by sample once at
  * program start (PS_MAP_DATA; the same chain is mapped once however many loops read it).

@@ -347,18 +347,23 @@ ProgExpr *train_count_step(Checker *c, Instance *opt, Span at)
     return prog_var(c->prog, var);
 }
 
-/* A host variable for a scalar binding: made on its first run-time assignment. */
-static Value *host_var(Checker *c, const char *name, Value *v, ProgExpr *value, Span at)
+/* A value of v's type held in host variable `var`. */
+static Value *var_value(Checker *c, const char *name, const Value *v, int var)
 {
-    bool is_int = v->kind == V_INT;
-    int var = prog_add_var(c->prog, name, is_int);
-    set_var(c, var, value, at);
     Value *r = val_copy(c, v);
     r->known = false;
     r->hx = prog_var(c->prog, var);
-    if (is_int)
+    if (v->kind == V_INT)
         r->dim = (Dim){0, sema_symbol(c, name)};
     return r;
+}
+
+/* A host variable for a scalar binding: made on its first run-time assignment. */
+static Value *host_var(Checker *c, const char *name, Value *v, ProgExpr *value, Span at)
+{
+    int var = prog_add_var(c->prog, name, v->kind == V_INT);
+    set_var(c, var, value, at);
+    return var_value(c, name, v, var);
 }
 
 /* Is b's value the host variable b owns? */
@@ -367,10 +372,34 @@ static bool owns_var(const Binding *b)
     return b->var && b->value->hx && b->value->hx->kind == PX_VAR && b->value->hx->index == b->var - 1;
 }
 
+/* A number assigned where an f32 tensor lives in a slot: the tensor, of the slot's shape,
+ * with the number in every element. */
+static Value *number_as_slot_tensor(Checker *c, const Value *old, Value *v, Span at)
+{
+    IrNode *n = sema_node(c, v, at);
+    IrShape shape;
+    if (!n || !sema_ir_shape(c, old, at, &shape))
+        return val_error(c);
+    if (!ir_shape_eq(&n->shape, &shape)) {
+        IrNode proto = {.shape = shape};
+        n = sema_trace_op(c, at, IR_OP_BROADCAST, &n, 1, &proto);
+    }
+    return sema_with_node(c, (Value *)old, n);
+}
+
 Value *train_assign(Checker *c, Binding *old, const char *name, Value *v, Span at)
 {
     if (c->binding_loop_target && !old)
         return v; /* a loop's own variable: already a host variable or a slot */
+    if (val_is_numeric(v) && old && old->value->kind == V_TENSOR && old->value->has_slot &&
+        old->value->dtype == DT_F32) {
+        /* The slot holds the tensor on every path (a loop that runs no iteration, a branch
+         * not taken): it stays the variable's storage, rather than a host variable that
+         * only this assignment would set. */
+        v = number_as_slot_tensor(c, old->value, v, at);
+        if (v->kind == V_ERROR)
+            return v;
+    }
     if (v->kind == V_INT || v->kind == V_FLOAT || v->kind == V_BOOL ||
         (v->kind == V_TENSOR && old && old->value->kind != V_TENSOR)) {
         /* a host scalar (a tensor scalar assigned to a host variable is read back) */
@@ -378,9 +407,13 @@ Value *train_assign(Checker *c, Binding *old, const char *name, Value *v, Span a
         ProgExpr *e = train_host(c, v, at);
         if (!e)
             return val_error(c);
-        if (old && owns_var(old)) {
-            set_var(c, old->value->hx->index, e, at);
-            return old->value;
+        if (old && old->var && old->value->kind != V_TENSOR &&
+            c->prog->vars[old->var - 1].is_int == (old->value->kind == V_INT)) {
+            /* A binding's variable is its storage on every path, even where its value was
+             * last rebound to another expression (a loop's target): a second variable,
+             * set only here, would be unset where this assignment does not run. */
+            set_var(c, old->var - 1, e, at);
+            return owns_var(old) ? old->value : var_value(c, name, old->value, old->var - 1);
         }
         if (shape_of->kind == V_TENSOR)
             shape_of = val_float(c, 0, false);
@@ -550,6 +583,58 @@ void train_name_slots(Checker *c, Scope *s)
     util_free(slots);
     util_free((void *)names);
     unique_slot_names(p);
+}
+
+void train_path_enter(Checker *c)
+{
+    c->last_path++;
+    if (c->npaths < SEMA_MAX_PATHS)
+        c->paths[c->npaths] = c->last_path;
+    c->npaths++; /* deeper than SEMA_MAX_PATHS: the innermost stored one stands for it */
+}
+
+void train_path_leave(Checker *c)
+{
+    ASSERT(c->npaths > 0);
+    c->npaths--;
+}
+
+int train_path(const Checker *c)
+{
+    int n = c->npaths < SEMA_MAX_PATHS ? c->npaths : SEMA_MAX_PATHS;
+    return n ? c->paths[n - 1] : 0;
+}
+
+bool train_path_active(const Checker *c, int path)
+{
+    int n = c->npaths < SEMA_MAX_PATHS ? c->npaths : SEMA_MAX_PATHS;
+    for (int i = 0; i < n; i++)
+        if (c->paths[i] == path)
+            return true;
+    return path == 0;
+}
+
+const char **train_path_names(Checker *c, Scope *s, int path, int *n)
+{
+    *n = 0;
+    for (Scope *in = s; in; in = in->parent)
+        *n += in->len;
+    const char **names = ARENA_NEW_N(c->arena, const char *, *n ? *n : 1);
+    *n = 0;
+    for (Scope *in = s; in; in = in->parent)
+        for (int i = 0; i < in->len; i++)
+            if (in->items[i].path == path)
+                names[(*n)++] = in->items[i].name;
+    return names;
+}
+
+void train_path_join(Checker *c, Scope *s, const char **then_names, int n, int else_path)
+{
+    for (int i = 0; i < n && else_path; i++) {
+        Binding *b = scope_lookup(s, then_names[i]);
+        if (b && b->path == else_path)
+            b->path = train_path(c);
+    }
 }
 
 /* Before a host loop, what its body assigns gets a host variable or a slot. */
@@ -757,7 +842,9 @@ Flow train_for(Checker *c, Scope *s, AstNode *st, Value *src)
     c->binding_loop_target = false;
     c->loop_depth++;
     Exec x = {0};
+    train_path_enter(c);
     sema_exec_block(c, s, st->loop.body, &x);
+    train_path_leave(c);
     c->loop_depth--;
     train_close_region(c);
     c->block = outer;
@@ -806,7 +893,9 @@ Flow train_while(Checker *c, Scope *s, AstNode *st)
     c->epoch_var = pass;
     c->loop_depth++;
     Exec x = {0};
+    train_path_enter(c);
     sema_exec_block(c, s, st->cond.then, &x);
+    train_path_leave(c);
     c->loop_depth--;
     train_close_region(c);
     c->block = outer;
@@ -831,12 +920,18 @@ Value *train_if(Checker *c, Scope *s, AstNode *e, Value *cond)
     AstNode *branches[2] = {e->cond.then, e->cond.els};
     ProgBlock *blocks[2] = {&st->body, &st->orelse};
     Value *values[2] = {NULL, NULL};
-    int var = -1;
+    int var = -1, paths[2] = {0, 0}, nthen = 0;
+    const char **then_names = NULL;
     for (int k = 0; k < 2 && branches[k]; k++) {
         c->block = blocks[k];
         Exec x = {0};
+        train_path_enter(c);
+        paths[k] = train_path(c);
         Value *v = branches[k]->kind == AST_BLOCK ? sema_exec_block(c, s, branches[k], &x)
                                                   : sema_eval(c, s, branches[k]); /* else if */
+        train_path_leave(c);
+        if (k == 0)
+            then_names = train_path_names(c, s, paths[0], &nthen);
         if (val_is_numeric(v) || v->kind == V_BOOL) {
             ProgExpr *h = train_host(c, v, branches[k]->span);
             if (h) {
@@ -849,6 +944,7 @@ Value *train_if(Checker *c, Scope *s, AstNode *e, Value *cond)
         train_close_region(c);
     }
     c->block = outer;
+    train_path_join(c, s, then_names, nthen, paths[1]);
     if (!values[0] || !values[1])
         return val_void(c);
     Value *r = val_copy(c, val_join(c, values[0], values[1]));
