@@ -139,7 +139,7 @@ typedef struct PgVar {
 } PgVar;
 
 typedef struct PgFn {
-    char name[8];
+    char name[16];
     PgType ret, param[2];
     int slot[2]; /* variables holding the parameters */
     PgEx *body;
