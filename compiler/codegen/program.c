@@ -349,19 +349,6 @@ static LLVMValueRef emit_rt_true(Pg *pg, const char *fn)
     return LLVMBuildICmp(pg->cg->b, LLVMIntNE, v, i32c(pg->cg, 0), "");
 }
 
-/* The loop over batches whose steps rt_train_step counts: the training statement itself,
- * or the loop over batches in its body that trains (prog_checkpoint_plan). */
-static bool counts_steps(const Pg *pg, const ProgStmt *s)
-{
-    const ProgCheckpoint *cp = &pg->cp;
-    if (cp->stmt < 0 || cp->why_no_steps)
-        return false;
-    const ProgStmt *training = pg->p->main.items[cp->stmt];
-    if (training->kind == PS_FOR_BATCHES)
-        return s == training;
-    return s == training->body.items[cp->batch_item];
-}
-
 /* The epoch recorded in a checkpoint: the training loop's variable (0 for a loop over
  * batches alone), as an i64. */
 static LLVMValueRef training_epoch(Pg *pg)
@@ -564,7 +551,7 @@ static void emit_for_batches(Pg *pg, const ProgStmt *s)
     LLVMTypeRef prog_params[4] = {cg->i64, cg->i64, cg->i64, cg->ptr};
     LLVMValueRef prog_args[4] = {shown, epochs, steps, LLVMConstPointerNull(cg->ptr)};
     call_rt(pg, "rt_progress_begin", cg->void_, prog_params, prog_args, 4);
-    bool counted = counts_steps(pg, s);
+    bool counted = prog_counts_steps(pg->p, &pg->cp, s);
     if (counted) /* a resumed epoch continues at the saved batch */
         call_rt(pg, "rt_train_batches", cg->void_, &cg->ptr, &it, 1);
     LLVMValueRef x = slot_ptr(pg, s->x_slot);

@@ -246,6 +246,16 @@ static int *marked(const bool *flags, int n, int *count)
     return out;
 }
 
+bool prog_counts_steps(const Prog *p, const ProgCheckpoint *cp, const ProgStmt *s)
+{
+    if (cp->stmt < 0 || cp->why_no_steps)
+        return false;
+    const ProgStmt *training = p->main.items[cp->stmt];
+    if (training->kind == PS_FOR_BATCHES)
+        return s == training;
+    return s == training->body.items[cp->batch_item];
+}
+
 ProgCheckpoint prog_checkpoint_plan(const Prog *p)
 {
     ProgCheckpoint cp = {.stmt = -1};

@@ -210,6 +210,10 @@ ProgExpr *prog_int_div(Prog *p, int op, ProgExpr *a, ProgExpr *b, Span at);
 ProgExpr *prog_select(Prog *p, ProgExpr *cond, ProgExpr *a, ProgExpr *b);
 ProgExpr *prog_data_count(Prog *p, int data);
 ProgCheckpoint prog_checkpoint_plan(const Prog *p);
+/* Whether s is the loop over batches whose steps count for --max-steps and --save-every
+ * under the plan cp (docs/training.md §7): the training statement itself, or the loop over
+ * batches in its body that trains. */
+bool prog_counts_steps(const Prog *p, const ProgCheckpoint *cp, const ProgStmt *s);
 void prog_checkpoint_free(ProgCheckpoint *cp);
 /* Textual form for --emit=ir: the host code with its regions' graphs inline. */
 void prog_print(FILE *out, const Prog *p);

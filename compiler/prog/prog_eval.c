@@ -278,19 +278,6 @@ static void run_region(Pe *pe, int k)
 
 static Flow run_block(Pe *pe, const ProgBlock *b, int from);
 
-/* The loop over batches whose steps count for --max-steps and --save-every
- * (docs/training.md §7, "the training batch loop"). */
-static bool counts_steps(const Pe *pe, const ProgStmt *s)
-{
-    const ProgCheckpoint *cp = &pe->cp;
-    if (cp->stmt < 0 || cp->why_no_steps)
-        return false;
-    const ProgStmt *training = pe->p->main.items[cp->stmt];
-    if (training->kind == PS_FOR_BATCHES)
-        return s == training;
-    return s == training->body.items[cp->batch_item];
-}
-
 /* The epoch a checkpoint records: the training loop's variable, 0 for a loop over batches
  * alone. */
 static int64_t training_epoch(const Pe *pe)
@@ -322,7 +309,7 @@ static Flow run_for_batches(Pe *pe, const ProgStmt *s)
             break;
         }
     rt_progress_begin(shown, epochs, rt_batches_count(it), NULL);
-    bool counted = counts_steps(pe, s);
+    bool counted = prog_counts_steps(pe->p, &pe->cp, s);
     if (counted)
         rt_train_batches(it);
     void *xb = rt_buffer(xs), *yb = ys ? rt_buffer(ys) : NULL;
